@@ -1,0 +1,184 @@
+//! Configuration: built once from flags and environment, then passed by value.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const DEFAULT_SQLITE_PATH: &str = "./data/parley.db";
+
+#[derive(Parser, Debug)]
+#[command(name = "parley", version, about = "A self-hosted chat server (REST + WebSocket).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the configuration and exit.
+    CheckConfig,
+}
+
+/// Every setting, as a flag and as an environment variable.
+#[derive(Args, Debug, Clone)]
+pub struct Settings {
+    /// Database: `postgres://…`/`postgresql://…`, or SQLite as `sqlite://relative.db`,
+    /// `sqlite:///absolute.db` or a plain file path.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_SQLITE_PATH, global = true)]
+    pub database_url: String,
+    /// Address to listen on.
+    #[arg(long, env = "PARLEY_BIND", default_value = "127.0.0.1:8000", global = true)]
+    pub bind: String,
+    /// Bearer token for the /admin routes; without one they answer 404.
+    #[arg(long, env = "PARLEY_ADMIN_TOKEN", global = true, hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Maximum PostgreSQL connections in the pool.
+    #[arg(long, env = "PARLEY_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    pub db_pool_size: usize,
+    /// Seconds a request waits for a database connection before answering 503.
+    #[arg(long, env = "PARLEY_DB_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    pub db_timeout_secs: u64,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PARLEY_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("DATABASE_URL is empty".into());
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(raw.to_owned()));
+        }
+        if let Some(rest) = raw.strip_prefix("sqlite://") {
+            // `sqlite:///abs/path` leaves "/abs/path"; `sqlite://rel/path` leaves "rel/path".
+            if rest.is_empty() {
+                return Err("DATABASE_URL sqlite:// needs a file path".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(rest)));
+        }
+        if let Some(rest) = raw.strip_prefix("sqlite:") {
+            if rest.is_empty() {
+                return Err("DATABASE_URL sqlite: needs a file path".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(rest)));
+        }
+        if raw.contains("://") {
+            return Err(format!(
+                "DATABASE_URL has an unsupported scheme (use postgres:// or sqlite://): {}",
+                raw.split("://").next().unwrap_or_default()
+            ));
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(raw)))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database: DatabaseUrl,
+    pub bind: SocketAddr,
+    pub admin_token: Option<String>,
+    pub db_pool_size: usize,
+    pub db_timeout: Duration,
+    pub workers: Option<usize>,
+}
+
+impl Config {
+    pub fn from_settings(s: &Settings) -> Result<Self, String> {
+        let database = DatabaseUrl::parse(&s.database_url)?;
+        let bind = s
+            .bind
+            .parse()
+            .map_err(|_| format!("PARLEY_BIND is not a socket address (host:port): {:?}", s.bind))?;
+        if s.db_pool_size == 0 {
+            return Err("PARLEY_DB_POOL_SIZE must be at least 1".into());
+        }
+        if s.db_timeout_secs == 0 {
+            return Err("PARLEY_DB_TIMEOUT_SECS must be at least 1".into());
+        }
+        if s.workers == Some(0) {
+            return Err("PARLEY_WORKERS must be at least 1".into());
+        }
+        let admin_token = match s.admin_token.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) if t.len() < 16 => {
+                return Err("PARLEY_ADMIN_TOKEN must be at least 16 characters".into())
+            }
+            Some(t) => Some(t.to_owned()),
+        };
+        Ok(Config {
+            database,
+            bind,
+            admin_token,
+            db_pool_size: s.db_pool_size,
+            db_timeout: Duration::from_secs(s.db_timeout_secs),
+            workers: s.workers,
+        })
+    }
+
+    /// A configuration for tests and embedding: the given database, an ephemeral port.
+    pub fn for_database(database: DatabaseUrl) -> Self {
+        Config {
+            database,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_token: None,
+            db_pool_size: 8,
+            db_timeout: Duration::from_secs(5),
+            workers: Some(2),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db"),
+            Ok(DatabaseUrl::Postgres("postgres://u@h/db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://h/db"),
+            Ok(DatabaseUrl::Postgres("postgresql://h/db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db"),
+            Ok(DatabaseUrl::Sqlite("data/x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db"),
+            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("./x.db"),
+            Ok(DatabaseUrl::Sqlite("./x.db".into()))
+        );
+        assert!(DatabaseUrl::parse("mysql://h/db").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+    }
+}

@@ -1,0 +1,211 @@
+//! The database layer: one connection pool per process, PostgreSQL or SQLite, and the queries.
+//!
+//! Queries are written once (`queries/*.rs`) and compiled for each backend's concrete connection
+//! type (`queries::pg`, `queries::sqlite`); `with_backend!` picks the right one for a pooled
+//! connection. Only the `DbExecutor` actor uses this module.
+
+pub mod migrations;
+mod meter;
+pub mod queries;
+pub mod rows;
+pub mod schema;
+
+use std::sync::Arc;
+
+use diesel::{Connection, SqliteConnection};
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::FutureExt;
+
+use crate::config::{Config, DatabaseUrl};
+use crate::error::AppResult;
+pub use meter::QueryStats;
+
+pub type PgConn = AsyncPgConnection;
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// SQLite allows one writer at a time; a single connection turns what would be `SQLITE_BUSY`
+/// failures under concurrent writes into an orderly queue.
+const SQLITE_POOL_SIZE: usize = 1;
+
+#[derive(Clone)]
+enum Pool {
+    Postgres(DeadPool<PgConn>),
+    Sqlite(DeadPool<SqliteConn>),
+}
+
+/// A pooled connection of either backend; see `with_backend!`.
+pub enum DbConn {
+    Postgres(Object<PgConn>),
+    Sqlite(Object<SqliteConn>),
+}
+
+/// Runs `$body` with `$q` bound to the backend's query module and `$c` to its connection.
+/// The body is written once and type-checked for each backend.
+#[macro_export]
+macro_rules! with_backend {
+    ($conn:expr, $q:ident, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Postgres($c) => {
+                use $crate::db::queries::pg as $q;
+                let $c: &mut $crate::db::PgConn = &mut *$c;
+                $body
+            }
+            $crate::db::DbConn::Sqlite($c) => {
+                use $crate::db::queries::sqlite as $q;
+                let $c: &mut $crate::db::SqliteConn = &mut *$c;
+                $body
+            }
+        }
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub max_size: usize,
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+}
+
+/// The process's database handle: cheap to clone, shared by the `DbExecutor`.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    stats: Arc<QueryStats>,
+}
+
+impl Database {
+    /// Builds the pool; connections are opened lazily, so this does not fail on a database that
+    /// is down (requests then answer 503 until it is back).
+    pub fn connect(config: &Config) -> Result<Self, String> {
+        let stats = Arc::new(QueryStats::default());
+        let pool = match &config.database {
+            DatabaseUrl::Postgres(url) => {
+                let stats_for_setup = stats.clone();
+                let mut manager_config = ManagerConfig::<PgConn>::default();
+                manager_config.custom_setup = Box::new(move |url| {
+                    let stats = stats_for_setup.clone();
+                    async move {
+                        let mut conn = PgConn::establish(url).await?;
+                        conn.set_instrumentation(meter::QueryMeter::new(stats));
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
+                Pool::Postgres(
+                    DeadPool::builder(manager)
+                        .max_size(config.db_pool_size)
+                        .wait_timeout(Some(config.db_timeout))
+                        .create_timeout(Some(config.db_timeout))
+                        .recycle_timeout(Some(config.db_timeout))
+                        .runtime(deadpool::Runtime::Tokio1)
+                        .build()
+                        .map_err(|e| format!("cannot build the PostgreSQL pool: {e}"))?,
+                )
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let stats_for_setup = stats.clone();
+                let mut manager_config = ManagerConfig::<SqliteConn>::default();
+                manager_config.custom_setup = Box::new(move |url| {
+                    let stats = stats_for_setup.clone();
+                    let url = url.to_owned();
+                    async move {
+                        let mut conn = SqliteConn::establish(&url).await?;
+                        conn.batch_execute(SQLITE_PRAGMAS).await.map_err(|e| {
+                            diesel::ConnectionError::BadConnection(e.to_string())
+                        })?;
+                        conn.set_instrumentation(meter::QueryMeter::new(stats));
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(
+                    path.to_string_lossy(),
+                    manager_config,
+                );
+                Pool::Sqlite(
+                    DeadPool::builder(manager)
+                        .max_size(SQLITE_POOL_SIZE)
+                        .wait_timeout(Some(config.db_timeout))
+                        .create_timeout(Some(config.db_timeout))
+                        .recycle_timeout(Some(config.db_timeout))
+                        .runtime(deadpool::Runtime::Tokio1)
+                        .build()
+                        .map_err(|e| format!("cannot build the SQLite pool: {e}"))?,
+                )
+            }
+        };
+        Ok(Database { pool, stats })
+    }
+
+    pub async fn conn(&self) -> AppResult<DbConn> {
+        Ok(match &self.pool {
+            Pool::Postgres(p) => DbConn::Postgres(p.get().await?),
+            Pool::Sqlite(p) => DbConn::Sqlite(p.get().await?),
+        })
+    }
+
+    pub fn stats(&self) -> &Arc<QueryStats> {
+        &self.stats
+    }
+
+    pub fn pool_status(&self) -> PoolStatus {
+        let s = match &self.pool {
+            Pool::Postgres(p) => p.status(),
+            Pool::Sqlite(p) => p.status(),
+        };
+        PoolStatus {
+            max_size: s.max_size,
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        }
+    }
+
+    /// `SELECT 1` on a pooled connection: what `/readyz` asks.
+    pub async fn ping(&self) -> AppResult<()> {
+        let mut conn = self.conn().await?;
+        with_backend!(&mut conn, q, c => q::ping(c).await)
+    }
+}
+
+/// WAL lets readers proceed during a write; `synchronous = FULL` makes a commit durable before
+/// the client hears about it; the busy timeout covers other processes (`parley migrate`).
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+/// Opens a one-off connection outside the pool, on a thread of its own (the migration harness
+/// is synchronous), and applies pending migrations.
+pub async fn run_migrations(database: &DatabaseUrl) -> Result<usize, String> {
+    let database = database.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(migrate_blocking(&database));
+    });
+    rx.await
+        .map_err(|_| "the migration thread stopped unexpectedly".to_owned())?
+}
+
+fn migrate_blocking(database: &DatabaseUrl) -> Result<usize, String> {
+    match database {
+        DatabaseUrl::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                .map_err(|e| format!("cannot open SQLite database {}: {e}", path.display()))?;
+            migrations::apply(&mut conn, migrations::SQLITE)
+        }
+        DatabaseUrl::Postgres(url) => {
+            let mut conn = <AsyncConnectionWrapper<PgConn> as Connection>::establish(url)
+                .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
+            migrations::apply(&mut conn, migrations::POSTGRES)
+        }
+    }
+}

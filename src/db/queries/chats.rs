@@ -1,0 +1,441 @@
+// Chats, membership and read markers.
+
+use std::collections::HashMap;
+
+use diesel::dsl::{count_star, max};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::Conn;
+use crate::db::queries::Written;
+use crate::db::rows::{chat_from_rows, ChatRow, EventRow, MemberRow, MessageRow, NewChatRow};
+use crate::db::schema::{chat_members, chats, messages};
+use crate::domain::events::EventKind;
+use crate::domain::{
+    Chat, ChatEvent, ChatKind, ChatSummary, EventPayload, MemberChange, Role, Timestamp,
+};
+use crate::error::{AppError, AppResult};
+
+/// The chat and the caller's membership in it: 404 if the chat does not exist, 403 if the
+/// caller is not a member.
+pub async fn require_member(
+    conn: &mut Conn,
+    chat_id: i64,
+    user_id: i64,
+) -> AppResult<(ChatRow, MemberRow)> {
+    let found: Option<(ChatRow, Option<MemberRow>)> = chats::table
+        .left_join(
+            chat_members::table.on(chat_members::chat_id
+                .eq(chats::id)
+                .and(chat_members::user_id.eq(user_id))),
+        )
+        .filter(chats::id.eq(chat_id))
+        .select((ChatRow::as_select(), Option::<MemberRow>::as_select()))
+        .first(conn)
+        .await
+        .optional()?;
+    match found {
+        None => Err(AppError::NotFound("chat")),
+        Some((_, None)) => Err(AppError::not_a_member()),
+        Some((chat, Some(member))) => Ok((chat, member)),
+    }
+}
+
+pub async fn members(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<MemberRow>> {
+    Ok(chat_members::table
+        .filter(chat_members::chat_id.eq_any(chat_ids))
+        .order((chat_members::joined_at.asc(), chat_members::user_id.asc()))
+        .select(MemberRow::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// User ids of every member of the chat.
+pub async fn member_ids(conn: &mut Conn, chat_id: i64) -> AppResult<Vec<i64>> {
+    Ok(chat_members::table
+        .filter(chat_members::chat_id.eq(chat_id))
+        .select(chat_members::user_id)
+        .load(conn)
+        .await?)
+}
+
+/// Ids of every chat the user is a member of.
+pub async fn chat_ids_of(conn: &mut Conn, user_id: i64) -> AppResult<Vec<i64>> {
+    Ok(chat_members::table
+        .filter(chat_members::user_id.eq(user_id))
+        .select(chat_members::chat_id)
+        .load(conn)
+        .await?)
+}
+
+async fn load_chat(conn: &mut Conn, chat_id: i64) -> AppResult<Chat> {
+    let chat: ChatRow = chats::table
+        .find(chat_id)
+        .select(ChatRow::as_select())
+        .first(conn)
+        .await?;
+    let members = members(conn, &[chat_id]).await?;
+    chat_from_rows(chat, members)
+}
+
+pub async fn get(conn: &mut Conn, user_id: i64, chat_id: i64) -> AppResult<Chat> {
+    let (chat, _) = require_member(conn, chat_id, user_id).await?;
+    let members = members(conn, &[chat_id]).await?;
+    chat_from_rows(chat, members)
+}
+
+/// Rejects ids that name no account, so a chat never lists a member who does not exist.
+async fn require_users(conn: &mut Conn, field: &str, ids: &[i64]) -> AppResult<()> {
+    let existing = super::users::existing_ids(conn, ids).await?;
+    if existing.len() == ids.len() {
+        Ok(())
+    } else {
+        Err(AppError::invalid(field, "names a user that does not exist"))
+    }
+}
+
+/// Creates a group with the creator as owner. `member_ids` must be de-duplicated and must not
+/// contain the creator.
+pub async fn create_group(
+    conn: &mut Conn,
+    creator_id: i64,
+    title: Option<&str>,
+    member_ids: &[i64],
+) -> AppResult<Written<Chat>> {
+    require_users(conn, "member_ids", member_ids).await?;
+    let mut joined = vec![(creator_id, Role::Owner)];
+    joined.extend(member_ids.iter().map(|&id| (id, Role::Member)));
+    let chat_id = insert_chat(conn, ChatKind::Group, title, None)
+        .await?
+        .ok_or_else(|| AppError::Internal("group chat insert conflicted".into()))?;
+    let events = add_members(conn, chat_id, &joined).await?;
+    Ok(Written::new(201, load_chat(conn, chat_id).await?, events))
+}
+
+/// Returns the direct chat between the two users, creating it (201) if it does not exist yet
+/// (200 otherwise).
+pub async fn create_direct(
+    conn: &mut Conn,
+    creator_id: i64,
+    other_id: i64,
+) -> AppResult<Written<Chat>> {
+    require_users(conn, "member_ids", &[other_id]).await?;
+    let key = format!("{}:{}", creator_id.min(other_id), creator_id.max(other_id));
+    if let Some(existing) = find_direct(conn, &key).await? {
+        return Ok(Written::new(200, load_chat(conn, existing).await?, Vec::new()));
+    }
+    let Some(chat_id) = insert_chat(conn, ChatKind::Direct, None, Some(&key)).await? else {
+        // A concurrent request created the pair's chat and committed first.
+        let existing = find_direct(conn, &key)
+            .await?
+            .ok_or_else(|| AppError::Internal("direct chat vanished".into()))?;
+        return Ok(Written::new(200, load_chat(conn, existing).await?, Vec::new()));
+    };
+    let events = add_members(
+        conn,
+        chat_id,
+        &[(creator_id, Role::Owner), (other_id, Role::Member)],
+    )
+    .await?;
+    Ok(Written::new(201, load_chat(conn, chat_id).await?, events))
+}
+
+async fn find_direct(conn: &mut Conn, key: &str) -> AppResult<Option<i64>> {
+    Ok(chats::table
+        .filter(chats::direct_key.eq(key))
+        .select(chats::id)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+async fn insert_chat(
+    conn: &mut Conn,
+    kind: ChatKind,
+    title: Option<&str>,
+    direct_key: Option<&str>,
+) -> AppResult<Option<i64>> {
+    let now = Timestamp::now().millis();
+    Ok(diesel::insert_into(chats::table)
+        .values(NewChatRow {
+            kind: kind.as_str(),
+            title,
+            direct_key,
+            created_at: now,
+            last_seq: 0,
+            last_activity_at: now,
+        })
+        .on_conflict_do_nothing()
+        .returning(chats::id)
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+/// Inserts the memberships and their `member.joined` events under the chat's next seqs.
+async fn add_members(
+    conn: &mut Conn,
+    chat_id: i64,
+    joined: &[(i64, Role)],
+) -> AppResult<Vec<ChatEvent>> {
+    let count = i64::try_from(joined.len()).map_err(|_| AppError::Internal("too many members".into()))?;
+    let first_seq = super::events::reserve_seqs(conn, chat_id, count)
+        .await?
+        .ok_or(AppError::NotFound("chat"))?;
+    let now = Timestamp::now().millis();
+    let rows: Vec<MemberRow> = joined
+        .iter()
+        .map(|&(user_id, role)| MemberRow {
+            chat_id,
+            user_id,
+            role: role.as_str().to_owned(),
+            joined_at: now,
+            last_read_seq: 0,
+        })
+        .collect();
+    // One statement per row: diesel-async cannot send a multi-row INSERT to SQLite, and this
+    // only runs when members join.
+    for row in &rows {
+        diesel::insert_into(chat_members::table)
+            .values(row)
+            .execute(conn)
+            .await?;
+    }
+    let changes: Vec<(i64, MemberChange)> = joined
+        .iter()
+        .zip(first_seq..)
+        .map(|(&(user_id, role), seq)| {
+            (
+                seq,
+                MemberChange {
+                    chat_id,
+                    user_id,
+                    role,
+                },
+            )
+        })
+        .collect();
+    let event_rows: Vec<EventRow> = changes
+        .iter()
+        .map(|(seq, change)| EventRow::member(EventKind::MemberJoined, change, *seq, now))
+        .collect();
+    super::events::append(conn, &event_rows).await?;
+    Ok(changes
+        .into_iter()
+        .map(|(seq, change)| ChatEvent {
+            chat_id,
+            seq,
+            payload: EventPayload::MemberJoined(change),
+        })
+        .collect())
+}
+
+/// Adds `user_id` to a group as `role`; a no-op for an existing member.
+pub async fn add_member(
+    conn: &mut Conn,
+    actor_id: i64,
+    chat_id: i64,
+    user_id: i64,
+    role: Role,
+) -> AppResult<Written<Chat>> {
+    super::events::lock_chat(conn, chat_id)
+        .await?
+        .ok_or(AppError::NotFound("chat"))?;
+    let (chat, actor) = require_member(conn, chat_id, actor_id).await?;
+    if chat.kind != ChatKind::Group.as_str() {
+        return Err(AppError::forbidden("Members cannot be added to a direct chat."));
+    }
+    let actor_role = actor.role()?;
+    if !actor_role.can_manage_members() {
+        return Err(AppError::forbidden("Only the owner or an admin can add members."));
+    }
+    if role == Role::Owner || (role == Role::Admin && actor_role != Role::Owner) {
+        return Err(AppError::forbidden("Only the owner can appoint admins; a chat has one owner."));
+    }
+    require_users(conn, "user_id", &[user_id]).await?;
+    let already: bool = diesel::select(diesel::dsl::exists(
+        chat_members::table
+            .filter(chat_members::chat_id.eq(chat_id))
+            .filter(chat_members::user_id.eq(user_id)),
+    ))
+    .get_result(conn)
+    .await?;
+    let events = if already {
+        Vec::new()
+    } else {
+        add_members(conn, chat_id, &[(user_id, role)]).await?
+    };
+    Ok(Written::new(200, load_chat(conn, chat_id).await?, events))
+}
+
+/// Removes `user_id` from the chat: the caller leaving, or an owner/admin removing someone of
+/// lower rank. When the owner leaves, the longest-standing admin (else member) becomes owner.
+pub async fn remove_member(
+    conn: &mut Conn,
+    actor_id: i64,
+    chat_id: i64,
+    user_id: i64,
+) -> AppResult<Written<()>> {
+    super::events::lock_chat(conn, chat_id)
+        .await?
+        .ok_or(AppError::NotFound("chat"))?;
+    let (chat, actor) = require_member(conn, chat_id, actor_id).await?;
+    if chat.kind != ChatKind::Group.as_str() {
+        return Err(AppError::forbidden("Nobody can leave or be removed from a direct chat."));
+    }
+    let target: MemberRow = chat_members::table
+        .find((chat_id, user_id))
+        .select(MemberRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("member"))?;
+    let target_role = target.role()?;
+    if actor_id != user_id {
+        let actor_role = actor.role()?;
+        if !actor_role.can_manage_members() || actor_role <= target_role {
+            return Err(AppError::forbidden(
+                "Only the owner or an admin can remove members, and only of lower rank.",
+            ));
+        }
+    }
+    diesel::delete(chat_members::table.find((chat_id, user_id)))
+        .execute(conn)
+        .await?;
+    let seq = super::events::reserve_seqs(conn, chat_id, 1)
+        .await?
+        .ok_or(AppError::NotFound("chat"))?;
+    let change = MemberChange {
+        chat_id,
+        user_id,
+        role: target_role,
+    };
+    let now = Timestamp::now().millis();
+    super::events::append(conn, &[EventRow::member(EventKind::MemberLeft, &change, seq, now)])
+        .await?;
+    if target_role == Role::Owner {
+        promote_successor(conn, chat_id).await?;
+    }
+    let event = ChatEvent {
+        chat_id,
+        seq,
+        payload: EventPayload::MemberLeft(change),
+    };
+    Ok(Written::new(204, (), vec![event]))
+}
+
+async fn promote_successor(conn: &mut Conn, chat_id: i64) -> AppResult<()> {
+    let remaining = members(conn, &[chat_id]).await?;
+    let successor = remaining
+        .iter()
+        .find(|m| m.role == Role::Admin.as_str())
+        .or_else(|| remaining.as_slice().first());
+    if let Some(successor) = successor {
+        diesel::update(chat_members::table.find((chat_id, successor.user_id)))
+            .set(chat_members::role.eq(Role::Owner.as_str()))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Where a read marker ended up, when it moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadMarker {
+    pub chat_id: i64,
+    pub user_id: i64,
+    pub seq: i64,
+}
+
+/// Moves the caller's read marker forward to `seq` (capped at the chat's last seq), never back.
+pub async fn mark_read(
+    conn: &mut Conn,
+    user_id: i64,
+    chat_id: i64,
+    seq: i64,
+) -> AppResult<Written<Option<ReadMarker>>> {
+    let (chat, member) = require_member(conn, chat_id, user_id).await?;
+    let target = seq.min(chat.last_seq);
+    if target <= member.last_read_seq {
+        return Ok(Written::new(204, None, Vec::new()));
+    }
+    // The guard keeps the marker monotonic against a concurrent, further-ahead update.
+    let moved = diesel::update(chat_members::table.find((chat_id, user_id)))
+        .filter(chat_members::last_read_seq.lt(target))
+        .set(chat_members::last_read_seq.eq(target))
+        .execute(conn)
+        .await?;
+    let marker = (moved == 1).then_some(ReadMarker {
+        chat_id,
+        user_id,
+        seq: target,
+    });
+    Ok(Written::new(204, marker, Vec::new()))
+}
+
+/// The caller's chats with their last message and unread count, most recent activity first.
+/// Five queries, whatever the number of chats.
+pub async fn list_for_user(conn: &mut Conn, user_id: i64) -> AppResult<Vec<ChatSummary>> {
+    let mine: Vec<(ChatRow, MemberRow)> = chats::table
+        .inner_join(chat_members::table)
+        .filter(chat_members::user_id.eq(user_id))
+        .order((chats::last_activity_at.desc(), chats::id.desc()))
+        .select((ChatRow::as_select(), MemberRow::as_select()))
+        .load(conn)
+        .await?;
+    let chat_ids: Vec<i64> = mine.iter().map(|(c, _)| c.id).collect();
+
+    let mut members_by_chat: HashMap<i64, Vec<MemberRow>> = HashMap::new();
+    for m in members(conn, &chat_ids).await? {
+        members_by_chat.entry(m.chat_id).or_default().push(m);
+    }
+
+    let later = diesel::alias!(messages as later);
+    let last_rows: Vec<MessageRow> = messages::table
+        .filter(messages::chat_id.eq_any(&chat_ids))
+        .filter(messages::deleted.eq(false))
+        .filter(
+            messages::seq.nullable().eq(later
+                .filter(later.field(messages::chat_id).eq(messages::chat_id))
+                .filter(later.field(messages::deleted).eq(false))
+                .select(max(later.field(messages::seq)))
+                .single_value()),
+        )
+        .select(MessageRow::as_select())
+        .load(conn)
+        .await?;
+    let mut last_by_chat: HashMap<i64, crate::domain::Message> = super::messages::with_reactions(conn, last_rows)
+        .await?
+        .into_iter()
+        .map(|m| (m.chat_id, m))
+        .collect();
+
+    let unread: HashMap<i64, i64> = messages::table
+        .inner_join(
+            chat_members::table.on(chat_members::chat_id
+                .eq(messages::chat_id)
+                .and(chat_members::user_id.eq(user_id))),
+        )
+        .filter(messages::chat_id.eq_any(&chat_ids))
+        .filter(messages::deleted.eq(false))
+        .filter(messages::author_id.ne(user_id))
+        .filter(messages::seq.gt(chat_members::last_read_seq))
+        .group_by(messages::chat_id)
+        .select((messages::chat_id, count_star()))
+        .load::<(i64, i64)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+
+    mine.into_iter()
+        .map(|(chat, _)| {
+            let id = chat.id;
+            let members = members_by_chat.remove(&id).unwrap_or_default();
+            Ok(ChatSummary {
+                chat: chat_from_rows(chat, members)?,
+                last_message: last_by_chat.remove(&id),
+                unread_count: unread.get(&id).copied().unwrap_or(0),
+            })
+        })
+        .collect()
+}

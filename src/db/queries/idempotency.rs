@@ -1,0 +1,126 @@
+// Idempotency records. The record is claimed in the same transaction as the operation it
+// guards, so a key is consumed exactly when the operation commits; a concurrent request with
+// the same key waits on the uncommitted row (PostgreSQL) or on the single writer (SQLite),
+// then replays the committed answer.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+
+use super::Conn;
+use crate::db::queries::{Idempotent, IdempotencyKey, StoredReply, Written};
+use crate::db::rows::IdempotencyRow;
+use crate::db::schema::idempotency_keys as ik;
+use crate::domain::Timestamp;
+use crate::error::{AppError, AppResult};
+
+/// Status stored while the guarded operation has not committed yet; never visible to another
+/// transaction, because it is only ever written inside that operation's transaction.
+const CLAIMED: i32 = 0;
+
+/// How long a key is remembered: the contract promises at least 24 hours.
+pub const RETENTION_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+/// Runs `op` in one transaction, guarded by `key` when there is one.
+pub async fn run<T, F>(
+    conn: &mut Conn,
+    user_id: i64,
+    key: Option<IdempotencyKey>,
+    op: F,
+) -> AppResult<Idempotent<T>>
+where
+    T: Serialize + Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, AppResult<Written<T>>> + Send + 'static,
+{
+    conn.transaction::<_, AppError, _>(async move |conn| {
+        if let Some(key) = &key {
+            if let Some(stored) = claim(conn, user_id, key).await? {
+                return Ok(Idempotent::Replayed(stored));
+            }
+        }
+        let written = op(conn).await?;
+        if let Some(key) = &key {
+            let body = if written.status == 204 {
+                String::new()
+            } else {
+                serde_json::to_string(&written.value)?
+            };
+            complete(conn, user_id, key, written.status, body).await?;
+        }
+        Ok(Idempotent::Fresh(written))
+    })
+    .await
+}
+
+/// Claims `key` for this transaction, or returns the answer stored under it.
+async fn claim(
+    conn: &mut Conn,
+    user_id: i64,
+    key: &IdempotencyKey,
+) -> AppResult<Option<StoredReply>> {
+    let inserted = diesel::insert_into(ik::table)
+        .values(IdempotencyRow {
+            user_id,
+            key: key.key.clone(),
+            fingerprint: key.fingerprint.clone(),
+            status: CLAIMED,
+            body: String::new(),
+            created_at: Timestamp::now().millis(),
+        })
+        .on_conflict((ik::user_id, ik::key))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let existing: IdempotencyRow = ik::table
+        .find((user_id, &key.key))
+        .select(IdempotencyRow::as_select())
+        .first(conn)
+        .await?;
+    if existing.fingerprint != key.fingerprint {
+        return Err(AppError::Validation {
+            code: "idempotency_key_mismatch",
+            detail: "This Idempotency-Key was already used with a different request.".into(),
+            errors: Vec::new(),
+        });
+    }
+    if existing.status == CLAIMED {
+        // Unreachable with a committed row; kept so a future change cannot replay a blank.
+        return Err(AppError::Conflict {
+            code: "idempotency_key_in_flight",
+            detail: "A request with this Idempotency-Key is still being processed.".into(),
+        });
+    }
+    let status = u16::try_from(existing.status)
+        .map_err(|_| AppError::Internal(format!("stored status {} out of range", existing.status)))?;
+    Ok(Some(StoredReply {
+        status,
+        body: existing.body,
+    }))
+}
+
+async fn complete(
+    conn: &mut Conn,
+    user_id: i64,
+    key: &IdempotencyKey,
+    status: u16,
+    body: String,
+) -> AppResult<()> {
+    diesel::update(ik::table.find((user_id, &key.key)))
+        .set((ik::status.eq(i32::from(status)), ik::body.eq(body)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets keys older than the retention period; returns how many were removed.
+pub async fn purge_expired(conn: &mut Conn, now: Timestamp) -> AppResult<usize> {
+    Ok(
+        diesel::delete(ik::table.filter(ik::created_at.lt(now.millis() - RETENTION_MILLIS)))
+            .execute(conn)
+            .await?,
+    )
+}

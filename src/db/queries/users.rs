@@ -1,0 +1,124 @@
+// Accounts and bearer tokens.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::Conn;
+use crate::db::rows::{NewTokenRow, NewUserRow, UserRow};
+use crate::db::schema::{auth_tokens, users};
+use crate::domain::{Timestamp, User};
+use crate::error::{AppError, AppResult};
+
+/// The account a valid token belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub token_id: i64,
+    pub user_id: i64,
+}
+
+/// Creates the account and its first token in one transaction.
+pub async fn register(
+    conn: &mut Conn,
+    username: &str,
+    display_name: &str,
+    password_hash: &str,
+    token_hash: &str,
+    token_ttl_millis: i64,
+) -> AppResult<User> {
+    let username = username.to_owned();
+    let display_name = display_name.to_owned();
+    let password_hash = password_hash.to_owned();
+    let token_hash = token_hash.to_owned();
+    conn.transaction::<_, AppError, _>(async move |conn| {
+            let now = Timestamp::now().millis();
+            let user: Option<UserRow> = diesel::insert_into(users::table)
+                .values(NewUserRow {
+                    username: &username,
+                    display_name: &display_name,
+                    password_hash: &password_hash,
+                    created_at: now,
+                })
+                .on_conflict(users::username)
+                .do_nothing()
+                .returning(UserRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?;
+            let user = user.ok_or_else(|| AppError::Conflict {
+                code: "username_taken",
+                detail: "That username is taken.".into(),
+            })?;
+            insert_token(conn, user.id, &token_hash, token_ttl_millis).await?;
+            Ok(User::from(user))
+    })
+    .await
+}
+
+pub async fn find_by_username(conn: &mut Conn, username: &str) -> AppResult<Option<UserRow>> {
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn find(conn: &mut Conn, user_id: i64) -> AppResult<Option<User>> {
+    Ok(users::table
+        .find(user_id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .map(User::from))
+}
+
+/// Which of `ids` name existing accounts.
+pub async fn existing_ids(conn: &mut Conn, ids: &[i64]) -> AppResult<Vec<i64>> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select(users::id)
+        .load(conn)
+        .await?)
+}
+
+pub async fn insert_token(
+    conn: &mut Conn,
+    user_id: i64,
+    token_hash: &str,
+    ttl_millis: i64,
+) -> AppResult<()> {
+    let now = Timestamp::now().millis();
+    diesel::insert_into(auth_tokens::table)
+        .values(NewTokenRow {
+            user_id,
+            token_hash,
+            created_at: now,
+            expires_at: now.saturating_add(ttl_millis),
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The owner of a live (not expired, not revoked) token.
+pub async fn authenticate(conn: &mut Conn, token_hash: &str) -> AppResult<Option<TokenOwner>> {
+    let now = Timestamp::now().millis();
+    let found: Option<(i64, i64)> = auth_tokens::table
+        .filter(auth_tokens::token_hash.eq(token_hash))
+        .filter(auth_tokens::revoked_at.is_null())
+        .filter(auth_tokens::expires_at.gt(now))
+        .select((auth_tokens::id, auth_tokens::user_id))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.map(|(token_id, user_id)| TokenOwner { token_id, user_id }))
+}
+
+pub async fn revoke_token(conn: &mut Conn, token_id: i64) -> AppResult<()> {
+    diesel::update(auth_tokens::table.find(token_id))
+        .set(auth_tokens::revoked_at.eq(Timestamp::now().millis()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! Row types: what the tables hold, and how a row becomes a domain value.
+
+use diesel::prelude::*;
+
+use super::schema::*;
+use crate::domain::events::EventKind;
+use crate::domain::{self, Role, Timestamp};
+use crate::error::AppError;
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+impl From<UserRow> for domain::User {
+    fn from(r: UserRow) -> Self {
+        domain::User {
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            created_at: Timestamp(r.created_at),
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUserRow<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub created_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = auth_tokens)]
+pub struct NewTokenRow<'a> {
+    pub user_id: i64,
+    pub token_hash: &'a str,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = chats, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ChatRow {
+    pub id: i64,
+    pub kind: String,
+    pub title: Option<String>,
+    pub created_at: i64,
+    pub last_seq: i64,
+    pub last_activity_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = chats)]
+pub struct NewChatRow<'a> {
+    pub kind: &'a str,
+    pub title: Option<&'a str>,
+    pub direct_key: Option<&'a str>,
+    pub created_at: i64,
+    pub last_seq: i64,
+    pub last_activity_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = chat_members, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct MemberRow {
+    pub chat_id: i64,
+    pub user_id: i64,
+    pub role: String,
+    pub joined_at: i64,
+    pub last_read_seq: i64,
+}
+
+impl MemberRow {
+    pub fn role(&self) -> Result<Role, AppError> {
+        Role::parse(&self.role)
+            .ok_or_else(|| AppError::Internal(format!("unknown role {:?} in database", self.role)))
+    }
+
+    pub fn into_domain(self) -> Result<domain::Member, AppError> {
+        Ok(domain::Member {
+            role: self.role()?,
+            user_id: self.user_id,
+            joined_at: Timestamp(self.joined_at),
+            last_read_seq: self.last_read_seq,
+        })
+    }
+}
+
+pub fn chat_from_rows(chat: ChatRow, members: Vec<MemberRow>) -> Result<domain::Chat, AppError> {
+    let kind = domain::ChatKind::parse(&chat.kind)
+        .ok_or_else(|| AppError::Internal(format!("unknown chat kind {:?}", chat.kind)))?;
+    Ok(domain::Chat {
+        id: chat.id,
+        kind,
+        title: chat.title,
+        created_at: Timestamp(chat.created_at),
+        last_seq: chat.last_seq,
+        members: members
+            .into_iter()
+            .map(MemberRow::into_domain)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = messages, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct MessageRow {
+    pub id: i64,
+    pub chat_id: i64,
+    pub seq: i64,
+    pub author_id: i64,
+    pub kind: String,
+    pub content: String,
+    pub reply_to_id: Option<i64>,
+    pub client_id: Option<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted: bool,
+}
+
+impl MessageRow {
+    pub fn into_aggregate(self, reactions: Vec<domain::Reaction>) -> domain::Message {
+        domain::Message {
+            id: self.id,
+            chat_id: self.chat_id,
+            seq: self.seq,
+            author_id: self.author_id,
+            kind: self.kind,
+            content: self.content,
+            reply_to_id: self.reply_to_id,
+            client_id: self.client_id,
+            created_at: Timestamp(self.created_at),
+            edited_at: self.edited_at.map(Timestamp),
+            deleted: self.deleted,
+            reactions,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+pub struct NewMessageRow<'a> {
+    pub chat_id: i64,
+    pub seq: i64,
+    pub author_id: i64,
+    pub kind: &'a str,
+    pub content: &'a str,
+    pub reply_to_id: Option<i64>,
+    pub client_id: Option<&'a str>,
+    pub created_at: i64,
+    pub deleted: bool,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = reactions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ReactionRow {
+    pub message_id: i64,
+    pub user_id: i64,
+    pub emoji: String,
+    pub created_at: i64,
+}
+
+impl ReactionRow {
+    pub fn into_domain(self) -> domain::Reaction {
+        domain::Reaction {
+            emoji: self.emoji,
+            user_id: self.user_id,
+            created_at: Timestamp(self.created_at),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = chat_events, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct EventRow {
+    pub chat_id: i64,
+    pub seq: i64,
+    pub kind: String,
+    pub message_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub emoji: Option<String>,
+    pub role: Option<String>,
+    pub reaction_created_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct IdempotencyRow {
+    pub user_id: i64,
+    pub key: String,
+    pub fingerprint: String,
+    pub status: i32,
+    pub body: String,
+    pub created_at: i64,
+}
+
+impl EventRow {
+    pub fn message(kind: EventKind, chat_id: i64, seq: i64, message_id: i64, at: i64) -> Self {
+        EventRow {
+            chat_id,
+            seq,
+            kind: kind.as_str().to_owned(),
+            message_id: Some(message_id),
+            user_id: None,
+            emoji: None,
+            role: None,
+            reaction_created_at: None,
+            created_at: at,
+        }
+    }
+
+    pub fn reaction(
+        kind: EventKind,
+        chat_id: i64,
+        seq: i64,
+        message_id: i64,
+        reaction: &domain::Reaction,
+        at: i64,
+    ) -> Self {
+        EventRow {
+            user_id: Some(reaction.user_id),
+            emoji: Some(reaction.emoji.clone()),
+            reaction_created_at: Some(reaction.created_at.millis()),
+            ..EventRow::message(kind, chat_id, seq, message_id, at)
+        }
+    }
+
+    pub fn member(kind: EventKind, change: &domain::MemberChange, seq: i64, at: i64) -> Self {
+        EventRow {
+            chat_id: change.chat_id,
+            seq,
+            kind: kind.as_str().to_owned(),
+            message_id: None,
+            user_id: Some(change.user_id),
+            emoji: None,
+            role: Some(change.role.as_str().to_owned()),
+            reaction_created_at: None,
+            created_at: at,
+        }
+    }
+}

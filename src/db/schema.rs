@@ -1,0 +1,112 @@
+// Hand-written to match both `migrations/postgres` and `migrations/sqlite`; every id and
+// timestamp is a BIGINT so one set of query code serves both backends.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    auth_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    chats (id) {
+        id -> BigInt,
+        kind -> Text,
+        title -> Nullable<Text>,
+        direct_key -> Nullable<Text>,
+        created_at -> BigInt,
+        last_seq -> BigInt,
+        last_activity_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    chat_members (chat_id, user_id) {
+        chat_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        joined_at -> BigInt,
+        last_read_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        seq -> BigInt,
+        author_id -> BigInt,
+        kind -> Text,
+        content -> Text,
+        reply_to_id -> Nullable<BigInt>,
+        client_id -> Nullable<Text>,
+        created_at -> BigInt,
+        edited_at -> Nullable<BigInt>,
+        deleted -> Bool,
+    }
+}
+
+diesel::table! {
+    reactions (message_id, user_id, emoji) {
+        message_id -> BigInt,
+        user_id -> BigInt,
+        emoji -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    chat_events (chat_id, seq) {
+        chat_id -> BigInt,
+        seq -> BigInt,
+        kind -> Text,
+        message_id -> Nullable<BigInt>,
+        user_id -> Nullable<BigInt>,
+        emoji -> Nullable<Text>,
+        role -> Nullable<Text>,
+        reaction_created_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> BigInt,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        body -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(auth_tokens -> users (user_id));
+diesel::joinable!(chat_members -> chats (chat_id));
+diesel::joinable!(chat_members -> users (user_id));
+diesel::joinable!(messages -> chats (chat_id));
+diesel::joinable!(reactions -> messages (message_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    auth_tokens,
+    chats,
+    chat_members,
+    messages,
+    reactions,
+    chat_events,
+    idempotency_keys,
+);

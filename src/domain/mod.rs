@@ -1,0 +1,154 @@
+//! The values Parley hands to clients. Every type here is plain owned data: once built it
+//! cannot touch the database, so serialising a response can never trigger a query.
+
+pub mod events;
+pub mod time;
+pub mod validate;
+
+use serde::{Deserialize, Serialize};
+
+pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
+pub use time::Timestamp;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatKind {
+    Direct,
+    Group,
+}
+
+impl ChatKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatKind::Direct => "direct",
+            ChatKind::Group => "group",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "direct" => Some(ChatKind::Direct),
+            "group" => Some(ChatKind::Group),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    // Declared from least to most privileged so that `Ord` compares authority.
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+
+    pub fn can_manage_members(self) -> bool {
+        self >= Role::Admin
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub user_id: i64,
+    pub role: Role,
+    pub joined_at: Timestamp,
+    pub last_read_seq: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Chat {
+    pub id: i64,
+    pub kind: ChatKind,
+    pub title: Option<String>,
+    pub created_at: Timestamp,
+    pub last_seq: i64,
+    pub members: Vec<Member>,
+}
+
+impl Chat {
+    pub fn member(&self, user_id: i64) -> Option<&Member> {
+        self.members.iter().find(|m| m.user_id == user_id)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChatSummary {
+    #[serde(flatten)]
+    pub chat: Chat,
+    pub last_message: Option<Message>,
+    pub unread_count: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub user_id: i64,
+    pub created_at: Timestamp,
+}
+
+/// A message together with everything a client shows with it. Always built complete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub chat_id: i64,
+    pub seq: i64,
+    pub author_id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub content: String,
+    pub reply_to_id: Option<i64>,
+    pub client_id: Option<String>,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub deleted: bool,
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+/// Which slice of a chat's history a page covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryCursor {
+    Newest,
+    BeforeSeq(i64),
+    AfterSeq(i64),
+}
+
+/// A freshly issued bearer token and the account it belongs to.
+#[derive(Clone, Debug, Serialize)]
+pub struct Session {
+    pub user: User,
+    pub access_token: String,
+    pub token_type: &'static str,
+}

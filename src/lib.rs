@@ -1,0 +1,9 @@
+//! Parley: a self-hosted chat server. REST and WebSocket on actix actors, with SQLite or
+//! PostgreSQL storage. See `README.md` and `../shared/API.md`.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
