@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 pub const DEFAULT_SQLITE_PATH: &str = "./data/parley.db";
 
 #[derive(Parser, Debug)]
-#[command(name = "parley", version, about = "A self-hosted chat server (REST + WebSocket).")]
+#[command(
+    name = "parley",
+    version,
+    about = "A self-hosted chat server (REST + WebSocket)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -35,16 +39,31 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_SQLITE_PATH, global = true)]
     pub database_url: String,
     /// Address to listen on.
-    #[arg(long, env = "PARLEY_BIND", default_value = "127.0.0.1:8000", global = true)]
+    #[arg(
+        long,
+        env = "PARLEY_BIND",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
     pub bind: String,
     /// Bearer token for the /admin routes; without one they answer 404.
-    #[arg(long, env = "PARLEY_ADMIN_TOKEN", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PARLEY_ADMIN_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
     /// Maximum PostgreSQL connections in the pool.
     #[arg(long, env = "PARLEY_DB_POOL_SIZE", default_value_t = 16, global = true)]
     pub db_pool_size: usize,
     /// Seconds a request waits for a database connection before answering 503.
-    #[arg(long, env = "PARLEY_DB_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "PARLEY_DB_TIMEOUT_SECS",
+        default_value_t = 5,
+        global = true
+    )]
     pub db_timeout_secs: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PARLEY_WORKERS", global = true)]
@@ -109,10 +128,12 @@ pub struct Config {
 impl Config {
     pub fn from_settings(s: &Settings) -> Result<Self, String> {
         let database = DatabaseUrl::parse(&s.database_url)?;
-        let bind = s
-            .bind
-            .parse()
-            .map_err(|_| format!("PARLEY_BIND is not a socket address (host:port): {:?}", s.bind))?;
+        let bind = s.bind.parse().map_err(|_| {
+            format!(
+                "PARLEY_BIND is not a socket address (host:port): {:?}",
+                s.bind
+            )
+        })?;
         if s.db_pool_size == 0 {
             return Err("PARLEY_DB_POOL_SIZE must be at least 1".into());
         }

@@ -15,6 +15,8 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("conflict: {detail}")]
     Conflict { code: &'static str, detail: String },
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]

@@ -4,8 +4,8 @@
 //! type (`queries::pg`, `queries::sqlite`); `with_backend!` picks the right one for a pooled
 //! connection. Only the `DbExecutor` actor uses this module.
 
-pub mod migrations;
 mod meter;
+pub mod migrations;
 pub mod queries;
 pub mod rows;
 pub mod schema;
@@ -38,6 +38,8 @@ enum Pool {
 }
 
 /// A pooled connection of either backend; see `with_backend!`.
+// Held on the stack for one operation; boxing the larger variant would allocate per request.
+#[allow(clippy::large_enum_variant)]
 pub enum DbConn {
     Postgres(Object<PgConn>),
     Sqlite(Object<SqliteConn>),
@@ -116,9 +118,9 @@ impl Database {
                     let url = url.to_owned();
                     async move {
                         let mut conn = SqliteConn::establish(&url).await?;
-                        conn.batch_execute(SQLITE_PRAGMAS).await.map_err(|e| {
-                            diesel::ConnectionError::BadConnection(e.to_string())
-                        })?;
+                        conn.batch_execute(SQLITE_PRAGMAS)
+                            .await
+                            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                         conn.set_instrumentation(meter::QueryMeter::new(stats));
                         Ok(conn)
                     }

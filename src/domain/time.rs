@@ -36,7 +36,10 @@ mod tests {
 
     #[test]
     fn renders_rfc3339_with_millis_in_utc() {
-        assert_eq!(Timestamp(1_795_698_301_123).to_rfc3339(), "2026-11-26T13:05:01.123Z");
+        assert_eq!(
+            Timestamp(1_795_698_301_123).to_rfc3339(),
+            "2026-11-26T13:05:01.123Z"
+        );
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
     }
 }

@@ -61,30 +61,35 @@ pub fn password(v: &mut Violations, password: &str) {
     );
 }
 
+/// No stored text may hold NUL: PostgreSQL cannot store it, and no client means it.
+fn has_nul(s: &str) -> bool {
+    s.contains('\0')
+}
+
 pub fn display_name(v: &mut Violations, name: &str) {
     let len = name.chars().count();
     v.check(
-        (1..=64).contains(&len) && !name.trim().is_empty(),
+        (1..=64).contains(&len) && !name.trim().is_empty() && !has_nul(name),
         "display_name",
-        "must be 1-64 characters and not only whitespace",
+        "must be 1-64 characters, not only whitespace, without NUL",
     );
 }
 
 pub fn content(v: &mut Violations, content: &str) {
     let len = content.chars().count();
     v.check(
-        (1..=MAX_CONTENT_CHARS).contains(&len) && !content.trim().is_empty(),
+        (1..=MAX_CONTENT_CHARS).contains(&len) && !content.trim().is_empty() && !has_nul(content),
         "content",
-        "must be 1-4000 characters and not only whitespace",
+        "must be 1-4000 characters, not only whitespace, without NUL",
     );
 }
 
 pub fn client_id(v: &mut Violations, client_id: Option<&str>) {
     if let Some(id) = client_id {
         v.check(
-            id.chars().count() <= MAX_CLIENT_ID_CHARS,
+            id.chars().count() <= MAX_CLIENT_ID_CHARS && !has_nul(id),
             "client_id",
-            "must be at most 64 characters",
+            "must be at most 64 characters, without NUL",
         );
     }
 }
@@ -93,20 +98,23 @@ pub fn title(v: &mut Violations, title: Option<&str>) {
     if let Some(t) = title {
         let len = t.chars().count();
         v.check(
-            (1..=MAX_TITLE_CHARS).contains(&len) && !t.trim().is_empty(),
+            (1..=MAX_TITLE_CHARS).contains(&len) && !t.trim().is_empty() && !has_nul(t),
             "title",
-            "must be 1-128 characters and not only whitespace",
+            "must be 1-128 characters, not only whitespace, without NUL",
         );
     }
 }
 
 pub fn emoji(v: &mut Violations, emoji: &str) {
-    v.check(is_valid_emoji(emoji), "emoji", "must be 1-32 bytes without whitespace or control characters");
+    v.check(
+        is_valid_emoji(emoji),
+        "emoji",
+        "must be 1-32 bytes without whitespace or control characters",
+    );
 }
 
 pub fn is_valid_emoji(emoji: &str) -> bool {
-    (1..=32).contains(&emoji.len())
-        && !emoji.chars().any(|c| c.is_whitespace() || c.is_control())
+    (1..=32).contains(&emoji.len()) && !emoji.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 pub fn positive_id(v: &mut Violations, field: &str, id: i64) {
@@ -144,6 +152,7 @@ mod tests {
         assert!(!ok(|v| content(v, &"é".repeat(4001))));
         assert!(!ok(|v| content(v, " \n\t ")));
         assert!(!ok(|v| content(v, "")));
+        assert!(!ok(|v| content(v, "a\0b")));
     }
 
     #[test]

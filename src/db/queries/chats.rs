@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::db::queries::Written;
+use crate::db::queries::{ReadMarker, Written};
 use crate::db::rows::{chat_from_rows, ChatRow, EventRow, MemberRow, MessageRow, NewChatRow};
 use crate::db::schema::{chat_members, chats, messages};
 use crate::domain::events::EventKind;
@@ -122,14 +122,22 @@ pub async fn create_direct(
     require_users(conn, "member_ids", &[other_id]).await?;
     let key = format!("{}:{}", creator_id.min(other_id), creator_id.max(other_id));
     if let Some(existing) = find_direct(conn, &key).await? {
-        return Ok(Written::new(200, load_chat(conn, existing).await?, Vec::new()));
+        return Ok(Written::new(
+            200,
+            load_chat(conn, existing).await?,
+            Vec::new(),
+        ));
     }
     let Some(chat_id) = insert_chat(conn, ChatKind::Direct, None, Some(&key)).await? else {
         // A concurrent request created the pair's chat and committed first.
         let existing = find_direct(conn, &key)
             .await?
             .ok_or_else(|| AppError::Internal("direct chat vanished".into()))?;
-        return Ok(Written::new(200, load_chat(conn, existing).await?, Vec::new()));
+        return Ok(Written::new(
+            200,
+            load_chat(conn, existing).await?,
+            Vec::new(),
+        ));
     };
     let events = add_members(
         conn,
@@ -178,7 +186,8 @@ async fn add_members(
     chat_id: i64,
     joined: &[(i64, Role)],
 ) -> AppResult<Vec<ChatEvent>> {
-    let count = i64::try_from(joined.len()).map_err(|_| AppError::Internal("too many members".into()))?;
+    let count =
+        i64::try_from(joined.len()).map_err(|_| AppError::Internal("too many members".into()))?;
     let first_seq = super::events::reserve_seqs(conn, chat_id, count)
         .await?
         .ok_or(AppError::NotFound("chat"))?;
@@ -243,14 +252,20 @@ pub async fn add_member(
         .ok_or(AppError::NotFound("chat"))?;
     let (chat, actor) = require_member(conn, chat_id, actor_id).await?;
     if chat.kind != ChatKind::Group.as_str() {
-        return Err(AppError::forbidden("Members cannot be added to a direct chat."));
+        return Err(AppError::forbidden(
+            "Members cannot be added to a direct chat.",
+        ));
     }
     let actor_role = actor.role()?;
     if !actor_role.can_manage_members() {
-        return Err(AppError::forbidden("Only the owner or an admin can add members."));
+        return Err(AppError::forbidden(
+            "Only the owner or an admin can add members.",
+        ));
     }
     if role == Role::Owner || (role == Role::Admin && actor_role != Role::Owner) {
-        return Err(AppError::forbidden("Only the owner can appoint admins; a chat has one owner."));
+        return Err(AppError::forbidden(
+            "Only the owner can appoint admins; a chat has one owner.",
+        ));
     }
     require_users(conn, "user_id", &[user_id]).await?;
     let already: bool = diesel::select(diesel::dsl::exists(
@@ -281,7 +296,9 @@ pub async fn remove_member(
         .ok_or(AppError::NotFound("chat"))?;
     let (chat, actor) = require_member(conn, chat_id, actor_id).await?;
     if chat.kind != ChatKind::Group.as_str() {
-        return Err(AppError::forbidden("Nobody can leave or be removed from a direct chat."));
+        return Err(AppError::forbidden(
+            "Nobody can leave or be removed from a direct chat.",
+        ));
     }
     let target: MemberRow = chat_members::table
         .find((chat_id, user_id))
@@ -311,8 +328,11 @@ pub async fn remove_member(
         role: target_role,
     };
     let now = Timestamp::now().millis();
-    super::events::append(conn, &[EventRow::member(EventKind::MemberLeft, &change, seq, now)])
-        .await?;
+    super::events::append(
+        conn,
+        &[EventRow::member(EventKind::MemberLeft, &change, seq, now)],
+    )
+    .await?;
     if target_role == Role::Owner {
         promote_successor(conn, chat_id).await?;
     }
@@ -337,14 +357,6 @@ async fn promote_successor(conn: &mut Conn, chat_id: i64) -> AppResult<()> {
             .await?;
     }
     Ok(())
-}
-
-/// Where a read marker ended up, when it moved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReadMarker {
-    pub chat_id: i64,
-    pub user_id: i64,
-    pub seq: i64,
 }
 
 /// Moves the caller's read marker forward to `seq` (capped at the chat's last seq), never back.
@@ -404,11 +416,12 @@ pub async fn list_for_user(conn: &mut Conn, user_id: i64) -> AppResult<Vec<ChatS
         .select(MessageRow::as_select())
         .load(conn)
         .await?;
-    let mut last_by_chat: HashMap<i64, crate::domain::Message> = super::messages::with_reactions(conn, last_rows)
-        .await?
-        .into_iter()
-        .map(|m| (m.chat_id, m))
-        .collect();
+    let mut last_by_chat: HashMap<i64, crate::domain::Message> =
+        super::messages::with_reactions(conn, last_rows)
+            .await?
+            .into_iter()
+            .map(|m| (m.chat_id, m))
+            .collect();
 
     let unread: HashMap<i64, i64> = messages::table
         .inner_join(

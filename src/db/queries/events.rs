@@ -9,7 +9,9 @@ use super::Conn;
 use crate::db::rows::EventRow;
 use crate::db::schema::{chat_events, chats};
 use crate::domain::events::EventKind;
-use crate::domain::{ChatEvent, EventPayload, MemberChange, Reaction, ReactionChange, Role, Timestamp};
+use crate::domain::{
+    ChatEvent, EventPayload, MemberChange, Reaction, ReactionChange, Role, Timestamp,
+};
 use crate::error::{AppError, AppResult};
 
 /// Locks the chat's row until the transaction ends and returns its `last_seq`, or `None` if
@@ -20,6 +22,16 @@ pub async fn lock_chat(conn: &mut Conn, chat_id: i64) -> AppResult<Option<i64>> 
         .set(chats::last_seq.eq(chats::last_seq))
         .returning(chats::last_seq)
         .get_result(conn)
+        .await
+        .optional()?)
+}
+
+/// The chat's `last_seq` without locking anything, or `None` if the chat does not exist.
+pub async fn last_seq(conn: &mut Conn, chat_id: i64) -> AppResult<Option<i64>> {
+    Ok(chats::table
+        .find(chat_id)
+        .select(chats::last_seq)
+        .first(conn)
         .await
         .optional()?)
 }
@@ -76,11 +88,9 @@ pub async fn load_after(
         .collect()
 }
 
-fn hydrate(
-    row: EventRow,
-    messages: &HashMap<i64, crate::domain::Message>,
-) -> AppResult<ChatEvent> {
-    let corrupt = |what: &str| AppError::Internal(format!("event {}/{}: {what}", row.chat_id, row.seq));
+fn hydrate(row: EventRow, messages: &HashMap<i64, crate::domain::Message>) -> AppResult<ChatEvent> {
+    let corrupt =
+        |what: &str| AppError::Internal(format!("event {}/{}: {what}", row.chat_id, row.seq));
     let kind = EventKind::parse(&row.kind).ok_or_else(|| corrupt("unknown kind"))?;
     let message = || {
         row.message_id

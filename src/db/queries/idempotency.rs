@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 
 use super::Conn;
-use crate::db::queries::{Idempotent, IdempotencyKey, StoredReply, Written};
+use crate::db::queries::{IdempotencyKey, Idempotent, StoredReply, Written};
 use crate::db::rows::IdempotencyRow;
 use crate::db::schema::idempotency_keys as ik;
 use crate::domain::Timestamp;
@@ -94,8 +94,9 @@ async fn claim(
             detail: "A request with this Idempotency-Key is still being processed.".into(),
         });
     }
-    let status = u16::try_from(existing.status)
-        .map_err(|_| AppError::Internal(format!("stored status {} out of range", existing.status)))?;
+    let status = u16::try_from(existing.status).map_err(|_| {
+        AppError::Internal(format!("stored status {} out of range", existing.status))
+    })?;
     Ok(Some(StoredReply {
         status,
         body: existing.body,

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::db::queries::Written;
+use crate::db::queries::{NewMessage, Written};
 use crate::db::rows::{EventRow, MessageRow, NewMessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
 use crate::domain::events::EventKind;
@@ -37,7 +37,10 @@ async fn reactions_by_message(
         .load(conn)
         .await?;
     for row in rows {
-        grouped.entry(row.message_id).or_default().push(row.into_domain());
+        grouped
+            .entry(row.message_id)
+            .or_default()
+            .push(row.into_domain());
     }
     Ok(grouped)
 }
@@ -137,15 +140,6 @@ pub async fn history(
     })
 }
 
-#[derive(Clone, Debug)]
-pub struct NewMessage {
-    pub chat_id: i64,
-    pub author_id: i64,
-    pub content: String,
-    pub reply_to_id: Option<i64>,
-    pub client_id: Option<String>,
-}
-
 /// Stores a message under the chat's next seq with its `message.created` event.
 pub async fn send(conn: &mut Conn, new: &NewMessage) -> AppResult<Written<Message>> {
     let seq = super::events::reserve_seqs(conn, new.chat_id, 1)
@@ -185,7 +179,13 @@ pub async fn send(conn: &mut Conn, new: &NewMessage) -> AppResult<Written<Messag
         .await?;
     super::events::append(
         conn,
-        &[EventRow::message(EventKind::MessageCreated, new.chat_id, seq, row.id, now)],
+        &[EventRow::message(
+            EventKind::MessageCreated,
+            new.chat_id,
+            seq,
+            row.id,
+            now,
+        )],
     )
     .await?;
     let message = row.into_aggregate(Vec::new());
@@ -275,7 +275,11 @@ pub async fn delete(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult
         ));
     }
     if row.deleted {
-        return Ok(Written::new(200, row.into_aggregate(Vec::new()), Vec::new()));
+        return Ok(Written::new(
+            200,
+            row.into_aggregate(Vec::new()),
+            Vec::new(),
+        ));
     }
     diesel::delete(reactions::table.filter(reactions::message_id.eq(message_id)))
         .execute(conn)
@@ -328,7 +332,14 @@ pub async fn add_reaction(
     }
     let reaction = reaction.into_domain();
     let seq = append_one(conn, chat_id, |seq, at| {
-        EventRow::reaction(EventKind::ReactionAdded, chat_id, seq, message_id, &reaction, at)
+        EventRow::reaction(
+            EventKind::ReactionAdded,
+            chat_id,
+            seq,
+            message_id,
+            &reaction,
+            at,
+        )
     })
     .await?;
     let event = ChatEvent {
@@ -366,7 +377,14 @@ pub async fn remove_reaction(
     };
     let reaction = removed.into_domain();
     let seq = append_one(conn, chat_id, |seq, at| {
-        EventRow::reaction(EventKind::ReactionRemoved, chat_id, seq, message_id, &reaction, at)
+        EventRow::reaction(
+            EventKind::ReactionRemoved,
+            chat_id,
+            seq,
+            message_id,
+            &reaction,
+            at,
+        )
     })
     .await?;
     let event = ChatEvent {

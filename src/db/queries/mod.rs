@@ -78,3 +78,28 @@ pub struct IdempotencyKey {
     pub key: String,
     pub fingerprint: String,
 }
+
+/// A message to store, already validated.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub chat_id: i64,
+    pub author_id: i64,
+    pub content: String,
+    pub reply_to_id: Option<i64>,
+    pub client_id: Option<String>,
+}
+
+/// The account a valid token belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub token_id: i64,
+    pub user_id: i64,
+}
+
+/// Where a read marker ended up, when it moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReadMarker {
+    pub chat_id: i64,
+    pub user_id: i64,
+    pub seq: i64,
+}

@@ -4,17 +4,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::Conn;
+use crate::db::queries::TokenOwner;
 use crate::db::rows::{NewTokenRow, NewUserRow, UserRow};
 use crate::db::schema::{auth_tokens, users};
 use crate::domain::{Timestamp, User};
 use crate::error::{AppError, AppResult};
-
-/// The account a valid token belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TokenOwner {
-    pub token_id: i64,
-    pub user_id: i64,
-}
 
 /// Creates the account and its first token in one transaction.
 pub async fn register(
@@ -30,26 +24,26 @@ pub async fn register(
     let password_hash = password_hash.to_owned();
     let token_hash = token_hash.to_owned();
     conn.transaction::<_, AppError, _>(async move |conn| {
-            let now = Timestamp::now().millis();
-            let user: Option<UserRow> = diesel::insert_into(users::table)
-                .values(NewUserRow {
-                    username: &username,
-                    display_name: &display_name,
-                    password_hash: &password_hash,
-                    created_at: now,
-                })
-                .on_conflict(users::username)
-                .do_nothing()
-                .returning(UserRow::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-            let user = user.ok_or_else(|| AppError::Conflict {
-                code: "username_taken",
-                detail: "That username is taken.".into(),
-            })?;
-            insert_token(conn, user.id, &token_hash, token_ttl_millis).await?;
-            Ok(User::from(user))
+        let now = Timestamp::now().millis();
+        let user: Option<UserRow> = diesel::insert_into(users::table)
+            .values(NewUserRow {
+                username: &username,
+                display_name: &display_name,
+                password_hash: &password_hash,
+                created_at: now,
+            })
+            .on_conflict(users::username)
+            .do_nothing()
+            .returning(UserRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        let user = user.ok_or_else(|| AppError::Conflict {
+            code: "username_taken",
+            detail: "That username is taken.".into(),
+        })?;
+        insert_token(conn, user.id, &token_hash, token_ttl_millis).await?;
+        Ok(User::from(user))
     })
     .await
 }

@@ -1,0 +1,308 @@
+//! Chats, membership, read markers and history.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::error::ApiResult;
+use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
+use super::{json, reply, AppState};
+use crate::actors::db_executor::ask;
+use crate::actors::db_ops::{
+    AddMember, ChatSpec, CreateChat, GetChat, ListChats, LoadHistory, MarkRead, RemoveMember,
+};
+use crate::domain::validate::{self, Violations, MAX_GROUP_MEMBERS};
+use crate::domain::{ChatKind, HistoryCursor, Role};
+use crate::error::AppError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/chats")
+            .route(web::post().to(create_chat))
+            .route(web::get().to(list_chats)),
+    )
+    .service(super::resource("/chats/{chat_id}").route(web::get().to(get_chat)))
+    .service(super::resource("/chats/{chat_id}/members").route(web::post().to(add_member)))
+    .service(
+        super::resource("/chats/{chat_id}/members/{user_id}")
+            .route(web::delete().to(remove_member)),
+    )
+    .service(super::resource("/chats/{chat_id}/read").route(web::post().to(mark_read)))
+    .service(super::resource("/chats/{chat_id}/messages").route(web::get().to(history)));
+}
+
+#[derive(Deserialize)]
+struct CreateChatRequest {
+    kind: ChatKind,
+    title: Option<String>,
+    #[serde(default)]
+    member_ids: Vec<i64>,
+}
+
+async fn create_chat(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    key: IdempotencyHeader,
+    body: JsonBody<CreateChatRequest>,
+) -> ApiResult<HttpResponse> {
+    let key = key.bind(&body.fingerprint);
+    let CreateChatRequest {
+        kind,
+        title,
+        member_ids,
+    } = body.value;
+    let mut v = Violations::new();
+    for id in &member_ids {
+        validate::positive_id(&mut v, "member_ids", *id);
+    }
+    let mut others: Vec<i64> = member_ids
+        .into_iter()
+        .filter(|id| *id != user.user_id)
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    let spec = match kind {
+        ChatKind::Group => {
+            validate::title(&mut v, title.as_deref());
+            v.check(
+                others.len() < MAX_GROUP_MEMBERS,
+                "member_ids",
+                "a group has at most 1000 members",
+            );
+            ChatSpec::Group {
+                title,
+                member_ids: others,
+            }
+        }
+        ChatKind::Direct => {
+            v.check(
+                others.len() == 1,
+                "member_ids",
+                "a direct chat has exactly one other user",
+            );
+            ChatSpec::Direct {
+                other_id: others.first().copied().unwrap_or_default(),
+            }
+        }
+    };
+    v.into_result().map_err(AppError::validation)?;
+    let answer = ask(
+        &state.actors.db,
+        CreateChat {
+            user_id: user.user_id,
+            key,
+            spec,
+        },
+    )
+    .await?;
+    reply(answer)
+}
+
+async fn list_chats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    let chats = ask(
+        &state.actors.db,
+        ListChats {
+            user_id: user.user_id,
+        },
+    )
+    .await?;
+    Ok(json(StatusCode::OK, &chats))
+}
+
+async fn get_chat(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path_id(&path)?;
+    let chat = ask(
+        &state.actors.db,
+        GetChat {
+            user_id: user.user_id,
+            chat_id,
+        },
+    )
+    .await?;
+    Ok(json(StatusCode::OK, &chat))
+}
+
+#[derive(Deserialize)]
+struct AddMemberRequest {
+    user_id: i64,
+    /// An extension of the contract: the owner may add someone as `admin`.
+    #[serde(default)]
+    role: Option<Role>,
+}
+
+async fn add_member(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    key: IdempotencyHeader,
+    path: web::Path<String>,
+    body: JsonBody<AddMemberRequest>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path_id(&path)?;
+    let key = key.bind(&body.fingerprint);
+    let mut v = Violations::new();
+    validate::positive_id(&mut v, "user_id", body.value.user_id);
+    v.into_result().map_err(AppError::validation)?;
+    let answer = ask(
+        &state.actors.db,
+        AddMember {
+            actor_id: user.user_id,
+            chat_id,
+            user_id: body.value.user_id,
+            role: body.value.role.unwrap_or(Role::Member),
+            key,
+        },
+    )
+    .await?;
+    reply(answer)
+}
+
+async fn remove_member(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path_id(&path.0)?;
+    let member_id = path_id(&path.1)?;
+    ask(
+        &state.actors.db,
+        RemoveMember {
+            actor_id: user.user_id,
+            chat_id,
+            user_id: member_id,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct MarkReadRequest {
+    seq: i64,
+}
+
+async fn mark_read(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    key: IdempotencyHeader,
+    path: web::Path<String>,
+    body: JsonBody<MarkReadRequest>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path_id(&path)?;
+    let key = key.bind(&body.fingerprint);
+    let mut v = Violations::new();
+    v.check(body.value.seq >= 0, "seq", "must be zero or more");
+    v.into_result().map_err(AppError::validation)?;
+    let answer = ask(
+        &state.actors.db,
+        MarkRead {
+            user_id: user.user_id,
+            chat_id,
+            seq: body.value.seq,
+            key,
+        },
+    )
+    .await?;
+    reply(answer)
+}
+
+pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 200;
+
+/// History query parameters, kept as text so that every malformed value gets the same 400.
+#[derive(Deserialize)]
+struct HistoryQuery {
+    limit: Option<String>,
+    before_seq: Option<String>,
+    after_seq: Option<String>,
+}
+
+fn query_number(
+    name: &str,
+    raw: Option<&str>,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, AppError> {
+    let Some(raw) = raw else { return Ok(None) };
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::bad_request(format!("{name} must be an integer from {min} to {max}."))
+        })
+}
+
+fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {
+    let q: HistoryQuery = serde_urlencoded::from_str(query)
+        .map_err(|_| AppError::bad_request("The query string is malformed."))?;
+    let limit = query_number("limit", q.limit.as_deref(), 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
+    let before = query_number("before_seq", q.before_seq.as_deref(), 0, i64::MAX)?;
+    let after = query_number("after_seq", q.after_seq.as_deref(), 0, i64::MAX - 1)?;
+    let cursor = match (before, after) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::bad_request(
+                "Give before_seq or after_seq, not both.",
+            ))
+        }
+        (Some(seq), None) => HistoryCursor::BeforeSeq(seq),
+        (None, Some(seq)) => HistoryCursor::AfterSeq(seq),
+        (None, None) => HistoryCursor::Newest,
+    };
+    Ok((cursor, limit))
+}
+
+async fn history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    req: actix_web::HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path_id(&path)?;
+    let (cursor, limit) = parse_history_query(req.query_string())?;
+    let page = ask(
+        &state.actors.db,
+        LoadHistory {
+            user_id: user.user_id,
+            chat_id,
+            cursor,
+            limit,
+        },
+    )
+    .await?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_query() {
+        assert_eq!(
+            parse_history_query("").ok(),
+            Some((HistoryCursor::Newest, 50))
+        );
+        assert_eq!(
+            parse_history_query("limit=10&before_seq=5").ok(),
+            Some((HistoryCursor::BeforeSeq(5), 10))
+        );
+        assert_eq!(
+            parse_history_query("after_seq=7").ok(),
+            Some((HistoryCursor::AfterSeq(7), 50))
+        );
+        for bad in [
+            "limit=0",
+            "limit=201",
+            "limit=x",
+            "before_seq=-1",
+            "after_seq=1&before_seq=2",
+            "limit=1e3",
+        ] {
+            assert!(parse_history_query(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The one place where errors become HTTP responses: status, `{"detail", "code"}` body and
+//! the headers the contract asks for. Internal details are logged here, never sent.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::validate::FieldError;
+use crate::error::AppError;
+
+/// Seconds a client is asked to wait after a 503.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ApiError(#[from] pub AppError);
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    fn code_and_detail(&self) -> (&str, &str) {
+        match &self.0 {
+            AppError::BadRequest { code, detail } => (code, detail),
+            AppError::Unauthorized => (
+                "unauthorized",
+                "Missing, unknown, expired or revoked token.",
+            ),
+            AppError::Forbidden { code, detail } => (code, detail),
+            AppError::NotFound(_) => ("not_found", "No such resource."),
+            AppError::Conflict { code, detail } => (code, detail),
+            AppError::MethodNotAllowed => (
+                "method_not_allowed",
+                "This method is not supported on this path.",
+            ),
+            AppError::PayloadTooLarge => (
+                "payload_too_large",
+                "The request body is larger than 64 KiB.",
+            ),
+            AppError::UnsupportedMediaType => (
+                "unsupported_media_type",
+                "The request body must be application/json.",
+            ),
+            AppError::Validation { code, detail, .. } => (code, detail),
+            AppError::RateLimited { .. } => ("rate_limited", "Too many requests; retry later."),
+            AppError::Unavailable(_) => (
+                "unavailable",
+                "The service is temporarily unavailable; retry later.",
+            ),
+            AppError::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match &self.0 {
+            AppError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            AppError::Unavailable(detail) => tracing::warn!(error = %detail, "answering 503"),
+            _ => {}
+        }
+        let (code, detail) = self.code_and_detail();
+        let errors = match &self.0 {
+            AppError::Validation { errors, .. } => errors.as_slice(),
+            _ => &[],
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        match &self.0 {
+            AppError::Unauthorized => {
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            AppError::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            AppError::Unavailable(_) => {
+                response.insert_header((
+                    header::RETRY_AFTER,
+                    UNAVAILABLE_RETRY_AFTER_SECS.to_string(),
+                ));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
+            detail,
+            code,
+            errors,
+        })
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The contract's exact 500 body; the request id lets an operator find the logged cause.
+pub fn internal_error_body(request_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "detail": "Internal server error",
+        "code": "internal",
+        "request_id": request_id,
+    })
+}

@@ -1,0 +1,214 @@
+//! Request extractors: bearer authentication, JSON bodies held to the contract's rules, the
+//! `Idempotency-Key` header, and path ids.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{BytesMut, Data};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::actors::db_executor::ask;
+use crate::actors::db_ops::Authenticate;
+use crate::db::queries::IdempotencyKey;
+use crate::domain::validate::{is_valid_idempotency_key, FieldError};
+use crate::error::AppError;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+fn state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
+    req.app_data::<Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal("application state missing".into()).into())
+}
+
+/// The caller, authenticated by a live bearer token.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthUser {
+    pub user_id: i64,
+    pub token_id: i64,
+}
+
+/// The bearer token of a request: the `Authorization` header, or (for WebSocket upgrades,
+/// which browsers cannot give headers) the `token` query parameter.
+pub fn bearer_token(req: &HttpRequest) -> Option<String> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let value = value.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        let token = token.trim();
+        return (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+            .then(|| token.to_owned());
+    }
+    None
+}
+
+impl AuthUser {
+    pub async fn from_token(state: &AppState, token: Option<String>) -> Result<Self, ApiError> {
+        let token = token.ok_or(AppError::Unauthorized)?;
+        // Tokens we issue are 43 characters; anything far longer is not worth a query.
+        if token.len() > 256 {
+            return Err(AppError::Unauthorized.into());
+        }
+        let owner = ask(&state.actors.db, Authenticate { token })
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        tracing::Span::current().record("user.id", owner.user_id);
+        Ok(AuthUser {
+            user_id: owner.user_id,
+            token_id: owner.token_id,
+        })
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = state(req);
+        let token = bearer_token(req);
+        Box::pin(async move { AuthUser::from_token(&*state?, token).await })
+    }
+}
+
+/// A JSON body: `application/json`, at most 64 KiB, well-formed (else 400), of the expected
+/// shape (else 422). Carries a fingerprint of the request for idempotency checks.
+pub struct JsonBody<T> {
+    pub value: T,
+    pub fingerprint: String,
+}
+
+fn is_json_content_type(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Identifies "the same request" for `Idempotency-Key`: method, path and the body's JSON
+/// value (so key order and whitespace do not matter).
+fn fingerprint(req: &HttpRequest, canonical_body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(req.path().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical_body);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json_content_type(&req) {
+                return Err(AppError::UnsupportedMediaType.into());
+            }
+            if declared_length(&req).is_some_and(|len| len > MAX_BODY_BYTES) {
+                return Err(AppError::PayloadTooLarge.into());
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|_| AppError::bad_request("The request body could not be read."))?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(AppError::PayloadTooLarge.into());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let json: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|_| AppError::BadRequest {
+                    code: "malformed_json",
+                    detail: "The request body is not valid JSON.".into(),
+                })?;
+            let canonical = serde_json::to_vec(&json).map_err(AppError::from)?;
+            let value = serde_json::from_value(json).map_err(|e| AppError::Validation {
+                code: "validation_failed",
+                detail: "The request body does not have the expected fields and types.".into(),
+                errors: vec![FieldError {
+                    field: "body".into(),
+                    detail: e.to_string(),
+                }],
+            })?;
+            Ok(JsonBody {
+                value,
+                fingerprint: fingerprint(&req, &canonical),
+            })
+        })
+    }
+}
+
+/// The raw `Idempotency-Key` header, validated: 1-255 printable ASCII characters.
+pub struct IdempotencyHeader(Option<String>);
+
+impl IdempotencyHeader {
+    /// The key bound to this request's fingerprint.
+    pub fn bind(self, fingerprint: &str) -> Option<IdempotencyKey> {
+        self.0.map(|key| IdempotencyKey {
+            key,
+            fingerprint: fingerprint.to_owned(),
+        })
+    }
+}
+
+impl FromRequest for IdempotencyHeader {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = match req.headers().get("idempotency-key") {
+            None => Ok(IdempotencyHeader(None)),
+            Some(value) if is_valid_idempotency_key(value.as_bytes()) => Ok(IdempotencyHeader(
+                Some(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            )),
+            Some(_) => Err(AppError::BadRequest {
+                code: "invalid_idempotency_key",
+                detail: "Idempotency-Key must be 1-255 printable ASCII characters.".into(),
+            }
+            .into()),
+        };
+        std::future::ready(parsed)
+    }
+}
+
+/// A path id: a positive 64-bit integer, else the resource cannot exist (404).
+pub fn path_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::NotFound("resource").into())
+}
+
+/// The request id of the request being served.
+pub fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions()
+        .get::<super::request_context::RequestId>()
+        .map(|r| r.0.clone())
+}

@@ -1,0 +1,83 @@
+//! The HTTP edge: routes, extractors, and the mapping of errors to the contract. Handlers only
+//! validate, ask an actor with one typed message, and turn its typed reply into a response.
+
+pub mod accounts;
+pub mod chats;
+pub mod error;
+pub mod extractors;
+pub mod health;
+pub mod messages;
+pub mod request_context;
+
+use actix_web::http::header::ContentType;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use crate::actors::db_ops::Reply;
+use crate::actors::Actors;
+use crate::error::AppError;
+use error::{ApiError, ApiResult};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub actors: Actors,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .configure(accounts::routes)
+            .configure(chats::routes)
+            .configure(messages::routes),
+    )
+    .configure(health::routes);
+}
+
+/// Answer for any path no route matches.
+pub async fn not_found() -> ApiResult<HttpResponse> {
+    Err(AppError::NotFound("route").into())
+}
+
+/// Answer for a known path asked with a method it does not support.
+pub async fn method_not_allowed() -> ApiResult<HttpResponse> {
+    Err(AppError::MethodNotAllowed.into())
+}
+
+/// A resource at `path` answering `methods`; any other method gets a JSON error.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse {
+    HttpResponse::build(status).json(value)
+}
+
+/// Turns an (idempotent) write's reply into the response, replaying a stored one verbatim.
+pub fn reply<T: Serialize>(reply: Reply<T>) -> ApiResult<HttpResponse> {
+    match reply {
+        Reply::Fresh { status, value } => {
+            let status = status_code(status)?;
+            Ok(if status == StatusCode::NO_CONTENT {
+                HttpResponse::NoContent().finish()
+            } else {
+                json(status, &value)
+            })
+        }
+        Reply::Replayed(stored) => {
+            let status = status_code(stored.status)?;
+            let mut response = HttpResponse::build(status);
+            response.insert_header(("Idempotent-Replayed", "true"));
+            Ok(if status == StatusCode::NO_CONTENT {
+                response.finish()
+            } else {
+                response.content_type(ContentType::json()).body(stored.body)
+            })
+        }
+    }
+}
+
+fn status_code(status: u16) -> Result<StatusCode, ApiError> {
+    StatusCode::from_u16(status)
+        .map_err(|_| AppError::Internal(format!("invalid stored status {status}")).into())
+}

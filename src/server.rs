@@ -1,0 +1,76 @@
+//! Assembles a server from a `Config`: migrations, the pool, the actors and the HTTP app.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+
+use crate::actors::{self, ActorThreads, RoomSettings};
+use crate::config::Config;
+use crate::db::{self, Database};
+use crate::http::{self, request_context::request_context, AppState};
+
+/// A server that is bound and ready to run.
+pub struct Parley {
+    /// The address actually bound (an ephemeral port when the config asked for port 0).
+    pub addr: SocketAddr,
+    pub database: Database,
+    pub server: Server,
+    threads: ActorThreads,
+}
+
+impl Parley {
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped, then stops the actor threads.
+    pub async fn run(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.threads.stop();
+        result
+    }
+}
+
+/// Applies migrations, then binds the HTTP server and starts the actors.
+pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, String> {
+    let applied = db::run_migrations(&config.database).await?;
+    if applied > 0 {
+        tracing::info!(
+            applied,
+            backend = config.database.backend_name(),
+            "migrations applied"
+        );
+    }
+    let database = Database::connect(config)?;
+    let (actors, threads) = actors::start(database.clone(), rooms);
+    let state = web::Data::new(AppState { actors });
+    let mut http_server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(request_context))
+            .configure(http::routes)
+            .default_service(web::to(http::not_found))
+    })
+    .shutdown_timeout(10)
+    .client_request_timeout(Duration::from_secs(10));
+    if let Some(workers) = config.workers {
+        http_server = http_server.workers(workers);
+    }
+    let http_server = http_server
+        .bind(config.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let addr = http_server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| "the server bound no address".to_owned())?;
+    Ok(Parley {
+        addr,
+        database,
+        server: http_server.run(),
+        threads,
+    })
+}

@@ -1,0 +1,390 @@
+//! Test harness: a real Parley server on an ephemeral port, backed by a fresh SQLite file or a
+//! fresh PostgreSQL database (when `PARLEY_TEST_POSTGRES_URL` is set), and a real HTTP client.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use awc::http::header::HeaderMap;
+use awc::http::Method;
+use parley::actors::RoomSettings;
+use parley::config::{Config, DatabaseUrl};
+use parley::db::Database;
+use serde_json::Value;
+
+pub const POSTGRES_ENV: &str = "PARLEY_TEST_POSTGRES_URL";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A throw-away PostgreSQL database, dropped (with its connections) when the test ends.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        // Drop runs inside the test's runtime; a thread of its own can block on its own one.
+        let _ = std::thread::spawn(move || run_admin_sql(&admin_url, &sql)).join();
+    }
+}
+
+fn run_admin_sql(admin_url: &str, sql: &str) -> Result<(), String> {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    let mut conn = AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(admin_url)
+        .map_err(|e| format!("cannot connect to {admin_url}: {e}"))?;
+    conn.batch_execute(sql).map_err(|e| format!("{sql}: {e}"))
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+pub struct TestServer {
+    pub backend: Backend,
+    pub base: String,
+    pub database: Database,
+    pub database_url: DatabaseUrl,
+    handle: ServerHandle,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    _pg: Option<PgDatabase>,
+}
+
+impl TestServer {
+    /// A fresh server, or `None` for PostgreSQL when no test database is configured.
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_with(backend, RoomSettings::default(), |_| {}).await
+    }
+
+    pub async fn start_with(
+        backend: Backend,
+        rooms: RoomSettings,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
+        let (database_url, sqlite_dir, pg) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("parley.db");
+                (DatabaseUrl::Sqlite(path), Some(dir), None)
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
+                    // `postgres_backend_status` reports the skip once per run.
+                    return None;
+                };
+                let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
+                let create = format!("CREATE DATABASE \"{name}\"");
+                let url = admin_url.clone();
+                std::thread::spawn(move || run_admin_sql(&url, &create))
+                    .join()
+                    .expect("admin thread")
+                    .expect("create test database");
+                let url = with_database(&admin_url, &name);
+                (
+                    DatabaseUrl::Postgres(url),
+                    None,
+                    Some(PgDatabase { admin_url, name }),
+                )
+            }
+        };
+        let mut config = Config::for_database(database_url.clone());
+        adjust(&mut config);
+        let parley = parley::server::build(&config, rooms)
+            .await
+            .expect("server starts");
+        let base = format!("http://{}", parley.addr);
+        let handle = parley.handle();
+        let database = parley.database.clone();
+        actix_rt::spawn(async move {
+            let _ = parley.run().await;
+        });
+        Some(TestServer {
+            backend,
+            base,
+            database,
+            database_url,
+            handle,
+            _sqlite_dir: sqlite_dir,
+            _pg: pg,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn queries(&self) -> u64 {
+        self.database.stats().queries()
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
+    /// Runs SQL on the test database over a connection of its own (to break things on purpose).
+    pub fn execute_sql(&self, sql: &str) {
+        match &self.database_url {
+            DatabaseUrl::Sqlite(path) => {
+                use diesel::connection::SimpleConnection;
+                use diesel::Connection;
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .expect("open sqlite");
+                conn.batch_execute(sql).expect("sql runs");
+            }
+            DatabaseUrl::Postgres(url) => {
+                let (url, sql) = (url.clone(), sql.to_owned());
+                std::thread::spawn(move || run_admin_sql(&url, &sql))
+                    .join()
+                    .expect("sql thread")
+                    .expect("sql runs");
+            }
+        }
+    }
+
+    pub fn api(&self) -> Api {
+        Api {
+            base: self.base.clone(),
+            client: awc::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .finish(),
+        }
+    }
+}
+
+/// Generates `sqlite` and `postgres` variants of each test body.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($(#[$meta:meta])* async fn $name:ident($server:ident) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($server: $crate::common::TestServer) $body
+
+                #[actix_rt::test]
+                async fn sqlite() {
+                    let server = $crate::common::TestServer::start($crate::common::Backend::Sqlite)
+                        .await
+                        .expect("sqlite server");
+                    run(server).await;
+                }
+
+                #[actix_rt::test]
+                async fn postgres() {
+                    if let Some(server) =
+                        $crate::common::TestServer::start($crate::common::Backend::Postgres).await
+                    {
+                        run(server).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// An HTTP response, read completely.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status and, for errors, the contract's error shape and code.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        &self.json
+    }
+
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.json["code"], code,
+            "unexpected code; body: {}",
+            self.text
+        );
+        assert!(
+            self.json["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{}",
+            self.text
+        );
+        assert!(self.header("x-request-id").is_some());
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub client: awc::Client,
+}
+
+/// A registered user and its bearer token.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: i64,
+    pub username: String,
+    pub token: String,
+}
+
+impl Api {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        let mut res = match body {
+            Some((content_type, bytes)) => req.content_type(content_type).send_body(bytes).await,
+            None => req.send().await,
+        }
+        .expect("request reaches the server");
+        let bytes = res.body().limit(64 * 1024 * 1024).await.expect("body");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            text,
+            json,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.request(Method::GET, path, Some(token), &[], None)
+            .await
+    }
+
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Resp {
+        self.request(
+            method,
+            path,
+            token,
+            &[],
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.send_json(Method::POST, path, Some(token), body).await
+    }
+
+    pub async fn post_with_key(&self, path: &str, token: &str, key: &str, body: &Value) -> Resp {
+        self.request(
+            Method::POST,
+            path,
+            Some(token),
+            &[("Idempotency-Key", key)],
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.send_json(Method::PATCH, path, Some(token), body).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.request(Method::DELETE, path, Some(token), &[], None)
+            .await
+    }
+
+    pub async fn register(&self, username: &str) -> TestUser {
+        let res = self
+            .send_json(
+                Method::POST,
+                "/api/v1/auth/register",
+                None,
+                &serde_json::json!({"username": username, "password": "correct horse"}),
+            )
+            .await;
+        let body = res.expect(201);
+        TestUser {
+            id: body["user"]["id"].as_i64().expect("user id"),
+            username: username.to_owned(),
+            token: body["access_token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    /// A group chat owned by `owner` with `members`; returns its id.
+    pub async fn group(&self, owner: &TestUser, members: &[&TestUser]) -> i64 {
+        let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+        let res = self
+            .post(
+                "/api/v1/chats",
+                &owner.token,
+                &serde_json::json!({"kind": "group", "title": "Team", "member_ids": ids}),
+            )
+            .await;
+        res.expect(201)["id"].as_i64().expect("chat id")
+    }
+
+    /// Sends a text message and returns the answer's body.
+    pub async fn send(&self, user: &TestUser, chat_id: i64, content: &str) -> Value {
+        let res = self
+            .post(
+                "/api/v1/messages",
+                &user.token,
+                &serde_json::json!({"chat_id": chat_id, "type": "text", "content": content}),
+            )
+            .await;
+        res.expect(200).clone()
+    }
+}
