@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::actors::ws_session::WsSettings;
+
 pub const DEFAULT_SQLITE_PATH: &str = "./data/parley.db";
 
 #[derive(Parser, Debug)]
@@ -123,6 +125,7 @@ pub struct Config {
     pub db_pool_size: usize,
     pub db_timeout: Duration,
     pub workers: Option<usize>,
+    pub ws: WsSettings,
 }
 
 impl Config {
@@ -157,6 +160,7 @@ impl Config {
             db_pool_size: s.db_pool_size,
             db_timeout: Duration::from_secs(s.db_timeout_secs),
             workers: s.workers,
+            ws: WsSettings::default(),
         })
     }
 
@@ -169,6 +173,7 @@ impl Config {
             db_pool_size: 8,
             db_timeout: Duration::from_secs(5),
             workers: Some(2),
+            ws: WsSettings::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Assembles a server from a `Config`: migrations, the pool, the actors and the HTTP app.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -11,12 +12,14 @@ use crate::actors::{self, ActorThreads, RoomSettings};
 use crate::config::Config;
 use crate::db::{self, Database};
 use crate::http::{self, request_context::request_context, AppState};
+use crate::metrics::Metrics;
 
 /// A server that is bound and ready to run.
 pub struct Parley {
     /// The address actually bound (an ephemeral port when the config asked for port 0).
     pub addr: SocketAddr,
     pub database: Database,
+    pub metrics: Arc<Metrics>,
     pub server: Server,
     threads: ActorThreads,
 }
@@ -36,6 +39,7 @@ impl Parley {
 
 /// Applies migrations, then binds the HTTP server and starts the actors.
 pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, String> {
+    let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let applied = db::run_migrations(&config.database).await?;
     if applied > 0 {
         tracing::info!(
@@ -45,8 +49,11 @@ pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, Strin
         );
     }
     let database = Database::connect(config)?;
-    let (actors, threads) = actors::start(database.clone(), rooms);
-    let state = web::Data::new(AppState { actors });
+    let (actors, threads) = actors::start(database.clone(), metrics.clone(), rooms);
+    let state = web::Data::new(AppState {
+        actors,
+        ws: config.ws,
+    });
     let mut http_server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -70,6 +77,7 @@ pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, Strin
     Ok(Parley {
         addr,
         database,
+        metrics,
         server: http_server.run(),
         threads,
     })

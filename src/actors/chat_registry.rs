@@ -4,20 +4,33 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
+use std::sync::Arc;
+
 use super::chat_room::ChatRoom;
 use super::db_executor::DbExecutor;
+use super::session_directory::SessionDirectory;
 use super::RoomSettings;
+use crate::metrics::Metrics;
 
 pub struct ChatRegistry {
     db: Addr<DbExecutor>,
+    directory: SessionDirectory,
+    metrics: Arc<Metrics>,
     settings: RoomSettings,
     rooms: HashMap<i64, Addr<ChatRoom>>,
 }
 
 impl ChatRegistry {
-    pub fn new(db: Addr<DbExecutor>, settings: RoomSettings) -> Self {
+    pub fn new(
+        db: Addr<DbExecutor>,
+        directory: SessionDirectory,
+        metrics: Arc<Metrics>,
+        settings: RoomSettings,
+    ) -> Self {
         ChatRegistry {
             db,
+            directory,
+            metrics,
             settings,
             rooms: HashMap::new(),
         }
@@ -50,8 +63,15 @@ impl Handler<RoomFor> for ChatRegistry {
         if let Some(room) = self.rooms.get(&msg.chat_id).filter(|r| r.connected()) {
             return MessageResult(room.clone());
         }
-        let room =
-            ChatRoom::new(msg.chat_id, self.db.clone(), ctx.address(), self.settings).start();
+        let room = ChatRoom::new(
+            msg.chat_id,
+            self.db.clone(),
+            ctx.address(),
+            self.directory.clone(),
+            self.metrics.clone(),
+            self.settings,
+        )
+        .start();
         self.rooms.insert(msg.chat_id, room.clone());
         MessageResult(room)
     }

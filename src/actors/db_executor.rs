@@ -3,6 +3,7 @@
 //! leaves the actor.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture};
@@ -11,20 +12,25 @@ use tracing::Instrument;
 
 use super::chat_registry::{ChatRegistry, RoomFor};
 use super::chat_room::{Deliver, Ephemeral, EphemeralEvent};
+use super::session_directory::SessionDirectory;
 use crate::db::Database;
 use crate::domain::ChatEvent;
 use crate::error::{AppError, AppResult};
+use crate::metrics::Metrics;
 use crate::with_backend;
 
 pub struct DbExecutor {
     deps: ExecDeps,
 }
 
-/// What an operation may use: the database, and the way to its chats' rooms.
+/// What an operation may use: the database, the way to its chats' rooms, the open sessions
+/// (to close a revoked token's), and the metrics.
 #[derive(Clone)]
 pub struct ExecDeps {
     pub db: Database,
     pub registry: Addr<ChatRegistry>,
+    pub directory: SessionDirectory,
+    pub metrics: Arc<Metrics>,
 }
 
 /// A typed database operation. `run` does all its work, including completing aggregates,
@@ -62,9 +68,12 @@ impl<O: DbOp> Handler<Query<O>> for DbExecutor {
     fn handle(&mut self, query: Query<O>, _: &mut Context<Self>) -> Self::Result {
         let span = tracing::info_span!(parent: &query.span, "db", op = O::NAME);
         let work = query.op.run(self.deps.clone());
+        let in_flight = self.deps.metrics.db_mailbox_backlog.clone();
+        in_flight.inc();
         Box::pin(
             async move {
                 let result = work.await;
+                in_flight.dec();
                 if let Err(AppError::Internal(detail)) = &result {
                     tracing::error!(error = %detail, "database operation failed");
                 }
@@ -92,9 +101,19 @@ impl Actor for DbExecutor {
 const PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 impl DbExecutor {
-    pub fn new(db: Database, registry: Addr<ChatRegistry>) -> Self {
+    pub fn new(
+        db: Database,
+        registry: Addr<ChatRegistry>,
+        directory: SessionDirectory,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         DbExecutor {
-            deps: ExecDeps { db, registry },
+            deps: ExecDeps {
+                db,
+                registry,
+                directory,
+                metrics,
+            },
         }
     }
 
@@ -135,14 +154,20 @@ impl ExecDeps {
     }
 
     pub async fn publish_ephemeral(&self, chat_id: i64, event: EphemeralEvent) {
-        if let Err(e) = self.deliver(chat_id, Ephemeral { event }).await {
-            tracing::debug!(chat.id = chat_id, error = %e, "ephemeral event not delivered");
+        match self.deliver(chat_id, Ephemeral { event }).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => tracing::debug!(chat.id = chat_id, "ephemeral event from a non-member"),
+            Err(e) => {
+                tracing::debug!(chat.id = chat_id, error = %e, "ephemeral event not delivered")
+            }
         }
     }
 
-    async fn deliver<M>(&self, chat_id: i64, message: M) -> AppResult<()>
+    /// Sends `message` to the chat's room, starting the room if need be.
+    pub async fn deliver<M>(&self, chat_id: i64, message: M) -> AppResult<M::Result>
     where
-        M: Message<Result = ()> + Clone + Send + 'static,
+        M: Message + Clone + Send + 'static,
+        M::Result: Send,
         super::ChatRoom: Handler<M>,
     {
         // A room may stop between being looked up and being sent to; a second lookup then
@@ -151,7 +176,7 @@ impl ExecDeps {
         for _ in 0..3 {
             let room = self.registry.send(RoomFor { chat_id }).await?;
             match room.send(message.clone()).await {
-                Ok(()) => return Ok(()),
+                Ok(result) => return Ok(result),
                 Err(e) => last_error = Some(e),
             }
         }

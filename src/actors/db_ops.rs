@@ -5,6 +5,7 @@ use futures_util::future::BoxFuture;
 
 use super::chat_room::EphemeralEvent;
 use super::db_executor::{DbOp, ExecDeps};
+use super::session_directory::Kick;
 use crate::auth;
 use crate::db::queries::{IdempotencyKey, Idempotent, StoredReply};
 use crate::domain::{
@@ -32,7 +33,10 @@ async fn settle<T>(deps: &ExecDeps, outcome: Idempotent<T>) -> Reply<T> {
                 value: written.value,
             }
         }
-        Idempotent::Replayed(stored) => Reply::Replayed(stored),
+        Idempotent::Replayed(stored) => {
+            deps.metrics.idempotent_replays.inc();
+            Reply::Replayed(stored)
+        }
     }
 }
 
@@ -126,12 +130,17 @@ db_op!(Authenticate -> Option<TokenOwner>, "authenticate", |this, deps| {
 });
 
 pub struct Logout {
+    pub user_id: i64,
     pub token_id: i64,
 }
 
 db_op!(Logout -> (), "logout", |this, deps| {
-    let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::users::revoke_token(c, this.token_id).await)
+    {
+        let mut conn = deps.db.conn().await?;
+        with_backend!(&mut conn, q, c => q::users::revoke_token(c, this.token_id).await)?;
+    }
+    deps.directory.kick_token(this.user_id, this.token_id, Kick { code: 1008, reason: "token revoked" });
+    Ok(())
 });
 
 pub struct GetUser {
@@ -249,7 +258,10 @@ db_op!(MarkRead -> Reply<()>, "mark_read", |this, deps| {
             }
             Reply::Fresh { status: written.status, value: () }
         }
-        Idempotent::Replayed(stored) => Reply::Replayed(stored),
+        Idempotent::Replayed(stored) => {
+            deps.metrics.idempotent_replays.inc();
+            Reply::Replayed(stored)
+        }
     })
 });
 
@@ -266,6 +278,9 @@ db_op!(SendMessage -> Reply<Message>, "send_message", |this, deps| {
     let outcome = write_tx!(deps, user_id, this.key, |q, c| {
         q::messages::send(c, &new).await
     });
+    if matches!(outcome, Idempotent::Fresh(_)) {
+        deps.metrics.messages_created.inc();
+    }
     Ok(settle(&deps, outcome).await)
 });
 

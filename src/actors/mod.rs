@@ -5,13 +5,20 @@ pub mod chat_registry;
 pub mod chat_room;
 pub mod db_executor;
 pub mod db_ops;
+pub mod session_directory;
+pub mod ws_protocol;
+pub mod ws_session;
 
 use actix::{Actor, Addr, Arbiter, Context};
 
+use std::sync::Arc;
+
 use crate::db::Database;
+use crate::metrics::Metrics;
 pub use chat_registry::ChatRegistry;
 pub use chat_room::ChatRoom;
 pub use db_executor::DbExecutor;
+pub use session_directory::SessionDirectory;
 
 /// The long-lived actors of one server, each on its own thread so that neither slow queries
 /// nor a busy broadcast holds up the HTTP workers.
@@ -19,6 +26,8 @@ pub use db_executor::DbExecutor;
 pub struct Actors {
     pub db: Addr<DbExecutor>,
     pub registry: Addr<ChatRegistry>,
+    pub directory: SessionDirectory,
+    pub metrics: Arc<Metrics>,
 }
 
 pub struct ActorThreads {
@@ -35,23 +44,38 @@ impl ActorThreads {
 
 /// Starts the `DbExecutor` and the `ChatRegistry`. They need each other's address, so the
 /// executor's mailbox is made first and its actor started on it once the registry exists.
-pub fn start(database: Database, settings: RoomSettings) -> (Actors, ActorThreads) {
+pub fn start(
+    database: Database,
+    metrics: Arc<Metrics>,
+    settings: RoomSettings,
+) -> (Actors, ActorThreads) {
+    let directory = SessionDirectory::default();
     let db_thread = Arbiter::new();
     let rooms_thread = Arbiter::new();
     let (db_sender, db_receiver) = actix::dev::channel::channel::<DbExecutor>(DB_MAILBOX);
     let db = Addr::new(db_sender);
     let registry = {
-        let db = db.clone();
+        let (db, directory, metrics) = (db.clone(), directory.clone(), metrics.clone());
         ChatRegistry::start_in_arbiter(&rooms_thread.handle(), move |_| {
-            ChatRegistry::new(db, settings)
+            ChatRegistry::new(db, directory, metrics, settings)
         })
     };
-    let executor = DbExecutor::new(database, registry.clone());
+    let executor = DbExecutor::new(
+        database,
+        registry.clone(),
+        directory.clone(),
+        metrics.clone(),
+    );
     db_thread.spawn_fn(move || {
         Context::with_receiver(db_receiver).run(executor);
     });
     (
-        Actors { db, registry },
+        Actors {
+            db,
+            registry,
+            directory,
+            metrics,
+        },
         ActorThreads {
             db: db_thread,
             rooms: rooms_thread,

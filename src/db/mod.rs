@@ -178,8 +178,9 @@ impl Database {
 
 /// WAL lets readers proceed during a write; `synchronous = FULL` makes a commit durable before
 /// the client hears about it; the busy timeout covers other processes (`parley migrate`).
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+/// (The busy timeout comes first so that the other pragmas wait for a lock too.)
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 
 /// Opens a one-off connection outside the pool, on a thread of its own (the migration harness
 /// is synchronous), and applies pending migrations.
@@ -202,6 +203,9 @@ fn migrate_blocking(database: &DatabaseUrl) -> Result<usize, String> {
             }
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                 .map_err(|e| format!("cannot open SQLite database {}: {e}", path.display()))?;
+            // Another process (a server still shutting down) may hold the write lock briefly.
+            diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)
+                .map_err(|e| format!("cannot configure SQLite database {}: {e}", path.display()))?;
             migrations::apply(&mut conn, migrations::SQLITE)
         }
         DatabaseUrl::Postgres(url) => {

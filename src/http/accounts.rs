@@ -79,6 +79,7 @@ async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
     ask(
         &state.actors.db,
         Logout {
+            user_id: user.user_id,
             token_id: user.token_id,
         },
     )

@@ -8,6 +8,7 @@ pub mod extractors;
 pub mod health;
 pub mod messages;
 pub mod request_context;
+pub mod ws;
 
 use actix_web::http::header::ContentType;
 use actix_web::http::StatusCode;
@@ -22,6 +23,7 @@ use error::{ApiError, ApiResult};
 /// What every handler can reach.
 pub struct AppState {
     pub actors: Actors,
+    pub ws: crate::actors::ws_session::WsSettings,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,7 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .configure(accounts::routes)
             .configure(chats::routes)
-            .configure(messages::routes),
+            .configure(messages::routes)
+            .configure(ws::routes),
     )
     .configure(health::routes);
 }

@@ -8,6 +8,7 @@ mod accounts;
 mod chats;
 mod idempotency;
 mod messages;
+mod realtime;
 mod robustness;
 
 /// Tells, once per run, whether the PostgreSQL variants of the tests ran.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -67,6 +69,7 @@ pub struct TestServer {
     pub base: String,
     pub database: Database,
     pub database_url: DatabaseUrl,
+    pub metrics: std::sync::Arc<parley::metrics::Metrics>,
     handle: ServerHandle,
     _sqlite_dir: Option<tempfile::TempDir>,
     _pg: Option<PgDatabase>,
@@ -117,6 +120,7 @@ impl TestServer {
         let base = format!("http://{}", parley.addr);
         let handle = parley.handle();
         let database = parley.database.clone();
+        let metrics = parley.metrics.clone();
         actix_rt::spawn(async move {
             let _ = parley.run().await;
         });
@@ -125,6 +129,7 @@ impl TestServer {
             base,
             database,
             database_url,
+            metrics,
             handle,
             _sqlite_dir: sqlite_dir,
             _pg: pg,
@@ -133,6 +138,19 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The current value of an (unlabelled) metric.
+    pub fn metric(&self, name: &str) -> f64 {
+        self.metrics
+            .registry
+            .gather()
+            .iter()
+            .filter(|family| family.name() == name)
+            .flat_map(|family| family.get_metric().iter())
+            // A gauge's counter part is zero and the other way round.
+            .map(|m| m.get_gauge().get_value() + m.get_counter().get_value())
+            .sum()
     }
 
     pub fn queries(&self) -> u64 {

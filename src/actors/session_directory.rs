@@ -1,0 +1,77 @@
+//! Which WebSocket sessions each user has open. Rooms read it (synchronously, while ordering a
+//! `member.joined`) to bind a new member's sessions before the event goes out; logout reads it
+//! to close a token's sessions.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::{Message, Recipient};
+
+use super::chat_room::{Outbound, Overflowed};
+
+/// Tells a session to close with this WebSocket close code.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct Kick {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+/// How a room reaches one session.
+#[derive(Clone)]
+pub struct Subscriber {
+    pub session_id: u64,
+    pub user_id: i64,
+    pub token_id: i64,
+    pub outbox: Recipient<Outbound>,
+    pub overflow: Recipient<Overflowed>,
+    pub kick: Recipient<Kick>,
+}
+
+#[derive(Clone, Default)]
+pub struct SessionDirectory {
+    by_user: Arc<Mutex<HashMap<i64, HashMap<u64, Subscriber>>>>,
+}
+
+impl SessionDirectory {
+    fn lock(&self) -> MutexGuard<'_, HashMap<i64, HashMap<u64, Subscriber>>> {
+        // A panic while holding this lock cannot leave the map half-updated (every update is
+        // one insert or remove), so a poisoned lock is still safe to use.
+        self.by_user
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn add(&self, subscriber: Subscriber) {
+        self.lock()
+            .entry(subscriber.user_id)
+            .or_default()
+            .insert(subscriber.session_id, subscriber);
+    }
+
+    pub fn remove(&self, user_id: i64, session_id: u64) {
+        let mut map = self.lock();
+        if let Some(sessions) = map.get_mut(&user_id) {
+            sessions.remove(&session_id);
+            if sessions.is_empty() {
+                map.remove(&user_id);
+            }
+        }
+    }
+
+    pub fn sessions_of(&self, user_id: i64) -> Vec<Subscriber> {
+        self.lock()
+            .get(&user_id)
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Asks every session opened with this token to close.
+    pub fn kick_token(&self, user_id: i64, token_id: i64, kick: Kick) {
+        for session in self.sessions_of(user_id) {
+            if session.token_id == token_id {
+                session.kick.do_send(kick.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The WebSocket wire protocol: frames a client may send, and the server's own frames that
+//! are not chat events. Independent of the WebSocket library.
+
+use serde::{Deserialize, Serialize};
+
+/// A frame from the client, parsed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ClientFrame {
+    Ping,
+    Typing { chat_id: i64 },
+    Resume { chat_id: i64, after_seq: i64 },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl FrameError {
+    fn new(code: &'static str, detail: impl Into<String>) -> Self {
+        FrameError {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TypingFields {
+    chat_id: i64,
+}
+
+#[derive(Deserialize)]
+struct ResumeFields {
+    chat_id: i64,
+    after_seq: i64,
+}
+
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|_| FrameError::new("malformed_json", "The frame is not valid JSON."))?;
+    let kind = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .ok_or_else(|| FrameError::new("malformed_json", "The frame has no \"type\" string."))?;
+    let fields =
+        |e: serde_json::Error| FrameError::new("malformed_json", format!("Bad fields: {e}"));
+    match kind {
+        "ping" => Ok(ClientFrame::Ping),
+        "typing" => {
+            let f: TypingFields = serde_json::from_value(value).map_err(fields)?;
+            Ok(ClientFrame::Typing { chat_id: f.chat_id })
+        }
+        "resume" => {
+            let f: ResumeFields = serde_json::from_value(value).map_err(fields)?;
+            if f.after_seq < 0 {
+                return Err(FrameError::new(
+                    "malformed_json",
+                    "after_seq must be zero or more.",
+                ));
+            }
+            Ok(ClientFrame::Resume {
+                chat_id: f.chat_id,
+                after_seq: f.after_seq,
+            })
+        }
+        other => Err(FrameError::new(
+            "unknown_type",
+            format!("Unknown frame type {other:?}."),
+        )),
+    }
+}
+
+/// A server frame that is not a chat event: `{"type": …, "data": …}`.
+#[derive(Serialize)]
+pub struct ServerFrame<T: Serialize> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub data: T,
+}
+
+#[derive(Serialize)]
+pub struct Ready<'a> {
+    pub user_id: i64,
+    pub session_id: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct ErrorData<'a> {
+    pub code: &'a str,
+    pub detail: &'a str,
+}
+
+/// `resumed` is about one chat, so it carries `chat_id` at the top like chat events do.
+#[derive(Serialize)]
+pub struct ResumedFrame {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub chat_id: i64,
+    pub data: ResumedData,
+}
+
+#[derive(Serialize)]
+pub struct ResumedData {
+    pub chat_id: i64,
+    pub from_seq: i64,
+    pub to_seq: i64,
+}
+
+pub fn to_json<T: Serialize>(frame: &T) -> String {
+    // Only plain structs of numbers and strings pass through here; they always serialise.
+    serde_json::to_string(frame).unwrap_or_else(|_| "{}".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_client_frames() {
+        assert_eq!(
+            parse_client_frame(r#"{"type":"ping"}"#),
+            Ok(ClientFrame::Ping)
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"typing","chat_id":2}"#),
+            Ok(ClientFrame::Typing { chat_id: 2 })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"resume","chat_id":2,"after_seq":50,"x":1}"#),
+            Ok(ClientFrame::Resume {
+                chat_id: 2,
+                after_seq: 50
+            })
+        );
+        for (text, code) in [
+            ("nope", "malformed_json"),
+            ("{}", "malformed_json"),
+            (r#"{"type":5}"#, "malformed_json"),
+            (r#"{"type":"typing"}"#, "malformed_json"),
+            (
+                r#"{"type":"resume","chat_id":2,"after_seq":-1}"#,
+                "malformed_json",
+            ),
+            (r#"{"type":"dance"}"#, "unknown_type"),
+        ] {
+            assert_eq!(
+                parse_client_frame(text).map_err(|e| e.code),
+                Err(code),
+                "{text}"
+            );
+        }
+    }
+}

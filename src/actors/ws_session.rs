@@ -1,0 +1,279 @@
+//! `WsSession`: one per WebSocket connection. This is the only module that knows the
+//! WebSocket library (actix-web-actors, deprecated upstream); moving to actix-ws means
+//! rewriting this file alone.
+//!
+//! The session's mailbox is its outbox: rooms `try_send` frames into it, and it is bounded.
+//! When the client stops reading, the socket backs up, actix stops polling this actor, the
+//! mailbox fills, and the rooms drop the session and tell it to close with 1013.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws;
+
+use super::chat_registry::RoomFor;
+use super::chat_room::{Ephemeral, EphemeralEvent, Outbound, Overflowed, Resume, Subscribe};
+use super::db_executor::ask;
+use super::db_ops::ChatIdsOf;
+use super::session_directory::{Kick, Subscriber};
+use super::ws_protocol::{parse_client_frame, to_json, ClientFrame, ErrorData, Ready, ServerFrame};
+use super::Actors;
+use crate::error::AppError;
+
+/// Largest frame a client may send.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Frames a session may have waiting; past this it is a slow consumer.
+pub const OUTBOX_CAPACITY: usize = 1024;
+
+#[derive(Clone, Copy, Debug)]
+pub struct WsSettings {
+    /// How often the server pings.
+    pub ping_every: Duration,
+    /// A session that sends nothing (not even a pong) for this long is closed.
+    pub silence_limit: Duration,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        WsSettings {
+            ping_every: Duration::from_secs(15),
+            silence_limit: Duration::from_secs(60),
+        }
+    }
+}
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+pub struct WsSession {
+    key: u64,
+    public_id: String,
+    user_id: i64,
+    token_id: i64,
+    actors: Actors,
+    settings: WsSettings,
+    last_heard: Instant,
+}
+
+/// Upgrades an authenticated request to a WebSocket session.
+pub fn upgrade(
+    req: &HttpRequest,
+    stream: web::Payload,
+    actors: Actors,
+    settings: WsSettings,
+    user_id: i64,
+    token_id: i64,
+) -> Result<HttpResponse, actix_web::Error> {
+    let session = WsSession {
+        key: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+        public_id: uuid::Uuid::new_v4().to_string(),
+        user_id,
+        token_id,
+        actors,
+        settings,
+        last_heard: Instant::now(),
+    };
+    ws::WsResponseBuilder::new(session, req, stream)
+        .frame_size(MAX_FRAME_BYTES)
+        .start()
+}
+
+type Ctx = ws::WebsocketContext<WsSession>;
+
+impl WsSession {
+    fn subscriber(&self, ctx: &mut Ctx) -> Subscriber {
+        let addr = ctx.address();
+        Subscriber {
+            session_id: self.key,
+            user_id: self.user_id,
+            token_id: self.token_id,
+            outbox: addr.clone().recipient(),
+            overflow: addr.clone().recipient(),
+            kick: addr.recipient(),
+        }
+    }
+
+    fn send_error(&self, ctx: &mut Ctx, code: &str, detail: &str) {
+        ctx.text(to_json(&ServerFrame {
+            kind: "error",
+            data: ErrorData { code, detail },
+        }));
+    }
+
+    fn close(&self, ctx: &mut Ctx, code: u16, reason: &str) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::from(code),
+            description: Some(reason.to_owned()),
+        }));
+        ctx.stop();
+    }
+
+    /// Binds the session to every chat of its user, then says `ready`. It is in the directory
+    /// first, so a chat the user joins meanwhile binds it too (binding twice is harmless).
+    /// Nothing else is handled until then, so `ready` is the first frame and every event
+    /// committed after it reaches the session.
+    fn bind_to_chats(&mut self, ctx: &mut Ctx) {
+        let subscriber = self.subscriber(ctx);
+        self.actors.directory.add(subscriber.clone());
+        let actors = self.actors.clone();
+        let user_id = self.user_id;
+        let bind = async move {
+            let chat_ids = ask(&actors.db, ChatIdsOf { user_id }).await?;
+            for chat_id in chat_ids {
+                let room = actors.registry.send(RoomFor { chat_id }).await?;
+                room.send(Subscribe {
+                    subscriber: subscriber.clone(),
+                })
+                .await?;
+            }
+            Ok::<(), AppError>(())
+        };
+        ctx.wait(bind.into_actor(self).map(|result, session, ctx| match result {
+            Ok(()) => ctx.text(to_json(&ServerFrame {
+                kind: "ready",
+                data: Ready {
+                    user_id: session.user_id,
+                    session_id: &session.public_id,
+                },
+            })),
+            Err(e) => {
+                tracing::warn!(session.id = %session.public_id, error = %e, "could not bind the session to its chats");
+                session.close(ctx, 1011, "could not load chats");
+            }
+        }));
+    }
+
+    fn on_client_frame(&mut self, text: &str, ctx: &mut Ctx) {
+        match parse_client_frame(text) {
+            Err(e) => self.send_error(ctx, e.code, &e.detail),
+            Ok(ClientFrame::Ping) => ctx.text(to_json(&ServerFrame {
+                kind: "pong",
+                data: serde_json::json!({}),
+            })),
+            Ok(ClientFrame::Typing { chat_id }) => {
+                let event = Ephemeral {
+                    event: EphemeralEvent::Typing {
+                        user_id: self.user_id,
+                    },
+                };
+                self.ask_room(chat_id, event, ctx);
+            }
+            Ok(ClientFrame::Resume { chat_id, after_seq }) => {
+                let resume = Resume {
+                    subscriber: self.subscriber(ctx),
+                    after_seq,
+                };
+                self.ask_room(chat_id, resume, ctx);
+            }
+        }
+    }
+
+    /// Sends a request to a chat's room; a refusal becomes an `error` frame.
+    fn ask_room<M>(&mut self, chat_id: i64, message: M, ctx: &mut Ctx)
+    where
+        M: Message<Result = Result<(), super::chat_room::NotMember>> + Send + 'static,
+        super::ChatRoom: Handler<M>,
+    {
+        if chat_id <= 0 {
+            self.send_error(ctx, "not_a_member", "You are not a member of this chat.");
+            return;
+        }
+        let registry = self.actors.registry.clone();
+        let asked = async move {
+            let room = registry.send(RoomFor { chat_id }).await?;
+            room.send(message).await
+        };
+        ctx.spawn(
+            asked
+                .into_actor(self)
+                .map(|result, session, ctx| match result {
+                    Ok(Ok(())) => {}
+                    // A room that stops at once is a chat that does not exist: same answer as not being
+                    // a member, so that chat ids are not probed.
+                    Ok(Err(_)) | Err(MailboxError::Closed) => session.send_error(
+                        ctx,
+                        "not_a_member",
+                        "You are not a member of this chat.",
+                    ),
+                    Err(MailboxError::Timeout) => {
+                        session.send_error(ctx, "unavailable", "Try again.")
+                    }
+                }),
+        );
+    }
+}
+
+impl Actor for WsSession {
+    type Context = Ctx;
+
+    fn started(&mut self, ctx: &mut Ctx) {
+        ctx.set_mailbox_capacity(OUTBOX_CAPACITY);
+        self.actors.metrics.ws_sessions.inc();
+        ctx.run_interval(self.settings.ping_every, |session, ctx| {
+            if session.last_heard.elapsed() >= session.settings.silence_limit {
+                session.close(ctx, 1000, "heartbeat timeout");
+            } else {
+                ctx.ping(b"");
+            }
+        });
+        self.bind_to_chats(ctx);
+        tracing::debug!(session.id = %self.public_id, user.id = self.user_id, "websocket session started");
+    }
+
+    fn stopped(&mut self, _: &mut Ctx) {
+        self.actors.directory.remove(self.user_id, self.key);
+        self.actors.metrics.ws_sessions.dec();
+        tracing::debug!(session.id = %self.public_id, "websocket session ended");
+    }
+}
+
+impl Handler<Outbound> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, frame: Outbound, ctx: &mut Ctx) {
+        self.actors.metrics.ws_frames_sent.inc();
+        ctx.text(frame.0);
+    }
+}
+
+impl Handler<Overflowed> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Overflowed, ctx: &mut Ctx) {
+        tracing::info!(session.id = %self.public_id, chat.id = msg.chat_id, "slow consumer closed");
+        self.close(ctx, 1013, "try again later");
+    }
+}
+
+impl Handler<Kick> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, kick: Kick, ctx: &mut Ctx) {
+        self.close(ctx, kick.code, kick.reason);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
+    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Ctx) {
+        self.last_heard = Instant::now();
+        match item {
+            Ok(ws::Message::Text(text)) => self.on_client_frame(&text, ctx),
+            Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {
+                self.send_error(ctx, "malformed_json", "Frames must be JSON text.")
+            }
+            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Err(ws::ProtocolError::Overflow) => self.close(ctx, 1009, "frame too large"),
+            Err(e) => {
+                tracing::debug!(session.id = %self.public_id, error = %e, "websocket protocol error");
+                self.close(ctx, 1002, "protocol error");
+            }
+        }
+    }
+}

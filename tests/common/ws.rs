@@ -1,0 +1,158 @@
+//! A real WebSocket client (awc) for the tests.
+
+use std::time::Duration;
+
+use actix_codec::Framed;
+use awc::ws::{Codec, Frame, Message};
+use awc::BoxedSocket;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+
+use super::TestServer;
+
+pub struct WsClient {
+    conn: Framed<BoxedSocket, Codec>,
+    pub session_id: String,
+}
+
+/// What the next frame turned out to be.
+#[derive(Debug)]
+pub enum Next {
+    Json(Value),
+    Closed(Option<u16>),
+    Silent,
+}
+
+impl WsClient {
+    /// Connects with a bearer header and checks that `ready` comes first.
+    pub async fn connect(server: &TestServer, token: &str) -> WsClient {
+        let (_, conn) = awc::Client::new()
+            .ws(server.url("/api/v1/ws"))
+            .bearer_auth(token)
+            .max_frame_size(1024 * 1024)
+            .connect()
+            .await
+            .expect("websocket connects");
+        Self::after_handshake(conn).await
+    }
+
+    pub async fn connect_with_query(server: &TestServer, token: &str) -> WsClient {
+        let (_, conn) = awc::Client::new()
+            .ws(server.url(&format!("/api/v1/ws?token={token}")))
+            .max_frame_size(1024 * 1024)
+            .connect()
+            .await
+            .expect("websocket connects");
+        Self::after_handshake(conn).await
+    }
+
+    async fn after_handshake(conn: Framed<BoxedSocket, Codec>) -> WsClient {
+        let mut client = WsClient {
+            conn,
+            session_id: String::new(),
+        };
+        let ready = client.next_json().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        client.session_id = ready["data"]["session_id"]
+            .as_str()
+            .expect("session id")
+            .to_owned();
+        client.send(&serde_json::json!({"type": "ping"})).await;
+        let pong = client.next_json().await;
+        assert_eq!(pong["type"], "pong", "{pong}");
+        client
+    }
+
+    /// The status the server answers an upgrade with (for refused ones).
+    pub async fn refused_status(server: &TestServer, token: Option<&str>) -> u16 {
+        let mut request = awc::Client::new().ws(server.url("/api/v1/ws"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        match request.connect().await {
+            Ok(_) => 101,
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => status.as_u16(),
+            Err(e) => panic!("unexpected client error: {e}"),
+        }
+    }
+
+    pub async fn send(&mut self, value: &Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.conn
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .expect("frame sent");
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.conn
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("frame sent");
+    }
+
+    /// The next text frame as JSON, a close, or nothing within `wait`. Pings are skipped
+    /// without an answer: the client is silent unless a test speaks.
+    pub async fn next_within(&mut self, wait: Duration) -> Next {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, self.conn.next()).await {
+                Err(_) => return Next::Silent,
+                Ok(None) => return Next::Closed(None),
+                Ok(Some(Err(e))) => panic!("websocket error: {e}"),
+                Ok(Some(Ok(frame))) => frame,
+            };
+            match frame {
+                Frame::Text(bytes) => {
+                    return Next::Json(
+                        serde_json::from_slice(&bytes).expect("server frames are JSON"),
+                    )
+                }
+                Frame::Close(reason) => return Next::Closed(reason.map(|r| u16::from(r.code))),
+                Frame::Ping(_) | Frame::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_within(Duration::from_secs(20)).await {
+            Next::Json(value) => value,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    /// The next frame that is not `typing`/`read` (those are ephemeral and timing-dependent).
+    pub async fn next_event(&mut self) -> Value {
+        loop {
+            let frame = self.next_json().await;
+            if frame["type"] != "typing" && frame["type"] != "read" {
+                return frame;
+            }
+        }
+    }
+
+    /// Waits for the server to close the connection; returns the close code.
+    pub async fn closed(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Next::Closed(code) => return code,
+                Next::Silent => panic!("the server did not close the session"),
+                Next::Json(_) => continue,
+            }
+        }
+    }
+
+    /// Asserts that no text frame arrives within `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        match self.next_within(wait).await {
+            Next::Silent => {}
+            other => panic!("expected silence, got {other:?}"),
+        }
+    }
+}
