@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::actors::ws_session::WsSettings;
+use crate::http::rate_limit::RateSettings;
 
 pub const DEFAULT_SQLITE_PATH: &str = "./data/parley.db";
 
@@ -70,6 +71,26 @@ pub struct Settings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PARLEY_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Writes (sends and every other change) per user per second; 0 turns the limit off.
+    #[arg(long, env = "PARLEY_SEND_RATE", default_value_t = 20, global = true)]
+    pub send_rate: u32,
+    /// Writes a user may make in a burst before `PARLEY_SEND_RATE` applies.
+    #[arg(long, env = "PARLEY_SEND_BURST", default_value_t = 50, global = true)]
+    pub send_burst: u32,
+    /// Registrations plus logins per client IP per minute; 0 turns the limit off.
+    #[arg(long, env = "PARLEY_AUTH_RATE", default_value_t = 30, global = true)]
+    pub auth_rate: u32,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(
+        long,
+        env = "PARLEY_SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub shutdown_timeout_secs: u64,
+    /// Log format: `text` (for people) or `json` (for log pipelines).
+    #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,6 +147,9 @@ pub struct Config {
     pub db_timeout: Duration,
     pub workers: Option<usize>,
     pub ws: WsSettings,
+    pub rates: RateSettings,
+    pub shutdown_timeout: Duration,
+    pub log_json: bool,
 }
 
 impl Config {
@@ -146,6 +170,18 @@ impl Config {
         if s.workers == Some(0) {
             return Err("PARLEY_WORKERS must be at least 1".into());
         }
+        if s.send_rate > 0 && s.send_burst == 0 {
+            return Err("PARLEY_SEND_BURST must be at least 1 when PARLEY_SEND_RATE is set".into());
+        }
+        let log_json = match s.log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(format!(
+                    "PARLEY_LOG_FORMAT must be text or json, not {other:?}"
+                ))
+            }
+        };
         let admin_token = match s.admin_token.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(t) if t.len() < 16 => {
@@ -161,10 +197,18 @@ impl Config {
             db_timeout: Duration::from_secs(s.db_timeout_secs),
             workers: s.workers,
             ws: WsSettings::default(),
+            rates: RateSettings {
+                send_rate: s.send_rate,
+                send_burst: s.send_burst,
+                auth_per_minute: s.auth_rate,
+            },
+            shutdown_timeout: Duration::from_secs(s.shutdown_timeout_secs),
+            log_json,
         })
     }
 
-    /// A configuration for tests and embedding: the given database, an ephemeral port.
+    /// A configuration for tests and embedding: the given database, an ephemeral port, no rate
+    /// limits.
     pub fn for_database(database: DatabaseUrl) -> Self {
         Config {
             database,
@@ -174,6 +218,9 @@ impl Config {
             db_timeout: Duration::from_secs(5),
             workers: Some(2),
             ws: WsSettings::default(),
+            rates: RateSettings::UNLIMITED,
+            shutdown_timeout: Duration::from_secs(5),
+            log_json: false,
         }
     }
 }

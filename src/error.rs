@@ -88,6 +88,10 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 AppError::Unavailable(info.message().to_owned())
             }
+            // tokio-postgres reports a lost or refused connection without an SQLSTATE.
+            Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
+                AppError::Unavailable(info.message().to_owned())
+            }
             Error::BrokenTransactionManager => {
                 AppError::Unavailable("connection lost mid-transaction".into())
             }

@@ -48,5 +48,8 @@ fn main() -> ExitCode {
 async fn serve(config: Config) -> Result<(), String> {
     let parley = parley::server::build(&config, RoomSettings::default()).await?;
     tracing::info!(addr = %parley.addr, backend = config.database.backend_name(), "parley listening");
-    parley.run().await.map_err(|e| format!("server error: {e}"))
+    parley
+        .run_until_signal()
+        .await
+        .map_err(|e| format!("server error: {e}"))
 }

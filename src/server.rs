@@ -8,9 +8,11 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
+use crate::actors::session_directory::{Kick, SessionDirectory};
 use crate::actors::{self, ActorThreads, RoomSettings};
 use crate::config::Config;
 use crate::db::{self, Database};
+use crate::http::rate_limit::RateLimits;
 use crate::http::{self, request_context::request_context, AppState};
 use crate::metrics::Metrics;
 
@@ -22,6 +24,7 @@ pub struct Parley {
     pub metrics: Arc<Metrics>,
     pub server: Server,
     threads: ActorThreads,
+    directory: SessionDirectory,
 }
 
 impl Parley {
@@ -34,6 +37,46 @@ impl Parley {
         let result = self.server.await;
         self.threads.stop();
         result
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: WebSockets are closed with
+    /// 1001, no new connections are accepted, and requests in flight get the configured time to
+    /// finish. Every answered write was committed before its answer, so nothing acknowledged
+    /// is lost.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let directory = self.directory.clone();
+        actix_web::rt::spawn(async move {
+            wait_for_shutdown_signal().await;
+            tracing::info!("shutdown signal received; finishing in-flight requests");
+            directory.kick_all(Kick {
+                code: 1001,
+                reason: "server shutting down",
+            });
+            handle.stop(true).await;
+        });
+        let result = self.run().await;
+        tracing::info!("parley stopped");
+        result
+    }
+}
+
+async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            tracing::warn!("cannot listen for signals; falling back to Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -48,11 +91,14 @@ pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, Strin
             "migrations applied"
         );
     }
-    let database = Database::connect(config)?;
+    let database = Database::connect(config, metrics.db_query_duration.clone())?;
     let (actors, threads) = actors::start(database.clone(), metrics.clone(), rooms);
+    let directory = actors.directory.clone();
     let state = web::Data::new(AppState {
         actors,
         ws: config.ws,
+        admin_token: config.admin_token.clone(),
+        limits: RateLimits::new(config.rates),
     });
     let mut http_server = HttpServer::new(move || {
         App::new()
@@ -61,7 +107,9 @@ pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, Strin
             .configure(http::routes)
             .default_service(web::to(http::not_found))
     })
-    .shutdown_timeout(10)
+    // Signals are handled by `run_until_signal`, which closes WebSockets first.
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_timeout.as_secs())
     .client_request_timeout(Duration::from_secs(10));
     if let Some(workers) = config.workers {
         http_server = http_server.workers(workers);
@@ -80,5 +128,6 @@ pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, Strin
         metrics,
         server: http_server.run(),
         threads,
+        directory,
     })
 }

@@ -387,6 +387,12 @@ db_op!(ChatIdsOf -> Vec<i64>, "chat_ids_of", |this, deps| {
     with_backend!(&mut conn, q, c => q::chats::chat_ids_of(c, this.user_id).await)
 });
 
+pub struct ReadPoolStatus;
+
+db_op!(ReadPoolStatus -> crate::db::PoolStatus, "read_pool_status", |_this, deps| {
+    Ok(deps.db.pool_status())
+});
+
 pub struct Ping;
 
 db_op!(Ping -> (), "ping", |_this, deps| { deps.db.ping().await });

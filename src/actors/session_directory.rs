@@ -66,6 +66,18 @@ impl SessionDirectory {
             .unwrap_or_default()
     }
 
+    /// Asks every session to close (at shutdown).
+    pub fn kick_all(&self, kick: Kick) {
+        let sessions: Vec<Subscriber> = self
+            .lock()
+            .values()
+            .flat_map(|s| s.values().cloned())
+            .collect();
+        for session in sessions {
+            session.kick.do_send(kick.clone());
+        }
+    }
+
     /// Asks every session opened with this token to close.
     pub fn kick_token(&self, user_id: i64, token_id: i64, kick: Kick) {
         for session in self.sessions_of(user_id) {

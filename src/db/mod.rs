@@ -10,8 +10,6 @@ pub mod queries;
 pub mod rows;
 pub mod schema;
 
-use std::sync::Arc;
-
 use diesel::{Connection, SqliteConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
@@ -19,10 +17,10 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
+use prometheus::Histogram;
 
 use crate::config::{Config, DatabaseUrl};
 use crate::error::AppResult;
-pub use meter::QueryStats;
 
 pub type PgConn = AsyncPgConnection;
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
@@ -77,23 +75,22 @@ pub struct PoolStatus {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
-    stats: Arc<QueryStats>,
+    query_latency: Histogram,
 }
 
 impl Database {
     /// Builds the pool; connections are opened lazily, so this does not fail on a database that
     /// is down (requests then answer 503 until it is back).
-    pub fn connect(config: &Config) -> Result<Self, String> {
-        let stats = Arc::new(QueryStats::default());
+    pub fn connect(config: &Config, query_latency: Histogram) -> Result<Self, String> {
         let pool = match &config.database {
             DatabaseUrl::Postgres(url) => {
-                let stats_for_setup = stats.clone();
+                let latency = query_latency.clone();
                 let mut manager_config = ManagerConfig::<PgConn>::default();
                 manager_config.custom_setup = Box::new(move |url| {
-                    let stats = stats_for_setup.clone();
+                    let latency = latency.clone();
                     async move {
                         let mut conn = PgConn::establish(url).await?;
-                        conn.set_instrumentation(meter::QueryMeter::new(stats));
+                        conn.set_instrumentation(meter::QueryMeter::new(latency));
                         Ok(conn)
                     }
                     .boxed()
@@ -111,17 +108,17 @@ impl Database {
                 )
             }
             DatabaseUrl::Sqlite(path) => {
-                let stats_for_setup = stats.clone();
+                let latency = query_latency.clone();
                 let mut manager_config = ManagerConfig::<SqliteConn>::default();
                 manager_config.custom_setup = Box::new(move |url| {
-                    let stats = stats_for_setup.clone();
+                    let latency = latency.clone();
                     let url = url.to_owned();
                     async move {
                         let mut conn = SqliteConn::establish(&url).await?;
                         conn.batch_execute(SQLITE_PRAGMAS)
                             .await
                             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-                        conn.set_instrumentation(meter::QueryMeter::new(stats));
+                        conn.set_instrumentation(meter::QueryMeter::new(latency));
                         Ok(conn)
                     }
                     .boxed()
@@ -142,7 +139,10 @@ impl Database {
                 )
             }
         };
-        Ok(Database { pool, stats })
+        Ok(Database {
+            pool,
+            query_latency,
+        })
     }
 
     pub async fn conn(&self) -> AppResult<DbConn> {
@@ -152,8 +152,9 @@ impl Database {
         })
     }
 
-    pub fn stats(&self) -> &Arc<QueryStats> {
-        &self.stats
+    /// Statements run so far on pooled connections.
+    pub fn queries_run(&self) -> u64 {
+        self.query_latency.get_sample_count()
     }
 
     pub fn pool_status(&self) -> PoolStatus {

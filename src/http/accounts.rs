@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::error::ApiResult;
-use super::extractors::{path_id, AuthUser, JsonBody};
+use super::extractors::{path_id, AuthAttempt, AuthUser, JsonBody};
 use super::{json, AppState};
 use crate::actors::db_executor::ask;
 use crate::actors::db_ops::{GetUser, Login, Logout, Register};
@@ -29,6 +29,7 @@ struct RegisterRequest {
 
 async fn register(
     state: web::Data<AppState>,
+    _attempt: AuthAttempt,
     body: JsonBody<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
     let RegisterRequest {
@@ -64,6 +65,7 @@ struct LoginRequest {
 
 async fn login(
     state: web::Data<AppState>,
+    _attempt: AuthAttempt,
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let LoginRequest { username, password } = body.value;

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::web::{BytesMut, Data};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
@@ -69,6 +69,8 @@ impl AuthUser {
     }
 }
 
+/// Authenticates the caller; a write (any method but GET and HEAD) also takes a token from
+/// the caller's rate-limit bucket.
 impl FromRequest for AuthUser {
     type Error = ApiError;
     type Future = LocalBoxFuture<Result<Self, ApiError>>;
@@ -76,7 +78,40 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = state(req);
         let token = bearer_token(req);
-        Box::pin(async move { AuthUser::from_token(&*state?, token).await })
+        let is_write = !matches!(*req.method(), Method::GET | Method::HEAD);
+        Box::pin(async move {
+            let state = state?;
+            let user = AuthUser::from_token(&state, token).await?;
+            if is_write {
+                limited(&state, state.limits.check_write(user.user_id))?;
+            }
+            Ok(user)
+        })
+    }
+}
+
+/// Counts a refusal in `rate_limited_total`.
+fn limited(state: &AppState, outcome: Result<(), AppError>) -> Result<(), ApiError> {
+    outcome.map_err(|e| {
+        state.actors.metrics.rate_limited.inc();
+        ApiError(e)
+    })
+}
+
+/// A registration or login attempt, allowed by the per-IP limit.
+pub struct AuthAttempt;
+
+impl FromRequest for AuthAttempt {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The socket's peer, not a forwarded-for header a client could forge.
+        let outcome = state(req).and_then(|state| match req.peer_addr() {
+            Some(peer) => limited(&state, state.limits.check_auth(peer.ip())).map(|()| AuthAttempt),
+            None => Ok(AuthAttempt),
+        });
+        std::future::ready(outcome)
     }
 }
 

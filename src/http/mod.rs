@@ -2,11 +2,13 @@
 //! validate, ask an actor with one typed message, and turn its typed reply into a response.
 
 pub mod accounts;
+pub mod admin;
 pub mod chats;
 pub mod error;
 pub mod extractors;
 pub mod health;
 pub mod messages;
+pub mod rate_limit;
 pub mod request_context;
 pub mod ws;
 
@@ -24,6 +26,8 @@ use error::{ApiError, ApiResult};
 pub struct AppState {
     pub actors: Actors,
     pub ws: crate::actors::ws_session::WsSettings,
+    pub admin_token: Option<String>,
+    pub limits: rate_limit::RateLimits,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -34,7 +38,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(messages::routes)
             .configure(ws::routes),
     )
-    .configure(health::routes);
+    .configure(health::routes)
+    .configure(admin::routes);
 }
 
 /// Answer for any path no route matches.

@@ -31,6 +31,10 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let request_id = client_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let metrics = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .map(|state| state.actors.metrics.clone());
+    let method = method_label(req.method());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!(
         "http",
@@ -83,6 +87,16 @@ pub async fn request_context(
         .unwrap_or_else(|| "unmatched".to_owned());
     span.record("http.status", status);
     span.record("http.route", route.as_str());
+    if let Some(metrics) = metrics {
+        metrics
+            .http_requests
+            .with_label_values(&[method, route.as_str(), &status.to_string()])
+            .inc();
+        metrics
+            .http_duration
+            .with_label_values(&[method, route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
     span.in_scope(|| {
         tracing::info!(
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -129,5 +143,21 @@ impl actix_web::ResponseError for EdgeFailure {
             response.headers_mut().insert(REQUEST_ID.clone(), value);
         }
         response
+    }
+}
+
+/// Methods as metric labels: the standard ones by name, anything else as one value, so that
+/// clients cannot grow the label set.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     }
 }

@@ -8,6 +8,8 @@ mod accounts;
 mod chats;
 mod idempotency;
 mod messages;
+mod operations;
+mod process;
 mod realtime;
 mod robustness;
 

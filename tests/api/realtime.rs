@@ -209,6 +209,33 @@ on_both_backends! {
         assert_eq!(nothing, json!({"type": "resumed", "chat_id": chat_id, "data": {"chat_id": chat_id, "from_seq": last + 1, "to_seq": last}}));
     }
 
+    /// An event committed without reaching the room (as when its publisher dies) is read from
+    /// the log when a later one arrives, and both go out in order.
+    async fn a_missing_event_is_read_from_the_log(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let chat_id = api.group(&alice, &[]).await;
+        let mut ws = WsClient::connect(&server, &alice.token).await;
+        let first = api.send(&alice, chat_id, "first").await;
+        assert_eq!(ws.next_event().await["data"], first);
+        let sneaked = seq(&json!({"seq": first["seq"]})) + 1;
+        server.execute_sql(&format!(
+            "UPDATE chats SET last_seq = last_seq + 1 WHERE id = {chat_id}; \
+             INSERT INTO messages (chat_id, seq, author_id, kind, content, created_at, deleted) \
+               VALUES ({chat_id}, {sneaked}, {}, 'text', 'committed behind the room', 0, false); \
+             INSERT INTO chat_events (chat_id, seq, kind, message_id, created_at) \
+               SELECT {chat_id}, {sneaked}, 'message.created', id, 0 FROM messages \
+               WHERE chat_id = {chat_id} AND seq = {sneaked};",
+            alice.id
+        ));
+        let third = api.send(&alice, chat_id, "third").await;
+        let gap = ws.next_event().await;
+        assert_eq!(seq(&gap), sneaked);
+        assert_eq!(gap["data"]["content"], "committed behind the room");
+        let after = ws.next_event().await;
+        assert_eq!(after["data"], third);
+    }
+
     async fn large_gaps_replay_in_batches(server) {
         let api = server.api();
         let alice = api.register("alice").await;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod ws;
 
 use std::time::Duration;
@@ -71,8 +72,55 @@ pub struct TestServer {
     pub database_url: DatabaseUrl,
     pub metrics: std::sync::Arc<parley::metrics::Metrics>,
     handle: ServerHandle,
+    _database: TestDatabase,
+}
+
+/// A fresh, empty database for one test, removed when the test ends.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
     _sqlite_dir: Option<tempfile::TempDir>,
     _pg: Option<PgDatabase>,
+}
+
+impl TestDatabase {
+    /// `None` for PostgreSQL when no test server is configured.
+    pub fn provision(backend: Backend) -> Option<TestDatabase> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("parley.db");
+                Some(TestDatabase {
+                    url: DatabaseUrl::Sqlite(path),
+                    _sqlite_dir: Some(dir),
+                    _pg: None,
+                })
+            }
+            Backend::Postgres => {
+                // `postgres_backend_status` reports the skip once per run.
+                let admin_url = std::env::var(POSTGRES_ENV).ok()?;
+                let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
+                let create = format!("CREATE DATABASE \"{name}\"");
+                let url = admin_url.clone();
+                std::thread::spawn(move || run_admin_sql(&url, &create))
+                    .join()
+                    .expect("admin thread")
+                    .expect("create test database");
+                Some(TestDatabase {
+                    url: DatabaseUrl::Postgres(with_database(&admin_url, &name)),
+                    _sqlite_dir: None,
+                    _pg: Some(PgDatabase { admin_url, name }),
+                })
+            }
+        }
+    }
+
+    /// The URL as `DATABASE_URL` takes it.
+    pub fn env_value(&self) -> String {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => path.to_string_lossy().into_owned(),
+            DatabaseUrl::Postgres(url) => url.clone(),
+        }
+    }
 }
 
 impl TestServer {
@@ -86,54 +134,46 @@ impl TestServer {
         rooms: RoomSettings,
         adjust: impl FnOnce(&mut Config),
     ) -> Option<TestServer> {
-        let (database_url, sqlite_dir, pg) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().join("parley.db");
-                (DatabaseUrl::Sqlite(path), Some(dir), None)
-            }
-            Backend::Postgres => {
-                let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-                    // `postgres_backend_status` reports the skip once per run.
-                    return None;
-                };
-                let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
-                let create = format!("CREATE DATABASE \"{name}\"");
-                let url = admin_url.clone();
-                std::thread::spawn(move || run_admin_sql(&url, &create))
-                    .join()
-                    .expect("admin thread")
-                    .expect("create test database");
-                let url = with_database(&admin_url, &name);
-                (
-                    DatabaseUrl::Postgres(url),
-                    None,
-                    Some(PgDatabase { admin_url, name }),
-                )
-            }
-        };
-        let mut config = Config::for_database(database_url.clone());
+        let database = TestDatabase::provision(backend)?;
+        Some(Self::start_on_with(backend, database, rooms, adjust).await)
+    }
+
+    /// A server on an already provisioned database.
+    pub async fn start_on(
+        backend: Backend,
+        database: TestDatabase,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        Self::start_on_with(backend, database, RoomSettings::default(), adjust).await
+    }
+
+    async fn start_on_with(
+        backend: Backend,
+        database: TestDatabase,
+        rooms: RoomSettings,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let mut config = Config::for_database(database.url.clone());
         adjust(&mut config);
         let parley = parley::server::build(&config, rooms)
             .await
             .expect("server starts");
         let base = format!("http://{}", parley.addr);
         let handle = parley.handle();
-        let database = parley.database.clone();
         let metrics = parley.metrics.clone();
+        let db = parley.database.clone();
         actix_rt::spawn(async move {
             let _ = parley.run().await;
         });
-        Some(TestServer {
+        TestServer {
             backend,
             base,
-            database,
-            database_url,
+            database: db,
+            database_url: database.url.clone(),
             metrics,
             handle,
-            _sqlite_dir: sqlite_dir,
-            _pg: pg,
-        })
+            _database: database,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -154,7 +194,7 @@ impl TestServer {
     }
 
     pub fn queries(&self) -> u64 {
-        self.database.stats().queries()
+        self.database.queries_run()
     }
 
     pub async fn stop(&self) {

@@ -26,8 +26,12 @@ pub enum Next {
 impl WsClient {
     /// Connects with a bearer header and checks that `ready` comes first.
     pub async fn connect(server: &TestServer, token: &str) -> WsClient {
+        Self::connect_to(&server.base, token).await
+    }
+
+    pub async fn connect_to(base: &str, token: &str) -> WsClient {
         let (_, conn) = awc::Client::new()
-            .ws(server.url("/api/v1/ws"))
+            .ws(format!("{base}/api/v1/ws"))
             .bearer_auth(token)
             .max_frame_size(1024 * 1024)
             .connect()

@@ -1,0 +1,139 @@
+//! Token-bucket rate limits: writes per user, and registration/login per client IP (against
+//! password guessing). Limits come from the configuration; a rate of 0 turns a limit off.
+
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::state::keyed::HashMapStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::error::AppError;
+
+/// How many checks pass between sweeps of idle keys, which keeps the maps from growing with
+/// every user and address ever seen.
+const SWEEP_EVERY: u64 = 4096;
+
+struct Limiter<K: Hash + Eq + Clone> {
+    buckets: RateLimiter<K, HashMapStateStore<K>, DefaultClock>,
+    clock: DefaultClock,
+    checks: AtomicU64,
+}
+
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    fn new(quota: Quota) -> Self {
+        let clock = DefaultClock::default();
+        Limiter {
+            buckets: RateLimiter::hashmap_with_clock(quota, clock.clone()),
+            clock,
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// `Err(seconds to wait)` when the key's bucket is empty.
+    fn check(&self, key: &K) -> Result<(), u64> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.buckets.retain_recent();
+        }
+        self.buckets.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+}
+
+/// The limits of one server.
+pub struct RateLimits {
+    writes: Option<Limiter<i64>>,
+    auth: Option<Limiter<IpAddr>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateSettings {
+    /// Writes per user per second (0: unlimited).
+    pub send_rate: u32,
+    /// Writes a user may make at once before the rate applies.
+    pub send_burst: u32,
+    /// Registrations and logins per client IP per minute (0: unlimited).
+    pub auth_per_minute: u32,
+}
+
+impl RateSettings {
+    pub const UNLIMITED: RateSettings = RateSettings {
+        send_rate: 0,
+        send_burst: 0,
+        auth_per_minute: 0,
+    };
+}
+
+impl RateLimits {
+    pub fn new(settings: RateSettings) -> Self {
+        let writes = NonZeroU32::new(settings.send_rate).map(|rate| {
+            let burst = NonZeroU32::new(settings.send_burst).unwrap_or(rate);
+            Limiter::new(Quota::per_second(rate).allow_burst(burst))
+        });
+        let auth = NonZeroU32::new(settings.auth_per_minute)
+            .map(|rate| Limiter::new(Quota::per_minute(rate)));
+        RateLimits { writes, auth }
+    }
+
+    pub fn check_write(&self, user_id: i64) -> Result<(), AppError> {
+        check(self.writes.as_ref(), &user_id)
+    }
+
+    pub fn check_auth(&self, ip: IpAddr) -> Result<(), AppError> {
+        check(self.auth.as_ref(), &ip)
+    }
+}
+
+fn check<K: Hash + Eq + Clone>(limiter: Option<&Limiter<K>>, key: &K) -> Result<(), AppError> {
+    match limiter.map(|l| l.check(key)) {
+        None | Some(Ok(())) => Ok(()),
+        Some(Err(wait)) => Err(AppError::RateLimited {
+            retry_after_secs: wait.max(1),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bursts_then_refuses_with_a_wait() {
+        let limits = RateLimits::new(RateSettings {
+            send_rate: 1,
+            send_burst: 3,
+            auth_per_minute: 2,
+        });
+        for _ in 0..3 {
+            assert!(limits.check_write(7).is_ok());
+        }
+        match limits.check_write(7) {
+            Err(AppError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 1),
+            other => panic!("{other:?}"),
+        }
+        // Other users have their own bucket.
+        assert!(limits.check_write(8).is_ok());
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        assert!(limits.check_auth(ip).is_ok());
+        assert!(limits.check_auth(ip).is_ok());
+        match limits.check_auth(ip) {
+            Err(AppError::RateLimited { retry_after_secs }) => {
+                assert!((1..=30).contains(&retry_after_secs))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn zero_turns_limits_off() {
+        let limits = RateLimits::new(RateSettings::UNLIMITED);
+        for _ in 0..1000 {
+            assert!(limits.check_write(1).is_ok());
+            assert!(limits.check_auth([10, 0, 0, 1].into()).is_ok());
+        }
+    }
+}

@@ -1,0 +1,257 @@
+use std::time::Duration;
+
+use awc::http::Method;
+use serde_json::json;
+
+use crate::common::proxy::CuttableProxy;
+use crate::common::ws::WsClient;
+use crate::common::{Backend, TestServer};
+use parley::config::DatabaseUrl;
+use parley::http::rate_limit::RateSettings;
+
+const ADMIN: &str = "admin-token-for-tests-0123456789";
+
+async fn scrape(server: &TestServer) -> String {
+    let res = server.api().get("/admin/metrics", ADMIN).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert!(res
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain"));
+    res.text
+}
+
+/// The value of one sample line, e.g. `messages_created_total` or
+/// `http_requests_total{method="POST",route="/api/v1/messages",status="200"}`.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .map_or(0.0, |value| value.trim().parse().unwrap())
+}
+
+#[actix_rt::test]
+async fn admin_routes_need_a_configured_token() {
+    let without = TestServer::start(Backend::Sqlite).await.unwrap();
+    let res = without.api().get("/admin/metrics", ADMIN).await;
+    res.expect_error(404, "not_found");
+
+    let server = TestServer::start_with(Backend::Sqlite, Default::default(), |c| {
+        c.admin_token = Some(ADMIN.into());
+    })
+    .await
+    .unwrap();
+    let api = server.api();
+    let anonymous = api
+        .request(Method::GET, "/admin/metrics", None, &[], None)
+        .await;
+    anonymous.expect_error(401, "unauthorized");
+    api.get("/admin/metrics", "wrong-token")
+        .await
+        .expect_error(401, "unauthorized");
+    let user = api.register("alice").await;
+    api.get("/admin/metrics", &user.token)
+        .await
+        .expect_error(401, "unauthorized");
+    let text = scrape(&server).await;
+    for name in [
+        "http_requests_total",
+        "http_request_duration_seconds_bucket",
+        "ws_sessions",
+        "chat_rooms",
+        "events_broadcast_total",
+        "ws_slow_consumer_closes_total",
+        "db_pool_connections",
+        "db_query_duration_seconds_bucket",
+        "messages_created_total",
+        "idempotent_replays_total",
+        "rate_limited_total",
+        "db_executor_requests_in_flight",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}
+
+#[actix_rt::test]
+async fn counters_move_with_what_happens() {
+    let server = TestServer::start_with(Backend::Sqlite, Default::default(), |c| {
+        c.admin_token = Some(ADMIN.into());
+        c.rates = RateSettings {
+            send_rate: 1,
+            send_burst: 100,
+            auth_per_minute: 0,
+        };
+    })
+    .await
+    .unwrap();
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let chat_id = api.group(&alice, &[]).await;
+    let before = scrape(&server).await;
+    let mut ws = WsClient::connect(&server, &alice.token).await;
+    let body = json!({"chat_id": chat_id, "content": "count me"});
+    api.post_with_key("/api/v1/messages", &alice.token, "k", &body)
+        .await
+        .expect(200);
+    api.post_with_key("/api/v1/messages", &alice.token, "k", &body)
+        .await
+        .expect(200);
+    ws.next_event().await;
+    let after = scrape(&server).await;
+    let delta = |series: &str| sample(&after, series) - sample(&before, series);
+    assert_eq!(delta("messages_created_total"), 1.0);
+    assert_eq!(delta("idempotent_replays_total"), 1.0);
+    assert_eq!(
+        delta(r#"http_requests_total{method="POST",route="/api/v1/messages",status="200"}"#),
+        2.0
+    );
+    assert!(delta("events_broadcast_total") >= 1.0);
+    assert_eq!(sample(&after, "ws_sessions"), 1.0);
+    assert!(sample(&after, "chat_rooms") >= 1.0);
+    assert!(delta("db_query_duration_seconds_count") > 0.0);
+    assert!(sample(&after, r#"db_pool_connections{state="max"}"#) >= 1.0);
+    // The route label is the pattern, not the raw path.
+    api.get(&format!("/api/v1/chats/{chat_id}/messages"), &alice.token)
+        .await
+        .expect(200);
+    let later = scrape(&server).await;
+    assert!(
+        later.contains(r#"route="/api/v1/chats/{chat_id}/messages""#),
+        "{later}"
+    );
+    assert!(!later.contains(&format!("/api/v1/chats/{chat_id}/messages\"")));
+    drop(ws);
+}
+
+#[actix_rt::test]
+async fn writes_and_logins_are_rate_limited() {
+    let server = TestServer::start_with(Backend::Sqlite, Default::default(), |c| {
+        c.admin_token = Some(ADMIN.into());
+        c.rates = RateSettings {
+            send_rate: 1,
+            send_burst: 3,
+            auth_per_minute: 4,
+        };
+    })
+    .await
+    .unwrap();
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let chat_id = api.group(&alice, &[]).await; // alice's first write
+    api.send(&alice, chat_id, "two").await;
+    api.send(&alice, chat_id, "three").await;
+    let refused = api
+        .post(
+            "/api/v1/messages",
+            &alice.token,
+            &json!({"chat_id": chat_id, "content": "four"}),
+        )
+        .await;
+    refused.expect_error(429, "rate_limited");
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    // Reads are not limited, and other users have their own bucket.
+    for _ in 0..10 {
+        api.get(&format!("/api/v1/chats/{chat_id}"), &alice.token)
+            .await
+            .expect(200);
+    }
+    api.post(
+        "/api/v1/chats",
+        &bob.token,
+        &json!({"kind": "group", "title": "b", "member_ids": []}),
+    )
+    .await
+    .expect(201);
+    // The bucket refills.
+    actix_rt::time::sleep(Duration::from_millis(1100)).await;
+    api.send(&alice, chat_id, "later").await;
+
+    // Two registrations above used the IP's budget of four; two logins finish it.
+    let login = json!({"username": "alice", "password": "correct horse"});
+    for _ in 0..2 {
+        api.send_json(Method::POST, "/api/v1/auth/login", None, &login)
+            .await
+            .expect(200);
+    }
+    let blocked = api
+        .send_json(Method::POST, "/api/v1/auth/login", None, &login)
+        .await;
+    blocked.expect_error(429, "rate_limited");
+    assert!(blocked.header("retry-after").is_some());
+    let text = scrape(&server).await;
+    assert_eq!(sample(&text, "rate_limited_total"), 2.0);
+}
+
+/// With the database link cut, requests get 503 (never 500), readiness says 503, WebSockets
+/// stay up; when it is back, everything works again without a restart.
+#[actix_rt::test]
+async fn database_outage_is_a_503_and_recovers() {
+    let Some(database) = crate::common::TestDatabase::provision(Backend::Postgres) else {
+        return;
+    };
+    let DatabaseUrl::Postgres(real_url) = database.url.clone() else {
+        unreachable!()
+    };
+    let proxy = CuttableProxy::start("127.0.0.1:5432".parse().unwrap());
+    let proxied_url = real_url.replacen("127.0.0.1:5432", &proxy.addr.to_string(), 1);
+    assert_ne!(
+        proxied_url, real_url,
+        "the test URL must name 127.0.0.1:5432"
+    );
+    let server = TestServer::start_on(Backend::Postgres, database, |c| {
+        c.database = DatabaseUrl::Postgres(proxied_url.clone());
+        c.db_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let chat_id = api.group(&alice, &[]).await;
+    let mut ws = WsClient::connect(&server, &alice.token).await;
+
+    proxy.cut();
+    for _ in 0..3 {
+        let send = api
+            .post(
+                "/api/v1/messages",
+                &alice.token,
+                &json!({"chat_id": chat_id, "content": "lost?"}),
+            )
+            .await;
+        send.expect_error(503, "unavailable");
+        assert!(send.header("retry-after").is_some());
+        let read = api
+            .get(&format!("/api/v1/chats/{chat_id}/messages"), &alice.token)
+            .await;
+        read.expect_error(503, "unavailable");
+    }
+    let ready = api.request(Method::GET, "/readyz", None, &[], None).await;
+    ready.expect_error(503, "unavailable");
+    api.request(Method::GET, "/healthz", None, &[], None)
+        .await
+        .expect(200);
+    ws.send(&json!({"type": "ping"})).await;
+    assert_eq!(ws.next_json().await["type"], "pong");
+
+    proxy.restore();
+    let mut recovered = false;
+    for _ in 0..50 {
+        let res = api.request(Method::GET, "/readyz", None, &[], None).await;
+        if res.status == 200 {
+            recovered = true;
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "readiness did not come back");
+    let message = api.send(&alice, chat_id, "after the outage").await;
+    assert_eq!(ws.next_event().await["data"], message);
+    // Nothing the outage refused was stored.
+    let page = api
+        .get(&format!("/api/v1/chats/{chat_id}/messages"), &alice.token)
+        .await;
+    assert_eq!(page.expect(200)["messages"].as_array().unwrap().len(), 1);
+}
