@@ -6,11 +6,12 @@ pub mod time;
 pub mod validate;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
 pub use time::Timestamp;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -18,7 +19,7 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {
     Direct,
@@ -42,7 +43,7 @@ impl ChatKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     // Declared from least to most privileged so that `Ord` compares authority.
@@ -74,7 +75,7 @@ impl Role {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Member {
     pub user_id: i64,
     pub role: Role,
@@ -82,7 +83,7 @@ pub struct Member {
     pub last_read_seq: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Chat {
     pub id: i64,
     pub kind: ChatKind,
@@ -98,7 +99,7 @@ impl Chat {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ChatSummary {
     #[serde(flatten)]
     pub chat: Chat,
@@ -106,7 +107,7 @@ pub struct ChatSummary {
     pub unread_count: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Reaction {
     pub emoji: String,
     pub user_id: i64,
@@ -114,13 +115,14 @@ pub struct Reaction {
 }
 
 /// A message together with everything a client shows with it. Always built complete.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Message {
     pub id: i64,
     pub chat_id: i64,
     pub seq: i64,
     pub author_id: i64,
     #[serde(rename = "type")]
+    #[schema(example = "text")]
     pub kind: String,
     pub content: String,
     pub reply_to_id: Option<i64>,
@@ -131,7 +133,7 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct HistoryPage {
     pub messages: Vec<Message>,
     pub has_more: bool,
@@ -146,9 +148,10 @@ pub enum HistoryCursor {
 }
 
 /// A freshly issued bearer token and the account it belongs to.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Session {
     pub user: User,
     pub access_token: String,
+    #[schema(value_type = String, example = "bearer")]
     pub token_type: &'static str,
 }

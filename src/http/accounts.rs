@@ -4,12 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, ErrorBody, InternalErrorBody};
 use super::extractors::{path_id, AuthAttempt, AuthUser, JsonBody};
 use super::{json, AppState};
 use crate::actors::db_executor::ask;
 use crate::actors::db_ops::{GetUser, Login, Logout, Register};
 use crate::domain::validate::{self, Violations};
+use crate::domain::{Session, User};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -20,14 +21,35 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::resource("/users/{user_id}").route(web::get().to(get_user)));
 }
 
-#[derive(Deserialize)]
-struct RegisterRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RegisterRequest {
+    #[schema(pattern = "^[a-z0-9_.-]{3,32}$", example = "alice")]
     username: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    #[schema(min_length = 1, max_length = 64)]
     display_name: Option<String>,
 }
 
-async fn register(
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created", body = Session),
+        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    )
+)]
+pub async fn register(
     state: web::Data<AppState>,
     _attempt: AuthAttempt,
     body: JsonBody<RegisterRequest>,
@@ -57,13 +79,31 @@ async fn register(
     Ok(json(StatusCode::CREATED, &session))
 }
 
-#[derive(Deserialize)]
-struct LoginRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginRequest {
     username: String,
     password: String,
 }
 
-async fn login(
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = Session),
+        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    )
+)]
+pub async fn login(
     state: web::Data<AppState>,
     _attempt: AuthAttempt,
     body: JsonBody<LoginRequest>,
@@ -77,7 +117,21 @@ async fn login(
     Ok(json(StatusCode::OK, &session))
 }
 
-async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    responses(
+        (status = 204, description = "Token revoked; its WebSockets are closed"),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     ask(
         &state.actors.db,
         Logout {
@@ -89,7 +143,21 @@ async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/me",
+    tag = "users",
+    responses(
+        (status = 200, body = User),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let found = ask(
         &state.actors.db,
         GetUser {
@@ -100,7 +168,22 @@ async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRespons
     Ok(json(StatusCode::OK, &found))
 }
 
-async fn get_user(
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user_id}",
+    tag = "users",
+    params(("user_id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 200, body = User),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_user(
     state: web::Data<AppState>,
     _caller: AuthUser,
     path: web::Path<String>,

@@ -6,7 +6,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use prometheus::{Encoder, TextEncoder};
 use sha2::{Digest, Sha256};
 
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody, InternalErrorBody};
 use super::extractors::bearer_token;
 use super::AppState;
 use crate::actors::db_executor::ask;
@@ -44,7 +44,20 @@ impl FromRequest for Admin {
     }
 }
 
-async fn metrics(state: web::Data<AppState>, _admin: Admin) -> ApiResult<HttpResponse> {
+#[utoipa::path(
+    get,
+    path = "/admin/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    )
+)]
+pub async fn metrics(state: web::Data<AppState>, _admin: Admin) -> ApiResult<HttpResponse> {
     let metrics = &state.actors.metrics;
     let pool = ask(&state.actors.db, ReadPoolStatus).await?;
     let gauge = |state: &str, value: usize| {

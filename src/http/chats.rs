@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, ErrorBody, InternalErrorBody};
 use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
 use super::{json, reply, AppState};
 use crate::actors::db_executor::ask;
@@ -12,7 +12,7 @@ use crate::actors::db_ops::{
     AddMember, ChatSpec, CreateChat, GetChat, ListChats, LoadHistory, MarkRead, RemoveMember,
 };
 use crate::domain::validate::{self, Violations, MAX_GROUP_MEMBERS};
-use crate::domain::{ChatKind, HistoryCursor, Role};
+use crate::domain::{Chat, ChatKind, ChatSummary, HistoryCursor, HistoryPage, Role};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -31,15 +31,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(super::resource("/chats/{chat_id}/messages").route(web::get().to(history)));
 }
 
-#[derive(Deserialize)]
-struct CreateChatRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CreateChatRequest {
     kind: ChatKind,
+    /// Groups only.
+    #[schema(min_length = 1, max_length = 128)]
     title: Option<String>,
+    /// A direct chat names exactly one other user.
     #[serde(default)]
+    #[schema(max_items = 999)]
     member_ids: Vec<i64>,
 }
 
-async fn create_chat(
+#[utoipa::path(
+    post,
+    path = "/api/v1/chats",
+    tag = "chats",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    request_body = CreateChatRequest,
+    responses(
+        (status = 201, description = "Chat created", body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
+        (status = 200, description = "The existing direct chat", body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
+        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_chat(
     state: web::Data<AppState>,
     user: AuthUser,
     key: IdempotencyHeader,
@@ -98,7 +125,21 @@ async fn create_chat(
     reply(answer)
 }
 
-async fn list_chats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/chats",
+    tag = "chats",
+    responses(
+        (status = 200, description = "The caller's chats, most recent activity first", body = Vec<ChatSummary>),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_chats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let chats = ask(
         &state.actors.db,
         ListChats {
@@ -109,7 +150,23 @@ async fn list_chats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<Htt
     Ok(json(StatusCode::OK, &chats))
 }
 
-async fn get_chat(
+#[utoipa::path(
+    get,
+    path = "/api/v1/chats/{chat_id}",
+    tag = "chats",
+    params(("chat_id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 200, body = Chat),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_chat(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
@@ -126,15 +183,38 @@ async fn get_chat(
     Ok(json(StatusCode::OK, &chat))
 }
 
-#[derive(Deserialize)]
-struct AddMemberRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct AddMemberRequest {
+    #[schema(minimum = 1)]
     user_id: i64,
     /// An extension of the contract: the owner may add someone as `admin`.
     #[serde(default)]
     role: Option<Role>,
 }
 
-async fn add_member(
+#[utoipa::path(
+    post,
+    path = "/api/v1/chats/{chat_id}/members",
+    tag = "chats",
+    params(("chat_id" = i64, Path, minimum = 1), ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    request_body = AddMemberRequest,
+    responses(
+        (status = 200, body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
+        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn add_member(
     state: web::Data<AppState>,
     user: AuthUser,
     key: IdempotencyHeader,
@@ -160,7 +240,24 @@ async fn add_member(
     reply(answer)
 }
 
-async fn remove_member(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/chats/{chat_id}/members/{user_id}",
+    tag = "chats",
+    params(("chat_id" = i64, Path, minimum = 1), ("user_id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 204, description = "Member removed"),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn remove_member(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(String, String)>,
@@ -179,12 +276,35 @@ async fn remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
-struct MarkReadRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct MarkReadRequest {
+    #[schema(minimum = 0)]
     seq: i64,
 }
 
-async fn mark_read(
+#[utoipa::path(
+    post,
+    path = "/api/v1/chats/{chat_id}/read",
+    tag = "chats",
+    params(("chat_id" = i64, Path, minimum = 1), ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    request_body = MarkReadRequest,
+    responses(
+        (status = 204, description = "Read marker moved forward (never back)", headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
+        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn mark_read(
     state: web::Data<AppState>,
     user: AuthUser,
     key: IdempotencyHeader,
@@ -255,7 +375,24 @@ fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {
     Ok((cursor, limit))
 }
 
-async fn history(
+#[utoipa::path(
+    get,
+    path = "/api/v1/chats/{chat_id}/messages",
+    tag = "messages",
+    params(("chat_id" = i64, Path, minimum = 1), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("before_seq" = Option<i64>, Query, minimum = 0), ("after_seq" = Option<i64>, Query, minimum = 0)),
+    responses(
+        (status = 200, description = "A page, ascending by seq", body = HistoryPage),
+        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,

@@ -16,12 +16,24 @@ const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 #[error(transparent)]
 pub struct ApiError(#[from] pub AppError);
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    detail: &'a str,
-    code: &'a str,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    errors: &'a [FieldError],
+/// Every error answer: `{"detail", "code"}`, plus the failed fields of a 422.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub detail: String,
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// The body of a 500: always exactly this, with the request id to quote to an operator.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InternalErrorBody {
+    #[schema(example = "Internal server error")]
+    pub detail: String,
+    #[schema(example = "internal")]
+    pub code: String,
+    pub request_id: String,
 }
 
 impl ApiError {
@@ -84,8 +96,8 @@ impl ResponseError for ApiError {
         }
         let (code, detail) = self.code_and_detail();
         let errors = match &self.0 {
-            AppError::Validation { errors, .. } => errors.as_slice(),
-            _ => &[],
+            AppError::Validation { errors, .. } => errors.clone(),
+            _ => Vec::new(),
         };
         let mut response = HttpResponse::build(self.status_code());
         match &self.0 {
@@ -105,8 +117,8 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(ErrorBody {
-            detail,
-            code,
+            detail: detail.to_owned(),
+            code: code.to_owned(),
             errors,
         })
     }
@@ -115,10 +127,10 @@ impl ResponseError for ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The contract's exact 500 body; the request id lets an operator find the logged cause.
-pub fn internal_error_body(request_id: &str) -> serde_json::Value {
-    serde_json::json!({
-        "detail": "Internal server error",
-        "code": "internal",
-        "request_id": request_id,
-    })
+pub fn internal_error_body(request_id: &str) -> InternalErrorBody {
+    InternalErrorBody {
+        detail: "Internal server error".to_owned(),
+        code: "internal".to_owned(),
+        request_id: request_id.to_owned(),
+    }
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 
-use super::error::ApiResult;
+use super::error::{ApiResult, ErrorBody, InternalErrorBody};
 use super::AppState;
 use crate::actors::db_executor::ask;
 use crate::actors::db_ops::Ping;
@@ -12,12 +12,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::resource("/readyz").route(web::get().to(readyz)));
 }
 
-async fn healthz() -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The process runs", body = Object),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody)
+    )
+)]
+pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
 /// Ready when the database answers; a 503 otherwise (from the error mapping).
-async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = Object),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    )
+)]
+pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     ask(&state.actors.db, Ping).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }

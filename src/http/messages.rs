@@ -4,12 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::error::ApiResult;
+use super::error::{ApiResult, ErrorBody, InternalErrorBody};
 use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
 use super::{json, reply, AppState};
 use crate::actors::db_executor::ask;
 use crate::actors::db_ops::{ChangeMessage, GetMessage, MessageChange, NewMessage, SendMessage};
 use crate::domain::validate::{self, Violations};
+use crate::domain::Message;
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,13 +30,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[derive(Deserialize)]
-struct SendMessageRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SendMessageRequest {
+    #[schema(minimum = 1)]
     chat_id: i64,
     #[serde(rename = "type", default = "text_type")]
+    #[schema(pattern = "^text$", example = "text")]
     kind: String,
+    /// Not only whitespace.
+    #[schema(min_length = 1, max_length = 4000, example = "Test message")]
     content: String,
+    /// A message of the same chat.
+    #[schema(minimum = 1)]
     reply_to_id: Option<i64>,
+    /// Echoed back in the answer and in the event.
+    #[schema(max_length = 64)]
     client_id: Option<String>,
 }
 
@@ -43,7 +52,29 @@ fn text_type() -> String {
     "text".to_owned()
 }
 
-async fn send_message(
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages",
+    tag = "messages",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    request_body = SendMessageRequest,
+    responses(
+        (status = 200, description = "Stored; message.created went to every session of every member", body = Message, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
+        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn send_message(
     state: web::Data<AppState>,
     user: AuthUser,
     key: IdempotencyHeader,
@@ -77,7 +108,23 @@ async fn send_message(
     reply(answer)
 }
 
-async fn get_message(
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{message_id}",
+    tag = "messages",
+    params(("message_id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 200, body = Message),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_message(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
@@ -114,12 +161,36 @@ async fn change(
     reply(answer)
 }
 
-#[derive(Deserialize)]
-struct EditMessageRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct EditMessageRequest {
+    #[schema(min_length = 1, max_length = 4000)]
     content: String,
 }
 
-async fn edit_message(
+#[utoipa::path(
+    patch,
+    path = "/api/v1/messages/{message_id}",
+    tag = "messages",
+    params(("message_id" = i64, Path, minimum = 1)),
+    request_body = EditMessageRequest,
+    responses(
+        (status = 200, body = Message),
+        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 409, description = "Conflict", body = ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
+pub async fn edit_message(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
@@ -140,7 +211,24 @@ async fn edit_message(
     .await
 }
 
-async fn delete_message(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{message_id}",
+    tag = "messages",
+    params(("message_id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 200, description = "The tombstone", body = Message),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete_message(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
@@ -149,12 +237,37 @@ async fn delete_message(
     change(&state, user, message_id, MessageChange::Delete, None).await
 }
 
-#[derive(Deserialize)]
-struct ReactionRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReactionRequest {
+    /// 1-32 bytes, no whitespace or control characters.
+    #[schema(min_length = 1, max_length = 32, example = "👍")]
     emoji: String,
 }
 
-async fn add_reaction(
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{message_id}/reactions",
+    tag = "messages",
+    params(("message_id" = i64, Path, minimum = 1), ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    request_body = ReactionRequest,
+    responses(
+        (status = 200, body = Message, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
+        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not application/json", body = ErrorBody),
+        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 409, description = "Conflict", body = ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
+pub async fn add_reaction(
     state: web::Data<AppState>,
     user: AuthUser,
     key: IdempotencyHeader,
@@ -177,7 +290,26 @@ async fn add_reaction(
     .await
 }
 
-async fn remove_reaction(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/messages/{message_id}/reactions/{emoji}",
+    tag = "messages",
+    params(("message_id" = i64, Path, minimum = 1), ("emoji" = String, Path, description = "percent-encoded")),
+    responses(
+        (status = 200, body = Message),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
+        (status = 404, description = "No such resource", body = ErrorBody),
+        (status = 405, description = "Method not supported on this path", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 500, description = "A bug", body = InternalErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+    ),
+    security(("bearer" = []))
+)]
+pub async fn remove_reaction(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(String, String)>,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extractors;
 pub mod health;
 pub mod messages;
+pub mod openapi;
 pub mod rate_limit;
 pub mod request_context;
 pub mod ws;
@@ -36,7 +37,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(accounts::routes)
             .configure(chats::routes)
             .configure(messages::routes)
-            .configure(ws::routes),
+            .configure(ws::routes)
+            .configure(openapi::routes),
     )
     .configure(health::routes)
     .configure(admin::routes);

@@ -255,3 +255,64 @@ async fn database_outage_is_a_503_and_recovers() {
         .await;
     assert_eq!(page.expect(200)["messages"].as_array().unwrap().len(), 1);
 }
+
+#[actix_rt::test]
+async fn openapi_lists_every_route_of_the_contract() {
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let res = server
+        .api()
+        .request(Method::GET, "/api/v1/openapi.json", None, &[], None)
+        .await;
+    let doc = res.expect(200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut routes: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| format!("{} {path}", method.to_uppercase()))
+        })
+        .collect();
+    routes.sort();
+    let mut expected = vec![
+        "POST /api/v1/auth/register",
+        "POST /api/v1/auth/login",
+        "POST /api/v1/auth/logout",
+        "GET /api/v1/users/me",
+        "GET /api/v1/users/{user_id}",
+        "POST /api/v1/chats",
+        "GET /api/v1/chats",
+        "GET /api/v1/chats/{chat_id}",
+        "POST /api/v1/chats/{chat_id}/members",
+        "DELETE /api/v1/chats/{chat_id}/members/{user_id}",
+        "POST /api/v1/chats/{chat_id}/read",
+        "GET /api/v1/chats/{chat_id}/messages",
+        "POST /api/v1/messages",
+        "GET /api/v1/messages/{message_id}",
+        "PATCH /api/v1/messages/{message_id}",
+        "DELETE /api/v1/messages/{message_id}",
+        "POST /api/v1/messages/{message_id}/reactions",
+        "DELETE /api/v1/messages/{message_id}/reactions/{emoji}",
+        "GET /api/v1/ws",
+        "GET /healthz",
+        "GET /readyz",
+        "GET /admin/metrics",
+        "GET /api/v1/openapi.json",
+    ];
+    expected.sort();
+    assert_eq!(routes, expected);
+    // Every write documents the contract's errors.
+    let send = &doc["paths"]["/api/v1/messages"]["post"]["responses"];
+    for status in [
+        "200", "400", "401", "403", "404", "413", "415", "422", "429", "500", "503",
+    ] {
+        assert!(
+            send.get(status).is_some(),
+            "POST /api/v1/messages does not document {status}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Message"]["properties"]["reactions"].is_object());
+}

@@ -1,0 +1,90 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document, generated from the handlers'
+//! annotations and the very types they read and write, so it cannot drift from the code.
+
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::error::{ErrorBody, InternalErrorBody};
+use crate::domain::validate::FieldError;
+use crate::domain::{
+    Chat, ChatKind, ChatSummary, HistoryPage, Member, Message, Reaction, Role, Session, User,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Parley",
+        description = "Self-hosted chat server: REST and WebSocket. The WebSocket frames are \
+                       described in API.md; `/api/v1/ws` is listed here for its handshake.",
+    ),
+    paths(
+        super::accounts::register,
+        super::accounts::login,
+        super::accounts::logout,
+        super::accounts::me,
+        super::accounts::get_user,
+        super::chats::create_chat,
+        super::chats::list_chats,
+        super::chats::get_chat,
+        super::chats::add_member,
+        super::chats::remove_member,
+        super::chats::mark_read,
+        super::chats::history,
+        super::messages::send_message,
+        super::messages::get_message,
+        super::messages::edit_message,
+        super::messages::delete_message,
+        super::messages::add_reaction,
+        super::messages::remove_reaction,
+        super::ws::connect,
+        super::health::healthz,
+        super::health::readyz,
+        super::admin::metrics,
+        openapi_json,
+    ),
+    components(schemas(
+        User, Session, Chat, ChatKind, ChatSummary, Member, Role, Message, Reaction, HistoryPage,
+        ErrorBody, InternalErrorBody, FieldError,
+    )),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/openapi.json").route(web::get().to(openapi_json)));
+}
+
+/// The document, rendered once per process.
+fn document() -> &'static str {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "This document", body = Object))
+)]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}
