@@ -88,6 +88,9 @@ pub struct Settings {
         global = true
     )]
     pub shutdown_timeout_secs: u64,
+    /// Most sends stored in one transaction (group commit); 1 stores each send on its own.
+    #[arg(long, env = "PARLEY_SEND_BATCH", default_value_t = 64, global = true)]
+    pub send_batch: usize,
     /// Log format: `text` (for people) or `json` (for log pipelines).
     #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -150,6 +153,7 @@ pub struct Config {
     pub rates: RateSettings,
     pub shutdown_timeout: Duration,
     pub log_json: bool,
+    pub send_batch: usize,
 }
 
 impl Config {
@@ -169,6 +173,9 @@ impl Config {
         }
         if s.workers == Some(0) {
             return Err("PARLEY_WORKERS must be at least 1".into());
+        }
+        if !(1..=1000).contains(&s.send_batch) {
+            return Err("PARLEY_SEND_BATCH must be from 1 to 1000".into());
         }
         if s.send_rate > 0 && s.send_burst == 0 {
             return Err("PARLEY_SEND_BURST must be at least 1 when PARLEY_SEND_RATE is set".into());
@@ -204,6 +211,7 @@ impl Config {
             },
             shutdown_timeout: Duration::from_secs(s.shutdown_timeout_secs),
             log_json,
+            send_batch: s.send_batch,
         })
     }
 
@@ -221,6 +229,7 @@ impl Config {
             rates: RateSettings::UNLIMITED,
             shutdown_timeout: Duration::from_secs(5),
             log_json: false,
+            send_batch: 64,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::domain::validate::FieldError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     #[error("bad request: {detail}")]
     BadRequest { code: &'static str, detail: String },

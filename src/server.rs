@@ -92,7 +92,8 @@ pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, Strin
         );
     }
     let database = Database::connect(config, metrics.db_query_duration.clone())?;
-    let (actors, threads) = actors::start(database.clone(), metrics.clone(), rooms);
+    let (actors, threads) =
+        actors::start(database.clone(), metrics.clone(), rooms, config.send_batch);
     let directory = actors.directory.clone();
     let state = web::Data::new(AppState {
         actors,

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::chat_registry::{ChatRegistry, RoomFor};
 use super::chat_room::{Deliver, Ephemeral, EphemeralEvent};
+use super::send_batcher::SendBatcher;
 use super::session_directory::SessionDirectory;
 use crate::db::Database;
 use crate::domain::ChatEvent;
@@ -31,6 +32,8 @@ pub struct ExecDeps {
     pub registry: Addr<ChatRegistry>,
     pub directory: SessionDirectory,
     pub metrics: Arc<Metrics>,
+    /// Group commit for sends; `None` stores each send in a transaction of its own.
+    pub send_batcher: Option<SendBatcher>,
 }
 
 /// A typed database operation. `run` does all its work, including completing aggregates,
@@ -106,6 +109,7 @@ impl DbExecutor {
         registry: Addr<ChatRegistry>,
         directory: SessionDirectory,
         metrics: Arc<Metrics>,
+        send_batch: usize,
     ) -> Self {
         DbExecutor {
             deps: ExecDeps {
@@ -113,6 +117,7 @@ impl DbExecutor {
                 registry,
                 directory,
                 metrics,
+                send_batcher: (send_batch > 1).then(|| SendBatcher::new(send_batch)),
             },
         }
     }

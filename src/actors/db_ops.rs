@@ -7,7 +7,7 @@ use super::chat_room::EphemeralEvent;
 use super::db_executor::{DbOp, ExecDeps};
 use super::session_directory::Kick;
 use crate::auth;
-use crate::db::queries::{IdempotencyKey, Idempotent, StoredReply};
+use crate::db::queries::{BatchedSend, IdempotencyKey, Idempotent, StoredReply};
 use crate::domain::{
     Chat, ChatEvent, ChatSummary, HistoryCursor, HistoryPage, Message, Role, Session, User,
 };
@@ -275,6 +275,20 @@ pub struct SendMessage {
 db_op!(SendMessage -> Reply<Message>, "send_message", |this, deps| {
     let new = this.message;
     let user_id = new.author_id;
+    if let Some(batcher) = deps.send_batcher.clone() {
+        // The batcher publishes the events itself, in seq order across the batch.
+        let outcome = batcher.send(&deps, BatchedSend { message: new, key: this.key }).await?;
+        return Ok(match outcome {
+            Idempotent::Fresh(written) => {
+                deps.metrics.messages_created.inc();
+                Reply::Fresh { status: written.status, value: written.value }
+            }
+            Idempotent::Replayed(stored) => {
+                deps.metrics.idempotent_replays.inc();
+                Reply::Replayed(stored)
+            }
+        });
+    }
     let outcome = write_tx!(deps, user_id, this.key, |q, c| {
         q::messages::send(c, &new).await
     });

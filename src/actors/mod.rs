@@ -5,6 +5,7 @@ pub mod chat_registry;
 pub mod chat_room;
 pub mod db_executor;
 pub mod db_ops;
+pub mod send_batcher;
 pub mod session_directory;
 pub mod ws_protocol;
 pub mod ws_session;
@@ -48,6 +49,7 @@ pub fn start(
     database: Database,
     metrics: Arc<Metrics>,
     settings: RoomSettings,
+    send_batch: usize,
 ) -> (Actors, ActorThreads) {
     let directory = SessionDirectory::default();
     let db_thread = Arbiter::new();
@@ -65,6 +67,7 @@ pub fn start(
         registry.clone(),
         directory.clone(),
         metrics.clone(),
+        send_batch,
     );
     db_thread.spawn_fn(move || {
         Context::with_receiver(db_receiver).run(executor);

@@ -145,7 +145,7 @@ impl MessageRow {
     }
 }
 
-#[derive(Insertable)]
+#[derive(Insertable, Clone, Debug)]
 #[diesel(table_name = messages)]
 pub struct NewMessageRow<'a> {
     pub chat_id: i64,

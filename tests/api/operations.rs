@@ -316,3 +316,38 @@ async fn openapi_lists_every_route_of_the_contract() {
     }
     assert!(doc["components"]["schemas"]["Message"]["properties"]["reactions"].is_object());
 }
+
+/// With group commit off (`PARLEY_SEND_BATCH=1`) every send is its own transaction; the
+/// promises hold the same.
+#[actix_rt::test]
+async fn sends_without_group_commit_keep_every_promise() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(server) =
+            TestServer::start_with(backend, Default::default(), |c| c.send_batch = 1).await
+        else {
+            continue;
+        };
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let chat_id = api.group(&alice, &[&bob]).await;
+        let body = json!({"chat_id": chat_id, "content": "once"});
+        let racing = futures_util::future::join_all(
+            (0..10).map(|_| api.post_with_key("/api/v1/messages", &alice.token, "same", &body)),
+        )
+        .await;
+        let ids: std::collections::HashSet<i64> = racing
+            .iter()
+            .map(|r| r.expect(200)["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 1);
+        let api_ref = &api;
+        let sends = [&alice, &bob].into_iter().flat_map(|user| {
+            (0..10).map(move |i| async move { api_ref.send(user, chat_id, &format!("m{i}")).await })
+        });
+        let answers = futures_util::future::join_all(sends).await;
+        let mut seqs: Vec<i64> = answers.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (4..24).collect::<Vec<i64>>());
+    }
+}

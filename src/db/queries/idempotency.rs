@@ -80,6 +80,18 @@ async fn claim(
         .select(IdempotencyRow::as_select())
         .first(conn)
         .await?;
+    replay_or_refuse::<()>(&existing, key).map(|replayed| match replayed {
+        Idempotent::Replayed(stored) => Some(stored),
+        Idempotent::Fresh(_) => None,
+    })
+}
+
+/// The answer to a request whose key is already recorded: the stored answer when it is the
+/// same request, else 422.
+pub fn replay_or_refuse<T>(
+    existing: &IdempotencyRow,
+    key: &IdempotencyKey,
+) -> AppResult<Idempotent<T>> {
     if existing.fingerprint != key.fingerprint {
         return Err(AppError::Validation {
             code: "idempotency_key_mismatch",
@@ -97,9 +109,9 @@ async fn claim(
     let status = u16::try_from(existing.status).map_err(|_| {
         AppError::Internal(format!("stored status {} out of range", existing.status))
     })?;
-    Ok(Some(StoredReply {
+    Ok(Idempotent::Replayed(StoredReply {
         status,
-        body: existing.body,
+        body: existing.body.clone(),
     }))
 }
 

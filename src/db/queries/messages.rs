@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::Conn;
-use crate::db::queries::{NewMessage, Written};
-use crate::db::rows::{EventRow, MessageRow, NewMessageRow, ReactionRow};
+use crate::db::queries::{
+    BatchOutcome, BatchedSend, Idempotent, InsertRows, NewMessage, Written, BATCH_RACE,
+};
+use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
 use crate::domain::events::EventKind;
 use crate::domain::{
@@ -396,4 +398,223 @@ pub async fn remove_reaction(
         }),
     };
     Ok(Written::new(200, message, vec![event]))
+}
+
+/// Stores a batch of sends in one transaction (group commit): every check for the whole batch
+/// is one query, each chat's seqs are taken with one statement, and the rows go in with
+/// multi-row inserts. Each send keeps its own answer: a refusal (403, 404, 422, a replay) of one
+/// send does not touch the others, and no refused send takes a seq.
+pub async fn send_batch(conn: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<BatchOutcome>> {
+    conn.transaction::<_, AppError, _>(async |c| store_batch(c, sends).await)
+        .await
+}
+
+async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<BatchOutcome>> {
+    use crate::db::schema::{chat_members, idempotency_keys as ik};
+    use std::collections::{BTreeMap, HashSet};
+
+    let mut outcome: Vec<Option<BatchOutcome>> = sends.iter().map(|_| None).collect();
+    let open = |outcome: &Vec<Option<BatchOutcome>>| -> Vec<usize> {
+        (0..outcome.len())
+            .filter(|&i| outcome[i].is_none())
+            .collect()
+    };
+
+    // A key used twice in one batch: the later use waits for the next batch.
+    let mut keys_seen = HashSet::new();
+    for (i, send) in sends.iter().enumerate() {
+        if let Some(key) = &send.key {
+            if !keys_seen.insert((send.message.author_id, key.key.as_str())) {
+                outcome[i] = Some(BatchOutcome::Deferred);
+            }
+        }
+    }
+
+    // Keys used before: replay, or refuse a different request under the same key.
+    let keyed: Vec<usize> = open(&outcome)
+        .into_iter()
+        .filter(|&i| sends[i].key.is_some())
+        .collect();
+    if !keyed.is_empty() {
+        let users: Vec<i64> = keyed.iter().map(|&i| sends[i].message.author_id).collect();
+        let keys: Vec<&str> = keyed
+            .iter()
+            .filter_map(|&i| sends[i].key.as_ref())
+            .map(|k| k.key.as_str())
+            .collect();
+        let stored: HashMap<(i64, String), IdempotencyRow> = ik::table
+            .filter(ik::user_id.eq_any(&users))
+            .filter(ik::key.eq_any(&keys))
+            .select(IdempotencyRow::as_select())
+            .load(c)
+            .await?
+            .into_iter()
+            .map(|row| ((row.user_id, row.key.clone()), row))
+            .collect();
+        for &i in &keyed {
+            let Some(key) = &sends[i].key else { continue };
+            if let Some(row) = stored.get(&(sends[i].message.author_id, key.key.clone())) {
+                outcome[i] = Some(BatchOutcome::Done(super::idempotency::replay_or_refuse(
+                    row, key,
+                )));
+            }
+        }
+    }
+
+    // Lock the chats in id order (a fixed order, so concurrent writers cannot deadlock), then
+    // check existence, membership and replies under the locks.
+    let mut chat_ids: Vec<i64> = open(&outcome)
+        .iter()
+        .map(|&i| sends[i].message.chat_id)
+        .collect();
+    chat_ids.sort_unstable();
+    chat_ids.dedup();
+    let mut existing = HashSet::new();
+    for &chat_id in &chat_ids {
+        if super::events::lock_chat(c, chat_id).await?.is_some() {
+            existing.insert(chat_id);
+        }
+    }
+    let authors: Vec<i64> = open(&outcome)
+        .iter()
+        .map(|&i| sends[i].message.author_id)
+        .collect();
+    let memberships: HashSet<(i64, i64)> = chat_members::table
+        .filter(chat_members::chat_id.eq_any(&chat_ids))
+        .filter(chat_members::user_id.eq_any(&authors))
+        .select((chat_members::chat_id, chat_members::user_id))
+        .load(c)
+        .await?
+        .into_iter()
+        .collect();
+    let reply_ids: Vec<i64> = open(&outcome)
+        .iter()
+        .filter_map(|&i| sends[i].message.reply_to_id)
+        .collect();
+    let reply_chats: HashMap<i64, i64> = if reply_ids.is_empty() {
+        HashMap::new()
+    } else {
+        messages::table
+            .filter(messages::id.eq_any(&reply_ids))
+            .select((messages::id, messages::chat_id))
+            .load::<(i64, i64)>(c)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    for i in open(&outcome) {
+        let m = &sends[i].message;
+        let refusal = if !existing.contains(&m.chat_id) {
+            Some(AppError::NotFound("chat"))
+        } else if !memberships.contains(&(m.chat_id, m.author_id)) {
+            Some(AppError::not_a_member())
+        } else if m
+            .reply_to_id
+            .is_some_and(|r| reply_chats.get(&r) != Some(&m.chat_id))
+        {
+            Some(AppError::invalid(
+                "reply_to_id",
+                "must be the id of a message in the same chat",
+            ))
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            outcome[i] = Some(BatchOutcome::Done(Err(refusal)));
+        }
+    }
+
+    // Seqs: one statement per chat, in arrival order within the chat.
+    let mut by_chat: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for i in open(&outcome) {
+        by_chat.entry(sends[i].message.chat_id).or_default().push(i);
+    }
+    let now = Timestamp::now().millis();
+    let mut order = Vec::new();
+    let mut seq_of: HashMap<usize, i64> = HashMap::new();
+    for (&chat_id, indices) in &by_chat {
+        let count = i64::try_from(indices.len())
+            .map_err(|_| AppError::Internal("batch too large".into()))?;
+        let first = super::events::reserve_seqs(c, chat_id, count)
+            .await?
+            .ok_or(AppError::NotFound("chat"))?;
+        for (&i, seq) in indices.iter().zip(first..) {
+            seq_of.insert(i, seq);
+            order.push(i);
+        }
+    }
+    let rows: Vec<NewMessageRow> = order
+        .iter()
+        .map(|&i| {
+            let m = &sends[i].message;
+            NewMessageRow {
+                chat_id: m.chat_id,
+                seq: seq_of[&i],
+                author_id: m.author_id,
+                kind: "text",
+                content: &m.content,
+                reply_to_id: m.reply_to_id,
+                client_id: m.client_id.as_deref(),
+                created_at: now,
+                deleted: false,
+            }
+        })
+        .collect();
+    let inserted: HashMap<(i64, i64), MessageRow> = c
+        .insert_messages(&rows)
+        .await?
+        .into_iter()
+        .map(|row| ((row.chat_id, row.seq), row))
+        .collect();
+    let events: Vec<EventRow> = inserted
+        .values()
+        .map(|row| EventRow::message(EventKind::MessageCreated, row.chat_id, row.seq, row.id, now))
+        .collect();
+    c.insert_events(&events).await?;
+
+    let mut records = Vec::new();
+    let mut stored = Vec::with_capacity(order.len());
+    for &i in &order {
+        let m = &sends[i].message;
+        let row = inserted
+            .get(&(m.chat_id, seq_of[&i]))
+            .cloned()
+            .ok_or_else(|| AppError::Internal("inserted message missing from RETURNING".into()))?;
+        let message = row.into_aggregate(Vec::new());
+        if let Some(key) = &sends[i].key {
+            records.push(IdempotencyRow {
+                user_id: m.author_id,
+                key: key.key.clone(),
+                fingerprint: key.fingerprint.clone(),
+                status: 200,
+                body: serde_json::to_string(&message)?,
+                created_at: now,
+            });
+        }
+        stored.push((i, message));
+    }
+    let recorded = c.insert_keys(&records).await?;
+    if recorded.len() != records.len() {
+        // A request outside this batch committed one of these keys after the check above.
+        return Err(AppError::Conflict {
+            code: BATCH_RACE,
+            detail: "A request with this Idempotency-Key is still being processed.".into(),
+        });
+    }
+    for (i, message) in stored {
+        let event = ChatEvent {
+            chat_id: message.chat_id,
+            seq: message.seq,
+            payload: EventPayload::MessageCreated(message.clone()),
+        };
+        outcome[i] = Some(BatchOutcome::Done(Ok(Idempotent::Fresh(Written::new(
+            200,
+            message,
+            vec![event],
+        )))));
+    }
+    Ok(outcome
+        .into_iter()
+        .map(|o| o.unwrap_or(BatchOutcome::Deferred))
+        .collect())
 }

@@ -1,0 +1,109 @@
+//! `parley-load`: drives a running Parley over real HTTP and WebSocket connections and reports
+//! throughput and latency. It creates its own users and chats through the API. Every loop is
+//! bounded by a count and a duration, and stops by itself.
+//!
+//! Point it at a server started with the rate limits off (`PARLEY_SEND_RATE=0
+//! PARLEY_AUTH_RATE=0`), or the limits are what it measures.
+
+mod client;
+mod report;
+mod scenarios;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "parley-load",
+    about = "Load generator for a running Parley server."
+)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:8000", global = true)]
+    pub url: String,
+    /// Print the result as JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Stop after this many seconds at most.
+    #[arg(long, default_value_t = 10, global = true)]
+    pub duration: u64,
+    /// Hide the progress bar.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+}
+
+impl Common {
+    pub fn time_limit(&self) -> Duration {
+        Duration::from_secs(self.duration)
+    }
+}
+
+#[derive(Subcommand, Debug, Clone)]
+enum Scenario {
+    /// C concurrent senders, each request with its own Idempotency-Key.
+    Send(scenarios::SendArgs),
+    /// S WebSocket sessions in one chat; a sender posts at a fixed rate; end-to-end latency.
+    Fanout(scenarios::FanoutArgs),
+    /// Hold S WebSocket sessions open and report the server's memory per session.
+    Idle(scenarios::IdleArgs),
+    /// C concurrent readers fetching pages of 50 messages that carry reactions.
+    History(scenarios::HistoryArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    raise_fd_limit();
+    let common = cli.common.clone();
+    let outcome = actix_rt::System::new().block_on(async move {
+        match cli.scenario {
+            Scenario::Send(args) => scenarios::send(&common, args).await,
+            Scenario::Fanout(args) => scenarios::fanout(&common, args).await,
+            Scenario::Idle(args) => scenarios::idle(&common, args).await,
+            Scenario::History(args) => scenarios::history(&common, args).await,
+        }
+    });
+    match outcome {
+        Ok(report) => {
+            if cli.common.json {
+                println!("{}", report.to_json());
+            } else {
+                println!("{}", report.to_table());
+            }
+            if report.failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("parley-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Thousands of sessions need thousands of sockets: lift the soft limit to the hard one.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Latency statistics and the final report.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+#[derive(Default)]
+pub struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    pub fn record(&mut self, d: Duration) {
+        self.0.push(d);
+    }
+
+    pub fn extend(&mut self, other: Latencies) {
+        self.0.extend(other.0);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn summary(mut self) -> LatencySummary {
+        self.0.sort_unstable();
+        let at = |q: f64| -> f64 {
+            if self.0.is_empty() {
+                return 0.0;
+            }
+            let i = ((self.0.len() as f64 - 1.0) * q).round() as usize;
+            self.0[i].as_secs_f64() * 1000.0
+        };
+        LatencySummary {
+            samples: self.0.len(),
+            p50_ms: at(0.50),
+            p90_ms: at(0.90),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct LatencySummary {
+    pub samples: usize,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Report {
+    pub scenario: String,
+    pub parameters: BTreeMap<String, String>,
+    pub figures: BTreeMap<String, f64>,
+    pub latency: Option<LatencySummary>,
+    /// Answers by HTTP status (0: no answer).
+    pub statuses: BTreeMap<u16, u64>,
+    pub problems: Vec<String>,
+    pub failed: bool,
+}
+
+impl Report {
+    pub fn new(scenario: &str) -> Report {
+        Report {
+            scenario: scenario.to_owned(),
+            parameters: BTreeMap::new(),
+            figures: BTreeMap::new(),
+            latency: None,
+            statuses: BTreeMap::new(),
+            problems: Vec::new(),
+            failed: false,
+        }
+    }
+
+    pub fn param(&mut self, name: &str, value: impl ToString) {
+        self.parameters.insert(name.to_owned(), value.to_string());
+    }
+
+    pub fn figure(&mut self, name: &str, value: f64) {
+        self.figures.insert(name.to_owned(), value);
+    }
+
+    pub fn problem(&mut self, text: String) {
+        self.failed = true;
+        self.problems.push(text);
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn to_table(&self) -> String {
+        let mut out = format!("scenario  {}\n", self.scenario);
+        for (k, v) in &self.parameters {
+            out += &format!("  {k:<24} {v}\n");
+        }
+        out += "results\n";
+        for (k, v) in &self.figures {
+            out += &format!("  {k:<24} {v:.1}\n");
+        }
+        if let Some(l) = &self.latency {
+            out += &format!(
+                "latency (ms, {} samples)\n  p50 {:>9.2}   p90 {:>9.2}   p99 {:>9.2}   max {:>9.2}\n",
+                l.samples, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+            );
+        }
+        if !self.statuses.is_empty() {
+            out += "answers by status\n";
+            for (status, n) in &self.statuses {
+                let label = if *status == 0 {
+                    "no answer".to_owned()
+                } else {
+                    status.to_string()
+                };
+                out += &format!("  {label:<24} {n}\n");
+            }
+        }
+        for p in &self.problems {
+            out += &format!("PROBLEM: {p}\n");
+        }
+        out
+    }
+}

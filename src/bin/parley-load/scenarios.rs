@@ -1,0 +1,572 @@
+//! The four scenarios. Each sets up its own users and chats, runs bounded by count and time,
+//! and returns a report.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+use crate::client::{client, run_id, Api, User};
+use crate::report::{Latencies, Report};
+use crate::Common;
+
+fn progress(common: &Common, total: u64, what: &str) -> ProgressBar {
+    if common.quiet || common.json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:<10} [{bar:40}] {pos}/{len} ({per_sec}, {elapsed})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+async fn register_many(api: &Api, run: &str, n: usize) -> Result<Vec<User>, String> {
+    let mut users = Vec::with_capacity(n);
+    // A few at a time: registration hashes passwords, deliberately slowly.
+    for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
+        let made =
+            futures_util::future::join_all(chunk.iter().map(|&i| api.register(run, i))).await;
+        for user in made {
+            users.push(user?);
+        }
+    }
+    Ok(users)
+}
+
+fn now_micros() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros())
+}
+
+// ---- send ----------------------------------------------------------------------------------
+
+#[derive(Args, Debug, Clone)]
+pub struct SendArgs {
+    /// Concurrent senders (one user each).
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Chats the senders spread over (every sender is a member of every chat).
+    #[arg(long, default_value_t = 1)]
+    pub chats: usize,
+    /// Messages to send at most.
+    #[arg(long, default_value_t = 100_000)]
+    pub count: usize,
+    /// Characters per message.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+}
+
+pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
+    let api = Api::new(&common.url);
+    let run = run_id();
+    let users = register_many(&api, &run, args.clients.max(1)).await?;
+    let member_ids: Vec<i64> = users.iter().skip(1).map(|u| u.id).collect();
+    let mut chats = Vec::new();
+    for _ in 0..args.chats.max(1) {
+        chats.push(api.group(&users[0], &member_ids).await?);
+    }
+    let content = "x".repeat(args.size.clamp(1, 4000));
+    let issued = Arc::new(AtomicUsize::new(0));
+    let bar = progress(common, args.count as u64, "send");
+    let deadline = Instant::now() + common.time_limit();
+    let started = Instant::now();
+    let lanes = users.iter().enumerate().map(|(lane, user)| {
+        let (api, issued, bar, chats, content) = (
+            api.clone(),
+            issued.clone(),
+            bar.clone(),
+            chats.clone(),
+            content.clone(),
+        );
+        async move {
+            let mut latencies = Latencies::default();
+            let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+            let mut i = lane;
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.count {
+                let chat_id = chats[i % chats.len()];
+                i += 1;
+                let t = Instant::now();
+                let answer = api
+                    .send(
+                        user,
+                        chat_id,
+                        &content,
+                        Some(uuid::Uuid::new_v4().to_string()),
+                    )
+                    .await;
+                if answer.status == 200 {
+                    latencies.record(t.elapsed());
+                }
+                *statuses.entry(answer.status).or_default() += 1;
+                bar.inc(1);
+            }
+            (latencies, statuses)
+        }
+    });
+    let results = futures_util::future::join_all(lanes).await;
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    let mut report = Report::new("send");
+    report.param("clients", args.clients);
+    report.param("chats", args.chats);
+    report.param("message size", args.size);
+    let mut latencies = Latencies::default();
+    for (l, statuses) in results {
+        latencies.extend(l);
+        for (status, n) in statuses {
+            *report.statuses.entry(status).or_default() += n;
+        }
+    }
+    let ok = latencies.len();
+    report.figure("messages sent (200)", ok as f64);
+    report.figure("seconds", elapsed.as_secs_f64());
+    report.figure("messages per second", ok as f64 / elapsed.as_secs_f64());
+    report.latency = Some(latencies.summary());
+    if report.statuses.keys().any(|s| *s >= 500 || *s == 0) {
+        report.problem("some requests failed (5xx or no answer)".into());
+    }
+    Ok(report)
+}
+
+// ---- history -------------------------------------------------------------------------------
+
+#[derive(Args, Debug, Clone)]
+pub struct HistoryArgs {
+    /// Concurrent readers.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Messages in the chat, each with two reactions.
+    #[arg(long, default_value_t = 500)]
+    pub messages: usize,
+    /// Messages per page.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Pages to fetch at most.
+    #[arg(long, default_value_t = 200_000)]
+    pub count: usize,
+}
+
+pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, String> {
+    let api = Api::new(&common.url);
+    let run = run_id();
+    let users = register_many(&api, &run, 2).await?;
+    let chat_id = api.group(&users[0], &[users[1].id]).await?;
+    let seed_bar = progress(common, args.messages as u64, "seed");
+    let mut seqs = Vec::with_capacity(args.messages);
+    for i in 0..args.messages {
+        let sent = api
+            .send(&users[0], chat_id, &format!("history message {i}"), None)
+            .await;
+        let id = sent.body["id"]
+            .as_i64()
+            .ok_or_else(|| format!("seeding answered {} {}", sent.status, sent.body))?;
+        seqs.push(sent.body["seq"].as_i64().unwrap_or_default());
+        for (user, emoji) in [(&users[0], "👍"), (&users[1], "🎉")] {
+            api.post(
+                &format!("/api/v1/messages/{id}/reactions"),
+                Some(&user.token),
+                &json!({"emoji": emoji}),
+            )
+            .await;
+        }
+        seed_bar.inc(1);
+    }
+    seed_bar.finish_and_clear();
+    let limit = args.limit.clamp(1, 200);
+    let issued = Arc::new(AtomicUsize::new(0));
+    let bar = progress(common, args.count as u64, "history");
+    let deadline = Instant::now() + common.time_limit();
+    let started = Instant::now();
+    let seqs = Arc::new(seqs);
+    let readers = (0..args.clients.max(1)).map(|reader| {
+        let (api, issued, bar, seqs, token) = (
+            api.clone(),
+            issued.clone(),
+            bar.clone(),
+            seqs.clone(),
+            users[1].token.clone(),
+        );
+        async move {
+            let mut latencies = Latencies::default();
+            let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+            let mut short_pages = 0u64;
+            let mut n = reader;
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.count {
+                // Walk back through the history from a different place each time.
+                n = n.wrapping_mul(31).wrapping_add(7);
+                let before =
+                    seqs[limit.min(seqs.len() - 1) + n % (seqs.len() - limit.min(seqs.len() - 1))];
+                let t = Instant::now();
+                let answer = api
+                    .call(
+                        awc::http::Method::GET,
+                        &format!(
+                            "/api/v1/chats/{chat_id}/messages?limit={limit}&before_seq={before}"
+                        ),
+                        Some(&token),
+                        &[],
+                        None,
+                    )
+                    .await;
+                if answer.status == 200 {
+                    latencies.record(t.elapsed());
+                    let page = answer.body["messages"].as_array().map_or(0, |m| m.len());
+                    let reacted = answer.body["messages"].as_array().is_some_and(|m| {
+                        m.iter()
+                            .all(|m| m["reactions"].as_array().map_or(0, |r| r.len()) == 2)
+                    });
+                    if page < limit.min(seqs.len()) - 1 || !reacted {
+                        short_pages += 1;
+                    }
+                }
+                *statuses.entry(answer.status).or_default() += 1;
+                bar.inc(1);
+            }
+            (latencies, statuses, short_pages)
+        }
+    });
+    let results = futures_util::future::join_all(readers).await;
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    let mut report = Report::new("history");
+    report.param("clients", args.clients);
+    report.param("page size", limit);
+    report.param("messages (2 reactions each)", args.messages);
+    let mut latencies = Latencies::default();
+    let mut short = 0;
+    for (l, statuses, short_pages) in results {
+        latencies.extend(l);
+        short += short_pages;
+        for (status, n) in statuses {
+            *report.statuses.entry(status).or_default() += n;
+        }
+    }
+    report.figure("pages", latencies.len() as f64);
+    report.figure("seconds", elapsed.as_secs_f64());
+    report.figure(
+        "pages per second",
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+    );
+    report.latency = Some(latencies.summary());
+    if short > 0 {
+        report.problem(format!("{short} pages were short or lacked reactions"));
+    }
+    if report.statuses.keys().any(|s| *s != 200) {
+        report.problem("some pages did not answer 200".into());
+    }
+    Ok(report)
+}
+
+// ---- WebSocket sessions --------------------------------------------------------------------
+
+/// What one session saw of the chat.
+#[derive(Default)]
+struct SessionLog {
+    received: usize,
+    out_of_order: usize,
+    latencies: Latencies,
+    closed_early: bool,
+}
+
+async fn open_session(
+    url: &str,
+    token: &str,
+) -> Result<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>, String> {
+    let ws_url = format!("{}/api/v1/ws", url.replacen("http", "ws", 1));
+    let (_, mut conn) = client()
+        .ws(ws_url)
+        .bearer_auth(token)
+        .max_frame_size(1024 * 1024)
+        .connect()
+        .await
+        .map_err(|e| format!("websocket connect: {e}"))?;
+    // The first frame is `ready`; after it every committed event reaches the session.
+    match conn.next().await {
+        Some(Ok(awc::ws::Frame::Text(_))) => Ok(conn),
+        other => Err(format!("expected ready, got {other:?}")),
+    }
+}
+
+/// Runs `sessions` sessions spread over `threads` threads, each following `expect` messages
+/// (or just holding on until `hold` passes when `expect` is 0).
+fn run_sessions(
+    url: String,
+    tokens: Vec<String>,
+    sessions: usize,
+    threads: usize,
+    expect: usize,
+    hold: Duration,
+    connected: Arc<AtomicUsize>,
+) -> std::sync::mpsc::Receiver<Result<Vec<SessionLog>, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let threads = threads.max(1);
+    for t in 0..threads {
+        let share: Vec<String> = (0..sessions)
+            .filter(|i| i % threads == t)
+            .map(|i| tokens[i % tokens.len()].clone())
+            .collect();
+        let (url, tx, connected) = (url.clone(), tx.clone(), connected.clone());
+        std::thread::spawn(move || {
+            let result = actix_rt::System::new().block_on(async move {
+                let mut conns = Vec::with_capacity(share.len());
+                for chunk in share.chunks(100) {
+                    let opened = futures_util::future::join_all(
+                        chunk.iter().map(|token| open_session(&url, token)),
+                    )
+                    .await;
+                    for conn in opened {
+                        conns.push(conn?);
+                        connected.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                let deadline = tokio::time::Instant::now() + hold;
+                let logs =
+                    futures_util::future::join_all(conns.into_iter().map(|mut conn| async move {
+                        let mut log = SessionLog::default();
+                        let mut last_seq = 0i64;
+                        while expect == 0 || log.received < expect {
+                            let frame = match tokio::time::timeout_at(deadline, conn.next()).await {
+                                Err(_) => break,
+                                Ok(Some(Ok(frame))) => frame,
+                                Ok(_) => {
+                                    log.closed_early = expect > 0;
+                                    break;
+                                }
+                            };
+                            let awc::ws::Frame::Text(bytes) = frame else {
+                                continue;
+                            };
+                            let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
+                                continue;
+                            };
+                            if event["type"] != "message.created" {
+                                continue;
+                            }
+                            let seq = event["seq"].as_i64().unwrap_or_default();
+                            if last_seq != 0 && seq != last_seq + 1 {
+                                log.out_of_order += 1;
+                            }
+                            last_seq = seq;
+                            log.received += 1;
+                            if let Some(sent) = event["data"]["content"]
+                                .as_str()
+                                .and_then(|c| c.strip_prefix("t="))
+                                .and_then(|t| t.parse::<u128>().ok())
+                            {
+                                let micros = now_micros().saturating_sub(sent);
+                                log.latencies.record(Duration::from_micros(
+                                    u64::try_from(micros).unwrap_or(u64::MAX),
+                                ));
+                            }
+                        }
+                        log
+                    }))
+                    .await;
+                Ok(logs)
+            });
+            let _ = tx.send(result);
+        });
+    }
+    rx
+}
+
+fn collect(
+    rx: std::sync::mpsc::Receiver<Result<Vec<SessionLog>, String>>,
+    threads: usize,
+    wait: Duration,
+) -> Result<Vec<SessionLog>, String> {
+    let mut all = Vec::new();
+    for _ in 0..threads.max(1) {
+        all.extend(
+            rx.recv_timeout(wait)
+                .map_err(|_| "a session thread did not finish".to_owned())??,
+        );
+    }
+    Ok(all)
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FanoutArgs {
+    /// WebSocket sessions in the chat.
+    #[arg(long, default_value_t = 1000)]
+    pub sessions: usize,
+    /// Messages per second from the sender.
+    #[arg(long, default_value_t = 20)]
+    pub rate: u32,
+    /// Messages to send.
+    #[arg(long, default_value_t = 200)]
+    pub messages: usize,
+    /// Distinct users the sessions belong to (a user may have many sessions).
+    #[arg(long, default_value_t = 20)]
+    pub users: usize,
+    /// Client threads reading the sessions.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String> {
+    let api = Api::new(&common.url);
+    let run = run_id();
+    let users = register_many(&api, &run, args.users.max(1) + 1).await?;
+    let sender = users[0].clone();
+    let members: Vec<i64> = users[1..].iter().map(|u| u.id).collect();
+    let chat_id = api.group(&sender, &members).await?;
+    let tokens: Vec<String> = users[1..].iter().map(|u| u.token.clone()).collect();
+    let connected = Arc::new(AtomicUsize::new(0));
+    let bar = progress(common, args.sessions as u64, "connect");
+    let rx = run_sessions(
+        common.url.clone(),
+        tokens,
+        args.sessions,
+        args.threads,
+        args.messages,
+        common.time_limit() + Duration::from_secs(30),
+        connected.clone(),
+    );
+    while connected.load(Ordering::Relaxed) < args.sessions {
+        bar.set_position(connected.load(Ordering::Relaxed) as u64);
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    bar.finish_and_clear();
+    let bar = progress(common, args.messages as u64, "fanout");
+    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
+    let started = Instant::now();
+    let deadline = started + common.time_limit();
+    let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+    let mut ticker = actix_rt::time::interval(interval);
+    let mut sent = 0;
+    while sent < args.messages && Instant::now() < deadline {
+        ticker.tick().await;
+        let answer = api
+            .send(&sender, chat_id, &format!("t={}", now_micros()), None)
+            .await;
+        *statuses.entry(answer.status).or_default() += 1;
+        sent += 1;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let logs =
+        actix_rt::task::spawn_blocking(move || collect(rx, args.threads, Duration::from_secs(120)))
+            .await
+            .map_err(|e| e.to_string())??;
+    let elapsed = started.elapsed();
+    let mut report = Report::new("fanout");
+    report.param("sessions", args.sessions);
+    report.param("users", args.users);
+    report.param("rate (msg/s)", args.rate);
+    report.param("messages", sent);
+    report.statuses = statuses;
+    let mut latencies = Latencies::default();
+    let (mut delivered, mut disordered, mut incomplete) = (0usize, 0usize, 0usize);
+    for log in logs {
+        delivered += log.received;
+        disordered += log.out_of_order;
+        if log.received != sent || log.closed_early {
+            incomplete += 1;
+        }
+        latencies.extend(log.latencies);
+    }
+    report.figure("deliveries", delivered as f64);
+    report.figure(
+        "deliveries per second",
+        delivered as f64 / elapsed.as_secs_f64(),
+    );
+    report.figure("sessions missing events", incomplete as f64);
+    report.figure("out-of-order deliveries", disordered as f64);
+    report.latency = Some(latencies.summary());
+    if incomplete > 0 || disordered > 0 {
+        report.problem(format!(
+            "{incomplete} sessions did not get every seq once; {disordered} out of order"
+        ));
+    }
+    Ok(report)
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct IdleArgs {
+    /// WebSocket sessions to hold open.
+    #[arg(long, default_value_t = 1000)]
+    pub sessions: usize,
+    /// The server's process id, to read its memory from /proc.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Distinct users the sessions belong to.
+    #[arg(long, default_value_t = 20)]
+    pub users: usize,
+    /// Client threads holding the sessions.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+pub async fn idle(common: &Common, args: IdleArgs) -> Result<Report, String> {
+    let api = Api::new(&common.url);
+    let run = run_id();
+    let users = register_many(&api, &run, args.users.max(1)).await?;
+    let ids: Vec<i64> = users[1..].iter().map(|u| u.id).collect();
+    api.group(&users[0], &ids).await?;
+    let before = args.server_pid.and_then(resident_kib);
+    let tokens: Vec<String> = users.iter().map(|u| u.token.clone()).collect();
+    let connected = Arc::new(AtomicUsize::new(0));
+    let hold = common.time_limit();
+    let bar = progress(common, args.sessions as u64, "connect");
+    let rx = run_sessions(
+        common.url.clone(),
+        tokens,
+        args.sessions,
+        args.threads,
+        0,
+        hold + Duration::from_secs(60),
+        connected.clone(),
+    );
+    let started = Instant::now();
+    while connected.load(Ordering::Relaxed) < args.sessions
+        && started.elapsed() < hold + Duration::from_secs(60)
+    {
+        bar.set_position(connected.load(Ordering::Relaxed) as u64);
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    bar.finish_and_clear();
+    let open = connected.load(Ordering::Relaxed);
+    // Let the server settle, then read its memory while every session is open.
+    actix_rt::time::sleep(Duration::from_secs(2)).await;
+    let during = args.server_pid.and_then(resident_kib);
+    let mut report = Report::new("idle");
+    report.param("sessions", args.sessions);
+    report.figure("sessions open", open as f64);
+    if let (Some(before), Some(during)) = (before, during) {
+        report.figure("server RSS before (KiB)", before as f64);
+        report.figure("server RSS with sessions (KiB)", during as f64);
+        report.figure(
+            "KiB per session",
+            (during.saturating_sub(before)) as f64 / open.max(1) as f64,
+        );
+    } else if args.server_pid.is_some() {
+        report.problem("could not read the server's memory from /proc".into());
+    }
+    if open < args.sessions {
+        report.problem(format!("only {open} of {} sessions opened", args.sessions));
+    }
+    drop(rx);
+    Ok(report)
+}
