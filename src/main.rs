@@ -6,6 +6,7 @@ use parley::config::{Cli, Command, Config};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    keep_large_allocations_mapped();
     let cli = Cli::parse();
     let config = match Config::from_settings(&cli.settings) {
         Ok(config) => config,
@@ -52,4 +53,15 @@ async fn serve(config: Config) -> Result<(), String> {
         .run_until_signal()
         .await
         .map_err(|e| format!("server error: {e}"))
+}
+
+/// glibc raises its mmap threshold after large blocks are freed, after which argon2's 19 MiB
+/// buffers come from the heap and are never given back; a fixed threshold keeps them mapped,
+/// so memory returns to the system after a burst of logins.
+fn keep_large_allocations_mapped() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }

@@ -14,6 +14,7 @@ use super::chat_registry::{ChatRegistry, RoomFor};
 use super::chat_room::{Deliver, Ephemeral, EphemeralEvent};
 use super::send_batcher::SendBatcher;
 use super::session_directory::SessionDirectory;
+use super::token_cache::TokenCache;
 use crate::db::Database;
 use crate::domain::ChatEvent;
 use crate::error::{AppError, AppResult};
@@ -34,6 +35,7 @@ pub struct ExecDeps {
     pub metrics: Arc<Metrics>,
     /// Group commit for sends; `None` stores each send in a transaction of its own.
     pub send_batcher: Option<SendBatcher>,
+    pub tokens: TokenCache,
 }
 
 /// A typed database operation. `run` does all its work, including completing aggregates,
@@ -118,6 +120,7 @@ impl DbExecutor {
                 directory,
                 metrics,
                 send_batcher: (send_batch > 1).then(|| SendBatcher::new(send_batch)),
+                tokens: TokenCache::default(),
             },
         }
     }

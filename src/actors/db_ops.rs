@@ -125,8 +125,15 @@ pub struct Authenticate {
 
 db_op!(Authenticate -> Option<TokenOwner>, "authenticate", |this, deps| {
     let digest = auth::token_digest(&this.token);
+    if let Some(owner) = deps.tokens.get(&digest) {
+        return Ok(Some(owner));
+    }
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::users::authenticate(c, &digest).await)
+    let owner = with_backend!(&mut conn, q, c => q::users::authenticate(c, &digest).await)?;
+    if let Some(owner) = owner {
+        deps.tokens.put(digest, owner);
+    }
+    Ok(owner)
 });
 
 pub struct Logout {
@@ -139,6 +146,7 @@ db_op!(Logout -> (), "logout", |this, deps| {
         let mut conn = deps.db.conn().await?;
         with_backend!(&mut conn, q, c => q::users::revoke_token(c, this.token_id).await)?;
     }
+    deps.tokens.forget_token(this.token_id);
     deps.directory.kick_token(this.user_id, this.token_id, Kick { code: 1008, reason: "token revoked" });
     Ok(())
 });

@@ -7,6 +7,7 @@ pub mod db_executor;
 pub mod db_ops;
 pub mod send_batcher;
 pub mod session_directory;
+pub mod token_cache;
 pub mod ws_protocol;
 pub mod ws_session;
 

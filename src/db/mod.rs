@@ -13,7 +13,9 @@ pub mod schema;
 use diesel::{Connection, SqliteConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool as DeadPool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
@@ -86,6 +88,9 @@ impl Database {
             DatabaseUrl::Postgres(url) => {
                 let latency = query_latency.clone();
                 let mut manager_config = ManagerConfig::<PgConn>::default();
+                // No `SELECT 1` on every checkout: a connection that died is known as closed
+                // (and discarded), and one that dies mid-request gives that request a 503.
+                manager_config.recycling_method = RecyclingMethod::Fast;
                 manager_config.custom_setup = Box::new(move |url| {
                     let latency = latency.clone();
                     async move {
@@ -110,6 +115,7 @@ impl Database {
             DatabaseUrl::Sqlite(path) => {
                 let latency = query_latency.clone();
                 let mut manager_config = ManagerConfig::<SqliteConn>::default();
+                manager_config.recycling_method = RecyclingMethod::Fast;
                 manager_config.custom_setup = Box::new(move |url| {
                     let latency = latency.clone();
                     let url = url.to_owned();

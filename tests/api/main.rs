@@ -7,6 +7,7 @@ mod common;
 mod accounts;
 mod chats;
 mod idempotency;
+mod load_smoke;
 mod messages;
 mod operations;
 mod process;

@@ -230,6 +230,7 @@ fn help_documents_every_setting() {
         "PARLEY_AUTH_RATE",
         "PARLEY_SHUTDOWN_TIMEOUT_SECS",
         "PARLEY_LOG_FORMAT",
+        "PARLEY_SEND_BATCH",
         "serve",
         "migrate",
         "check-config",

@@ -1,0 +1,99 @@
+//! Each `parley-load` scenario, briefly, against a real server: the tool must run to the end
+//! and report sane figures. (Figures are not asserted against targets; see docs/benchmarks.md.)
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{Backend, TestServer};
+
+const LOAD: &str = env!("CARGO_BIN_EXE_parley-load");
+
+async fn run_load(server: &TestServer, args: &[&str]) -> Value {
+    let mut command = Command::new(LOAD);
+    command.args(args).args(["--url", &server.base, "--json"]);
+    if !args.contains(&"--duration") {
+        command.args(["--duration", "20"]);
+    }
+    let output = actix_rt::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("parley-load runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "parley-load {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&stdout).expect("a JSON report")
+}
+
+#[actix_rt::test]
+async fn load_scenarios_run_briefly() {
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let send = run_load(
+        &server,
+        &["send", "--clients", "4", "--chats", "2", "--count", "40"],
+    )
+    .await;
+    assert_eq!(send["figures"]["messages sent (200)"], 40.0);
+    assert_eq!(send["statuses"]["200"], 40);
+    assert!(send["latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+
+    let fanout = run_load(
+        &server,
+        &[
+            "fanout",
+            "--sessions",
+            "12",
+            "--users",
+            "3",
+            "--rate",
+            "50",
+            "--messages",
+            "10",
+        ],
+    )
+    .await;
+    assert_eq!(fanout["figures"]["deliveries"], 120.0);
+    assert_eq!(fanout["figures"]["sessions missing events"], 0.0);
+    assert_eq!(fanout["latency"]["samples"], 120);
+
+    let history = run_load(
+        &server,
+        &[
+            "history",
+            "--clients",
+            "2",
+            "--messages",
+            "60",
+            "--count",
+            "20",
+        ],
+    )
+    .await;
+    assert_eq!(history["figures"]["pages"], 20.0);
+    assert!(
+        history["problems"].as_array().unwrap().is_empty(),
+        "{history}"
+    );
+
+    let pid = std::process::id().to_string();
+    let idle = run_load(
+        &server,
+        &[
+            "idle",
+            "--sessions",
+            "10",
+            "--users",
+            "2",
+            "--server-pid",
+            &pid,
+            "--duration",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(idle["figures"]["sessions open"], 10.0);
+    assert!(idle["figures"]["KiB per session"].is_number());
+}
