@@ -115,11 +115,13 @@ impl DbExecutor {
     ) -> Self {
         DbExecutor {
             deps: ExecDeps {
-                db,
+                db: db.clone(),
                 registry,
                 directory,
                 metrics,
-                send_batcher: (send_batch > 1).then(|| SendBatcher::new(send_batch)),
+                // SQLite has one connection: a second stream would only wait for it.
+                send_batcher: (send_batch > 1)
+                    .then(|| SendBatcher::new(send_batch, if db.is_sqlite() { 1 } else { 2 })),
                 tokens: TokenCache::default(),
             },
         }

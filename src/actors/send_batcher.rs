@@ -28,47 +28,57 @@ struct Queue {
     storing: bool,
 }
 
+/// Sends are split into `streams` queues by chat, each storing one batch at a time: batches of
+/// different streams touch different chats, so they commit in parallel without contending
+/// for a chat's lock.
 #[derive(Clone)]
 pub struct SendBatcher {
-    queue: Arc<Mutex<Queue>>,
+    queues: Arc<Vec<Mutex<Queue>>>,
     max_batch: usize,
 }
 
 impl SendBatcher {
-    pub fn new(max_batch: usize) -> Self {
+    pub fn new(max_batch: usize, streams: usize) -> Self {
         SendBatcher {
-            queue: Arc::default(),
+            queues: Arc::new((0..streams.max(1)).map(|_| Mutex::default()).collect()),
             max_batch: max_batch.max(1),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+    fn lock(&self, stream: usize) -> MutexGuard<'_, Queue> {
         // Every critical section is a push or a drain, so a poisoned lock is still consistent.
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+        self.queues[stream]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stream_of(&self, chat_id: i64) -> usize {
+        usize::try_from(chat_id.rem_euclid(self.queues.len() as i64)).unwrap_or(0)
     }
 
     /// Queues a send and waits for its answer. The first send into an idle queue starts the
-    /// loop that stores batches until the queue is empty.
+    /// loop that stores that queue's batches until it is empty.
     pub async fn send(&self, deps: &ExecDeps, send: BatchedSend) -> AppResult<Idempotent<Message>> {
+        let stream = self.stream_of(send.message.chat_id);
         let (reply, answer) = oneshot::channel();
         let start = {
-            let mut queue = self.lock();
+            let mut queue = self.lock(stream);
             queue.waiting.push_back(Waiting { send, reply });
             !std::mem::replace(&mut queue.storing, true)
         };
         if start {
             let (batcher, deps) = (self.clone(), deps.clone());
-            actix_rt::spawn(async move { batcher.store_until_empty(&deps).await });
+            actix_rt::spawn(async move { batcher.store_until_empty(stream, &deps).await });
         }
         answer
             .await
             .map_err(|_| AppError::Internal("a send batch was dropped".into()))?
     }
 
-    async fn store_until_empty(&self, deps: &ExecDeps) {
+    async fn store_until_empty(&self, stream: usize, deps: &ExecDeps) {
         loop {
             let batch: Vec<Waiting> = {
-                let mut queue = self.lock();
+                let mut queue = self.lock(stream);
                 if queue.waiting.is_empty() {
                     queue.storing = false;
                     return;
@@ -100,7 +110,7 @@ impl SendBatcher {
                     for (reply, result) in answers {
                         let _ = reply.send(result);
                     }
-                    self.lock().waiting.extend(deferred);
+                    self.lock(stream).waiting.extend(deferred);
                 }
                 Err(error) => {
                     for waiting in batch {

@@ -158,6 +158,10 @@ impl Database {
         })
     }
 
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.pool, Pool::Sqlite(_))
+    }
+
     /// Statements run so far on pooled connections.
     pub fn queries_run(&self) -> u64 {
         self.query_latency.get_sample_count()

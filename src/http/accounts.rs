@@ -4,7 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::error::{ApiResult, ErrorBody, InternalErrorBody};
+use super::error::ApiResult;
+use super::error_docs::{Always, Authenticated, Conflict, JsonInput, NotFound, RateLimited};
 use super::extractors::{path_id, AuthAttempt, AuthUser, JsonBody};
 use super::{json, AppState};
 use crate::actors::db_executor::ask;
@@ -38,15 +39,10 @@ pub struct RegisterRequest {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created", body = Session),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 409, description = "Conflict", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        JsonInput,
+        RateLimited,
+        Conflict
     )
 )]
 pub async fn register(
@@ -92,15 +88,10 @@ pub struct LoginRequest {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = Session),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        JsonInput,
+        RateLimited
     )
 )]
 pub async fn login(
@@ -123,11 +114,9 @@ pub async fn login(
     tag = "auth",
     responses(
         (status = 204, description = "Token revoked; its WebSockets are closed"),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        RateLimited
     ),
     security(("bearer" = []))
 )]
@@ -149,11 +138,9 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<Htt
     tag = "users",
     responses(
         (status = 200, body = User),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        NotFound
     ),
     security(("bearer" = []))
 )]
@@ -175,11 +162,9 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
     params(("user_id" = i64, Path, minimum = 1)),
     responses(
         (status = 200, body = User),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        NotFound
     ),
     security(("bearer" = []))
 )]

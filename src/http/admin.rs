@@ -6,7 +6,8 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use prometheus::{Encoder, TextEncoder};
 use sha2::{Digest, Sha256};
 
-use super::error::{ApiError, ApiResult, ErrorBody, InternalErrorBody};
+use super::error::{ApiError, ApiResult};
+use super::error_docs::{Always, Authenticated, NotFound};
 use super::extractors::bearer_token;
 use super::AppState;
 use crate::actors::db_executor::ask;
@@ -50,11 +51,9 @@ impl FromRequest for Admin {
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        NotFound
     )
 )]
 pub async fn metrics(state: web::Data<AppState>, _admin: Admin) -> ApiResult<HttpResponse> {

@@ -4,7 +4,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::error::{ApiResult, ErrorBody, InternalErrorBody};
+use super::error::ApiResult;
+use super::error_docs::{
+    Always, Authenticated, BadRequest, Forbidden, JsonInput, NotFound, RateLimited,
+};
 use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
 use super::{json, reply, AppState};
 use crate::actors::db_executor::ask;
@@ -52,17 +55,12 @@ pub struct CreateChatRequest {
     responses(
         (status = 201, description = "Chat created", body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
         (status = 200, description = "The existing direct chat", body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        JsonInput,
+        NotFound,
+        Forbidden,
+        RateLimited
     ),
     security(("bearer" = []))
 )]
@@ -131,11 +129,9 @@ pub async fn create_chat(
     tag = "chats",
     responses(
         (status = 200, description = "The caller's chats, most recent activity first", body = Vec<ChatSummary>),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        NotFound
     ),
     security(("bearer" = []))
 )]
@@ -157,12 +153,10 @@ pub async fn list_chats(state: web::Data<AppState>, user: AuthUser) -> ApiResult
     params(("chat_id" = i64, Path, minimum = 1)),
     responses(
         (status = 200, body = Chat),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        NotFound,
+        Forbidden
     ),
     security(("bearer" = []))
 )]
@@ -200,17 +194,12 @@ pub struct AddMemberRequest {
     request_body = AddMemberRequest,
     responses(
         (status = 200, body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        JsonInput,
+        NotFound,
+        Forbidden,
+        RateLimited
     ),
     security(("bearer" = []))
 )]
@@ -247,13 +236,11 @@ pub async fn add_member(
     params(("chat_id" = i64, Path, minimum = 1), ("user_id" = i64, Path, minimum = 1)),
     responses(
         (status = 204, description = "Member removed"),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        NotFound,
+        Forbidden,
+        RateLimited
     ),
     security(("bearer" = []))
 )]
@@ -290,17 +277,12 @@ pub struct MarkReadRequest {
     request_body = MarkReadRequest,
     responses(
         (status = 204, description = "Read marker moved forward (never back)", headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        JsonInput,
+        NotFound,
+        Forbidden,
+        RateLimited
     ),
     security(("bearer" = []))
 )]
@@ -382,13 +364,11 @@ fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {
     params(("chat_id" = i64, Path, minimum = 1), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("before_seq" = Option<i64>, Query, minimum = 0), ("after_seq" = Option<i64>, Query, minimum = 0)),
     responses(
         (status = 200, description = "A page, ascending by seq", body = HistoryPage),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        BadRequest,
+        NotFound,
+        Forbidden
     ),
     security(("bearer" = []))
 )]

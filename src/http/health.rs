@@ -2,7 +2,8 @@
 
 use actix_web::{web, HttpResponse};
 
-use super::error::{ApiResult, ErrorBody, InternalErrorBody};
+use super::error::ApiResult;
+use super::error_docs::Always;
 use super::AppState;
 use crate::actors::db_executor::ask;
 use crate::actors::db_ops::Ping;
@@ -18,7 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     tag = "operations",
     responses(
         (status = 200, description = "The process runs", body = Object),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody)
+        Always
     )
 )]
 pub async fn healthz() -> HttpResponse {
@@ -32,9 +33,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "The database answers", body = Object),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {

@@ -4,7 +4,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::error::{ApiResult, ErrorBody, InternalErrorBody};
+use super::error::ApiResult;
+use super::error_docs::{
+    Always, Authenticated, Conflict, Forbidden, Invalid, JsonInput, NotFound, RateLimited,
+};
 use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
 use super::{json, reply, AppState};
 use crate::actors::db_executor::ask;
@@ -60,17 +63,12 @@ fn text_type() -> String {
     request_body = SendMessageRequest,
     responses(
         (status = 200, description = "Stored; message.created went to every session of every member", body = Message, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        JsonInput,
+        NotFound,
+        Forbidden,
+        RateLimited
     ),
     security(("bearer" = []))
 )]
@@ -115,12 +113,10 @@ pub async fn send_message(
     params(("message_id" = i64, Path, minimum = 1)),
     responses(
         (status = 200, body = Message),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        NotFound,
+        Forbidden
     ),
     security(("bearer" = []))
 )]
@@ -175,18 +171,13 @@ pub struct EditMessageRequest {
     request_body = EditMessageRequest,
     responses(
         (status = 200, body = Message),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 409, description = "Conflict", body = ErrorBody)
+        Always,
+        Authenticated,
+        JsonInput,
+        NotFound,
+        Forbidden,
+        RateLimited,
+        Conflict
     ),
     security(("bearer" = []))
 )]
@@ -218,13 +209,11 @@ pub async fn edit_message(
     params(("message_id" = i64, Path, minimum = 1)),
     responses(
         (status = 200, description = "The tombstone", body = Message),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        NotFound,
+        Forbidden,
+        RateLimited
     ),
     security(("bearer" = []))
 )]
@@ -252,18 +241,13 @@ pub struct ReactionRequest {
     request_body = ReactionRequest,
     responses(
         (status = 200, body = Message, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not application/json", body = ErrorBody),
-        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 409, description = "Conflict", body = ErrorBody)
+        Always,
+        Authenticated,
+        JsonInput,
+        NotFound,
+        Forbidden,
+        RateLimited,
+        Conflict
     ),
     security(("bearer" = []))
 )]
@@ -297,15 +281,13 @@ pub async fn add_reaction(
     params(("message_id" = i64, Path, minimum = 1), ("emoji" = String, Path, description = "percent-encoded")),
     responses(
         (status = 200, body = Message),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 403, description = "Not a member, or not allowed", body = ErrorBody),
-        (status = 404, description = "No such resource", body = ErrorBody),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 409, description = "Conflict", body = ErrorBody),
-        (status = 422, description = "Validation failed, or Idempotency-Key reused with another request", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        Invalid,
+        NotFound,
+        Forbidden,
+        RateLimited,
+        Conflict
     ),
     security(("bearer" = []))
 )]

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod chats;
 pub mod error;
+pub mod error_docs;
 pub mod extractors;
 pub mod health;
 pub mod messages;

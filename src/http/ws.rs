@@ -4,7 +4,8 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::error::{ApiError, ErrorBody, InternalErrorBody};
+use super::error::ApiError;
+use super::error_docs::{Always, Authenticated, BadRequest};
 use super::extractors::{bearer_token, AuthUser};
 use super::AppState;
 use crate::actors::ws_session;
@@ -25,11 +26,9 @@ struct TokenQuery {
     params(("token" = Option<String>, Query, description = "bearer token, for browsers that cannot set headers")),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol (frames: see API.md)"),
-        (status = 400, description = "Malformed JSON, bad query string or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody, headers(("WWW-Authenticate" = String))),
-        (status = 405, description = "Method not supported on this path", body = ErrorBody),
-        (status = 500, description = "A bug", body = InternalErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds")))
+        Always,
+        Authenticated,
+        BadRequest
     ),
     security(("bearer" = []))
 )]

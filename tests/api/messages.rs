@@ -276,6 +276,35 @@ on_both_backends! {
         assert!(costs[0] <= 6, "queries per page: {costs:?}");
     }
 
+    /// Refused sends racing with accepted ones (so they share batches) take no seq.
+    async fn refused_sends_in_a_batch_leave_no_gap(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let mallory = api.register("mallory").await;
+        let chat_id = api.group(&alice, &[]).await;
+        let api_ref = &api;
+        let (alice_ref, mallory_ref) = (&alice, &mallory);
+        let sends = (0..20).map(|i| async move {
+            let user = if i % 2 == 0 { alice_ref } else { mallory_ref };
+            api_ref
+                .post("/api/v1/messages", &user.token, &json!({"chat_id": chat_id, "content": format!("m{i}")}))
+                .await
+        });
+        let answers = futures_util::future::join_all(sends).await;
+        let mut seqs = Vec::new();
+        for (i, answer) in answers.iter().enumerate() {
+            if i % 2 == 0 {
+                seqs.push(answer.expect(200)["seq"].as_i64().unwrap());
+            } else {
+                answer.expect_error(403, "not_a_member");
+            }
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (2..12).collect::<Vec<i64>>());
+        let chat = api.get(&format!("/api/v1/chats/{chat_id}"), &alice.token).await;
+        assert_eq!(chat.expect(200)["last_seq"], 11);
+    }
+
     /// Concurrent senders in one chat never share a seq and never leave a gap.
     async fn concurrent_senders_get_gap_free_seqs(server) {
         let api = server.api();

@@ -51,6 +51,16 @@ pub async fn reserve_seqs(conn: &mut Conn, chat_id: i64, count: i64) -> AppResul
     Ok(last.map(|last| last - count + 1))
 }
 
+/// Gives back the last `count` seqs reserved in this transaction (for sends refused after the
+/// reservation), so that the chat's sequence stays gap-free.
+pub async fn return_seqs(conn: &mut Conn, chat_id: i64, count: i64) -> AppResult<()> {
+    diesel::update(chats::table.find(chat_id))
+        .set(chats::last_seq.eq(chats::last_seq - count))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn append(conn: &mut Conn, rows: &[EventRow]) -> AppResult<()> {
     // One statement per row: diesel-async cannot send a multi-row INSERT to SQLite.
     for row in rows {

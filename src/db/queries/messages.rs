@@ -461,20 +461,32 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         }
     }
 
-    // Lock the chats in id order (a fixed order, so concurrent writers cannot deadlock), then
-    // check existence, membership and replies under the locks.
-    let mut chat_ids: Vec<i64> = open(&outcome)
-        .iter()
-        .map(|&i| sends[i].message.chat_id)
-        .collect();
-    chat_ids.sort_unstable();
-    chat_ids.dedup();
-    let mut existing = HashSet::new();
-    for &chat_id in &chat_ids {
-        if super::events::lock_chat(c, chat_id).await?.is_some() {
-            existing.insert(chat_id);
+    // Take each chat's seqs for all its candidate sends in one statement, in chat id order (a
+    // fixed order, so concurrent writers cannot deadlock); the statement also locks the chat
+    // row until commit, so the checks below see a membership no one can change meanwhile.
+    let mut candidates: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for i in open(&outcome) {
+        candidates
+            .entry(sends[i].message.chat_id)
+            .or_default()
+            .push(i);
+    }
+    let mut first_seq: HashMap<i64, i64> = HashMap::new();
+    for (&chat_id, indices) in &candidates {
+        let count = i64::try_from(indices.len())
+            .map_err(|_| AppError::Internal("batch too large".into()))?;
+        match super::events::reserve_seqs(c, chat_id, count).await? {
+            Some(first) => {
+                first_seq.insert(chat_id, first);
+            }
+            None => {
+                for &i in indices {
+                    outcome[i] = Some(BatchOutcome::Done(Err(AppError::NotFound("chat"))));
+                }
+            }
         }
     }
+    let chat_ids: Vec<i64> = first_seq.keys().copied().collect();
     let authors: Vec<i64> = open(&outcome)
         .iter()
         .map(|&i| sends[i].message.author_id)
@@ -504,9 +516,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     };
     for i in open(&outcome) {
         let m = &sends[i].message;
-        let refusal = if !existing.contains(&m.chat_id) {
-            Some(AppError::NotFound("chat"))
-        } else if !memberships.contains(&(m.chat_id, m.author_id)) {
+        let refusal = if !memberships.contains(&(m.chat_id, m.author_id)) {
             Some(AppError::not_a_member())
         } else if m
             .reply_to_id
@@ -524,21 +534,27 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         }
     }
 
-    // Seqs: one statement per chat, in arrival order within the chat.
-    let mut by_chat: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for i in open(&outcome) {
-        by_chat.entry(sends[i].message.chat_id).or_default().push(i);
-    }
+    // Survivors take the reserved seqs in arrival order; seqs of refused sends go back, so
+    // the chat's sequence has no gap.
     let now = Timestamp::now().millis();
     let mut order = Vec::new();
     let mut seq_of: HashMap<usize, i64> = HashMap::new();
-    for (&chat_id, indices) in &by_chat {
-        let count = i64::try_from(indices.len())
-            .map_err(|_| AppError::Internal("batch too large".into()))?;
-        let first = super::events::reserve_seqs(c, chat_id, count)
-            .await?
-            .ok_or(AppError::NotFound("chat"))?;
-        for (&i, seq) in indices.iter().zip(first..) {
+    for (chat_id, indices) in &candidates {
+        let Some(&first) = first_seq.get(chat_id) else {
+            continue;
+        };
+        let survivors: Vec<usize> = indices
+            .iter()
+            .copied()
+            .filter(|&i| outcome[i].is_none())
+            .collect();
+        let refused = indices.len() - survivors.len();
+        if refused > 0 {
+            let refused =
+                i64::try_from(refused).map_err(|_| AppError::Internal("batch too large".into()))?;
+            super::events::return_seqs(c, *chat_id, refused).await?;
+        }
+        for (&i, seq) in survivors.iter().zip(first..) {
             seq_of.insert(i, seq);
             order.push(i);
         }
@@ -593,6 +609,9 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         }
         stored.push((i, message));
     }
+    // In key order, so that two batches racing for the same keys take them in the same order
+    // (one waits for the other instead of deadlocking).
+    records.sort_by(|a, b| (a.user_id, &a.key).cmp(&(b.user_id, &b.key)));
     let recorded = c.insert_keys(&records).await?;
     if recorded.len() != records.len() {
         // A request outside this batch committed one of these keys after the check above.
