@@ -35,10 +35,6 @@ impl ChatRegistry {
             rooms: HashMap::new(),
         }
     }
-
-    pub fn live_rooms(&self) -> usize {
-        self.rooms.len()
-    }
 }
 
 impl Actor for ChatRegistry {
@@ -96,18 +92,5 @@ impl Handler<RoomStopped> for ChatRegistry {
         {
             self.rooms.remove(&msg.chat_id);
         }
-    }
-}
-
-/// How many rooms are running.
-#[derive(Message)]
-#[rtype(result = "usize")]
-pub struct CountRooms;
-
-impl Handler<CountRooms> for ChatRegistry {
-    type Result = usize;
-
-    fn handle(&mut self, _: CountRooms, _: &mut Context<Self>) -> usize {
-        self.live_rooms()
     }
 }

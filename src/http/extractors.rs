@@ -7,7 +7,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
 use actix_web::web::{BytesMut, Data};
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -239,11 +239,4 @@ pub fn path_id(raw: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| AppError::NotFound("resource").into())
-}
-
-/// The request id of the request being served.
-pub fn request_id(req: &HttpRequest) -> Option<String> {
-    req.extensions()
-        .get::<super::request_context::RequestId>()
-        .map(|r| r.0.clone())
 }

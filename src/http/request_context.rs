@@ -9,17 +9,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpResponse};
+use actix_web::{Error, HttpResponse};
 use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::error::internal_error_body;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The id of the request being served; handlers and extractors read it from extensions.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
 
 fn client_request_id(req: &ServiceRequest) -> Option<String> {
     let value = req.headers().get(&REQUEST_ID)?.to_str().ok()?.trim();
@@ -35,7 +31,6 @@ pub async fn request_context(
         .app_data::<actix_web::web::Data<super::AppState>>()
         .map(|state| state.actors.metrics.clone());
     let method = method_label(req.method());
-    req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!(
         "http",
         request.id = %request_id,
