@@ -40,6 +40,30 @@ impl Latencies {
     }
 }
 
+/// What one lane of requests saw: the latency of each success, and every answer's status.
+#[derive(Default)]
+pub struct Tally {
+    pub latencies: Latencies,
+    pub statuses: BTreeMap<u16, u64>,
+}
+
+impl Tally {
+    /// Counts an answer (status 0: none came); `ok` answers also record their latency.
+    pub fn record(&mut self, status: u16, ok: bool, elapsed: Duration) {
+        *self.statuses.entry(status).or_default() += 1;
+        if ok {
+            self.latencies.record(elapsed);
+        }
+    }
+
+    pub fn merge(&mut self, other: Tally) {
+        self.latencies.extend(other.latencies);
+        for (status, n) in other.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+    }
+}
+
 #[derive(Serialize, Clone, Debug)]
 pub struct LatencySummary {
     pub samples: usize,
@@ -80,6 +104,16 @@ impl Report {
 
     pub fn figure(&mut self, name: &str, value: f64) {
         self.figures.insert(name.to_owned(), value);
+    }
+
+    /// Takes the lanes' statuses and latency summary; returns how many succeeded.
+    pub fn absorb(&mut self, tally: Tally) -> usize {
+        let succeeded = tally.latencies.len();
+        for (status, n) in tally.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+        self.latency = Some(tally.latencies.summary());
+        succeeded
     }
 
     pub fn problem(&mut self, text: String) {

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::client::{client, run_id, Api, User};
-use crate::report::{Latencies, Report};
+use crate::report::{Latencies, Report, Tally};
 use crate::Common;
 
 fn progress(common: &Common, total: u64, what: &str) -> ProgressBar {
@@ -91,8 +91,7 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
             content.clone(),
         );
         async move {
-            let mut latencies = Latencies::default();
-            let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+            let mut tally = Tally::default();
             let mut i = lane;
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.count {
                 let chat_id = chats[i % chats.len()];
@@ -106,13 +105,10 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
                         Some(uuid::Uuid::new_v4().to_string()),
                     )
                     .await;
-                if answer.status == 200 {
-                    latencies.record(t.elapsed());
-                }
-                *statuses.entry(answer.status).or_default() += 1;
+                tally.record(answer.status, answer.status == 200, t.elapsed());
                 bar.inc(1);
             }
-            (latencies, statuses)
+            tally
         }
     });
     let results = futures_util::future::join_all(lanes).await;
@@ -122,18 +118,14 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     report.param("clients", args.clients);
     report.param("chats", args.chats);
     report.param("message size", args.size);
-    let mut latencies = Latencies::default();
-    for (l, statuses) in results {
-        latencies.extend(l);
-        for (status, n) in statuses {
-            *report.statuses.entry(status).or_default() += n;
-        }
+    let mut tally = Tally::default();
+    for lane in results {
+        tally.merge(lane);
     }
-    let ok = latencies.len();
+    let ok = report.absorb(tally);
     report.figure("messages sent (200)", ok as f64);
     report.figure("seconds", elapsed.as_secs_f64());
     report.figure("messages per second", ok as f64 / elapsed.as_secs_f64());
-    report.latency = Some(latencies.summary());
     if report.statuses.keys().any(|s| *s >= 500 || *s == 0) {
         report.problem("some requests failed (5xx or no answer)".into());
     }
@@ -199,8 +191,7 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
             users[1].token.clone(),
         );
         async move {
-            let mut latencies = Latencies::default();
-            let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+            let mut tally = Tally::default();
             let mut short_pages = 0u64;
             let mut n = reader;
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.count {
@@ -220,8 +211,8 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
                         None,
                     )
                     .await;
+                tally.record(answer.status, answer.status == 200, t.elapsed());
                 if answer.status == 200 {
-                    latencies.record(t.elapsed());
                     let page = answer.body["messages"].as_array().map_or(0, |m| m.len());
                     let reacted = answer.body["messages"].as_array().is_some_and(|m| {
                         m.iter()
@@ -231,10 +222,9 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
                         short_pages += 1;
                     }
                 }
-                *statuses.entry(answer.status).or_default() += 1;
                 bar.inc(1);
             }
-            (latencies, statuses, short_pages)
+            (tally, short_pages)
         }
     });
     let results = futures_util::future::join_all(readers).await;
@@ -244,22 +234,16 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
     report.param("clients", args.clients);
     report.param("page size", limit);
     report.param("messages (2 reactions each)", args.messages);
-    let mut latencies = Latencies::default();
+    let mut tally = Tally::default();
     let mut short = 0;
-    for (l, statuses, short_pages) in results {
-        latencies.extend(l);
+    for (lane, short_pages) in results {
+        tally.merge(lane);
         short += short_pages;
-        for (status, n) in statuses {
-            *report.statuses.entry(status).or_default() += n;
-        }
     }
-    report.figure("pages", latencies.len() as f64);
+    let pages = report.absorb(tally);
+    report.figure("pages", pages as f64);
     report.figure("seconds", elapsed.as_secs_f64());
-    report.figure(
-        "pages per second",
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-    );
-    report.latency = Some(latencies.summary());
+    report.figure("pages per second", pages as f64 / elapsed.as_secs_f64());
     if short > 0 {
         report.problem(format!("{short} pages were short or lacked reactions"));
     }
