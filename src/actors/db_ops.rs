@@ -40,7 +40,15 @@ async fn settle<T>(deps: &ExecDeps, outcome: Idempotent<T>) -> Reply<T> {
     }
 }
 
+/// Runs password hashing off the actor threads, two at a time: each argon2 hash takes ~19 MiB
+/// and a core for tens of milliseconds, so a flood of logins queues instead of taking the
+/// machine's memory and CPU.
 async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(format!("hashing semaphore closed: {e}")))?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))

@@ -288,3 +288,72 @@ fn migrate_applies_and_exits() {
         .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 migration(s) applied"));
 }
+
+/// `PARLEY_LOG_FORMAT=json`: one JSON object per line, the request's line carrying its span
+/// (request id, route, status).
+#[actix_rt::test]
+async fn json_logs_carry_the_request_span() {
+    let database = TestDatabase::provision(Backend::Sqlite).unwrap();
+    let port = free_port();
+    let mut child = Command::new(BINARY)
+        .env("DATABASE_URL", database.env_value())
+        .env("PARLEY_BIND", format!("127.0.0.1:{port}"))
+        .env("PARLEY_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("parley starts");
+    let client = awc::Client::default();
+    let mut answered = false;
+    for _ in 0..300 {
+        let sent = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .insert_header(("X-Request-Id", "json-log-probe"))
+            .send()
+            .await;
+        if sent.is_ok_and(|r| r.status() == 200) {
+            answered = true;
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let output = actix_rt::task::spawn_blocking(move || {
+        let _ = child.wait();
+        let mut text = String::new();
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let mut stream = stream;
+            let _ = std::io::Read::read_to_string(&mut stream, &mut text);
+        }
+        text
+    })
+    .await
+    .unwrap();
+    assert!(answered, "the server did not answer");
+    let lines: Vec<serde_json::Value> = output
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["span"]["request.id"] == "json-log-probe")
+        .unwrap_or_else(|| panic!("no line for the request in:\n{output}"));
+    assert_eq!(request["span"]["http.route"], "/healthz");
+    assert_eq!(request["span"]["http.status"], 200);
+}
