@@ -54,10 +54,11 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
         }
         "resume" => {
             let f: ResumeFields = serde_json::from_value(value).map_err(fields)?;
-            if f.after_seq < 0 {
+            // The upper bound keeps `after_seq + 1` (the replay's first seq) representable.
+            if !(0..i64::MAX).contains(&f.after_seq) {
                 return Err(FrameError::new(
                     "malformed_json",
-                    "after_seq must be zero or more.",
+                    "after_seq must be from 0 to 2^63 - 2.",
                 ));
             }
             Ok(ClientFrame::Resume {
@@ -141,6 +142,10 @@ mod tests {
             (r#"{"type":"typing"}"#, "malformed_json"),
             (
                 r#"{"type":"resume","chat_id":2,"after_seq":-1}"#,
+                "malformed_json",
+            ),
+            (
+                r#"{"type":"resume","chat_id":2,"after_seq":9223372036854775807}"#,
                 "malformed_json",
             ),
             (r#"{"type":"dance"}"#, "unknown_type"),
