@@ -151,6 +151,9 @@ pub struct HistoryArgs {
 }
 
 pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, String> {
+    if args.messages == 0 {
+        return Err("--messages must be at least 1: pages are read from them".into());
+    }
     let api = Api::new(&common.url);
     let run = run_id();
     let users = register_many(&api, &run, 2).await?;
