@@ -7,7 +7,7 @@ use super::chat_room::EphemeralEvent;
 use super::db_executor::{DbOp, ExecDeps};
 use super::session_directory::Kick;
 use crate::auth;
-use crate::db::queries::{BatchedSend, IdempotencyKey, Idempotent, StoredReply};
+use crate::db::queries::{BatchedSend, IdempotencyKey, Idempotent, StoredReply, Written};
 use crate::domain::{
     Chat, ChatEvent, ChatSummary, HistoryCursor, HistoryPage, Message, Role, Session, User,
 };
@@ -21,6 +21,18 @@ pub use crate::db::queries::{NewMessage, TokenOwner};
 pub enum Reply<T> {
     Fresh { status: u16, value: T },
     Replayed(StoredReply),
+}
+
+impl<T> Reply<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
+        match self {
+            Reply::Fresh { status, value } => Reply::Fresh {
+                status,
+                value: f(value),
+            },
+            Reply::Replayed(stored) => Reply::Replayed(stored),
+        }
+    }
 }
 
 /// Broadcasts a fresh write's events, then turns it into the client's answer.
@@ -264,21 +276,14 @@ db_op!(MarkRead -> Reply<()>, "mark_read", |this, deps| {
     let outcome = write_tx!(deps, user_id, key, |q, c| {
         q::chats::mark_read(c, user_id, chat_id, seq).await
     });
-    Ok(match outcome {
-        Idempotent::Fresh(written) => {
-            if let Some(marker) = written.value {
-                deps.publish_ephemeral(chat_id, EphemeralEvent::Read {
-                    user_id: marker.user_id,
-                    seq: marker.seq,
-                }).await;
-            }
-            Reply::Fresh { status: written.status, value: () }
-        }
-        Idempotent::Replayed(stored) => {
-            deps.metrics.idempotent_replays.inc();
-            Reply::Replayed(stored)
-        }
-    })
+    if let Idempotent::Fresh(Written { value: Some(marker), .. }) = &outcome {
+        deps.publish_ephemeral(chat_id, EphemeralEvent::Read {
+            user_id: marker.user_id,
+            seq: marker.seq,
+        }).await;
+    }
+    // The answer is a 204: the marker itself is not part of it.
+    Ok(settle(&deps, outcome).await.map(|_| ()))
 });
 
 // ---- messages ----------------------------------------------------------------------------
@@ -291,23 +296,14 @@ pub struct SendMessage {
 db_op!(SendMessage -> Reply<Message>, "send_message", |this, deps| {
     let new = this.message;
     let user_id = new.author_id;
-    if let Some(batcher) = deps.send_batcher.clone() {
-        // The batcher publishes the events itself, in seq order across the batch.
-        let outcome = batcher.send(&deps, BatchedSend { message: new, key: this.key }).await?;
-        return Ok(match outcome {
-            Idempotent::Fresh(written) => {
-                deps.metrics.messages_created.inc();
-                Reply::Fresh { status: written.status, value: written.value }
-            }
-            Idempotent::Replayed(stored) => {
-                deps.metrics.idempotent_replays.inc();
-                Reply::Replayed(stored)
-            }
-        });
-    }
-    let outcome = write_tx!(deps, user_id, this.key, |q, c| {
-        q::messages::send(c, &new).await
-    });
+    let outcome = match deps.send_batcher.clone() {
+        // The batcher has published the batch's events already, in seq order across the
+        // batch; `settle` then finds none left to publish.
+        Some(batcher) => batcher.send(&deps, BatchedSend { message: new, key: this.key }).await?,
+        None => write_tx!(deps, user_id, this.key, |q, c| {
+            q::messages::send(c, &new).await
+        }),
+    };
     if matches!(outcome, Idempotent::Fresh(_)) {
         deps.metrics.messages_created.inc();
     }
