@@ -95,6 +95,15 @@ on_both_backends! {
         }
     }
 
+    async fn expired_tokens_are_refused(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        server.execute_sql("UPDATE auth_tokens SET expires_at = 0");
+        let res = api.get("/api/v1/users/me", &alice.token).await;
+        res.expect_error(401, "unauthorized");
+        assert_eq!(res.header("www-authenticate"), Some("Bearer"));
+    }
+
     async fn bad_tokens(server) {
         let api = server.api();
         let missing = api.request(Method::GET, "/api/v1/users/me", None, &[], None).await;

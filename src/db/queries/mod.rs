@@ -94,6 +94,7 @@ pub struct NewMessage {
 pub struct TokenOwner {
     pub token_id: i64,
     pub user_id: i64,
+    pub expires_at: crate::domain::Timestamp,
 }
 
 /// Where a read marker ended up, when it moved.

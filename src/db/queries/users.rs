@@ -98,15 +98,23 @@ pub async fn insert_token(
 /// The owner of a live (not expired, not revoked) token.
 pub async fn authenticate(conn: &mut Conn, token_hash: &str) -> AppResult<Option<TokenOwner>> {
     let now = Timestamp::now().millis();
-    let found: Option<(i64, i64)> = auth_tokens::table
+    let found: Option<(i64, i64, i64)> = auth_tokens::table
         .filter(auth_tokens::token_hash.eq(token_hash))
         .filter(auth_tokens::revoked_at.is_null())
         .filter(auth_tokens::expires_at.gt(now))
-        .select((auth_tokens::id, auth_tokens::user_id))
+        .select((
+            auth_tokens::id,
+            auth_tokens::user_id,
+            auth_tokens::expires_at,
+        ))
         .first(conn)
         .await
         .optional()?;
-    Ok(found.map(|(token_id, user_id)| TokenOwner { token_id, user_id }))
+    Ok(found.map(|(token_id, user_id, expires_at)| TokenOwner {
+        token_id,
+        user_id,
+        expires_at: Timestamp(expires_at),
+    }))
 }
 
 pub async fn revoke_token(conn: &mut Conn, token_id: i64) -> AppResult<()> {
