@@ -333,22 +333,3 @@ on_both_backends! {
         assert_eq!(chat.expect(200)["last_seq"], 64);
     }
 }
-
-#[actix_rt::test]
-async fn json_method_errors_have_the_contract_shape() {
-    let server = crate::common::TestServer::start(crate::common::Backend::Sqlite)
-        .await
-        .unwrap();
-    let api = server.api();
-    let alice = api.register("alice").await;
-    let res = api
-        .request(
-            Method::PUT,
-            "/api/v1/messages",
-            Some(&alice.token),
-            &[],
-            None,
-        )
-        .await;
-    res.expect_error(405, "method_not_allowed");
-}

@@ -13,6 +13,8 @@ use super::TestServer;
 pub struct WsClient {
     conn: Framed<BoxedSocket, Codec>,
     pub session_id: String,
+    /// WebSocket pings the server has sent so far (skipped, never answered).
+    pub pings: usize,
 }
 
 /// What the next frame turned out to be.
@@ -54,6 +56,7 @@ impl WsClient {
         let mut client = WsClient {
             conn,
             session_id: String::new(),
+            pings: 0,
         };
         let ready = client.next_json().await;
         assert_eq!(ready["type"], "ready", "{ready}");
@@ -116,7 +119,8 @@ impl WsClient {
                     )
                 }
                 Frame::Close(reason) => return Next::Closed(reason.map(|r| u16::from(r.code))),
-                Frame::Ping(_) | Frame::Pong(_) => continue,
+                Frame::Ping(_) => self.pings += 1,
+                Frame::Pong(_) => continue,
                 other => panic!("unexpected frame {other:?}"),
             }
         }
