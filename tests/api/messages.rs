@@ -1,4 +1,3 @@
-use awc::http::Method;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
