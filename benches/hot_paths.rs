@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use bytestring::ByteString;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use parley::actors::chat_room::Outbound;
+use parley::actors::messages::Outbound;
 use parley::domain::{ChatEvent, EventPayload, Message, Reaction, Timestamp};
 
 fn message() -> Message {

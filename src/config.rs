@@ -6,9 +6,6 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::actors::ws_session::WsSettings;
-use crate::http::rate_limit::RateSettings;
-
 pub const DEFAULT_SQLITE_PATH: &str = "./data/parley.db";
 
 #[derive(Parser, Debug)]
@@ -96,6 +93,61 @@ pub struct Settings {
     pub log_format: String,
 }
 
+/// WebSocket heartbeat settings.
+#[derive(Clone, Copy, Debug)]
+pub struct WsSettings {
+    /// How often the server pings.
+    pub ping_every: Duration,
+    /// A session that sends nothing (not even a pong) for this long is closed.
+    pub silence_limit: Duration,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        WsSettings {
+            ping_every: Duration::from_secs(15),
+            silence_limit: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Tunables of the room actors.
+#[derive(Clone, Copy, Debug)]
+pub struct RoomSettings {
+    /// A room with no sessions and no traffic for this long stops; it restarts on demand.
+    pub idle_after: Duration,
+    /// How long a room holds a later event while waiting for an earlier one before it reads
+    /// the missing seqs from the event log.
+    pub gap_timeout: Duration,
+}
+
+impl Default for RoomSettings {
+    fn default() -> Self {
+        RoomSettings {
+            idle_after: Duration::from_secs(60),
+            gap_timeout: Duration::from_millis(250),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateSettings {
+    /// Writes per user per second (0: unlimited).
+    pub send_rate: u32,
+    /// Writes a user may make at once before the rate applies.
+    pub send_burst: u32,
+    /// Registrations and logins per client IP per minute (0: unlimited).
+    pub auth_per_minute: u32,
+}
+
+impl RateSettings {
+    pub const UNLIMITED: RateSettings = RateSettings {
+        send_rate: 0,
+        send_burst: 0,
+        auth_per_minute: 0,
+    };
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(PathBuf),
@@ -150,6 +202,7 @@ pub struct Config {
     pub db_timeout: Duration,
     pub workers: Option<usize>,
     pub ws: WsSettings,
+    pub rooms: RoomSettings,
     pub rates: RateSettings,
     pub shutdown_timeout: Duration,
     pub log_json: bool,
@@ -204,6 +257,7 @@ impl Config {
             db_timeout: Duration::from_secs(s.db_timeout_secs),
             workers: s.workers,
             ws: WsSettings::default(),
+            rooms: RoomSettings::default(),
             rates: RateSettings {
                 send_rate: s.send_rate,
                 send_burst: s.send_burst,
@@ -226,6 +280,7 @@ impl Config {
             db_timeout: Duration::from_secs(5),
             workers: Some(2),
             ws: WsSettings::default(),
+            rooms: RoomSettings::default(),
             rates: RateSettings::UNLIMITED,
             shutdown_timeout: Duration::from_secs(5),
             log_json: false,

@@ -1,7 +1,6 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use parley::actors::RoomSettings;
 use parley::config::{Cli, Command, Config};
 use tracing_subscriber::EnvFilter;
 
@@ -53,7 +52,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let parley = parley::server::build(&config, RoomSettings::default()).await?;
+    let parley = parley::server::build(&config).await?;
     tracing::info!(addr = %parley.addr, backend = config.database.backend_name(), "parley listening");
     parley
         .run_until_signal()

@@ -21,7 +21,17 @@ pub struct Metrics {
     pub db_pool_connections: IntGaugeVec,
     pub db_query_duration: Histogram,
     pub db_mailbox_backlog: IntGauge,
+    /// Where a send batch's time goes: `queued` (waiting for a round), `pool_wait`,
+    /// `transaction` (every statement and the commit), `broadcast` (frames handed to sessions).
+    pub send_phase: HistogramVec,
+    /// Sends per stored round.
+    pub send_round_size: Histogram,
 }
+
+/// Buckets for the phases of a send batch, from 50 µs to 1 s.
+const PHASE_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 
 /// Latency buckets from 0.5 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -70,6 +80,21 @@ impl Metrics {
             "db_executor_requests_in_flight",
             "Operations the DbExecutor has accepted and not yet answered",
         )?;
+        let send_phase = HistogramVec::new(
+            HistogramOpts::new(
+                "send_batch_phase_seconds",
+                "Time a batch of sends spends in each phase",
+            )
+            .buckets(PHASE_BUCKETS.to_vec()),
+            &["phase"],
+        )?;
+        let send_round_size = Histogram::with_opts(
+            HistogramOpts::new("send_round_size", "Sends stored per transaction").buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1000.0,
+            ]),
+        )?;
+        registry.register(Box::new(send_phase.clone()))?;
+        registry.register(Box::new(send_round_size.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(ws_sessions.clone()))?;
@@ -98,6 +123,8 @@ impl Metrics {
             db_pool_connections,
             db_query_duration,
             db_mailbox_backlog,
+            send_phase,
+            send_round_size,
         })
     }
 }

@@ -8,8 +8,8 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
-use crate::actors::session_directory::{Kick, SessionDirectory};
-use crate::actors::{self, ActorThreads, RoomSettings};
+use crate::actors::messages::Kick;
+use crate::actors::{self, ActorThreads, SessionDirectory};
 use crate::config::Config;
 use crate::db::{self, Database};
 use crate::http::rate_limit::RateLimits;
@@ -81,7 +81,7 @@ async fn wait_for_shutdown_signal() {
 }
 
 /// Applies migrations, then binds the HTTP server and starts the actors.
-pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, String> {
+pub async fn build(config: &Config) -> Result<Parley, String> {
     let metrics = Arc::new(Metrics::new().map_err(|e| format!("metrics: {e}"))?);
     let applied = db::run_migrations(&config.database).await?;
     if applied > 0 {
@@ -92,8 +92,12 @@ pub async fn build(config: &Config, rooms: RoomSettings) -> Result<Parley, Strin
         );
     }
     let database = Database::connect(config, metrics.db_query_duration.clone())?;
-    let (actors, threads) =
-        actors::start(database.clone(), metrics.clone(), rooms, config.send_batch);
+    let (actors, threads) = actors::start(
+        database.clone(),
+        metrics.clone(),
+        config.rooms,
+        config.send_batch,
+    );
     let directory = actors.directory.clone();
     let state = web::Data::new(AppState {
         actors,

@@ -1,96 +1,84 @@
-//! `ChatRegistry`: finds the room of a chat, starting it on first use.
-
-use std::collections::HashMap;
-
-use actix::prelude::*;
+//! `ChatRegistry`: the way to a chat's room. It starts a room on first use (on one of the room
+//! threads, chosen by chat id) and starts the room of a chat a request has just created from
+//! that creation's own result.
 
 use std::sync::Arc;
 
-use super::chat_room::ChatRoom;
-use super::db_executor::DbExecutor;
-use super::session_directory::SessionDirectory;
-use super::RoomSettings;
-use crate::metrics::Metrics;
+use actix::dev::ToEnvelope;
+use actix::prelude::*;
 
+use super::chat_room::{ChatRoom, RoomDeps};
+use super::db_executor::{ask, DbExecutor};
+use super::db_ops::CreateChat;
+use super::messages::Reply;
+use crate::domain::Chat;
+use crate::error::AppResult;
+
+#[derive(Clone)]
 pub struct ChatRegistry {
-    db: Addr<DbExecutor>,
-    directory: SessionDirectory,
-    metrics: Arc<Metrics>,
-    settings: RoomSettings,
-    rooms: HashMap<i64, Addr<ChatRoom>>,
+    deps: RoomDeps,
+    threads: Arc<Vec<ArbiterHandle>>,
 }
 
 impl ChatRegistry {
-    pub fn new(
-        db: Addr<DbExecutor>,
-        directory: SessionDirectory,
-        metrics: Arc<Metrics>,
-        settings: RoomSettings,
-    ) -> Self {
+    /// Rooms run on `threads` (at least one), each chat always on the same one.
+    pub fn new(deps: RoomDeps, threads: Vec<ArbiterHandle>) -> Self {
         ChatRegistry {
-            db,
-            directory,
-            metrics,
-            settings,
-            rooms: HashMap::new(),
+            deps,
+            threads: Arc::new(threads),
         }
     }
-}
 
-impl Actor for ChatRegistry {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(4096);
+    fn thread_of(&self, chat_id: i64) -> Option<&ArbiterHandle> {
+        let count = i64::try_from(self.threads.len()).ok()?;
+        let index = usize::try_from(chat_id.rem_euclid(count.max(1))).ok()?;
+        self.threads.get(index)
     }
-}
 
-/// The room of a chat, running.
-#[derive(Message)]
-#[rtype(result = "Addr<ChatRoom>")]
-pub struct RoomFor {
-    pub chat_id: i64,
-}
-
-impl Handler<RoomFor> for ChatRegistry {
-    type Result = MessageResult<RoomFor>;
-
-    fn handle(&mut self, msg: RoomFor, ctx: &mut Context<Self>) -> Self::Result {
-        if let Some(room) = self.rooms.get(&msg.chat_id).filter(|r| r.connected()) {
-            return MessageResult(room.clone());
+    fn start(&self, room: ChatRoom) -> Addr<ChatRoom> {
+        match self.thread_of(room.chat_id()) {
+            Some(thread) => ChatRoom::start_in_arbiter(thread, move |_| room),
+            None => room.start(),
         }
-        let room = ChatRoom::new(
-            msg.chat_id,
-            self.db.clone(),
-            ctx.address(),
-            self.directory.clone(),
-            self.metrics.clone(),
-            self.settings,
-        )
-        .start();
-        self.rooms.insert(msg.chat_id, room.clone());
-        MessageResult(room)
     }
-}
 
-/// Sent by a room as it stops.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RoomStopped {
-    pub chat_id: i64,
-}
+    /// Sends `message` to the chat's room, starting the room if none is running, and waits
+    /// for its reply.
+    pub async fn send<M>(&self, chat_id: i64, message: M) -> AppResult<M::Result>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        ChatRoom: Handler<M>,
+        <ChatRoom as Actor>::Context: ToEnvelope<ChatRoom, M>,
+    {
+        let reply = self.deps.slots.send(chat_id, message, || {
+            self.start(ChatRoom::new(chat_id, self.deps.clone()))
+        });
+        Ok(reply.await?)
+    }
 
-impl Handler<RoomStopped> for ChatRegistry {
-    type Result = ();
-
-    fn handle(&mut self, msg: RoomStopped, _: &mut Context<Self>) {
-        // A replacement may already be running under the same id; keep it.
-        if self
-            .rooms
-            .get(&msg.chat_id)
-            .is_some_and(|room| !room.connected())
-        {
-            self.rooms.remove(&msg.chat_id);
+    /// Creates a chat. A new chat's room starts from the creation's result, so the members'
+    /// open sessions are bound before its first event goes out.
+    pub async fn create_chat(
+        &self,
+        db: &Addr<DbExecutor>,
+        op: CreateChat,
+    ) -> AppResult<Reply<Chat>> {
+        let outcome = ask(db, op).await?;
+        let (reply, events) = Reply::settle(outcome, &self.deps.metrics);
+        if let Reply::Fresh { value: chat, .. } = &reply {
+            if !events.is_empty() {
+                let member_ids = chat.members.iter().map(|m| m.user_id).collect();
+                let room = ChatRoom::created(chat.id, self.deps.clone(), member_ids, events);
+                let addr = self.start(room);
+                self.deps.slots.install(chat.id, addr);
+            }
         }
+        Ok(reply)
+    }
+
+    /// Running rooms.
+    pub fn running(&self) -> usize {
+        self.deps.slots.len()
     }
 }

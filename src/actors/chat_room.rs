@@ -1,83 +1,54 @@
-//! `ChatRoom`: one per live chat. It owns the chat's member list and its sessions, and turns
-//! committed events, which may arrive out of order when writers race, into one stream in
-//! strict `seq` order. Each event is serialised once and the bytes are shared by every session.
+//! `ChatRoom`: one per live chat. Every write to the chat passes through it: the room loads the
+//! chat's members and `last_seq` before it handles anything, so each event it commits lies
+//! above what it knows and is broadcast by construction. It stores sends in batches (the sends
+//! that arrive while a batch is being stored go in the next one), puts committed events into
+//! strict `seq` order (reading any gap from the event log), and serialises each event once for
+//! every session.
 //!
 //! Each bound session has a high-water mark, `sent_up_to`: it is sent exactly the events above
 //! it, in order. A session that resumes is fed from the event log (in batches) until it reaches
 //! the live stream, then joins it; both happen on this actor's one thread, so nothing falls
 //! between the replay and the live events, and nothing is sent twice.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
 use bytestring::ByteString;
 use serde::Serialize;
+use tokio::sync::oneshot;
+use tracing::Instrument;
 
-use super::chat_registry::{ChatRegistry, RoomStopped};
-use super::db_executor::{ask, DbExecutor};
+use super::db_executor::{ask, DbExecutor, StoreSends};
 use super::db_ops::{LoadEvents, LoadRoomState};
-use super::session_directory::{SessionDirectory, Subscriber};
+use super::messages::{
+    ChatWrite, Deliver, EphemeralEvent, Kick, Outbound, Overflowed, PostMessage, Refusal, Reply,
+    Resume, Subscribe, Subscriber, Typing, Write,
+};
+use super::room_slots::{Retire, RoomSlots};
+use super::session_directory::SessionDirectory;
 use super::ws_protocol::{to_json, ResumedData, ResumedFrame};
-use super::RoomSettings;
-use crate::domain::ChatEvent;
+use crate::config::RoomSettings;
+use crate::db::queries::BatchedSend;
+use crate::domain::{ChatEvent, Message as ChatMessage};
+use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 
 /// Most events read from the log in one gap fill or one replay batch. Small enough that a batch
 /// fits a session's outbox with room to spare.
 const LOG_BATCH: i64 = 128;
 
-/// Committed events of this room's chat, in any order.
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "()")]
-pub struct Deliver {
-    pub events: Vec<ChatEvent>,
-}
-
-/// Events that are not persisted and carry no seq.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EphemeralEvent {
-    Read { user_id: i64, seq: i64 },
-    Typing { user_id: i64 },
-}
-
-/// An ephemeral event; refused (`NotMember`) when its user is not a member of the chat.
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "Result<(), NotMember>")]
-pub struct Ephemeral {
-    pub event: EphemeralEvent,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotMember;
-
-/// One serialised frame for a session's outbox. Cloning shares the bytes.
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "()")]
-pub struct Outbound(pub ByteString);
-
-/// Told to a session whose outbox overflowed; the room has already dropped it.
-#[derive(Message, Clone, Copy, Debug)]
-#[rtype(result = "()")]
-pub struct Overflowed {
-    pub chat_id: i64,
-}
-
-/// Binds a session to the room, live from now on (if its user is a member).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Subscribe {
-    pub subscriber: Subscriber,
-}
-
-/// Binds a session to the room and sends it every event after `after_seq`, then `resumed`,
-/// then live events.
-#[derive(Message)]
-#[rtype(result = "Result<(), NotMember>")]
-pub struct Resume {
-    pub subscriber: Subscriber,
-    pub after_seq: i64,
+/// What every room of a server shares.
+#[derive(Clone)]
+pub struct RoomDeps {
+    pub db: Addr<DbExecutor>,
+    pub directory: SessionDirectory,
+    pub metrics: Arc<Metrics>,
+    pub settings: RoomSettings,
+    /// Most sends stored in one batch.
+    pub send_batch: usize,
+    pub slots: RoomSlots<ChatRoom>,
 }
 
 /// A session bound to the room.
@@ -95,13 +66,30 @@ struct Replay {
     generation: u64,
 }
 
+struct QueuedSend {
+    send: BatchedSend,
+    reply: oneshot::Sender<AppResult<Reply<ChatMessage>>>,
+    span: tracing::Span,
+}
+
+/// Where the room's knowledge of its chat comes from.
+enum Start {
+    /// Read members and `last_seq` from the database before handling anything.
+    Load,
+    /// A chat created a moment ago: its members, and the events of its creation.
+    Created {
+        member_ids: Vec<i64>,
+        events: Vec<ChatEvent>,
+    },
+}
+
 pub struct ChatRoom {
     chat_id: i64,
-    db: Addr<DbExecutor>,
-    registry: Addr<ChatRegistry>,
-    directory: SessionDirectory,
-    metrics: Arc<Metrics>,
-    settings: RoomSettings,
+    deps: RoomDeps,
+    start: Option<Start>,
+    /// Set when the room could not load its chat (it does not exist, or the database failed):
+    /// every request is refused with it until the room retires.
+    refusal: Option<AppError>,
     members: HashSet<i64>,
     /// Every event up to here has been broadcast, in order.
     delivered_seq: i64,
@@ -111,24 +99,39 @@ pub struct ChatRoom {
     last_activity: Instant,
     gap_fill: Option<SpawnHandle>,
     replay_generation: u64,
+    /// Sends waiting for the next batch.
+    sends: VecDeque<QueuedSend>,
+    /// A batch of sends is being stored.
+    storing: bool,
+    /// Writes and log reads started and not finished.
+    in_flight: usize,
+    /// Messages handled that came through the slots (see `room_slots`).
+    handled: u64,
 }
 
 impl ChatRoom {
-    pub fn new(
+    /// A room that loads its chat's state when it starts.
+    pub fn new(chat_id: i64, deps: RoomDeps) -> Self {
+        Self::with_start(chat_id, deps, Start::Load)
+    }
+
+    /// The room of a chat that was just created, started from the creation's own result: it
+    /// binds the members' open sessions and broadcasts the creation's events to them.
+    pub fn created(
         chat_id: i64,
-        db: Addr<DbExecutor>,
-        registry: Addr<ChatRegistry>,
-        directory: SessionDirectory,
-        metrics: Arc<Metrics>,
-        settings: RoomSettings,
+        deps: RoomDeps,
+        member_ids: Vec<i64>,
+        events: Vec<ChatEvent>,
     ) -> Self {
+        Self::with_start(chat_id, deps, Start::Created { member_ids, events })
+    }
+
+    fn with_start(chat_id: i64, deps: RoomDeps, start: Start) -> Self {
         ChatRoom {
             chat_id,
-            db,
-            registry,
-            directory,
-            metrics,
-            settings,
+            deps,
+            start: Some(start),
+            refusal: None,
             members: HashSet::new(),
             delivered_seq: 0,
             pending: BTreeMap::new(),
@@ -136,6 +139,36 @@ impl ChatRoom {
             last_activity: Instant::now(),
             gap_fill: None,
             replay_generation: 0,
+            sends: VecDeque::new(),
+            storing: false,
+            in_flight: 0,
+            handled: 0,
+        }
+    }
+
+    pub fn chat_id(&self) -> i64 {
+        self.chat_id
+    }
+
+    /// Counts a message that came through the slots, as activity.
+    fn received(&mut self) {
+        self.handled += 1;
+        self.last_activity = Instant::now();
+    }
+
+    /// Binds the open sessions of every member that are not bound yet, live from
+    /// `delivered_seq` on.
+    fn bind_members(&mut self) {
+        for &user_id in &self.members {
+            for subscriber in self.deps.directory.sessions_of(user_id) {
+                self.bound
+                    .entry(subscriber.session_id)
+                    .or_insert_with(|| Bound {
+                        subscriber,
+                        sent_up_to: self.delivered_seq,
+                        replay: None,
+                    });
+            }
         }
     }
 
@@ -160,7 +193,7 @@ impl ChatRoom {
                 ctx.cancel_future(handle);
             }
         } else if self.gap_fill.is_none() {
-            self.gap_fill = Some(ctx.run_later(self.settings.gap_timeout, |room, ctx| {
+            self.gap_fill = Some(ctx.run_later(self.deps.settings.gap_timeout, |room, ctx| {
                 room.gap_fill = None;
                 room.fill_gap(ctx);
             }));
@@ -176,11 +209,13 @@ impl ChatRoom {
             after_seq: self.delivered_seq,
             limit: LOG_BATCH,
         };
-        let db = self.db.clone();
+        let db = self.deps.db.clone();
+        self.in_flight += 1;
         ctx.wait(
             async move { ask(&db, load).await }
                 .into_actor(self)
                 .map(|result, room, ctx| {
+                    room.in_flight -= 1;
                     match result {
                         Ok(events) => {
                             tracing::debug!(
@@ -188,9 +223,11 @@ impl ChatRoom {
                                 count = events.len(),
                                 "gap filled from the event log"
                             );
+                            let whole_log = events.len() < LOG_BATCH as usize;
                             for event in events {
                                 room.accept(event);
                             }
+                            room.skip_hole(whole_log);
                         }
                         Err(e) => {
                             tracing::warn!(chat.id = room.chat_id, error = %e, "gap fill failed")
@@ -199,6 +236,23 @@ impl ChatRoom {
                     room.flush(ctx);
                 }),
         );
+    }
+
+    /// A seq the log does not hold although later ones are committed was never written (only
+    /// a hand-made change to the database can do that): the room goes on after it.
+    fn skip_hole(&mut self, read_whole_log: bool) {
+        let Some(&next) = self.pending.keys().next() else {
+            return;
+        };
+        if read_whole_log && next > self.delivered_seq + 1 {
+            tracing::warn!(
+                chat.id = self.chat_id,
+                from = self.delivered_seq + 1,
+                to = next - 1,
+                "seqs missing from the event log are skipped"
+            );
+            self.delivered_seq = next - 1;
+        }
     }
 
     fn bind(&mut self, subscriber: Subscriber, sent_up_to: i64) {
@@ -213,14 +267,14 @@ impl ChatRoom {
     }
 
     fn broadcast_event(&mut self, event: &ChatEvent) {
-        self.metrics.events_broadcast.inc();
+        self.deps.metrics.events_broadcast.inc();
         let membership = event
             .membership_change()
             .map(|(m, joined)| (m.user_id, joined));
         if let Some((user_id, true)) = membership {
             // The new member's open sessions see the event that adds them, and all after it.
             self.members.insert(user_id);
-            for subscriber in self.directory.sessions_of(user_id) {
+            for subscriber in self.deps.directory.sessions_of(user_id) {
                 if !self.bound.contains_key(&subscriber.session_id) {
                     self.bind(subscriber, event.seq - 1);
                 }
@@ -255,9 +309,8 @@ impl ChatRoom {
         wanted: impl Fn(&Bound) -> bool,
         seq: Option<i64>,
     ) {
-        self.last_activity = Instant::now();
         let chat_id = self.chat_id;
-        let metrics = &self.metrics;
+        let metrics = &self.deps.metrics;
         self.bound.retain(|_, bound| {
             if !wanted(bound) {
                 return true;
@@ -268,6 +321,201 @@ impl ChatRoom {
             }
             keep
         });
+    }
+
+    fn broadcast_ephemeral(&mut self, event: EphemeralEvent) -> Result<(), Refusal> {
+        let chat_id = self.chat_id;
+        let (json, from_user, to_sender) = match event {
+            EphemeralEvent::Read { user_id, seq } => (
+                to_json(&EphemeralFrame {
+                    kind: "read",
+                    chat_id,
+                    data: ReadData {
+                        chat_id,
+                        user_id,
+                        seq,
+                    },
+                }),
+                user_id,
+                true,
+            ),
+            EphemeralEvent::Typing { user_id } => (
+                to_json(&EphemeralFrame {
+                    kind: "typing",
+                    chat_id,
+                    data: TypingData { chat_id, user_id },
+                }),
+                user_id,
+                false,
+            ),
+        };
+        if !self.members.contains(&from_user) {
+            return Err(Refusal::NotMember);
+        }
+        let frame = ByteString::from(json);
+        self.send_where(
+            &frame,
+            |b| to_sender || b.subscriber.user_id != from_user,
+            None,
+        );
+        Ok(())
+    }
+
+    /// Stores the waiting sends (up to a batch) through the executor. The next batch starts
+    /// when this one is answered, so this room's seqs are taken in the order its sends came.
+    fn store_sends(&mut self, ctx: &mut Context<Self>) {
+        let take = self.sends.len().min(self.deps.send_batch);
+        if take == 0 {
+            return;
+        }
+        self.storing = true;
+        let span = tracing::info_span!(
+            "room",
+            op = "store_sends",
+            chat.id = self.chat_id,
+            batch.size = take
+        );
+        let mut sends = Vec::with_capacity(take);
+        let mut replies = Vec::with_capacity(take);
+        for queued in self.sends.drain(..take) {
+            span.follows_from(&queued.span);
+            sends.push(queued.send);
+            replies.push(queued.reply);
+        }
+        let stored = self.deps.db.send(StoreSends {
+            sends,
+            span: span.clone(),
+        });
+        let started = Instant::now();
+        ctx.spawn(
+            stored
+                .instrument(span)
+                .into_actor(self)
+                .map(move |result, room, ctx| {
+                    room.storing = false;
+                    room.deps
+                        .metrics
+                        .send_phase
+                        .with_label_values(&["batch"])
+                        .observe(started.elapsed().as_secs_f64());
+                    room.answer_sends(result.map_err(AppError::from).and_then(|r| r), replies, ctx);
+                    if !room.sends.is_empty() {
+                        room.store_sends(ctx);
+                    }
+                }),
+        );
+    }
+
+    /// Broadcasts a stored batch's events, then answers its sends (events first, so that a
+    /// client that reads its answer and then listens has nothing to wait for).
+    fn answer_sends(
+        &mut self,
+        result: AppResult<super::db_executor::SendOutcomes>,
+        replies: Vec<oneshot::Sender<AppResult<Reply<ChatMessage>>>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let mut answers = Vec::with_capacity(replies.len());
+        match result {
+            Ok(outcomes) => {
+                let mut outcomes = outcomes.into_iter();
+                for reply in replies {
+                    let answer = match outcomes.next() {
+                        Some(Ok(outcome)) => {
+                            if matches!(outcome, crate::db::queries::Idempotent::Fresh(_)) {
+                                self.deps.metrics.messages_created.inc();
+                            }
+                            let (answer, events) = Reply::settle(outcome, &self.deps.metrics);
+                            for event in events {
+                                self.accept(event);
+                            }
+                            Ok(answer)
+                        }
+                        Some(Err(e)) => Err(e),
+                        None => Err(AppError::Internal(
+                            "a send of the batch got no outcome".into(),
+                        )),
+                    };
+                    answers.push((reply, answer));
+                }
+            }
+            Err(error) => {
+                for reply in replies {
+                    answers.push((reply, Err(error.clone())));
+                }
+            }
+        }
+        let broadcasting = Instant::now();
+        self.flush(ctx);
+        self.deps
+            .metrics
+            .send_phase
+            .with_label_values(&["broadcast"])
+            .observe(broadcasting.elapsed().as_secs_f64());
+        for (reply, answer) in answers {
+            let _ = reply.send(answer);
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.bound.is_empty()
+            && self.pending.is_empty()
+            && self.sends.is_empty()
+            && !self.storing
+            && self.in_flight == 0
+            && self.last_activity.elapsed() >= self.deps.settings.idle_after
+    }
+
+    /// Stops the room if no message is on its way to it (see `room_slots`).
+    fn retire(&mut self, ctx: &mut Context<Self>) {
+        if self
+            .deps
+            .slots
+            .retire(self.chat_id, &ctx.address(), self.handled)
+            == Retire::Done
+        {
+            ctx.stop();
+        }
+    }
+
+    fn begin(&mut self, ctx: &mut Context<Self>) {
+        match self.start.take() {
+            Some(Start::Created { member_ids, events }) => {
+                self.members = member_ids.into_iter().collect();
+                self.delivered_seq = events.first().map_or(0, |e| e.seq - 1);
+                self.bind_members();
+                for event in events {
+                    self.accept(event);
+                }
+                self.flush(ctx);
+            }
+            Some(Start::Load) | None => {
+                let db = self.deps.db.clone();
+                let chat_id = self.chat_id;
+                // Nothing else is handled until the room knows its members and its seq.
+                ctx.wait(
+                    async move { ask(&db, LoadRoomState { chat_id }).await }
+                        .into_actor(self)
+                        .map(|result, room, ctx| match result {
+                            Ok(Some(state)) => {
+                                room.members = state.member_ids.into_iter().collect();
+                                room.delivered_seq = state.last_seq;
+                                room.bind_members();
+                            }
+                            Ok(None) => {
+                                room.refusal = Some(AppError::NotFound("chat"));
+                                room.retire(ctx);
+                            }
+                            Err(e) => {
+                                // What is queued gets the error; once the room has retired,
+                                // the next message starts a fresh one.
+                                tracing::warn!(chat.id = room.chat_id, error = %e, "room could not load its state");
+                                room.refusal = Some(e);
+                                room.retire(ctx);
+                            }
+                        }),
+                );
+            }
+        }
     }
 
     fn start_replay(&mut self, session_id: u64, after_seq: i64, ctx: &mut Context<Self>) {
@@ -295,22 +543,25 @@ impl ChatRoom {
             after_seq,
             limit: LOG_BATCH,
         };
-        let db = self.db.clone();
+        let db = self.deps.db.clone();
+        self.in_flight += 1;
         ctx.spawn(
             async move { ask(&db, load).await }
                 .into_actor(self)
-                .map(move |result, room, ctx| match result {
+                .map(move |result, room, ctx| {
+                    room.in_flight -= 1;
+                    match result {
                     Ok(events) => room.continue_replay(session_id, generation, events, ctx),
                     Err(e) => {
                         tracing::warn!(chat.id = room.chat_id, error = %e, "replay failed; closing the session");
                         if let Some(bound) = room.bound.remove(&session_id) {
-                            bound.subscriber.kick.do_send(super::session_directory::Kick {
+                            bound.subscriber.kick.do_send(Kick {
                                 code: 1011,
                                 reason: "replay failed",
                             });
                         }
                     }
-                }),
+                }}),
         );
     }
 
@@ -351,7 +602,7 @@ impl ChatRoom {
                 &bound.subscriber,
                 &ByteString::from(json),
                 chat_id,
-                &self.metrics,
+                &self.deps.metrics,
             ) {
                 return;
             }
@@ -379,7 +630,7 @@ impl ChatRoom {
             &bound.subscriber,
             &ByteString::from(frame),
             chat_id,
-            &self.metrics,
+            &self.deps.metrics,
         ) {
             self.bound.insert(session_id, bound);
         }
@@ -396,91 +647,6 @@ fn offer(subscriber: &Subscriber, frame: &ByteString, chat_id: i64, metrics: &Me
             false
         }
         Err(SendError::Closed(_)) => false,
-    }
-}
-
-impl Actor for ChatRoom {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(4096);
-        self.metrics.chat_rooms.inc();
-        let db = self.db.clone();
-        let chat_id = self.chat_id;
-        // Nothing else is handled until the room knows its members and where its seq stands.
-        ctx.wait(
-            async move { ask(&db, LoadRoomState { chat_id }).await }
-                .into_actor(self)
-                .map(|result, room, ctx| match result {
-                    Ok(Some(state)) => {
-                        room.members = state.member_ids.into_iter().collect();
-                        room.delivered_seq = state.last_seq;
-                    }
-                    Ok(None) => ctx.stop(),
-                    Err(e) => {
-                        tracing::warn!(chat.id = room.chat_id, error = %e, "room could not load its state");
-                        ctx.stop();
-                    }
-                }),
-        );
-        let check_every = self.settings.idle_after / 2;
-        ctx.run_interval(check_every, |room, ctx| {
-            room.bound.retain(|_, b| b.subscriber.outbox.connected());
-            if room.bound.is_empty()
-                && room.pending.is_empty()
-                && room.last_activity.elapsed() >= room.settings.idle_after
-            {
-                ctx.stop();
-            }
-        });
-    }
-
-    fn stopped(&mut self, _: &mut Self::Context) {
-        self.metrics.chat_rooms.dec();
-        self.registry.do_send(RoomStopped {
-            chat_id: self.chat_id,
-        });
-    }
-}
-
-impl Handler<Deliver> for ChatRoom {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
-        self.last_activity = Instant::now();
-        for event in msg.events {
-            self.accept(event);
-        }
-        self.flush(ctx);
-    }
-}
-
-impl Handler<Subscribe> for ChatRoom {
-    type Result = ();
-
-    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
-        let subscriber = msg.subscriber;
-        if self.members.contains(&subscriber.user_id)
-            && !self.bound.contains_key(&subscriber.session_id)
-        {
-            self.bind(subscriber, self.delivered_seq);
-        }
-    }
-}
-
-impl Handler<Resume> for ChatRoom {
-    type Result = Result<(), NotMember>;
-
-    fn handle(&mut self, msg: Resume, ctx: &mut Context<Self>) -> Self::Result {
-        if !self.members.contains(&msg.subscriber.user_id) {
-            return Err(NotMember);
-        }
-        let session_id = msg.subscriber.session_id;
-        if !self.bound.contains_key(&session_id) {
-            self.bind(msg.subscriber, msg.after_seq);
-        }
-        self.start_replay(session_id, msg.after_seq, ctx);
-        Ok(())
     }
 }
 
@@ -505,44 +671,148 @@ struct TypingData {
     user_id: i64,
 }
 
-impl Handler<Ephemeral> for ChatRoom {
-    type Result = Result<(), NotMember>;
+impl Actor for ChatRoom {
+    type Context = Context<Self>;
 
-    fn handle(&mut self, msg: Ephemeral, _: &mut Context<Self>) -> Self::Result {
-        let chat_id = self.chat_id;
-        let (json, from_user, to_typist) = match msg.event {
-            EphemeralEvent::Read { user_id, seq } => (
-                to_json(&EphemeralFrame {
-                    kind: "read",
-                    chat_id,
-                    data: ReadData {
-                        chat_id,
-                        user_id,
-                        seq,
-                    },
-                }),
-                user_id,
-                true,
-            ),
-            EphemeralEvent::Typing { user_id } => (
-                to_json(&EphemeralFrame {
-                    kind: "typing",
-                    chat_id,
-                    data: TypingData { chat_id, user_id },
-                }),
-                user_id,
-                false,
-            ),
-        };
-        if !self.members.contains(&from_user) {
-            return Err(NotMember);
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+        self.deps.metrics.chat_rooms.inc();
+        self.begin(ctx);
+        let check_every = self.deps.settings.idle_after / 2;
+        ctx.run_interval(check_every, |room, ctx| {
+            room.bound.retain(|_, b| b.subscriber.outbox.connected());
+            if room.refusal.is_some() || room.idle() {
+                room.retire(ctx);
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.deps.metrics.chat_rooms.dec();
+    }
+}
+
+impl Handler<PostMessage> for ChatRoom {
+    type Result = ResponseFuture<AppResult<Reply<ChatMessage>>>;
+
+    fn handle(&mut self, msg: PostMessage, ctx: &mut Context<Self>) -> Self::Result {
+        self.received();
+        if let Some(refusal) = self.refusal.clone() {
+            return Box::pin(async move { Err(refusal) });
         }
-        let frame = ByteString::from(json);
-        self.send_where(
-            &frame,
-            |b| to_typist || b.subscriber.user_id != from_user,
-            None,
-        );
+        let (reply, answer) = oneshot::channel();
+        self.sends.push_back(QueuedSend {
+            send: msg.send,
+            reply,
+            span: msg.span,
+        });
+        if !self.storing {
+            self.store_sends(ctx);
+        }
+        Box::pin(async move {
+            answer
+                .await
+                .map_err(|_| AppError::Internal("the room dropped a send".into()))?
+        })
+    }
+}
+
+impl<O: ChatWrite> Handler<Write<O>> for ChatRoom {
+    type Result = ResponseActFuture<Self, AppResult<Reply<O::Value>>>;
+
+    fn handle(&mut self, msg: Write<O>, _: &mut Context<Self>) -> Self::Result {
+        self.received();
+        if let Some(refusal) = self.refusal.clone() {
+            return Box::pin(fut::ready(Err(refusal)));
+        }
+        self.in_flight += 1;
+        let db = self.deps.db.clone();
+        let span =
+            tracing::info_span!(parent: &msg.span, "room", op = O::NAME, chat.id = self.chat_id);
+        Box::pin(
+            async move { ask(&db, msg.op).await }
+                .instrument(span)
+                .into_actor(self)
+                .map(|result, room, ctx| {
+                    room.in_flight -= 1;
+                    let (reply, events) = Reply::settle(result?, &room.deps.metrics);
+                    for event in events {
+                        room.accept(event);
+                    }
+                    room.flush(ctx);
+                    if let Reply::Fresh { value, .. } = &reply {
+                        if let Some(event) = O::ephemeral(value) {
+                            // The writer was a member when it committed; a refusal here only
+                            // means the room has seen it leave since.
+                            let _ = room.broadcast_ephemeral(event);
+                        }
+                    }
+                    Ok(reply)
+                }),
+        )
+    }
+}
+
+impl Handler<Deliver> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) {
+        self.received();
+        if self.refusal.is_some() {
+            return;
+        }
+        for event in msg.events {
+            self.accept(event);
+        }
+        self.flush(ctx);
+    }
+}
+
+impl Handler<Subscribe> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        self.received();
+        let subscriber = msg.subscriber;
+        if self.refusal.is_none()
+            && self.members.contains(&subscriber.user_id)
+            && !self.bound.contains_key(&subscriber.session_id)
+        {
+            self.bind(subscriber, self.delivered_seq);
+        }
+    }
+}
+
+impl Handler<Resume> for ChatRoom {
+    type Result = Result<(), Refusal>;
+
+    fn handle(&mut self, msg: Resume, ctx: &mut Context<Self>) -> Self::Result {
+        self.received();
+        if let Some(refusal) = &self.refusal {
+            return Err(Refusal::from(refusal));
+        }
+        if !self.members.contains(&msg.subscriber.user_id) {
+            return Err(Refusal::NotMember);
+        }
+        let session_id = msg.subscriber.session_id;
+        if !self.bound.contains_key(&session_id) {
+            self.bind(msg.subscriber, msg.after_seq);
+        }
+        self.start_replay(session_id, msg.after_seq, ctx);
         Ok(())
+    }
+}
+
+impl Handler<Typing> for ChatRoom {
+    type Result = Result<(), Refusal>;
+
+    fn handle(&mut self, msg: Typing, _: &mut Context<Self>) -> Self::Result {
+        self.received();
+        if let Some(refusal) = &self.refusal {
+            return Err(Refusal::from(refusal));
+        }
+        self.broadcast_ephemeral(EphemeralEvent::Typing {
+            user_id: msg.user_id,
+        })
     }
 }

@@ -1,40 +1,34 @@
 //! `DbExecutor`: the one owner of the database. Each request is a typed operation (`DbOp`)
 //! whose reply is a typed result built completely (messages with their reactions) before it
-//! leaves the actor.
+//! leaves the actor. It knows nothing of rooms or sessions: it stores and loads.
+//!
+//! Sends come in batches, one per room at a time; the batches that wait while earlier rounds
+//! are being stored are merged into one transaction (group commit), so that many quiet chats
+//! share a commit as the sends of one busy chat do.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, ResponseFuture};
+use actix::prelude::*;
 use futures_util::future::BoxFuture;
+use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use super::chat_registry::{ChatRegistry, RoomFor};
-use super::chat_room::{Deliver, Ephemeral, EphemeralEvent};
-use super::send_batcher::SendBatcher;
-use super::session_directory::SessionDirectory;
+use super::group_commit::store_round;
 use super::token_cache::TokenCache;
+use crate::db::queries::{BatchedSend, Idempotent};
 use crate::db::Database;
-use crate::domain::ChatEvent;
+use crate::domain::Message as ChatMessage;
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 use crate::with_backend;
 
-pub struct DbExecutor {
-    deps: ExecDeps,
-}
-
-/// What an operation may use: the database, the way to its chats' rooms, the open sessions
-/// (to close a revoked token's), and the metrics.
+/// What an operation may use.
 #[derive(Clone)]
 pub struct ExecDeps {
     pub db: Database,
-    pub registry: Addr<ChatRegistry>,
-    pub directory: SessionDirectory,
     pub metrics: Arc<Metrics>,
-    /// Group commit for sends; `None` stores each send in a transaction of its own.
-    pub send_batcher: Option<SendBatcher>,
     pub tokens: TokenCache,
 }
 
@@ -67,6 +61,133 @@ impl<O: DbOp> Message for Query<O> {
     type Result = AppResult<O::Output>;
 }
 
+/// Sends an operation to the executor and waits for its typed reply.
+pub async fn ask<O: DbOp>(db: &Addr<DbExecutor>, op: O) -> AppResult<O::Output> {
+    db.send(Query::new(op)).await?
+}
+
+/// One room's batch of sends. The answer holds one outcome per send, in order.
+pub struct StoreSends {
+    pub sends: Vec<BatchedSend>,
+    pub span: tracing::Span,
+}
+
+pub type SendOutcomes = Vec<AppResult<Idempotent<ChatMessage>>>;
+
+impl Message for StoreSends {
+    type Result = AppResult<SendOutcomes>;
+}
+
+struct WaitingBatch {
+    sends: Vec<BatchedSend>,
+    reply: oneshot::Sender<AppResult<SendOutcomes>>,
+    queued_at: Instant,
+}
+
+pub struct DbExecutor {
+    deps: ExecDeps,
+    waiting: VecDeque<WaitingBatch>,
+    rounds_in_flight: usize,
+    /// Rounds stored at the same time. Each room has at most one batch in flight, so two rounds
+    /// never touch the same chat and never wait for each other's locks.
+    max_rounds: usize,
+    /// Most sends merged into one round.
+    max_round_sends: usize,
+}
+
+impl DbExecutor {
+    pub fn new(db: Database, metrics: Arc<Metrics>, send_batch: usize) -> Self {
+        // SQLite has one connection: a second round would only wait for it.
+        let max_rounds = if db.is_sqlite() { 1 } else { 4 };
+        DbExecutor {
+            deps: ExecDeps {
+                db,
+                metrics,
+                tokens: TokenCache::default(),
+            },
+            waiting: VecDeque::new(),
+            rounds_in_flight: 0,
+            max_rounds,
+            max_round_sends: send_batch.max(1),
+        }
+    }
+
+    /// Starts rounds while there are batches waiting and room for another round.
+    fn start_rounds(&mut self, ctx: &mut Context<Self>) {
+        while self.rounds_in_flight < self.max_rounds && !self.waiting.is_empty() {
+            let mut batches = Vec::new();
+            let mut size = 0;
+            while let Some(next) = self.waiting.front() {
+                if !batches.is_empty() && size + next.sends.len() > self.max_round_sends {
+                    break;
+                }
+                size += next.sends.len();
+                batches.extend(self.waiting.pop_front());
+            }
+            self.rounds_in_flight += 1;
+            let metrics = self.deps.metrics.clone();
+            let mut sends = Vec::with_capacity(size);
+            let mut replies = Vec::with_capacity(batches.len());
+            for batch in batches {
+                metrics
+                    .send_phase
+                    .with_label_values(&["queued"])
+                    .observe(batch.queued_at.elapsed().as_secs_f64());
+                replies.push((batch.sends.len(), batch.reply));
+                sends.extend(batch.sends);
+            }
+            let db = self.deps.db.clone();
+            let span = tracing::info_span!(
+                "db",
+                op = "store_sends",
+                round.sends = size,
+                round.batches = replies.len()
+            );
+            let round_metrics = metrics.clone();
+            let round =
+                async move { store_round(&db, &round_metrics, sends).await }.instrument(span);
+            ctx.spawn(round.into_actor(self).map(move |result, this, ctx| {
+                this.rounds_in_flight -= 1;
+                answer_batches(result, replies);
+                this.start_rounds(ctx);
+            }));
+        }
+    }
+}
+
+/// Hands each room its batch's outcomes, in the order its sends were merged.
+fn answer_batches(
+    result: AppResult<SendOutcomes>,
+    replies: Vec<(usize, oneshot::Sender<AppResult<SendOutcomes>>)>,
+) {
+    match result {
+        Ok(outcomes) => {
+            let mut outcomes = outcomes.into_iter();
+            for (count, reply) in replies {
+                let _ = reply.send(Ok(outcomes.by_ref().take(count).collect()));
+            }
+        }
+        Err(error) => {
+            for (_, reply) in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
+
+impl Actor for DbExecutor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(DB_MAILBOX);
+        self.schedule_maintenance(ctx);
+    }
+}
+
+/// The executor hands each request to a spawned future at once, so its mailbox only absorbs
+/// bursts; `send` waits when it is full.
+const DB_MAILBOX: usize = 1024;
+
 impl<O: DbOp> Handler<Query<O>> for DbExecutor {
     type Result = ResponseFuture<AppResult<O::Output>>;
 
@@ -89,16 +210,25 @@ impl<O: DbOp> Handler<Query<O>> for DbExecutor {
     }
 }
 
-/// Sends an operation to the executor and waits for its typed reply.
-pub async fn ask<O: DbOp>(db: &Addr<DbExecutor>, op: O) -> AppResult<O::Output> {
-    db.send(Query::new(op)).await?
-}
+impl Handler<StoreSends> for DbExecutor {
+    type Result = ResponseFuture<AppResult<SendOutcomes>>;
 
-impl Actor for DbExecutor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        self.schedule_maintenance(ctx);
+    fn handle(&mut self, batch: StoreSends, ctx: &mut Context<Self>) -> Self::Result {
+        let (reply, answer) = oneshot::channel();
+        self.waiting.push_back(WaitingBatch {
+            sends: batch.sends,
+            reply,
+            queued_at: Instant::now(),
+        });
+        self.start_rounds(ctx);
+        Box::pin(
+            async move {
+                answer
+                    .await
+                    .map_err(|_| AppError::Internal("a send round was dropped".into()))?
+            }
+            .instrument(batch.span),
+        )
     }
 }
 
@@ -106,27 +236,6 @@ impl Actor for DbExecutor {
 const PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 impl DbExecutor {
-    pub fn new(
-        db: Database,
-        registry: Addr<ChatRegistry>,
-        directory: SessionDirectory,
-        metrics: Arc<Metrics>,
-        send_batch: usize,
-    ) -> Self {
-        DbExecutor {
-            deps: ExecDeps {
-                db: db.clone(),
-                registry,
-                directory,
-                metrics,
-                // SQLite has one connection: a second stream would only wait for it.
-                send_batcher: (send_batch > 1)
-                    .then(|| SendBatcher::new(send_batch, if db.is_sqlite() { 1 } else { 2 })),
-                tokens: TokenCache::default(),
-            },
-        }
-    }
-
     fn schedule_maintenance(&self, ctx: &mut Context<Self>) {
         ctx.run_interval(PURGE_INTERVAL, |this, ctx| {
             let db = this.deps.db.clone();
@@ -145,54 +254,4 @@ pub async fn purge_expired_keys(db: &Database) -> AppResult<usize> {
     let mut conn = db.conn().await?;
     let now = crate::domain::Timestamp::now();
     with_backend!(&mut conn, q, c => q::idempotency::purge_expired(c, now).await)
-}
-
-impl ExecDeps {
-    /// Hands committed events to their chats' rooms. The events are durable already, so a
-    /// failure here is logged, not returned: rooms fill gaps from the event log, and clients
-    /// resume from it.
-    pub async fn publish(&self, events: Vec<ChatEvent>) {
-        let mut by_chat: BTreeMap<i64, Vec<ChatEvent>> = BTreeMap::new();
-        for event in events {
-            by_chat.entry(event.chat_id).or_default().push(event);
-        }
-        for (chat_id, events) in by_chat {
-            if let Err(e) = self.deliver(chat_id, Deliver { events }).await {
-                tracing::warn!(chat.id = chat_id, error = %e, "could not hand events to the room");
-            }
-        }
-    }
-
-    pub async fn publish_ephemeral(&self, chat_id: i64, event: EphemeralEvent) {
-        match self.deliver(chat_id, Ephemeral { event }).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => tracing::debug!(chat.id = chat_id, "ephemeral event from a non-member"),
-            Err(e) => {
-                tracing::debug!(chat.id = chat_id, error = %e, "ephemeral event not delivered")
-            }
-        }
-    }
-
-    /// Sends `message` to the chat's room, starting the room if need be.
-    pub async fn deliver<M>(&self, chat_id: i64, message: M) -> AppResult<M::Result>
-    where
-        M: Message + Clone + Send + 'static,
-        M::Result: Send,
-        super::ChatRoom: Handler<M>,
-    {
-        // A room may stop between being looked up and being sent to; a second lookup then
-        // starts a fresh one.
-        let mut last_error = None;
-        for _ in 0..3 {
-            let room = self.registry.send(RoomFor { chat_id }).await?;
-            match room.send(message.clone()).await {
-                Ok(result) => return Ok(result),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.map_or_else(
-            || AppError::Unavailable("room unavailable".into()),
-            Into::into,
-        ))
-    }
 }

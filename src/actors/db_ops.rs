@@ -3,11 +3,9 @@
 
 use futures_util::future::BoxFuture;
 
-use super::chat_room::EphemeralEvent;
 use super::db_executor::{DbOp, ExecDeps};
-use super::session_directory::Kick;
 use crate::auth;
-use crate::db::queries::{BatchedSend, IdempotencyKey, Idempotent, StoredReply, Written};
+use crate::db::queries::{IdempotencyKey, Idempotent, ReadMarker};
 use crate::domain::{
     Chat, ChatEvent, ChatSummary, HistoryCursor, HistoryPage, Message, Role, Session, User,
 };
@@ -15,42 +13,6 @@ use crate::error::{AppError, AppResult};
 use crate::with_backend;
 
 pub use crate::db::queries::{NewMessage, TokenOwner};
-
-/// The answer to a write that may carry an `Idempotency-Key`.
-#[derive(Debug)]
-pub enum Reply<T> {
-    Fresh { status: u16, value: T },
-    Replayed(StoredReply),
-}
-
-impl<T> Reply<T> {
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
-        match self {
-            Reply::Fresh { status, value } => Reply::Fresh {
-                status,
-                value: f(value),
-            },
-            Reply::Replayed(stored) => Reply::Replayed(stored),
-        }
-    }
-}
-
-/// Broadcasts a fresh write's events, then turns it into the client's answer.
-async fn settle<T>(deps: &ExecDeps, outcome: Idempotent<T>) -> Reply<T> {
-    match outcome {
-        Idempotent::Fresh(written) => {
-            deps.publish(written.events).await;
-            Reply::Fresh {
-                status: written.status,
-                value: written.value,
-            }
-        }
-        Idempotent::Replayed(stored) => {
-            deps.metrics.idempotent_replays.inc();
-            Reply::Replayed(stored)
-        }
-    }
-}
 
 /// Runs password hashing off the actor threads, two at a time: each argon2 hash takes ~19 MiB
 /// and a core for tens of milliseconds, so a flood of logins queues instead of taking the
@@ -81,9 +43,7 @@ macro_rules! db_op {
 }
 
 /// Runs `$body` (with `$q` the backend's query module and `$c` its connection) in one
-/// transaction guarded by the idempotency key, and evaluates to its `Idempotent` outcome. The
-/// connection goes back to the pool before the caller publishes events, because a room that is
-/// starting needs one to load its state.
+/// transaction guarded by the idempotency key, and evaluates to its `Idempotent` outcome.
 macro_rules! write_tx {
     ($deps:ident, $user_id:expr, $key:expr, |$q:ident, $c:ident| $body:block) => {{
         let mut conn = $deps.db.conn().await?;
@@ -156,8 +116,8 @@ db_op!(Authenticate -> Option<TokenOwner>, "authenticate", |this, deps| {
     Ok(owner)
 });
 
+/// Revokes a token; the caller closes the token's sessions.
 pub struct Logout {
-    pub user_id: i64,
     pub token_id: i64,
 }
 
@@ -167,7 +127,6 @@ db_op!(Logout -> (), "logout", |this, deps| {
         with_backend!(&mut conn, q, c => q::users::revoke_token(c, this.token_id).await)?;
     }
     deps.tokens.forget_token(this.token_id);
-    deps.directory.kick_token(this.user_id, this.token_id, Kick { code: 1008, reason: "token revoked" });
     Ok(())
 });
 
@@ -200,7 +159,7 @@ pub struct CreateChat {
     pub spec: ChatSpec,
 }
 
-db_op!(CreateChat -> Reply<Chat>, "create_chat", |this, deps| {
+db_op!(CreateChat -> Idempotent<Chat>, "create_chat", |this, deps| {
     let user_id = this.user_id;
     let spec = this.spec;
     let outcome = write_tx!(deps, user_id, this.key, |q, c| {
@@ -211,7 +170,7 @@ db_op!(CreateChat -> Reply<Chat>, "create_chat", |this, deps| {
                 q::chats::create_direct(c, user_id, other_id).await,
         }
     });
-    Ok(settle(&deps, outcome).await)
+    Ok(outcome)
 });
 
 pub struct ListChats {
@@ -220,7 +179,7 @@ pub struct ListChats {
 
 db_op!(ListChats -> Vec<ChatSummary>, "list_chats", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::chats::list_for_user(c, this.user_id).await)
+    with_backend!(&mut conn, q, c => q::aggregates::list_for_user(c, this.user_id).await)
 });
 
 pub struct GetChat {
@@ -230,7 +189,7 @@ pub struct GetChat {
 
 db_op!(GetChat -> Chat, "get_chat", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::chats::get(c, this.user_id, this.chat_id).await)
+    with_backend!(&mut conn, q, c => q::aggregates::chat(c, this.user_id, this.chat_id).await)
 });
 
 pub struct AddMember {
@@ -241,12 +200,11 @@ pub struct AddMember {
     pub key: Option<IdempotencyKey>,
 }
 
-db_op!(AddMember -> Reply<Chat>, "add_member", |this, deps| {
+db_op!(AddMember -> Idempotent<Chat>, "add_member", |this, deps| {
     let AddMember { actor_id, chat_id, user_id, role, key } = this;
-    let outcome = write_tx!(deps, actor_id, key, |q, c| {
+    Ok(write_tx!(deps, actor_id, key, |q, c| {
         q::chats::add_member(c, actor_id, chat_id, user_id, role).await
-    });
-    Ok(settle(&deps, outcome).await)
+    }))
 });
 
 pub struct RemoveMember {
@@ -255,13 +213,11 @@ pub struct RemoveMember {
     pub user_id: i64,
 }
 
-db_op!(RemoveMember -> (), "remove_member", |this, deps| {
+db_op!(RemoveMember -> Idempotent<()>, "remove_member", |this, deps| {
     let RemoveMember { actor_id, chat_id, user_id } = this;
-    let outcome = write_tx!(deps, actor_id, None, |q, c| {
+    Ok(write_tx!(deps, actor_id, None, |q, c| {
         q::chats::remove_member(c, actor_id, chat_id, user_id).await
-    });
-    settle(&deps, outcome).await;
-    Ok(())
+    }))
 });
 
 pub struct MarkRead {
@@ -271,44 +227,14 @@ pub struct MarkRead {
     pub key: Option<IdempotencyKey>,
 }
 
-db_op!(MarkRead -> Reply<()>, "mark_read", |this, deps| {
+db_op!(MarkRead -> Idempotent<Option<ReadMarker>>, "mark_read", |this, deps| {
     let MarkRead { user_id, chat_id, seq, key } = this;
-    let outcome = write_tx!(deps, user_id, key, |q, c| {
+    Ok(write_tx!(deps, user_id, key, |q, c| {
         q::chats::mark_read(c, user_id, chat_id, seq).await
-    });
-    if let Idempotent::Fresh(Written { value: Some(marker), .. }) = &outcome {
-        deps.publish_ephemeral(chat_id, EphemeralEvent::Read {
-            user_id: marker.user_id,
-            seq: marker.seq,
-        }).await;
-    }
-    // The answer is a 204: the marker itself is not part of it.
-    Ok(settle(&deps, outcome).await.map(|_| ()))
+    }))
 });
 
 // ---- messages ----------------------------------------------------------------------------
-
-pub struct SendMessage {
-    pub message: NewMessage,
-    pub key: Option<IdempotencyKey>,
-}
-
-db_op!(SendMessage -> Reply<Message>, "send_message", |this, deps| {
-    let new = this.message;
-    let user_id = new.author_id;
-    let outcome = match deps.send_batcher.clone() {
-        // The batcher has published the batch's events already, in seq order across the
-        // batch; `settle` then finds none left to publish.
-        Some(batcher) => batcher.send(&deps, BatchedSend { message: new, key: this.key }).await?,
-        None => write_tx!(deps, user_id, this.key, |q, c| {
-            q::messages::send(c, &new).await
-        }),
-    };
-    if matches!(outcome, Idempotent::Fresh(_)) {
-        deps.metrics.messages_created.inc();
-    }
-    Ok(settle(&deps, outcome).await)
-});
 
 pub struct GetMessage {
     pub user_id: i64,
@@ -317,7 +243,7 @@ pub struct GetMessage {
 
 db_op!(GetMessage -> Message, "get_message", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::messages::get(c, this.user_id, this.message_id).await)
+    with_backend!(&mut conn, q, c => q::aggregates::message(c, this.user_id, this.message_id).await)
 });
 
 pub struct LoadHistory {
@@ -329,7 +255,7 @@ pub struct LoadHistory {
 
 db_op!(LoadHistory -> HistoryPage, "load_history", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::messages::history(
+    with_backend!(&mut conn, q, c => q::aggregates::history(
         c, this.user_id, this.chat_id, this.cursor, this.limit,
     ).await)
 });
@@ -349,7 +275,7 @@ pub struct ChangeMessage {
     pub key: Option<IdempotencyKey>,
 }
 
-db_op!(ChangeMessage -> Reply<Message>, "change_message", |this, deps| {
+db_op!(ChangeMessage -> Idempotent<Message>, "change_message", |this, deps| {
     let ChangeMessage { user_id, message_id, change, key } = this;
     let outcome = write_tx!(deps, user_id, key, |q, c| {
         match &change {
@@ -362,7 +288,7 @@ db_op!(ChangeMessage -> Reply<Message>, "change_message", |this, deps| {
                 q::messages::remove_reaction(c, user_id, message_id, emoji).await,
         }
     });
-    Ok(settle(&deps, outcome).await)
+    Ok(outcome)
 });
 
 // ---- rooms and sessions ------------------------------------------------------------------
@@ -380,15 +306,18 @@ pub struct RoomState {
 
 db_op!(LoadRoomState -> Option<RoomState>, "load_room_state", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => {
-        match q::events::last_seq(c, this.chat_id).await? {
-            None => Ok(None),
-            Some(last_seq) => {
-                let member_ids = q::chats::member_ids(c, this.chat_id).await?;
-                Ok(Some(RoomState { member_ids, last_seq }))
-            }
-        }
-    })
+    let state = with_backend!(&mut conn, q, c => q::aggregates::room_state(c, this.chat_id).await)?;
+    Ok(state.map(|(last_seq, member_ids)| RoomState { member_ids, last_seq }))
+});
+
+/// The chat a message belongs to.
+pub struct ChatOfMessage {
+    pub message_id: i64,
+}
+
+db_op!(ChatOfMessage -> Option<i64>, "chat_of_message", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::aggregates::chat_of_message(c, this.message_id).await)
 });
 
 pub struct LoadEvents {
@@ -410,7 +339,7 @@ pub struct ChatIdsOf {
 
 db_op!(ChatIdsOf -> Vec<i64>, "chat_ids_of", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::chats::chat_ids_of(c, this.user_id).await)
+    with_backend!(&mut conn, q, c => q::aggregates::chat_ids_of(c, this.user_id).await)
 });
 
 pub struct ReadPoolStatus;

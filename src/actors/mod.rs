@@ -1,51 +1,63 @@
-//! The actors: `DbExecutor` owns the database, `ChatRegistry` finds (and starts) the one
-//! `ChatRoom` of each live chat, and each `ChatRoom` broadcasts its chat's committed events.
+//! The actors. Requests flow one way: HTTP handlers and sessions ask the `ChatRegistry` for a
+//! chat's `ChatRoom` (every write to a chat goes through its room), rooms ask the `DbExecutor`,
+//! and the executor, a leaf, stores and loads complete aggregates. The messages between the
+//! realtime actors live in `messages`.
 
 pub mod chat_registry;
 pub mod chat_room;
 pub mod db_executor;
 pub mod db_ops;
-pub mod send_batcher;
+pub mod group_commit;
+pub mod messages;
+pub mod room_slots;
 pub mod session_directory;
 pub mod token_cache;
 pub mod ws_protocol;
 pub mod ws_session;
 
-use actix::{Actor, Addr, Arbiter, Context};
-
 use std::sync::Arc;
 
+use actix::{Actor, Addr, Arbiter};
+
+use crate::config::RoomSettings;
+use crate::db::queries::BatchedSend;
 use crate::db::Database;
+use crate::domain::{Chat, Message};
+use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 pub use chat_registry::ChatRegistry;
 pub use chat_room::ChatRoom;
 pub use db_executor::DbExecutor;
+use db_executor::{ask, DbOp};
+use db_ops::{ChangeMessage, ChatOfMessage, CreateChat, Logout};
+use messages::{ChatWrite, Kick, PostMessage, Reply, Write};
 pub use session_directory::SessionDirectory;
 
-/// The long-lived actors of one server, each on its own thread so that neither slow queries
-/// nor a busy broadcast holds up the HTTP workers.
+/// The long-lived actors of one server. The executor and the rooms have threads of their own,
+/// so that neither slow queries nor a busy broadcast holds up the HTTP workers.
 #[derive(Clone)]
 pub struct Actors {
     pub db: Addr<DbExecutor>,
-    pub registry: Addr<ChatRegistry>,
+    pub rooms: ChatRegistry,
     pub directory: SessionDirectory,
     pub metrics: Arc<Metrics>,
 }
 
 pub struct ActorThreads {
     db: Arbiter,
-    rooms: Arbiter,
+    rooms: Vec<Arbiter>,
 }
 
 impl ActorThreads {
     pub fn stop(&self) {
         self.db.stop();
-        self.rooms.stop();
+        for thread in &self.rooms {
+            thread.stop();
+        }
     }
 }
 
-/// Starts the `DbExecutor` and the `ChatRegistry`. They need each other's address, so the
-/// executor's mailbox is made first and its actor started on it once the registry exists.
+/// Starts the `DbExecutor` and the room threads (one per core).
 pub fn start(
     database: Database,
     metrics: Arc<Metrics>,
@@ -54,58 +66,88 @@ pub fn start(
 ) -> (Actors, ActorThreads) {
     let directory = SessionDirectory::default();
     let db_thread = Arbiter::new();
-    let rooms_thread = Arbiter::new();
-    let (db_sender, db_receiver) = actix::dev::channel::channel::<DbExecutor>(DB_MAILBOX);
-    let db = Addr::new(db_sender);
-    let registry = {
-        let (db, directory, metrics) = (db.clone(), directory.clone(), metrics.clone());
-        ChatRegistry::start_in_arbiter(&rooms_thread.handle(), move |_| {
-            ChatRegistry::new(db, directory, metrics, settings)
+    let db = {
+        let metrics = metrics.clone();
+        DbExecutor::start_in_arbiter(&db_thread.handle(), move |_| {
+            DbExecutor::new(database, metrics, send_batch)
         })
     };
-    let executor = DbExecutor::new(
-        database,
-        registry.clone(),
-        directory.clone(),
-        metrics.clone(),
-        send_batch,
+    let room_threads: Vec<Arbiter> = (0..std::thread::available_parallelism()
+        .map_or(1, |n| n.get()))
+        .map(|_| Arbiter::new())
+        .collect();
+    let rooms = ChatRegistry::new(
+        chat_room::RoomDeps {
+            db: db.clone(),
+            directory: directory.clone(),
+            metrics: metrics.clone(),
+            settings,
+            send_batch: send_batch.max(1),
+            slots: room_slots::RoomSlots::default(),
+        },
+        room_threads.iter().map(|t| t.handle()).collect(),
     );
-    db_thread.spawn_fn(move || {
-        Context::with_receiver(db_receiver).run(executor);
-    });
     (
         Actors {
             db,
-            registry,
+            rooms,
             directory,
             metrics,
         },
         ActorThreads {
             db: db_thread,
-            rooms: rooms_thread,
+            rooms: room_threads,
         },
     )
 }
 
-/// The executor hands each request to a spawned future at once, so its mailbox only absorbs
-/// bursts; `send` waits when it is full.
-const DB_MAILBOX: usize = 1024;
+impl Actors {
+    /// A database operation that changes no chat.
+    pub async fn ask<O: DbOp>(&self, op: O) -> AppResult<O::Output> {
+        ask(&self.db, op).await
+    }
 
-/// Tunables of the room actors.
-#[derive(Clone, Copy, Debug)]
-pub struct RoomSettings {
-    /// A room with no sessions and no traffic for this long stops; it restarts on demand.
-    pub idle_after: std::time::Duration,
-    /// How long a room holds a later event while waiting for an earlier one before it reads
-    /// the missing seqs from the event log.
-    pub gap_timeout: std::time::Duration,
-}
+    /// Stores a message through its chat's room.
+    pub async fn post_message(&self, send: BatchedSend) -> AppResult<Reply<Message>> {
+        let chat_id = send.message.chat_id;
+        let post = PostMessage {
+            send,
+            span: tracing::Span::current(),
+        };
+        self.rooms.send(chat_id, post).await?
+    }
 
-impl Default for RoomSettings {
-    fn default() -> Self {
-        RoomSettings {
-            idle_after: std::time::Duration::from_secs(60),
-            gap_timeout: std::time::Duration::from_millis(250),
-        }
+    /// Any other write to a chat, through its room.
+    pub async fn write<O: ChatWrite>(&self, chat_id: i64, op: O) -> AppResult<Reply<O::Value>> {
+        self.rooms.send(chat_id, Write::new(op)).await?
+    }
+
+    /// A change to a message, through the room of the message's chat.
+    pub async fn change_message(&self, change: ChangeMessage) -> AppResult<Reply<Message>> {
+        let chat_id = self
+            .ask(ChatOfMessage {
+                message_id: change.message_id,
+            })
+            .await?
+            .ok_or(AppError::NotFound("message"))?;
+        self.write(chat_id, change).await
+    }
+
+    pub async fn create_chat(&self, create: CreateChat) -> AppResult<Reply<Chat>> {
+        self.rooms.create_chat(&self.db, create).await
+    }
+
+    /// Revokes the token and closes the sessions opened with it.
+    pub async fn logout(&self, user_id: i64, token_id: i64) -> AppResult<()> {
+        self.ask(Logout { token_id }).await?;
+        self.directory.kick_token(
+            user_id,
+            token_id,
+            Kick {
+                code: 1008,
+                reason: "token revoked",
+            },
+        );
+        Ok(())
     }
 }

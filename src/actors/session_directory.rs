@@ -1,32 +1,11 @@
-//! Which WebSocket sessions each user has open. Rooms read it (synchronously, while ordering a
-//! `member.joined`) to bind a new member's sessions before the event goes out; logout reads it
-//! to close a token's sessions.
+//! Which WebSocket sessions each user has open. Rooms read it (synchronously) to bind their
+//! members' sessions when they start and a new member's sessions before its `member.joined`
+//! goes out; logout reads it to close a token's sessions.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use actix::{Message, Recipient};
-
-use super::chat_room::{Outbound, Overflowed};
-
-/// Tells a session to close with this WebSocket close code.
-#[derive(Message, Clone, Debug)]
-#[rtype(result = "()")]
-pub struct Kick {
-    pub code: u16,
-    pub reason: &'static str,
-}
-
-/// How a room reaches one session.
-#[derive(Clone)]
-pub struct Subscriber {
-    pub session_id: u64,
-    pub user_id: i64,
-    pub token_id: i64,
-    pub outbox: Recipient<Outbound>,
-    pub overflow: Recipient<Overflowed>,
-    pub kick: Recipient<Kick>,
-}
+use super::messages::{Kick, Subscriber};
 
 #[derive(Clone, Default)]
 pub struct SessionDirectory {

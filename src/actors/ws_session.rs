@@ -7,19 +7,17 @@
 //! mailbox fills, and the rooms drop the session and tell it to close with 1013.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
-use super::chat_registry::RoomFor;
-use super::chat_room::{Ephemeral, EphemeralEvent, Outbound, Overflowed, Resume, Subscribe};
-use super::db_executor::ask;
 use super::db_ops::ChatIdsOf;
-use super::session_directory::{Kick, Subscriber};
+use super::messages::{Kick, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing};
 use super::ws_protocol::{parse_client_frame, to_json, ClientFrame, ErrorData, Ready, ServerFrame};
-use super::Actors;
+use super::{Actors, ChatRoom};
+use crate::config::WsSettings;
 use crate::error::AppError;
 
 /// Largest frame a client may send.
@@ -27,23 +25,6 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// Frames a session may have waiting; past this it is a slow consumer.
 pub const OUTBOX_CAPACITY: usize = 1024;
-
-#[derive(Clone, Copy, Debug)]
-pub struct WsSettings {
-    /// How often the server pings.
-    pub ping_every: Duration,
-    /// A session that sends nothing (not even a pong) for this long is closed.
-    pub silence_limit: Duration,
-}
-
-impl Default for WsSettings {
-    fn default() -> Self {
-        WsSettings {
-            ping_every: Duration::from_secs(15),
-            silence_limit: Duration::from_secs(60),
-        }
-    }
-}
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
@@ -120,13 +101,12 @@ impl WsSession {
         let actors = self.actors.clone();
         let user_id = self.user_id;
         let bind = async move {
-            let chat_ids = ask(&actors.db, ChatIdsOf { user_id }).await?;
+            let chat_ids = actors.ask(ChatIdsOf { user_id }).await?;
             for chat_id in chat_ids {
-                let room = actors.registry.send(RoomFor { chat_id }).await?;
-                room.send(Subscribe {
+                let subscribe = Subscribe {
                     subscriber: subscriber.clone(),
-                })
-                .await?;
+                };
+                actors.rooms.send(chat_id, subscribe).await?;
             }
             Ok::<(), AppError>(())
         };
@@ -153,12 +133,10 @@ impl WsSession {
                 data: serde_json::json!({}),
             })),
             Ok(ClientFrame::Typing { chat_id }) => {
-                let event = Ephemeral {
-                    event: EphemeralEvent::Typing {
-                        user_id: self.user_id,
-                    },
+                let typing = Typing {
+                    user_id: self.user_id,
                 };
-                self.ask_room(chat_id, event, ctx);
+                self.ask_room(chat_id, typing, ctx);
             }
             Ok(ClientFrame::Resume { chat_id, after_seq }) => {
                 let resume = Resume {
@@ -173,31 +151,26 @@ impl WsSession {
     /// Sends a request to a chat's room; a refusal becomes an `error` frame.
     fn ask_room<M>(&mut self, chat_id: i64, message: M, ctx: &mut Ctx)
     where
-        M: Message<Result = Result<(), super::chat_room::NotMember>> + Send + 'static,
-        super::ChatRoom: Handler<M>,
+        M: Message<Result = Result<(), Refusal>> + Send + 'static,
+        ChatRoom: Handler<M>,
     {
         if chat_id <= 0 {
             self.send_error(ctx, "not_a_member", "You are not a member of this chat.");
             return;
         }
-        let registry = self.actors.registry.clone();
-        let asked = async move {
-            let room = registry.send(RoomFor { chat_id }).await?;
-            room.send(message).await
-        };
+        let rooms = self.actors.rooms.clone();
+        let asked = async move { rooms.send(chat_id, message).await };
         ctx.spawn(
             asked
                 .into_actor(self)
                 .map(|result, session, ctx| match result {
                     Ok(Ok(())) => {}
-                    // A room that stops at once is a chat that does not exist: same answer as not being
-                    // a member, so that chat ids are not probed.
-                    Ok(Err(_)) | Err(MailboxError::Closed) => session.send_error(
+                    Ok(Err(Refusal::NotMember)) => session.send_error(
                         ctx,
                         "not_a_member",
                         "You are not a member of this chat.",
                     ),
-                    Err(MailboxError::Timeout) => {
+                    Ok(Err(Refusal::Unavailable)) | Err(_) => {
                         session.send_error(ctx, "unavailable", "Try again.")
                     }
                 }),

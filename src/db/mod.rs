@@ -183,7 +183,7 @@ impl Database {
     /// `SELECT 1` on a pooled connection: what `/readyz` asks.
     pub async fn ping(&self) -> AppResult<()> {
         let mut conn = self.conn().await?;
-        with_backend!(&mut conn, q, c => q::ping(c).await)
+        with_backend!(&mut conn, q, c => q::guards::ping(c).await)
     }
 }
 

@@ -8,8 +8,7 @@ use super::error::ApiResult;
 use super::error_docs::{Always, Authenticated, Conflict, JsonInput, NotFound, RateLimited};
 use super::extractors::{path_id, AuthAttempt, AuthUser, JsonBody};
 use super::{json, AppState};
-use crate::actors::db_executor::ask;
-use crate::actors::db_ops::{GetUser, Login, Logout, Register};
+use crate::actors::db_ops::{GetUser, Login, Register};
 use crate::domain::validate::{self, Violations};
 use crate::domain::{Session, User};
 use crate::error::AppError;
@@ -63,15 +62,14 @@ pub async fn register(
     }
     v.into_result().map_err(AppError::validation)?;
     let display_name = display_name.unwrap_or_else(|| username.clone());
-    let session = ask(
-        &state.actors.db,
-        Register {
+    let session = state
+        .actors
+        .ask(Register {
             username,
             password,
             display_name,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(json(StatusCode::CREATED, &session))
 }
 
@@ -104,7 +102,7 @@ pub async fn login(
     if username.len() > 64 || username.contains('\0') || password.chars().count() > 128 {
         return Err(AppError::Unauthorized.into());
     }
-    let session = ask(&state.actors.db, Login { username, password }).await?;
+    let session = state.actors.ask(Login { username, password }).await?;
     Ok(json(StatusCode::OK, &session))
 }
 
@@ -121,14 +119,7 @@ pub async fn login(
     security(("bearer" = []))
 )]
 pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    ask(
-        &state.actors.db,
-        Logout {
-            user_id: user.user_id,
-            token_id: user.token_id,
-        },
-    )
-    .await?;
+    state.actors.logout(user.user_id, user.token_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -145,13 +136,12 @@ pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<Htt
     security(("bearer" = []))
 )]
 pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    let found = ask(
-        &state.actors.db,
-        GetUser {
+    let found = state
+        .actors
+        .ask(GetUser {
             user_id: user.user_id,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(json(StatusCode::OK, &found))
 }
 
@@ -174,6 +164,6 @@ pub async fn get_user(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let user_id = path_id(&path)?;
-    let found = ask(&state.actors.db, GetUser { user_id }).await?;
+    let found = state.actors.ask(GetUser { user_id }).await?;
     Ok(json(StatusCode::OK, &found))
 }

@@ -10,7 +10,6 @@ use super::error::{ApiError, ApiResult};
 use super::error_docs::{Always, Authenticated, NotFound};
 use super::extractors::bearer_token;
 use super::AppState;
-use crate::actors::db_executor::ask;
 use crate::actors::db_ops::ReadPoolStatus;
 use crate::error::AppError;
 
@@ -58,7 +57,7 @@ impl FromRequest for Admin {
 )]
 pub async fn metrics(state: web::Data<AppState>, _admin: Admin) -> ApiResult<HttpResponse> {
     let metrics = &state.actors.metrics;
-    let pool = ask(&state.actors.db, ReadPoolStatus).await?;
+    let pool = state.actors.ask(ReadPoolStatus).await?;
     let gauge = |state: &str, value: usize| {
         metrics
             .db_pool_connections

@@ -10,7 +10,6 @@ use super::error_docs::{
 };
 use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
 use super::{json, reply, AppState};
-use crate::actors::db_executor::ask;
 use crate::actors::db_ops::{
     AddMember, ChatSpec, CreateChat, GetChat, ListChats, LoadHistory, MarkRead, RemoveMember,
 };
@@ -111,15 +110,14 @@ pub async fn create_chat(
         }
     };
     v.into_result().map_err(AppError::validation)?;
-    let answer = ask(
-        &state.actors.db,
-        CreateChat {
+    let answer = state
+        .actors
+        .create_chat(CreateChat {
             user_id: user.user_id,
             key,
             spec,
-        },
-    )
-    .await?;
+        })
+        .await?;
     reply(answer)
 }
 
@@ -136,13 +134,12 @@ pub async fn create_chat(
     security(("bearer" = []))
 )]
 pub async fn list_chats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    let chats = ask(
-        &state.actors.db,
-        ListChats {
+    let chats = state
+        .actors
+        .ask(ListChats {
             user_id: user.user_id,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(json(StatusCode::OK, &chats))
 }
 
@@ -166,14 +163,13 @@ pub async fn get_chat(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let chat_id = path_id(&path)?;
-    let chat = ask(
-        &state.actors.db,
-        GetChat {
+    let chat = state
+        .actors
+        .ask(GetChat {
             user_id: user.user_id,
             chat_id,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(json(StatusCode::OK, &chat))
 }
 
@@ -215,17 +211,19 @@ pub async fn add_member(
     let mut v = Violations::new();
     validate::positive_id(&mut v, "user_id", body.value.user_id);
     v.into_result().map_err(AppError::validation)?;
-    let answer = ask(
-        &state.actors.db,
-        AddMember {
-            actor_id: user.user_id,
+    let answer = state
+        .actors
+        .write(
             chat_id,
-            user_id: body.value.user_id,
-            role: body.value.role.unwrap_or(Role::Member),
-            key,
-        },
-    )
-    .await?;
+            AddMember {
+                actor_id: user.user_id,
+                chat_id,
+                user_id: body.value.user_id,
+                role: body.value.role.unwrap_or(Role::Member),
+                key,
+            },
+        )
+        .await?;
     reply(answer)
 }
 
@@ -251,15 +249,17 @@ pub async fn remove_member(
 ) -> ApiResult<HttpResponse> {
     let chat_id = path_id(&path.0)?;
     let member_id = path_id(&path.1)?;
-    ask(
-        &state.actors.db,
-        RemoveMember {
-            actor_id: user.user_id,
+    state
+        .actors
+        .write(
             chat_id,
-            user_id: member_id,
-        },
-    )
-    .await?;
+            RemoveMember {
+                actor_id: user.user_id,
+                chat_id,
+                user_id: member_id,
+            },
+        )
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -298,17 +298,20 @@ pub async fn mark_read(
     let mut v = Violations::new();
     v.check(body.value.seq >= 0, "seq", "must be zero or more");
     v.into_result().map_err(AppError::validation)?;
-    let answer = ask(
-        &state.actors.db,
-        MarkRead {
-            user_id: user.user_id,
+    let answer = state
+        .actors
+        .write(
             chat_id,
-            seq: body.value.seq,
-            key,
-        },
-    )
-    .await?;
-    reply(answer)
+            MarkRead {
+                user_id: user.user_id,
+                chat_id,
+                seq: body.value.seq,
+                key,
+            },
+        )
+        .await?;
+    // The answer is a 204: the marker itself is not part of it.
+    reply(answer.map(|_| ()))
 }
 
 pub const DEFAULT_PAGE: i64 = 50;
@@ -380,16 +383,15 @@ pub async fn history(
 ) -> ApiResult<HttpResponse> {
     let chat_id = path_id(&path)?;
     let (cursor, limit) = parse_history_query(req.query_string())?;
-    let page = ask(
-        &state.actors.db,
-        LoadHistory {
+    let page = state
+        .actors
+        .ask(LoadHistory {
             user_id: user.user_id,
             chat_id,
             cursor,
             limit,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(json(StatusCode::OK, &page))
 }
 

@@ -14,7 +14,6 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::actors::db_executor::ask;
 use crate::actors::db_ops::Authenticate;
 use crate::db::queries::IdempotencyKey;
 use crate::domain::validate::{is_valid_idempotency_key, FieldError};
@@ -58,7 +57,9 @@ impl AuthUser {
         if token.len() > 256 {
             return Err(AppError::Unauthorized.into());
         }
-        let owner = ask(&state.actors.db, Authenticate { token })
+        let owner = state
+            .actors
+            .ask(Authenticate { token })
             .await?
             .ok_or(AppError::Unauthorized)?;
         tracing::Span::current().record("user.id", owner.user_id);

@@ -5,7 +5,6 @@ use actix_web::{web, HttpResponse};
 use super::error::ApiResult;
 use super::error_docs::Always;
 use super::AppState;
-use crate::actors::db_executor::ask;
 use crate::actors::db_ops::Ping;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -37,6 +36,6 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    ask(&state.actors.db, Ping).await?;
+    state.actors.ask(Ping).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
 }

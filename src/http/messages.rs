@@ -10,8 +10,8 @@ use super::error_docs::{
 };
 use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
 use super::{json, reply, AppState};
-use crate::actors::db_executor::ask;
-use crate::actors::db_ops::{ChangeMessage, GetMessage, MessageChange, NewMessage, SendMessage};
+use crate::actors::db_ops::{ChangeMessage, GetMessage, MessageChange, NewMessage};
+use crate::db::queries::BatchedSend;
 use crate::domain::validate::{self, Violations};
 use crate::domain::Message;
 use crate::error::AppError;
@@ -89,9 +89,9 @@ pub async fn send_message(
     }
     validate::client_id(&mut v, request.client_id.as_deref());
     v.into_result().map_err(AppError::validation)?;
-    let answer = ask(
-        &state.actors.db,
-        SendMessage {
+    let answer = state
+        .actors
+        .post_message(BatchedSend {
             message: NewMessage {
                 chat_id: request.chat_id,
                 author_id: user.user_id,
@@ -100,9 +100,8 @@ pub async fn send_message(
                 client_id: request.client_id,
             },
             key,
-        },
-    )
-    .await?;
+        })
+        .await?;
     reply(answer)
 }
 
@@ -126,14 +125,13 @@ pub async fn get_message(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let message_id = path_id(&path)?;
-    let message = ask(
-        &state.actors.db,
-        GetMessage {
+    let message = state
+        .actors
+        .ask(GetMessage {
             user_id: user.user_id,
             message_id,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(json(StatusCode::OK, &message))
 }
 
@@ -144,16 +142,15 @@ async fn change(
     change: MessageChange,
     key: Option<crate::db::queries::IdempotencyKey>,
 ) -> ApiResult<HttpResponse> {
-    let answer = ask(
-        &state.actors.db,
-        ChangeMessage {
+    let answer = state
+        .actors
+        .change_message(ChangeMessage {
             user_id: user.user_id,
             message_id,
             change,
             key,
-        },
-    )
-    .await?;
+        })
+        .await?;
     reply(answer)
 }
 

@@ -19,7 +19,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use crate::actors::db_ops::Reply;
+use crate::actors::messages::Reply;
 use crate::actors::Actors;
 use crate::error::AppError;
 use error::{ApiError, ApiResult};
@@ -27,7 +27,7 @@ use error::{ApiError, ApiResult};
 /// What every handler can reach.
 pub struct AppState {
     pub actors: Actors,
-    pub ws: crate::actors::ws_session::WsSettings,
+    pub ws: crate::config::WsSettings,
     pub admin_token: Option<String>,
     pub limits: rate_limit::RateLimits,
 }

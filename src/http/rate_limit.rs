@@ -10,6 +10,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 
+use crate::config::RateSettings;
 use crate::error::AppError;
 
 /// How many checks pass between sweeps of idle keys, which keeps the maps from growing with
@@ -48,24 +49,6 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 pub struct RateLimits {
     writes: Option<Limiter<i64>>,
     auth: Option<Limiter<IpAddr>>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateSettings {
-    /// Writes per user per second (0: unlimited).
-    pub send_rate: u32,
-    /// Writes a user may make at once before the rate applies.
-    pub send_burst: u32,
-    /// Registrations and logins per client IP per minute (0: unlimited).
-    pub auth_per_minute: u32,
-}
-
-impl RateSettings {
-    pub const UNLIMITED: RateSettings = RateSettings {
-        send_rate: 0,
-        send_burst: 0,
-        auth_per_minute: 0,
-    };
 }
 
 impl RateLimits {

@@ -137,9 +137,7 @@ async fn a_server_restart_keeps_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let url = parley::config::DatabaseUrl::Sqlite(dir.path().join("p.db"));
     let config = parley::config::Config::for_database(url);
-    let first = parley::server::build(&config, Default::default())
-        .await
-        .unwrap();
+    let first = parley::server::build(&config).await.unwrap();
     let base = format!("http://{}", first.addr);
     let handle = first.handle();
     actix_rt::spawn(first.run());
@@ -150,9 +148,7 @@ async fn a_server_restart_keeps_accounts() {
     let user = api.register("dora").await;
     handle.stop(true).await;
 
-    let second = parley::server::build(&config, Default::default())
-        .await
-        .unwrap();
+    let second = parley::server::build(&config).await.unwrap();
     let api = crate::common::Api {
         base: format!("http://{}", second.addr),
         client: awc::Client::default(),

@@ -7,7 +7,7 @@ use crate::common::proxy::CuttableProxy;
 use crate::common::ws::WsClient;
 use crate::common::{Backend, TestServer};
 use parley::config::DatabaseUrl;
-use parley::http::rate_limit::RateSettings;
+use parley::config::RateSettings;
 
 const ADMIN: &str = "admin-token-for-tests-0123456789";
 

@@ -421,7 +421,7 @@ async fn a_client_that_never_reads_is_closed_and_others_get_everything() {
 
 #[actix_rt::test]
 async fn idle_rooms_stop_and_restart_at_the_right_seq() {
-    let rooms = parley::actors::RoomSettings {
+    let rooms = parley::config::RoomSettings {
         idle_after: Duration::from_millis(200),
         ..Default::default()
     };

@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use awc::http::header::HeaderMap;
 use awc::http::Method;
-use parley::actors::RoomSettings;
+use parley::config::RoomSettings;
 use parley::config::{Config, DatabaseUrl};
 use parley::db::Database;
 use serde_json::Value;
@@ -154,10 +154,9 @@ impl TestServer {
         adjust: impl FnOnce(&mut Config),
     ) -> TestServer {
         let mut config = Config::for_database(database.url.clone());
+        config.rooms = rooms;
         adjust(&mut config);
-        let parley = parley::server::build(&config, rooms)
-            .await
-            .expect("server starts");
+        let parley = parley::server::build(&config).await.expect("server starts");
         let base = format!("http://{}", parley.addr);
         let handle = parley.handle();
         let metrics = parley.metrics.clone();

@@ -1,88 +1,15 @@
-// Chats, membership and read markers.
+//! Chat commands: creation, membership and read markers.
 
-use std::collections::HashMap;
-
-use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
 use crate::db::queries::{ReadMarker, Written};
-use crate::db::rows::{chat_from_rows, ChatRow, EventRow, MemberRow, MessageRow, NewChatRow};
-use crate::db::schema::{chat_members, chats, messages};
+use crate::db::rows::{EventRow, MemberRow, NewChatRow};
+use crate::db::schema::{chat_members, chats};
 use crate::domain::events::EventKind;
-use crate::domain::{
-    Chat, ChatEvent, ChatKind, ChatSummary, EventPayload, MemberChange, Role, Timestamp,
-};
+use crate::domain::{Chat, ChatEvent, ChatKind, EventPayload, MemberChange, Role, Timestamp};
 use crate::error::{AppError, AppResult};
-
-/// The chat and the caller's membership in it: 404 if the chat does not exist, 403 if the
-/// caller is not a member.
-pub async fn require_member(
-    conn: &mut Conn,
-    chat_id: i64,
-    user_id: i64,
-) -> AppResult<(ChatRow, MemberRow)> {
-    let found: Option<(ChatRow, Option<MemberRow>)> = chats::table
-        .left_join(
-            chat_members::table.on(chat_members::chat_id
-                .eq(chats::id)
-                .and(chat_members::user_id.eq(user_id))),
-        )
-        .filter(chats::id.eq(chat_id))
-        .select((ChatRow::as_select(), Option::<MemberRow>::as_select()))
-        .first(conn)
-        .await
-        .optional()?;
-    match found {
-        None => Err(AppError::NotFound("chat")),
-        Some((_, None)) => Err(AppError::not_a_member()),
-        Some((chat, Some(member))) => Ok((chat, member)),
-    }
-}
-
-pub async fn members(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<MemberRow>> {
-    Ok(chat_members::table
-        .filter(chat_members::chat_id.eq_any(chat_ids))
-        .order((chat_members::joined_at.asc(), chat_members::user_id.asc()))
-        .select(MemberRow::as_select())
-        .load(conn)
-        .await?)
-}
-
-/// User ids of every member of the chat.
-pub async fn member_ids(conn: &mut Conn, chat_id: i64) -> AppResult<Vec<i64>> {
-    Ok(chat_members::table
-        .filter(chat_members::chat_id.eq(chat_id))
-        .select(chat_members::user_id)
-        .load(conn)
-        .await?)
-}
-
-/// Ids of every chat the user is a member of.
-pub async fn chat_ids_of(conn: &mut Conn, user_id: i64) -> AppResult<Vec<i64>> {
-    Ok(chat_members::table
-        .filter(chat_members::user_id.eq(user_id))
-        .select(chat_members::chat_id)
-        .load(conn)
-        .await?)
-}
-
-async fn load_chat(conn: &mut Conn, chat_id: i64) -> AppResult<Chat> {
-    let chat: ChatRow = chats::table
-        .find(chat_id)
-        .select(ChatRow::as_select())
-        .first(conn)
-        .await?;
-    let members = members(conn, &[chat_id]).await?;
-    chat_from_rows(chat, members)
-}
-
-pub async fn get(conn: &mut Conn, user_id: i64, chat_id: i64) -> AppResult<Chat> {
-    let (chat, _) = require_member(conn, chat_id, user_id).await?;
-    let members = members(conn, &[chat_id]).await?;
-    chat_from_rows(chat, members)
-}
 
 /// Rejects ids that name no account, so a chat never lists a member who does not exist.
 async fn require_users(conn: &mut Conn, field: &str, ids: &[i64]) -> AppResult<()> {
@@ -109,7 +36,11 @@ pub async fn create_group(
         .await?
         .ok_or_else(|| AppError::Internal("group chat insert conflicted".into()))?;
     let events = add_members(conn, chat_id, &joined).await?;
-    Ok(Written::new(201, load_chat(conn, chat_id).await?, events))
+    Ok(Written::new(
+        201,
+        super::aggregates::load_chat(conn, chat_id).await?,
+        events,
+    ))
 }
 
 /// Returns the direct chat between the two users, creating it (201) if it does not exist yet
@@ -124,7 +55,7 @@ pub async fn create_direct(
     if let Some(existing) = find_direct(conn, &key).await? {
         return Ok(Written::new(
             200,
-            load_chat(conn, existing).await?,
+            super::aggregates::load_chat(conn, existing).await?,
             Vec::new(),
         ));
     }
@@ -135,7 +66,7 @@ pub async fn create_direct(
             .ok_or_else(|| AppError::Internal("direct chat vanished".into()))?;
         return Ok(Written::new(
             200,
-            load_chat(conn, existing).await?,
+            super::aggregates::load_chat(conn, existing).await?,
             Vec::new(),
         ));
     };
@@ -145,7 +76,11 @@ pub async fn create_direct(
         &[(creator_id, Role::Owner), (other_id, Role::Member)],
     )
     .await?;
-    Ok(Written::new(201, load_chat(conn, chat_id).await?, events))
+    Ok(Written::new(
+        201,
+        super::aggregates::load_chat(conn, chat_id).await?,
+        events,
+    ))
 }
 
 async fn find_direct(conn: &mut Conn, key: &str) -> AppResult<Option<i64>> {
@@ -247,10 +182,10 @@ pub async fn add_member(
     user_id: i64,
     role: Role,
 ) -> AppResult<Written<Chat>> {
-    super::events::lock_chat(conn, chat_id)
+    super::guards::lock_chat(conn, chat_id)
         .await?
         .ok_or(AppError::NotFound("chat"))?;
-    let (chat, actor) = require_member(conn, chat_id, actor_id).await?;
+    let (chat, actor) = super::guards::require_member(conn, chat_id, actor_id).await?;
     if chat.kind != ChatKind::Group.as_str() {
         return Err(AppError::forbidden(
             "Members cannot be added to a direct chat.",
@@ -280,7 +215,11 @@ pub async fn add_member(
     } else {
         add_members(conn, chat_id, &[(user_id, role)]).await?
     };
-    Ok(Written::new(200, load_chat(conn, chat_id).await?, events))
+    Ok(Written::new(
+        200,
+        super::aggregates::load_chat(conn, chat_id).await?,
+        events,
+    ))
 }
 
 /// Removes `user_id` from the chat: the caller leaving, or an owner/admin removing someone of
@@ -291,10 +230,10 @@ pub async fn remove_member(
     chat_id: i64,
     user_id: i64,
 ) -> AppResult<Written<()>> {
-    super::events::lock_chat(conn, chat_id)
+    super::guards::lock_chat(conn, chat_id)
         .await?
         .ok_or(AppError::NotFound("chat"))?;
-    let (chat, actor) = require_member(conn, chat_id, actor_id).await?;
+    let (chat, actor) = super::guards::require_member(conn, chat_id, actor_id).await?;
     if chat.kind != ChatKind::Group.as_str() {
         return Err(AppError::forbidden(
             "Nobody can leave or be removed from a direct chat.",
@@ -345,7 +284,7 @@ pub async fn remove_member(
 }
 
 async fn promote_successor(conn: &mut Conn, chat_id: i64) -> AppResult<()> {
-    let remaining = members(conn, &[chat_id]).await?;
+    let remaining = super::aggregates::members(conn, &[chat_id]).await?;
     let successor = remaining
         .iter()
         .find(|m| m.role == Role::Admin.as_str())
@@ -366,7 +305,7 @@ pub async fn mark_read(
     chat_id: i64,
     seq: i64,
 ) -> AppResult<Written<Option<ReadMarker>>> {
-    let (chat, member) = require_member(conn, chat_id, user_id).await?;
+    let (chat, member) = super::guards::require_member(conn, chat_id, user_id).await?;
     let target = seq.min(chat.last_seq);
     if target <= member.last_read_seq {
         return Ok(Written::new(204, None, Vec::new()));
@@ -383,72 +322,4 @@ pub async fn mark_read(
         seq: target,
     });
     Ok(Written::new(204, marker, Vec::new()))
-}
-
-/// The caller's chats with their last message and unread count, most recent activity first.
-/// Five queries, whatever the number of chats.
-pub async fn list_for_user(conn: &mut Conn, user_id: i64) -> AppResult<Vec<ChatSummary>> {
-    let mine: Vec<(ChatRow, MemberRow)> = chats::table
-        .inner_join(chat_members::table)
-        .filter(chat_members::user_id.eq(user_id))
-        .order((chats::last_activity_at.desc(), chats::id.desc()))
-        .select((ChatRow::as_select(), MemberRow::as_select()))
-        .load(conn)
-        .await?;
-    let chat_ids: Vec<i64> = mine.iter().map(|(c, _)| c.id).collect();
-
-    let mut members_by_chat: HashMap<i64, Vec<MemberRow>> = HashMap::new();
-    for m in members(conn, &chat_ids).await? {
-        members_by_chat.entry(m.chat_id).or_default().push(m);
-    }
-
-    let later = diesel::alias!(messages as later);
-    let last_rows: Vec<MessageRow> = messages::table
-        .filter(messages::chat_id.eq_any(&chat_ids))
-        .filter(messages::deleted.eq(false))
-        .filter(
-            messages::seq.nullable().eq(later
-                .filter(later.field(messages::chat_id).eq(messages::chat_id))
-                .filter(later.field(messages::deleted).eq(false))
-                .select(max(later.field(messages::seq)))
-                .single_value()),
-        )
-        .select(MessageRow::as_select())
-        .load(conn)
-        .await?;
-    let mut last_by_chat: HashMap<i64, crate::domain::Message> =
-        super::messages::with_reactions(conn, last_rows)
-            .await?
-            .into_iter()
-            .map(|m| (m.chat_id, m))
-            .collect();
-
-    let unread: HashMap<i64, i64> = messages::table
-        .inner_join(
-            chat_members::table.on(chat_members::chat_id
-                .eq(messages::chat_id)
-                .and(chat_members::user_id.eq(user_id))),
-        )
-        .filter(messages::chat_id.eq_any(&chat_ids))
-        .filter(messages::deleted.eq(false))
-        .filter(messages::author_id.ne(user_id))
-        .filter(messages::seq.gt(chat_members::last_read_seq))
-        .group_by(messages::chat_id)
-        .select((messages::chat_id, count_star()))
-        .load::<(i64, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
-
-    mine.into_iter()
-        .map(|(chat, _)| {
-            let id = chat.id;
-            let members = members_by_chat.remove(&id).unwrap_or_default();
-            Ok(ChatSummary {
-                chat: chat_from_rows(chat, members)?,
-                last_message: last_by_chat.remove(&id),
-                unread_count: unread.get(&id).copied().unwrap_or(0),
-            })
-        })
-        .collect()
 }

@@ -1,4 +1,4 @@
-// The chat event log and the per-chat sequence counter.
+//! The chat event log and the per-chat sequence counter.
 
 use std::collections::HashMap;
 
@@ -14,28 +14,6 @@ use crate::domain::{
 };
 use crate::error::{AppError, AppResult};
 
-/// Locks the chat's row until the transaction ends and returns its `last_seq`, or `None` if
-/// the chat does not exist. Every writer of a chat passes here first, so writers of one chat
-/// are serialised and their seqs are handed out in commit order.
-pub async fn lock_chat(conn: &mut Conn, chat_id: i64) -> AppResult<Option<i64>> {
-    Ok(diesel::update(chats::table.find(chat_id))
-        .set(chats::last_seq.eq(chats::last_seq))
-        .returning(chats::last_seq)
-        .get_result(conn)
-        .await
-        .optional()?)
-}
-
-/// The chat's `last_seq` without locking anything, or `None` if the chat does not exist.
-pub async fn last_seq(conn: &mut Conn, chat_id: i64) -> AppResult<Option<i64>> {
-    Ok(chats::table
-        .find(chat_id)
-        .select(chats::last_seq)
-        .first(conn)
-        .await
-        .optional()?)
-}
-
 /// Takes the chat's next `count` seqs (locking the chat row as `lock_chat` does) and returns the
 /// first of them, or `None` if the chat does not exist.
 pub async fn reserve_seqs(conn: &mut Conn, chat_id: i64, count: i64) -> AppResult<Option<i64>> {
@@ -49,16 +27,6 @@ pub async fn reserve_seqs(conn: &mut Conn, chat_id: i64, count: i64) -> AppResul
         .await
         .optional()?;
     Ok(last.map(|last| last - count + 1))
-}
-
-/// Gives back the last `count` seqs reserved in this transaction (for sends refused after the
-/// reservation), so that the chat's sequence stays gap-free.
-pub async fn return_seqs(conn: &mut Conn, chat_id: i64, count: i64) -> AppResult<()> {
-    diesel::update(chats::table.find(chat_id))
-        .set(chats::last_seq.eq(chats::last_seq - count))
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 pub async fn append(conn: &mut Conn, rows: &[EventRow]) -> AppResult<()> {
@@ -92,7 +60,7 @@ pub async fn load_after(
     message_ids.sort_unstable();
     message_ids.dedup();
     let messages: HashMap<i64, crate::domain::Message> =
-        super::messages::load_by_ids(conn, &message_ids).await?;
+        super::aggregates::load_by_ids(conn, &message_ids).await?;
     rows.into_iter()
         .map(|row| hydrate(row, &messages))
         .collect()

@@ -1,7 +1,7 @@
-// Idempotency records. The record is claimed in the same transaction as the operation it
-// guards, so a key is consumed exactly when the operation commits; a concurrent request with
-// the same key waits on the uncommitted row (PostgreSQL) or on the single writer (SQLite),
-// then replays the committed answer.
+//! Idempotency records. The record is claimed in the same transaction as the operation it
+//! guards, so a key is consumed exactly when the operation commits; a concurrent request with
+//! the same key waits on the uncommitted row (PostgreSQL) or on the single writer (SQLite),
+//! then replays the committed answer.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};

@@ -1,4 +1,4 @@
-// Messages and reactions, always loaded as complete aggregates.
+//! Message commands: send (in batches), edit, delete and reactions.
 
 use std::collections::HashMap;
 
@@ -6,198 +6,12 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::Conn;
-use crate::db::queries::{
-    BatchOutcome, BatchedSend, Idempotent, InsertRows, NewMessage, Written, BATCH_RACE,
-};
+use crate::db::queries::{BatchOutcome, BatchedSend, Idempotent, InsertRows, Written, BATCH_RACE};
 use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
 use crate::domain::events::EventKind;
-use crate::domain::{
-    ChatEvent, EventPayload, HistoryCursor, HistoryPage, Message, Reaction, ReactionChange, Role,
-    Timestamp,
-};
+use crate::domain::{ChatEvent, EventPayload, Message, ReactionChange, Role, Timestamp};
 use crate::error::{AppError, AppResult};
-
-/// The reactions of every message in `message_ids`, in one query, grouped by message and
-/// ordered by `created_at`, then `user_id`.
-async fn reactions_by_message(
-    conn: &mut Conn,
-    message_ids: &[i64],
-) -> AppResult<HashMap<i64, Vec<Reaction>>> {
-    let mut grouped: HashMap<i64, Vec<Reaction>> = HashMap::new();
-    if message_ids.is_empty() {
-        return Ok(grouped);
-    }
-    let rows: Vec<ReactionRow> = reactions::table
-        .filter(reactions::message_id.eq_any(message_ids))
-        .order((
-            reactions::created_at.asc(),
-            reactions::user_id.asc(),
-            reactions::emoji.asc(),
-        ))
-        .select(ReactionRow::as_select())
-        .load(conn)
-        .await?;
-    for row in rows {
-        grouped
-            .entry(row.message_id)
-            .or_default()
-            .push(row.into_domain());
-    }
-    Ok(grouped)
-}
-
-/// Completes message rows into aggregates with one more query, keeping their order.
-pub async fn with_reactions(conn: &mut Conn, rows: Vec<MessageRow>) -> AppResult<Vec<Message>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut grouped = reactions_by_message(conn, &ids).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let reactions = grouped.remove(&row.id).unwrap_or_default();
-            row.into_aggregate(reactions)
-        })
-        .collect())
-}
-
-/// The aggregates of the given messages, keyed by id. Two queries.
-pub async fn load_by_ids(conn: &mut Conn, ids: &[i64]) -> AppResult<HashMap<i64, Message>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<MessageRow> = messages::table
-        .filter(messages::id.eq_any(ids))
-        .select(MessageRow::as_select())
-        .load(conn)
-        .await?;
-    Ok(with_reactions(conn, rows)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect())
-}
-
-async fn find_row(conn: &mut Conn, message_id: i64) -> AppResult<MessageRow> {
-    messages::table
-        .find(message_id)
-        .select(MessageRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or(AppError::NotFound("message"))
-}
-
-async fn aggregate(conn: &mut Conn, row: MessageRow) -> AppResult<Message> {
-    let mut all = with_reactions(conn, vec![row]).await?;
-    all.pop()
-        .ok_or_else(|| AppError::Internal("aggregate lost its message".into()))
-}
-
-pub async fn get(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult<Message> {
-    let row = find_row(conn, message_id).await?;
-    super::chats::require_member(conn, row.chat_id, user_id).await?;
-    aggregate(conn, row).await
-}
-
-/// One page of a chat's history, ascending by seq. Three queries (membership, messages,
-/// reactions), whatever `limit` is.
-pub async fn history(
-    conn: &mut Conn,
-    user_id: i64,
-    chat_id: i64,
-    cursor: HistoryCursor,
-    limit: i64,
-) -> AppResult<HistoryPage> {
-    super::chats::require_member(conn, chat_id, user_id).await?;
-    let in_chat = messages::table
-        .filter(messages::chat_id.eq(chat_id))
-        .select(MessageRow::as_select())
-        .limit(limit + 1);
-    let mut rows: Vec<MessageRow> = match cursor {
-        HistoryCursor::Newest => in_chat.order(messages::seq.desc()).load(conn).await?,
-        HistoryCursor::BeforeSeq(seq) => {
-            in_chat
-                .filter(messages::seq.lt(seq))
-                .order(messages::seq.desc())
-                .load(conn)
-                .await?
-        }
-        HistoryCursor::AfterSeq(seq) => {
-            in_chat
-                .filter(messages::seq.gt(seq))
-                .order(messages::seq.asc())
-                .load(conn)
-                .await?
-        }
-    };
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
-    // Backward pages were read newest first; a page is always shown oldest first.
-    if !matches!(cursor, HistoryCursor::AfterSeq(_)) {
-        rows.reverse();
-    }
-    Ok(HistoryPage {
-        messages: with_reactions(conn, rows).await?,
-        has_more,
-    })
-}
-
-/// Stores a message under the chat's next seq with its `message.created` event.
-pub async fn send(conn: &mut Conn, new: &NewMessage) -> AppResult<Written<Message>> {
-    let seq = super::events::reserve_seqs(conn, new.chat_id, 1)
-        .await?
-        .ok_or(AppError::NotFound("chat"))?;
-    super::chats::require_member(conn, new.chat_id, new.author_id).await?;
-    if let Some(reply_to) = new.reply_to_id {
-        let same_chat: bool = diesel::select(diesel::dsl::exists(
-            messages::table
-                .filter(messages::id.eq(reply_to))
-                .filter(messages::chat_id.eq(new.chat_id)),
-        ))
-        .get_result(conn)
-        .await?;
-        if !same_chat {
-            return Err(AppError::invalid(
-                "reply_to_id",
-                "must be the id of a message in the same chat",
-            ));
-        }
-    }
-    let now = Timestamp::now().millis();
-    let row: MessageRow = diesel::insert_into(messages::table)
-        .values(NewMessageRow {
-            chat_id: new.chat_id,
-            seq,
-            author_id: new.author_id,
-            kind: "text",
-            content: &new.content,
-            reply_to_id: new.reply_to_id,
-            client_id: new.client_id.as_deref(),
-            created_at: now,
-            deleted: false,
-        })
-        .returning(MessageRow::as_returning())
-        .get_result(conn)
-        .await?;
-    super::events::append(
-        conn,
-        &[EventRow::message(
-            EventKind::MessageCreated,
-            new.chat_id,
-            seq,
-            row.id,
-            now,
-        )],
-    )
-    .await?;
-    let message = row.into_aggregate(Vec::new());
-    let event = ChatEvent {
-        chat_id: new.chat_id,
-        seq,
-        payload: EventPayload::MessageCreated(message.clone()),
-    };
-    Ok(Written::new(200, message, vec![event]))
-}
 
 /// Locks the message's chat and returns the message as it is under that lock, with the
 /// caller's role in the chat.
@@ -206,12 +20,15 @@ async fn lock_message(
     user_id: i64,
     message_id: i64,
 ) -> AppResult<(MessageRow, Role)> {
-    let chat_id = find_row(conn, message_id).await?.chat_id;
-    super::events::lock_chat(conn, chat_id)
+    let chat_id = super::aggregates::find_row(conn, message_id).await?.chat_id;
+    super::guards::lock_chat(conn, chat_id)
         .await?
         .ok_or(AppError::NotFound("chat"))?;
-    let (_, member) = super::chats::require_member(conn, chat_id, user_id).await?;
-    Ok((find_row(conn, message_id).await?, member.role()?))
+    let (_, member) = super::guards::require_member(conn, chat_id, user_id).await?;
+    Ok((
+        super::aggregates::find_row(conn, message_id).await?,
+        member.role()?,
+    ))
 }
 
 fn message_deleted() -> AppError {
@@ -259,7 +76,7 @@ pub async fn edit(
         EventRow::message(EventKind::MessageUpdated, chat_id, seq, message_id, at)
     })
     .await?;
-    let message = aggregate(conn, row).await?;
+    let message = super::aggregates::aggregate(conn, row).await?;
     let event = ChatEvent {
         chat_id,
         seq,
@@ -328,7 +145,7 @@ pub async fn add_reaction(
         .execute(conn)
         .await?;
     let chat_id = row.chat_id;
-    let message = aggregate(conn, row).await?;
+    let message = super::aggregates::aggregate(conn, row).await?;
     if inserted == 0 {
         return Ok(Written::new(200, message, Vec::new()));
     }
@@ -373,7 +190,7 @@ pub async fn remove_reaction(
             .await
             .optional()?;
     let chat_id = row.chat_id;
-    let message = aggregate(conn, row).await?;
+    let message = super::aggregates::aggregate(conn, row).await?;
     let Some(removed) = removed else {
         return Ok(Written::new(200, message, Vec::new()));
     };
@@ -461,9 +278,9 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         }
     }
 
-    // Take each chat's seqs for all its candidate sends in one statement, in chat id order (a
-    // fixed order, so concurrent writers cannot deadlock); the statement also locks the chat
-    // row until commit, so the checks below see a membership no one can change meanwhile.
+    // Lock each chat of the remaining sends, in chat id order (a fixed order, so concurrent
+    // writers cannot deadlock). Under the lock the checks below see a membership no one can
+    // change meanwhile, and a send they refuse has touched nothing: no seq, no activity time.
     let mut candidates: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for i in open(&outcome) {
         candidates
@@ -471,22 +288,16 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             .or_default()
             .push(i);
     }
-    let mut first_seq: HashMap<i64, i64> = HashMap::new();
+    let mut chat_ids = Vec::with_capacity(candidates.len());
     for (&chat_id, indices) in &candidates {
-        let count = i64::try_from(indices.len())
-            .map_err(|_| AppError::Internal("batch too large".into()))?;
-        match super::events::reserve_seqs(c, chat_id, count).await? {
-            Some(first) => {
-                first_seq.insert(chat_id, first);
-            }
-            None => {
-                for &i in indices {
-                    outcome[i] = Some(BatchOutcome::Done(Err(AppError::NotFound("chat"))));
-                }
+        if super::guards::lock_chat(c, chat_id).await?.is_some() {
+            chat_ids.push(chat_id);
+        } else {
+            for &i in indices {
+                outcome[i] = Some(BatchOutcome::Done(Err(AppError::NotFound("chat"))));
             }
         }
     }
-    let chat_ids: Vec<i64> = first_seq.keys().copied().collect();
     let authors: Vec<i64> = open(&outcome)
         .iter()
         .map(|&i| sends[i].message.author_id)
@@ -534,38 +345,33 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         }
     }
 
-    // Survivors take the reserved seqs in arrival order; seqs of refused sends go back, so
-    // the chat's sequence has no gap.
+    // The sends that passed take their chat's next seqs in arrival order, one statement per
+    // chat.
     let now = Timestamp::now().millis();
-    let mut order = Vec::new();
-    let mut seq_of: HashMap<usize, i64> = HashMap::new();
-    for (chat_id, indices) in &candidates {
-        let Some(&first) = first_seq.get(chat_id) else {
-            continue;
-        };
+    let mut order: Vec<(usize, i64)> = Vec::new();
+    for (&chat_id, indices) in &candidates {
         let survivors: Vec<usize> = indices
             .iter()
             .copied()
             .filter(|&i| outcome[i].is_none())
             .collect();
-        let refused = indices.len() - survivors.len();
-        if refused > 0 {
-            let refused =
-                i64::try_from(refused).map_err(|_| AppError::Internal("batch too large".into()))?;
-            super::events::return_seqs(c, *chat_id, refused).await?;
+        if survivors.is_empty() {
+            continue;
         }
-        for (&i, seq) in survivors.iter().zip(first..) {
-            seq_of.insert(i, seq);
-            order.push(i);
-        }
+        let count = i64::try_from(survivors.len())
+            .map_err(|_| AppError::Internal("batch too large".into()))?;
+        let first = super::events::reserve_seqs(c, chat_id, count)
+            .await?
+            .ok_or_else(|| AppError::Internal("a locked chat vanished".into()))?;
+        order.extend(survivors.into_iter().zip(first..));
     }
     let rows: Vec<NewMessageRow> = order
         .iter()
-        .map(|&i| {
+        .map(|&(i, seq)| {
             let m = &sends[i].message;
             NewMessageRow {
                 chat_id: m.chat_id,
-                seq: seq_of[&i],
+                seq,
                 author_id: m.author_id,
                 kind: "text",
                 content: &m.content,
@@ -590,10 +396,10 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
 
     let mut records = Vec::new();
     let mut stored = Vec::with_capacity(order.len());
-    for &i in &order {
+    for &(i, seq) in &order {
         let m = &sends[i].message;
         let row = inserted
-            .get(&(m.chat_id, seq_of[&i]))
+            .get(&(m.chat_id, seq))
             .cloned()
             .ok_or_else(|| AppError::Internal("inserted message missing from RETURNING".into()))?;
         let message = row.into_aggregate(Vec::new());

@@ -1,42 +1,17 @@
 //! Query code, written once and compiled for each backend's connection type.
 //!
-//! Each file in this folder is included into `pg` and `sqlite` below, where `Conn` is that
-//! backend's concrete connection. diesel checks every query against both backends at compile
-//! time, and `with_backend!` chooses the module at run time. (The files are not modules of
-//! their own, so run `rustfmt` on them directly: `cargo fmt` does not reach them.)
+//! Each file in this folder is a module compiled twice, as `pg::<name>` and `sqlite::<name>`,
+//! where `super::Conn` is that backend's concrete connection: diesel checks every query
+//! against both backends at compile time, and `with_backend!` chooses the module at run time.
+//! The modules depend on each other in one direction: `guards` (checks and locks), then
+//! `aggregates` (complete reads), then `events` (the log), then the commands (`chats`,
+//! `messages`); `users` and `idempotency` stand apart.
 
-macro_rules! backend_queries {
-    ($backend:ident, $conn:ty) => {
-        pub mod $backend {
-            pub type Conn = $conn;
-
-            pub mod chats {
-                include!("chats.rs");
-            }
-            pub mod events {
-                include!("events.rs");
-            }
-            pub mod idempotency {
-                include!("idempotency.rs");
-            }
-            pub mod messages {
-                include!("messages.rs");
-            }
-            pub mod users {
-                include!("users.rs");
-            }
-
-            pub async fn ping(conn: &mut Conn) -> $crate::error::AppResult<()> {
-                use diesel_async::RunQueryDsl;
-                diesel::sql_query("SELECT 1").execute(conn).await?;
-                Ok(())
-            }
-        }
-    };
-}
-
-backend_queries!(pg, crate::db::PgConn);
-backend_queries!(sqlite, crate::db::SqliteConn);
+// Each query file is compiled once per backend, on purpose.
+#[allow(clippy::duplicate_mod)]
+pub mod pg;
+#[allow(clippy::duplicate_mod)]
+pub mod sqlite;
 
 /// What a write hands back to the executor: the answer for the client, and the events it
 /// committed (to be broadcast once the transaction is durable).

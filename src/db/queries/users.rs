@@ -1,4 +1,4 @@
-// Accounts and bearer tokens.
+//! Accounts and bearer tokens.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};

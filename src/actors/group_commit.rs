@@ -1,0 +1,81 @@
+//! Storing a round of sends (from one or several rooms) in one transaction: one commit (one
+//! fsync) for all of them, each send with its own answer, seq and idempotency record.
+
+use crate::db::queries::{BatchOutcome, BatchedSend, Idempotent, BATCH_RACE};
+use std::time::Instant;
+
+use crate::db::Database;
+use crate::domain::Message;
+use crate::error::{AppError, AppResult};
+use crate::metrics::Metrics;
+use crate::with_backend;
+
+/// How often a round that lost a key race to a concurrent request is tried again before its
+/// sends are told 409.
+const RACE_RETRIES: usize = 3;
+
+/// The outcome of each send of `sends`, in order. A send whose key another send of the round
+/// also carries waits for a second transaction, where it replays the first one's answer.
+pub async fn store_round(
+    db: &Database,
+    metrics: &Metrics,
+    sends: Vec<BatchedSend>,
+) -> AppResult<Vec<AppResult<Idempotent<Message>>>> {
+    let mut outcomes: Vec<Option<AppResult<Idempotent<Message>>>> =
+        sends.iter().map(|_| None).collect();
+    let mut open: Vec<usize> = (0..sends.len()).collect();
+    while !open.is_empty() {
+        let round: Vec<BatchedSend> = open.iter().filter_map(|&i| sends.get(i).cloned()).collect();
+        metrics.send_round_size.observe(round.len() as f64);
+        let results = store_with_retries(db, metrics, &round).await?;
+        let mut deferred = Vec::new();
+        for (&i, result) in open.iter().zip(results) {
+            match result {
+                BatchOutcome::Deferred => deferred.push(i),
+                BatchOutcome::Done(done) => {
+                    if let Some(slot) = outcomes.get_mut(i) {
+                        *slot = Some(done);
+                    }
+                }
+            }
+        }
+        if deferred.len() == open.len() {
+            return Err(AppError::Internal("a send round made no progress".into()));
+        }
+        open = deferred;
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(AppError::Internal("a send got no outcome".into()))))
+        .collect())
+}
+
+async fn store_with_retries(
+    db: &Database,
+    metrics: &Metrics,
+    sends: &[BatchedSend],
+) -> AppResult<Vec<BatchOutcome>> {
+    let mut attempt = 0;
+    loop {
+        let checkout = Instant::now();
+        let mut conn = db.conn().await?;
+        let phase = |name: &str, since: Instant| {
+            metrics
+                .send_phase
+                .with_label_values(&[name])
+                .observe(since.elapsed().as_secs_f64());
+        };
+        phase("pool_wait", checkout);
+        let storing = Instant::now();
+        let result = with_backend!(&mut conn, q, c => q::messages::send_batch(c, sends).await);
+        phase("transaction", storing);
+        match result {
+            Err(AppError::Conflict { code, .. })
+                if code == BATCH_RACE && attempt < RACE_RETRIES =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The messages the realtime actors exchange: HTTP handlers and sessions to rooms, rooms to
+//! sessions. They live in this one module, which imports no actor, so that rooms, sessions and
+//! the registry depend on it and never on each other.
+
+use actix::{Message, Recipient};
+use bytestring::ByteString;
+
+use super::db_executor::DbOp;
+use super::db_ops::{AddMember, ChangeMessage, MarkRead, RemoveMember};
+use crate::db::queries::{BatchedSend, Idempotent, ReadMarker, StoredReply};
+use crate::domain::{Chat, ChatEvent};
+use crate::error::{AppError, AppResult};
+use crate::metrics::Metrics;
+
+// ---- answers -----------------------------------------------------------------------------
+
+/// The answer to a write that may carry an `Idempotency-Key`.
+#[derive(Debug)]
+pub enum Reply<T> {
+    Fresh { status: u16, value: T },
+    Replayed(StoredReply),
+}
+
+impl<T> Reply<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
+        match self {
+            Reply::Fresh { status, value } => Reply::Fresh {
+                status,
+                value: f(value),
+            },
+            Reply::Replayed(stored) => Reply::Replayed(stored),
+        }
+    }
+
+    /// Splits a committed write into the client's answer and the events to broadcast (none
+    /// for a replay: its events went out when it first ran).
+    pub fn settle(outcome: Idempotent<T>, metrics: &Metrics) -> (Reply<T>, Vec<ChatEvent>) {
+        match outcome {
+            Idempotent::Fresh(written) => (
+                Reply::Fresh {
+                    status: written.status,
+                    value: written.value,
+                },
+                written.events,
+            ),
+            Idempotent::Replayed(stored) => {
+                metrics.idempotent_replays.inc();
+                (Reply::Replayed(stored), Vec::new())
+            }
+        }
+    }
+}
+
+// ---- to a room: writes -------------------------------------------------------------------
+
+/// A message to store in the room's chat. Sends that arrive while the room's previous batch
+/// is being stored go together in its next batch.
+pub struct PostMessage {
+    pub send: BatchedSend,
+    pub span: tracing::Span,
+}
+
+impl Message for PostMessage {
+    type Result = AppResult<Reply<crate::domain::Message>>;
+}
+
+/// A write to the room's chat other than a send, run by the `DbExecutor` as `O`.
+pub struct Write<O: ChatWrite> {
+    pub op: O,
+    pub span: tracing::Span,
+}
+
+impl<O: ChatWrite> Write<O> {
+    pub fn new(op: O) -> Self {
+        Write {
+            op,
+            span: tracing::Span::current(),
+        }
+    }
+}
+
+impl<O: ChatWrite> Message for Write<O> {
+    type Result = AppResult<Reply<O::Value>>;
+}
+
+/// A database operation that changes one chat, so that it goes through that chat's room.
+pub trait ChatWrite: DbOp<Output = Idempotent<Self::Value>> {
+    type Value: Send + 'static;
+
+    /// A frame that is not persisted, sent to the chat once the write has committed.
+    fn ephemeral(_value: &Self::Value) -> Option<EphemeralEvent> {
+        None
+    }
+}
+
+impl ChatWrite for ChangeMessage {
+    type Value = crate::domain::Message;
+}
+
+impl ChatWrite for AddMember {
+    type Value = Chat;
+}
+
+impl ChatWrite for RemoveMember {
+    type Value = ();
+}
+
+impl ChatWrite for MarkRead {
+    type Value = Option<ReadMarker>;
+
+    fn ephemeral(marker: &Option<ReadMarker>) -> Option<EphemeralEvent> {
+        marker.map(|m| EphemeralEvent::Read {
+            user_id: m.user_id,
+            seq: m.seq,
+        })
+    }
+}
+
+// ---- to a room: sessions and committed events --------------------------------------------
+
+/// Events committed without passing through this room (its chat's creation).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub events: Vec<ChatEvent>,
+}
+
+/// Events that are not persisted and carry no seq.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EphemeralEvent {
+    Read { user_id: i64, seq: i64 },
+    Typing { user_id: i64 },
+}
+
+/// A `typing` frame from a session; refused when its user is not a member of the chat.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<(), Refusal>")]
+pub struct Typing {
+    pub user_id: i64,
+}
+
+/// Why a room refused a session's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The user is not a member of the chat, or there is no such chat (the same answer, so
+    /// that chat ids cannot be probed).
+    NotMember,
+    /// The room could not load its chat; try again.
+    Unavailable,
+}
+
+impl From<&AppError> for Refusal {
+    fn from(error: &AppError) -> Self {
+        match error {
+            AppError::NotFound(_) => Refusal::NotMember,
+            _ => Refusal::Unavailable,
+        }
+    }
+}
+
+/// Binds a session to the room, live from now on (if its user is a member).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub subscriber: Subscriber,
+}
+
+/// Binds a session to the room and sends it every event after `after_seq`, then `resumed`,
+/// then live events.
+#[derive(Message)]
+#[rtype(result = "Result<(), Refusal>")]
+pub struct Resume {
+    pub subscriber: Subscriber,
+    pub after_seq: i64,
+}
+
+// ---- to a session ------------------------------------------------------------------------
+
+/// How a room reaches one session.
+#[derive(Clone)]
+pub struct Subscriber {
+    pub session_id: u64,
+    pub user_id: i64,
+    pub token_id: i64,
+    pub outbox: Recipient<Outbound>,
+    pub overflow: Recipient<Overflowed>,
+    pub kick: Recipient<Kick>,
+}
+
+/// One serialised frame for a session's outbox. Cloning shares the bytes.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct Outbound(pub ByteString);
+
+/// Told to a session whose outbox overflowed; the room has already dropped it.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Overflowed {
+    pub chat_id: i64,
+}
+
+/// Tells a session to close with this WebSocket close code.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct Kick {
+    pub code: u16,
+    pub reason: &'static str,
+}

@@ -1,0 +1,126 @@
+//! Where each chat's running room is, and the rule that lets a room stop without losing a
+//! message: every message to a room is put in its mailbox with the slots' lock held, and
+//! counted; a room may leave its slot only when it has handled as many messages as were
+//! counted, under the same lock. After that nothing can reach its mailbox, and the next
+//! message for the chat starts a new room.
+//!
+//! Generic over the actor so that the room (which retires itself) and the registry (which
+//! starts rooms) both use it without depending on each other.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Handler, Message};
+
+struct Slot<A: Actor> {
+    addr: Addr<A>,
+    /// Messages put in this room's mailbox through the slots.
+    sent: u64,
+}
+
+pub struct RoomSlots<A: Actor> {
+    slots: Arc<Mutex<HashMap<i64, Slot<A>>>>,
+}
+
+impl<A: Actor> Clone for RoomSlots<A> {
+    fn clone(&self) -> Self {
+        RoomSlots {
+            slots: self.slots.clone(),
+        }
+    }
+}
+
+impl<A: Actor> Default for RoomSlots<A> {
+    fn default() -> Self {
+        RoomSlots {
+            slots: Arc::default(),
+        }
+    }
+}
+
+impl<A: Actor> RoomSlots<A> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<i64, Slot<A>>> {
+        // Every critical section leaves the map consistent (one insert, update or remove), so
+        // a poisoned lock is still safe to use.
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Puts `message` in the mailbox of the chat's room, starting the room with `start` if
+    /// none is running, and returns the future of its reply.
+    pub fn send<M>(
+        &self,
+        chat_id: i64,
+        message: M,
+        start: impl FnOnce() -> Addr<A>,
+    ) -> actix::dev::Request<A, M>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        A: Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+    {
+        let mut slots = self.lock();
+        let slot = match slots.entry(chat_id) {
+            Entry::Occupied(mut entry) => {
+                if !entry.get().addr.connected() {
+                    entry.insert(Slot {
+                        addr: start(),
+                        sent: 0,
+                    });
+                }
+                entry.into_mut()
+            }
+            Entry::Vacant(entry) => entry.insert(Slot {
+                addr: start(),
+                sent: 0,
+            }),
+        };
+        slot.sent += 1;
+        // `send` queues the message now (it only waits when the mailbox is full), so the count
+        // and the mailbox agree once the lock is released.
+        slot.addr.send(message)
+    }
+
+    /// Puts a room that was started elsewhere (from a chat's creation) in the chat's slot. A
+    /// room already there keeps running until it retires, but receives nothing more.
+    pub fn install(&self, chat_id: i64, addr: Addr<A>) {
+        self.lock().insert(chat_id, Slot { addr, sent: 0 });
+    }
+
+    /// Removes the room from its slot if it has handled every message sent to it; then it
+    /// may stop. False if a message is still on its way (the room must keep running), or if
+    /// the slot holds another room (this one receives nothing more and may stop).
+    pub fn retire(&self, chat_id: i64, addr: &Addr<A>, handled: u64) -> Retire {
+        let mut slots = self.lock();
+        match slots.get(&chat_id) {
+            Some(slot) if slot.addr == *addr => {
+                if slot.sent == handled {
+                    slots.remove(&chat_id);
+                    Retire::Done
+                } else {
+                    Retire::Busy
+                }
+            }
+            _ => Retire::Done,
+        }
+    }
+
+    /// Running rooms.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retire {
+    /// The room has left its slot (or never held it) and may stop.
+    Done,
+    /// Messages are on their way to it; it must handle them first.
+    Busy,
+}

@@ -1,0 +1,282 @@
+//! Aggregates: complete values (a message with its reactions, a chat with its members) read
+//! with a fixed number of queries, whatever their size.
+
+use std::collections::HashMap;
+
+use diesel::dsl::{count_star, max};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::Conn;
+use crate::db::rows::{chat_from_rows, ChatRow, MemberRow, MessageRow, ReactionRow};
+use crate::db::schema::{chat_members, chats, messages, reactions};
+use crate::domain::{Chat, ChatSummary, HistoryCursor, HistoryPage, Message, Reaction};
+use crate::error::{AppError, AppResult};
+
+/// The reactions of every message in `message_ids`, in one query, grouped by message and
+/// ordered by `created_at`, then `user_id`.
+async fn reactions_by_message(
+    conn: &mut Conn,
+    message_ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<Reaction>>> {
+    let mut grouped: HashMap<i64, Vec<Reaction>> = HashMap::new();
+    if message_ids.is_empty() {
+        return Ok(grouped);
+    }
+    let rows: Vec<ReactionRow> = reactions::table
+        .filter(reactions::message_id.eq_any(message_ids))
+        .order((
+            reactions::created_at.asc(),
+            reactions::user_id.asc(),
+            reactions::emoji.asc(),
+        ))
+        .select(ReactionRow::as_select())
+        .load(conn)
+        .await?;
+    for row in rows {
+        grouped
+            .entry(row.message_id)
+            .or_default()
+            .push(row.into_domain());
+    }
+    Ok(grouped)
+}
+
+/// Completes message rows into aggregates with one more query, keeping their order.
+pub async fn with_reactions(conn: &mut Conn, rows: Vec<MessageRow>) -> AppResult<Vec<Message>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut grouped = reactions_by_message(conn, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let reactions = grouped.remove(&row.id).unwrap_or_default();
+            row.into_aggregate(reactions)
+        })
+        .collect())
+}
+
+/// The aggregates of the given messages, keyed by id. Two queries.
+pub async fn load_by_ids(conn: &mut Conn, ids: &[i64]) -> AppResult<HashMap<i64, Message>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<MessageRow> = messages::table
+        .filter(messages::id.eq_any(ids))
+        .select(MessageRow::as_select())
+        .load(conn)
+        .await?;
+    Ok(with_reactions(conn, rows)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect())
+}
+
+pub async fn find_row(conn: &mut Conn, message_id: i64) -> AppResult<MessageRow> {
+    messages::table
+        .find(message_id)
+        .select(MessageRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("message"))
+}
+
+pub async fn aggregate(conn: &mut Conn, row: MessageRow) -> AppResult<Message> {
+    let mut all = with_reactions(conn, vec![row]).await?;
+    all.pop()
+        .ok_or_else(|| AppError::Internal("aggregate lost its message".into()))
+}
+
+pub async fn message(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult<Message> {
+    let row = find_row(conn, message_id).await?;
+    super::guards::require_member(conn, row.chat_id, user_id).await?;
+    aggregate(conn, row).await
+}
+
+/// One page of a chat's history, ascending by seq. Three queries (membership, messages,
+/// reactions), whatever `limit` is.
+pub async fn history(
+    conn: &mut Conn,
+    user_id: i64,
+    chat_id: i64,
+    cursor: HistoryCursor,
+    limit: i64,
+) -> AppResult<HistoryPage> {
+    super::guards::require_member(conn, chat_id, user_id).await?;
+    let in_chat = messages::table
+        .filter(messages::chat_id.eq(chat_id))
+        .select(MessageRow::as_select())
+        .limit(limit + 1);
+    let mut rows: Vec<MessageRow> = match cursor {
+        HistoryCursor::Newest => in_chat.order(messages::seq.desc()).load(conn).await?,
+        HistoryCursor::BeforeSeq(seq) => {
+            in_chat
+                .filter(messages::seq.lt(seq))
+                .order(messages::seq.desc())
+                .load(conn)
+                .await?
+        }
+        HistoryCursor::AfterSeq(seq) => {
+            in_chat
+                .filter(messages::seq.gt(seq))
+                .order(messages::seq.asc())
+                .load(conn)
+                .await?
+        }
+    };
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    // Backward pages were read newest first; a page is always shown oldest first.
+    if !matches!(cursor, HistoryCursor::AfterSeq(_)) {
+        rows.reverse();
+    }
+    Ok(HistoryPage {
+        messages: with_reactions(conn, rows).await?,
+        has_more,
+    })
+}
+
+pub async fn members(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<MemberRow>> {
+    Ok(chat_members::table
+        .filter(chat_members::chat_id.eq_any(chat_ids))
+        .order((chat_members::joined_at.asc(), chat_members::user_id.asc()))
+        .select(MemberRow::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// User ids of every member of the chat.
+pub async fn member_ids(conn: &mut Conn, chat_id: i64) -> AppResult<Vec<i64>> {
+    Ok(chat_members::table
+        .filter(chat_members::chat_id.eq(chat_id))
+        .select(chat_members::user_id)
+        .load(conn)
+        .await?)
+}
+
+/// Ids of every chat the user is a member of.
+pub async fn chat_ids_of(conn: &mut Conn, user_id: i64) -> AppResult<Vec<i64>> {
+    Ok(chat_members::table
+        .filter(chat_members::user_id.eq(user_id))
+        .select(chat_members::chat_id)
+        .load(conn)
+        .await?)
+}
+
+pub async fn load_chat(conn: &mut Conn, chat_id: i64) -> AppResult<Chat> {
+    let chat: ChatRow = chats::table
+        .find(chat_id)
+        .select(ChatRow::as_select())
+        .first(conn)
+        .await?;
+    let members = members(conn, &[chat_id]).await?;
+    chat_from_rows(chat, members)
+}
+
+pub async fn chat(conn: &mut Conn, user_id: i64, chat_id: i64) -> AppResult<Chat> {
+    let (chat, _) = super::guards::require_member(conn, chat_id, user_id).await?;
+    let members = members(conn, &[chat_id]).await?;
+    chat_from_rows(chat, members)
+}
+
+/// The chat's `last_seq` without locking anything, or `None` if the chat does not exist.
+pub async fn last_seq(conn: &mut Conn, chat_id: i64) -> AppResult<Option<i64>> {
+    Ok(chats::table
+        .find(chat_id)
+        .select(chats::last_seq)
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// The caller's chats with their last message and unread count, most recent activity first.
+/// Five queries, whatever the number of chats.
+pub async fn list_for_user(conn: &mut Conn, user_id: i64) -> AppResult<Vec<ChatSummary>> {
+    let mine: Vec<(ChatRow, MemberRow)> = chats::table
+        .inner_join(chat_members::table)
+        .filter(chat_members::user_id.eq(user_id))
+        .order((chats::last_activity_at.desc(), chats::id.desc()))
+        .select((ChatRow::as_select(), MemberRow::as_select()))
+        .load(conn)
+        .await?;
+    let chat_ids: Vec<i64> = mine.iter().map(|(c, _)| c.id).collect();
+
+    let mut members_by_chat: HashMap<i64, Vec<MemberRow>> = HashMap::new();
+    for m in members(conn, &chat_ids).await? {
+        members_by_chat.entry(m.chat_id).or_default().push(m);
+    }
+
+    let later = diesel::alias!(messages as later);
+    let last_rows: Vec<MessageRow> = messages::table
+        .filter(messages::chat_id.eq_any(&chat_ids))
+        .filter(messages::deleted.eq(false))
+        .filter(
+            messages::seq.nullable().eq(later
+                .filter(later.field(messages::chat_id).eq(messages::chat_id))
+                .filter(later.field(messages::deleted).eq(false))
+                .select(max(later.field(messages::seq)))
+                .single_value()),
+        )
+        .select(MessageRow::as_select())
+        .load(conn)
+        .await?;
+    let mut last_by_chat: HashMap<i64, crate::domain::Message> = with_reactions(conn, last_rows)
+        .await?
+        .into_iter()
+        .map(|m| (m.chat_id, m))
+        .collect();
+
+    let unread: HashMap<i64, i64> = messages::table
+        .inner_join(
+            chat_members::table.on(chat_members::chat_id
+                .eq(messages::chat_id)
+                .and(chat_members::user_id.eq(user_id))),
+        )
+        .filter(messages::chat_id.eq_any(&chat_ids))
+        .filter(messages::deleted.eq(false))
+        .filter(messages::author_id.ne(user_id))
+        .filter(messages::seq.gt(chat_members::last_read_seq))
+        .group_by(messages::chat_id)
+        .select((messages::chat_id, count_star()))
+        .load::<(i64, i64)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+
+    mine.into_iter()
+        .map(|(chat, _)| {
+            let id = chat.id;
+            let members = members_by_chat.remove(&id).unwrap_or_default();
+            Ok(ChatSummary {
+                chat: chat_from_rows(chat, members)?,
+                last_message: last_by_chat.remove(&id),
+                unread_count: unread.get(&id).copied().unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// What a chat's room starts from: the chat's `last_seq` and its members' ids, read in one
+/// transaction so that they agree; `None` if the chat does not exist.
+pub async fn room_state(conn: &mut Conn, chat_id: i64) -> AppResult<Option<(i64, Vec<i64>)>> {
+    use diesel_async::AsyncConnection;
+    conn.transaction::<_, AppError, _>(async |c| {
+        let Some(last) = last_seq(c, chat_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some((last, member_ids(c, chat_id).await?)))
+    })
+    .await
+}
+
+/// The chat a message belongs to (a message never moves), or `None` if there is no such
+/// message.
+pub async fn chat_of_message(conn: &mut Conn, message_id: i64) -> AppResult<Option<i64>> {
+    Ok(messages::table
+        .find(message_id)
+        .select(messages::chat_id)
+        .first(conn)
+        .await
+        .optional()?)
+}

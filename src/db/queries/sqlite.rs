@@ -1,0 +1,19 @@
+//! The queries compiled for SQLite: each module is a file of `db/queries`, shared with the
+//! other backend (see `queries`).
+
+pub type Conn = crate::db::SqliteConn;
+
+#[path = "aggregates.rs"]
+pub mod aggregates;
+#[path = "chats.rs"]
+pub mod chats;
+#[path = "events.rs"]
+pub mod events;
+#[path = "guards.rs"]
+pub mod guards;
+#[path = "idempotency.rs"]
+pub mod idempotency;
+#[path = "messages.rs"]
+pub mod messages;
+#[path = "users.rs"]
+pub mod users;
