@@ -10,7 +10,7 @@ use actix::prelude::*;
 use super::chat_room::{ChatRoom, RoomDeps};
 use super::db_executor::{ask, DbExecutor};
 use super::db_ops::CreateChat;
-use super::messages::Reply;
+use super::messages::{Deliver, Reply};
 use crate::domain::Chat;
 use crate::error::AppResult;
 
@@ -66,13 +66,21 @@ impl ChatRegistry {
     ) -> AppResult<Reply<Chat>> {
         let outcome = ask(db, op).await?;
         let (reply, events) = Reply::settle(outcome, &self.deps.metrics);
-        if let Reply::Fresh { value: chat, .. } = &reply {
-            if !events.is_empty() {
-                let member_ids = chat.members.iter().map(|m| m.user_id).collect();
-                let room = ChatRoom::created(chat.id, self.deps.clone(), member_ids, events);
-                let addr = self.start(room);
-                self.deps.slots.install(chat.id, addr);
-            }
+        let Reply::Fresh { value: chat, .. } = &reply else {
+            return Ok(reply);
+        };
+        let Some(first_seq) = events.first().map(|e| e.seq) else {
+            // An existing direct chat: nothing new to announce.
+            return Ok(reply);
+        };
+        let member_ids = chat.members.iter().map(|m| m.user_id).collect();
+        let room = ChatRoom::created(chat.id, self.deps.clone(), member_ids, first_seq - 1);
+        let addr = self.start(room);
+        self.deps.slots.install(chat.id, addr);
+        // Answered once the room has bound the members' sessions and sent them the creation,
+        // so that whatever the client does next comes after it.
+        if let Err(e) = self.send(chat.id, Deliver { events }).await {
+            tracing::warn!(chat.id = chat.id, error = %e, "the new chat's room did not take its events");
         }
         Ok(reply)
     }

@@ -76,10 +76,11 @@ struct QueuedSend {
 enum Start {
     /// Read members and `last_seq` from the database before handling anything.
     Load,
-    /// A chat created a moment ago: its members, and the events of its creation.
+    /// A chat created a moment ago: its members, and the seq before its creation's events
+    /// (which the registry delivers next).
     Created {
         member_ids: Vec<i64>,
-        events: Vec<ChatEvent>,
+        delivered_seq: i64,
     },
 }
 
@@ -116,14 +117,17 @@ impl ChatRoom {
     }
 
     /// The room of a chat that was just created, started from the creation's own result: it
-    /// binds the members' open sessions and broadcasts the creation's events to them.
-    pub fn created(
-        chat_id: i64,
-        deps: RoomDeps,
-        member_ids: Vec<i64>,
-        events: Vec<ChatEvent>,
-    ) -> Self {
-        Self::with_start(chat_id, deps, Start::Created { member_ids, events })
+    /// binds the members' open sessions, and broadcasts the events after `delivered_seq` (the
+    /// creation's) to them when they are delivered.
+    pub fn created(chat_id: i64, deps: RoomDeps, member_ids: Vec<i64>, delivered_seq: i64) -> Self {
+        Self::with_start(
+            chat_id,
+            deps,
+            Start::Created {
+                member_ids,
+                delivered_seq,
+            },
+        )
     }
 
     fn with_start(chat_id: i64, deps: RoomDeps, start: Start) -> Self {
@@ -479,14 +483,13 @@ impl ChatRoom {
 
     fn begin(&mut self, ctx: &mut Context<Self>) {
         match self.start.take() {
-            Some(Start::Created { member_ids, events }) => {
+            Some(Start::Created {
+                member_ids,
+                delivered_seq,
+            }) => {
                 self.members = member_ids.into_iter().collect();
-                self.delivered_seq = events.first().map_or(0, |e| e.seq - 1);
+                self.delivered_seq = delivered_seq;
                 self.bind_members();
-                for event in events {
-                    self.accept(event);
-                }
-                self.flush(ctx);
             }
             Some(Start::Load) | None => {
                 let db = self.deps.db.clone();

@@ -8,6 +8,7 @@ mod accounts;
 mod chats;
 mod idempotency;
 mod load_smoke;
+mod membership;
 mod messages;
 mod operations;
 mod process;
