@@ -192,7 +192,7 @@ pub struct EventRow {
     pub created_at: i64,
 }
 
-#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct IdempotencyRow {
     pub user_id: i64,

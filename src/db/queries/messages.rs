@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::Conn;
-use crate::db::queries::{BatchOutcome, BatchedSend, Idempotent, InsertRows, Written, BATCH_RACE};
+use crate::db::queries::{
+    BatchOutcome, BatchStatements, BatchedSend, Idempotent, Written, BATCH_RACE,
+};
 use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
 use crate::domain::events::EventKind;
@@ -227,7 +229,7 @@ pub async fn send_batch(conn: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec
 }
 
 async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<BatchOutcome>> {
-    use crate::db::schema::{chat_members, idempotency_keys as ik};
+    use crate::db::schema::chat_members;
     use std::collections::{BTreeMap, HashSet};
 
     let mut outcome: Vec<Option<BatchOutcome>> = sends.iter().map(|_| None).collect();
@@ -253,17 +255,17 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .filter(|&i| sends[i].key.is_some())
         .collect();
     if !keyed.is_empty() {
-        let users: Vec<i64> = keyed.iter().map(|&i| sends[i].message.author_id).collect();
-        let keys: Vec<&str> = keyed
+        let pairs: Vec<(i64, String)> = keyed
             .iter()
-            .filter_map(|&i| sends[i].key.as_ref())
-            .map(|k| k.key.as_str())
+            .filter_map(|&i| {
+                Some((
+                    sends[i].message.author_id,
+                    sends[i].key.as_ref()?.key.clone(),
+                ))
+            })
             .collect();
-        let stored: HashMap<(i64, String), IdempotencyRow> = ik::table
-            .filter(ik::user_id.eq_any(&users))
-            .filter(ik::key.eq_any(&keys))
-            .select(IdempotencyRow::as_select())
-            .load(c)
+        let stored: HashMap<(i64, String), IdempotencyRow> = c
+            .find_keys(&pairs)
             .await?
             .into_iter()
             .map(|row| ((row.user_id, row.key.clone()), row))
@@ -288,11 +290,10 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             .or_default()
             .push(i);
     }
-    let mut chat_ids = Vec::with_capacity(candidates.len());
-    for (&chat_id, indices) in &candidates {
-        if super::guards::lock_chat(c, chat_id).await?.is_some() {
-            chat_ids.push(chat_id);
-        } else {
+    let wanted: Vec<i64> = candidates.keys().copied().collect();
+    let chat_ids = c.lock_chats(&wanted).await?;
+    for (chat_id, indices) in &candidates {
+        if chat_ids.binary_search(chat_id).is_err() {
             for &i in indices {
                 outcome[i] = Some(BatchOutcome::Done(Err(AppError::NotFound("chat"))));
             }
@@ -345,25 +346,32 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         }
     }
 
-    // The sends that passed take their chat's next seqs in arrival order, one statement per
-    // chat.
+    // The sends that passed take their chat's next seqs in arrival order.
     let now = Timestamp::now().millis();
+    let survivors: Vec<(i64, Vec<usize>)> = candidates
+        .into_iter()
+        .map(|(chat_id, indices)| {
+            let passed: Vec<usize> = indices
+                .into_iter()
+                .filter(|&i| outcome[i].is_none())
+                .collect();
+            (chat_id, passed)
+        })
+        .filter(|(_, passed)| !passed.is_empty())
+        .collect();
+    let counts: Vec<(i64, i64)> = survivors
+        .iter()
+        .map(|(chat_id, passed)| Ok((*chat_id, i64::try_from(passed.len())?)))
+        .collect::<Result<_, std::num::TryFromIntError>>()
+        .map_err(|_| AppError::Internal("batch too large".into()))?;
+    let first_seqs = c.reserve_seqs(&counts, now).await?;
     let mut order: Vec<(usize, i64)> = Vec::new();
-    for (&chat_id, indices) in &candidates {
-        let survivors: Vec<usize> = indices
-            .iter()
+    for (chat_id, passed) in survivors {
+        let first = first_seqs
+            .get(&chat_id)
             .copied()
-            .filter(|&i| outcome[i].is_none())
-            .collect();
-        if survivors.is_empty() {
-            continue;
-        }
-        let count = i64::try_from(survivors.len())
-            .map_err(|_| AppError::Internal("batch too large".into()))?;
-        let first = super::events::reserve_seqs(c, chat_id, count)
-            .await?
             .ok_or_else(|| AppError::Internal("a locked chat vanished".into()))?;
-        order.extend(survivors.into_iter().zip(first..));
+        order.extend(passed.into_iter().zip(first..));
     }
     let rows: Vec<NewMessageRow> = order
         .iter()

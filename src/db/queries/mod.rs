@@ -7,6 +7,8 @@
 //! `aggregates` (complete reads), then `events` (the log), then the commands (`chats`,
 //! `messages`); `users` and `idempotency` stand apart.
 
+mod batch_statements;
+
 // Each query file is compiled once per backend, on purpose.
 #[allow(clippy::duplicate_mod)]
 pub mod pg;
@@ -80,128 +82,7 @@ pub struct ReadMarker {
     pub seq: i64,
 }
 
-/// Multi-row inserts where the backend allows them. diesel-async cannot send a multi-row
-/// INSERT to SQLite, so there each row is its own statement (cheap: SQLite is in-process, and
-/// the rows still commit together).
-pub trait InsertRows {
-    fn insert_messages<'a>(
-        &'a mut self,
-        rows: &'a [crate::db::rows::NewMessageRow<'a>],
-    ) -> impl std::future::Future<Output = diesel::QueryResult<Vec<crate::db::rows::MessageRow>>>
-           + Send
-           + 'a;
-
-    fn insert_events<'a>(
-        &'a mut self,
-        rows: &'a [crate::db::rows::EventRow],
-    ) -> impl std::future::Future<Output = diesel::QueryResult<()>> + Send + 'a;
-
-    /// Inserts idempotency records, skipping keys that exist; returns the keys inserted.
-    fn insert_keys<'a>(
-        &'a mut self,
-        rows: &'a [crate::db::rows::IdempotencyRow],
-    ) -> impl std::future::Future<Output = diesel::QueryResult<Vec<(i64, String)>>> + Send + 'a;
-}
-
-mod insert_rows {
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-
-    use super::InsertRows;
-    use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow};
-    use crate::db::schema::{chat_events, idempotency_keys, messages};
-    use crate::db::{PgConn, SqliteConn};
-
-    impl InsertRows for PgConn {
-        async fn insert_messages<'a>(
-            &'a mut self,
-            rows: &'a [NewMessageRow<'a>],
-        ) -> QueryResult<Vec<MessageRow>> {
-            if rows.is_empty() {
-                return Ok(Vec::new());
-            }
-            diesel::insert_into(messages::table)
-                .values(rows)
-                .returning(MessageRow::as_returning())
-                .get_results(self)
-                .await
-        }
-
-        async fn insert_events<'a>(&'a mut self, rows: &'a [EventRow]) -> QueryResult<()> {
-            if !rows.is_empty() {
-                diesel::insert_into(chat_events::table)
-                    .values(rows)
-                    .execute(self)
-                    .await?;
-            }
-            Ok(())
-        }
-
-        async fn insert_keys<'a>(
-            &'a mut self,
-            rows: &'a [IdempotencyRow],
-        ) -> QueryResult<Vec<(i64, String)>> {
-            if rows.is_empty() {
-                return Ok(Vec::new());
-            }
-            diesel::insert_into(idempotency_keys::table)
-                .values(rows)
-                .on_conflict((idempotency_keys::user_id, idempotency_keys::key))
-                .do_nothing()
-                .returning((idempotency_keys::user_id, idempotency_keys::key))
-                .get_results(self)
-                .await
-        }
-    }
-
-    impl InsertRows for SqliteConn {
-        async fn insert_messages<'a>(
-            &'a mut self,
-            rows: &'a [NewMessageRow<'a>],
-        ) -> QueryResult<Vec<MessageRow>> {
-            let mut inserted = Vec::with_capacity(rows.len());
-            for row in rows {
-                inserted.push(
-                    diesel::insert_into(messages::table)
-                        .values(row)
-                        .returning(MessageRow::as_returning())
-                        .get_result(self)
-                        .await?,
-                );
-            }
-            Ok(inserted)
-        }
-
-        async fn insert_events<'a>(&'a mut self, rows: &'a [EventRow]) -> QueryResult<()> {
-            for row in rows {
-                diesel::insert_into(chat_events::table)
-                    .values(row)
-                    .execute(self)
-                    .await?;
-            }
-            Ok(())
-        }
-
-        async fn insert_keys<'a>(
-            &'a mut self,
-            rows: &'a [IdempotencyRow],
-        ) -> QueryResult<Vec<(i64, String)>> {
-            let mut inserted = Vec::with_capacity(rows.len());
-            for row in rows {
-                let done = diesel::insert_into(idempotency_keys::table)
-                    .values(row)
-                    .on_conflict((idempotency_keys::user_id, idempotency_keys::key))
-                    .do_nothing()
-                    .execute(self)
-                    .await?;
-                if done == 1 {
-                    inserted.push((row.user_id, row.key.clone()));
-                }
-            }
-            Ok(inserted)
-        }
-    }
-}
+pub use batch_statements::BatchStatements;
 
 /// What became of one send in a batch.
 // One per send of a batch, moved once; boxing the answer would allocate for every send.
