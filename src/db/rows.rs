@@ -110,7 +110,7 @@ pub fn chat_from_rows(chat: ChatRow, members: Vec<MemberRow>) -> Result<domain::
     })
 }
 
-#[derive(Queryable, Selectable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct MessageRow {
     pub id: i64,

@@ -1,53 +1,75 @@
 //! The statements of a send batch that each backend runs its own way.
 //!
-//! On PostgreSQL every statement is a round trip, and diesel neither caches the plan of an
-//! `UPDATE` nor of a multi-row `INSERT` (each costs a parse, a bind and a close), so the batch
-//! uses one set-based statement per step, whatever the number of chats or sends. SQLite runs
-//! in-process: there a statement per row costs little, and diesel-async cannot send it a
-//! multi-row `INSERT` anyway.
+//! On PostgreSQL every statement is a round trip, and diesel caches the plan of neither an
+//! `UPDATE`, a multi-row `INSERT` nor a raw query (each would cost a parse, a bind and a
+//! close), so a batch is six round trips whatever its size: `BEGIN`; lock the chats; the three
+//! checks, pipelined; the seqs, messages and events in one statement; the idempotency records;
+//! `COMMIT`. Every statement has a fixed text with arrays for its rows, so its plan is cached.
+//! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
+//! it a multi-row `INSERT`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow};
-use crate::db::schema::{chat_events, chats, idempotency_keys, messages};
+use crate::db::schema::{chat_events, chat_members, chats, idempotency_keys, messages};
 use crate::db::{PgConn, SqliteConn};
+
+/// A message of a batch that passed its checks; `pos` is its place (from 1) among the batch's
+/// messages to the same chat, so that its seq is the chat's last seq before the batch + `pos`.
+pub struct PendingMessage<'a> {
+    pub chat_id: i64,
+    pub pos: i64,
+    pub author_id: i64,
+    pub content: &'a str,
+    pub reply_to_id: Option<i64>,
+    pub client_id: Option<&'a str>,
+}
+
+/// What a batch's checks read, under the chats' locks.
+#[derive(Default)]
+pub struct BatchChecks {
+    /// Idempotency records already stored under the batch's keys.
+    pub stored_keys: Vec<IdempotencyRow>,
+    /// (chat, user) memberships among the batch's chats and authors.
+    pub memberships: HashSet<(i64, i64)>,
+    /// The chat of each message replied to.
+    pub reply_chats: HashMap<i64, i64>,
+}
 
 pub trait BatchStatements {
     /// Locks the rows of the chats that exist among `chat_ids` until the transaction ends,
-    /// in id order (so that concurrent batches cannot deadlock); returns their ids.
+    /// in id order (so that concurrent batches cannot deadlock); returns their ids, sorted.
     fn lock_chats<'a>(
         &'a mut self,
         chat_ids: &'a [i64],
     ) -> impl Future<Output = QueryResult<Vec<i64>>> + Send + 'a;
 
-    /// Takes `count` seqs in each `(chat_id, count)` and sets the chat's activity time;
-    /// returns each chat's first new seq.
-    fn reserve_seqs<'a>(
+    /// Reads what the batch's checks need: stored keys among `keys`, memberships among
+    /// `chat_ids` × `authors`, and the chats of `reply_ids`.
+    fn batch_checks<'a>(
+        &'a mut self,
+        keys: &'a [(i64, String)],
+        chat_ids: &'a [i64],
+        authors: &'a [i64],
+        reply_ids: &'a [i64],
+    ) -> impl Future<Output = QueryResult<BatchChecks>> + Send + 'a;
+
+    /// Takes `count` seqs in each `(chat_id, count)` (and sets the chat's activity time),
+    /// stores the messages under them with their `message.created` events, and returns the
+    /// stored rows.
+    fn store_messages<'a>(
         &'a mut self,
         counts: &'a [(i64, i64)],
+        pending: &'a [PendingMessage<'a>],
         now: i64,
-    ) -> impl Future<Output = QueryResult<HashMap<i64, i64>>> + Send + 'a;
-
-    /// The idempotency records stored under any of the `(user_id, key)` pairs.
-    fn find_keys<'a>(
-        &'a mut self,
-        pairs: &'a [(i64, String)],
-    ) -> impl Future<Output = QueryResult<Vec<IdempotencyRow>>> + Send + 'a;
-
-    fn insert_messages<'a>(
-        &'a mut self,
-        rows: &'a [NewMessageRow<'a>],
     ) -> impl Future<Output = QueryResult<Vec<MessageRow>>> + Send + 'a;
-
-    fn insert_events<'a>(
-        &'a mut self,
-        rows: &'a [EventRow],
-    ) -> impl Future<Output = QueryResult<()>> + Send + 'a;
 
     /// Inserts idempotency records, skipping keys that exist; returns the keys inserted.
     fn insert_keys<'a>(
@@ -56,12 +78,66 @@ pub trait BatchStatements {
     ) -> impl Future<Output = QueryResult<Vec<(i64, String)>>> + Send + 'a;
 }
 
+/// A raw query whose text never changes (its rows travel as array parameters), so that its
+/// plan can be cached per connection like any typed diesel query. diesel refuses to cache raw
+/// queries because it cannot know that their text is fixed.
+struct FixedText<Q>(Q);
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for FixedText<Q> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _: &Pg) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> QueryId for FixedText<Q> {
+    // Keyed by the text, not by the type: every such query has its own text.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: Query> Query for FixedText<Q> {
+    type SqlType = Q::SqlType;
+}
+
+const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.body, k.created_at \
+     FROM idempotency_keys k \
+     JOIN unnest($1::int8[], $2::text[]) AS want(user_id, key) \
+       ON k.user_id = want.user_id AND k.key = want.key";
+
+const STORE_MESSAGES: &str = "\
+WITH want AS (SELECT * FROM unnest($1::int8[], $2::int8[]) AS w(id, n)), \
+r AS (UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $3 \
+      FROM want WHERE chats.id = want.id \
+      RETURNING chats.id, chats.last_seq - want.n AS base), \
+m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
+                            created_at, deleted) \
+      SELECT s.chat_id, r.base + s.pos, s.author_id, 'text', s.content, s.reply_to_id, \
+             s.client_id, $3, false \
+      FROM unnest($4::int8[], $5::int8[], $6::int8[], $7::text[], $8::int8[], $9::text[]) \
+           AS s(chat_id, pos, author_id, content, reply_to_id, client_id) \
+      JOIN r ON r.id = s.chat_id \
+      RETURNING id, chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
+                created_at, edited_at, deleted), \
+e AS (INSERT INTO chat_events (chat_id, seq, kind, message_id, created_at) \
+      SELECT chat_id, seq, 'message.created', id, $3 FROM m) \
+SELECT * FROM m";
+
+const INSERT_KEYS: &str = "\
+INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at) \
+SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int8[]) \
+ON CONFLICT (user_id, key) DO NOTHING \
+RETURNING user_id, key";
+
 #[derive(QueryableByName)]
-struct ChatSeq {
+struct UserKey {
     #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = BigInt)]
-    last_seq: i64,
+    user_id: i64,
+    #[diesel(sql_type = Text)]
+    key: String,
 }
 
 impl BatchStatements for PgConn {
@@ -75,71 +151,82 @@ impl BatchStatements for PgConn {
             .await
     }
 
-    async fn reserve_seqs<'a>(
+    async fn batch_checks<'a>(
+        &'a mut self,
+        keys: &'a [(i64, String)],
+        chat_ids: &'a [i64],
+        authors: &'a [i64],
+        reply_ids: &'a [i64],
+    ) -> QueryResult<BatchChecks> {
+        // Three independent reads, sent together (pipelined on the one connection).
+        let conn: &PgConn = self;
+        let (users, key_texts): (Vec<i64>, Vec<&str>) =
+            keys.iter().map(|(u, k)| (*u, k.as_str())).unzip();
+        let stored = async {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            FixedText(
+                diesel::sql_query(FIND_KEYS)
+                    .bind::<Array<BigInt>, _>(&users)
+                    .bind::<Array<Text>, _>(&key_texts),
+            )
+            .load::<IdempotencyRow>(&mut &*conn)
+            .await
+        };
+        let memberships = chat_members::table
+            .filter(chat_members::chat_id.eq_any(chat_ids))
+            .filter(chat_members::user_id.eq_any(authors))
+            .select((chat_members::chat_id, chat_members::user_id))
+            .load::<(i64, i64)>(&mut &*conn);
+        let replies = async {
+            if reply_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            messages::table
+                .filter(messages::id.eq_any(reply_ids))
+                .select((messages::id, messages::chat_id))
+                .load::<(i64, i64)>(&mut &*conn)
+                .await
+        };
+        let (stored_keys, memberships, replies) =
+            futures_util::future::try_join3(stored, memberships, replies).await?;
+        Ok(BatchChecks {
+            stored_keys,
+            memberships: memberships.into_iter().collect(),
+            reply_chats: replies.into_iter().collect(),
+        })
+    }
+
+    async fn store_messages<'a>(
         &'a mut self,
         counts: &'a [(i64, i64)],
+        pending: &'a [PendingMessage<'a>],
         now: i64,
-    ) -> QueryResult<HashMap<i64, i64>> {
-        let (ids, amounts): (Vec<i64>, Vec<i64>) = counts.iter().copied().unzip();
-        let taken: Vec<ChatSeq> = diesel::sql_query(
-            "UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $3 \
-             FROM unnest($1::int8[], $2::int8[]) AS want(id, n) \
-             WHERE chats.id = want.id RETURNING chats.id, chats.last_seq",
-        )
-        .bind::<Array<BigInt>, _>(&ids)
-        .bind::<Array<BigInt>, _>(&amounts)
-        .bind::<BigInt, _>(now)
-        .load(self)
-        .await?;
-        let amount: HashMap<i64, i64> = counts.iter().copied().collect();
-        Ok(taken
-            .into_iter()
-            .filter_map(|c| Some((c.id, c.last_seq - amount.get(&c.id)? + 1)))
-            .collect())
-    }
-
-    async fn find_keys<'a>(
-        &'a mut self,
-        pairs: &'a [(i64, String)],
-    ) -> QueryResult<Vec<IdempotencyRow>> {
-        // Joined with the pairs, not `user_id = ANY(…) AND key = ANY(…)`: PostgreSQL probes
-        // the index with every combination of the two arrays (4,096 for 64 sends, ~10 ms).
-        let (users, keys): (Vec<i64>, Vec<&str>) =
-            pairs.iter().map(|(u, k)| (*u, k.as_str())).unzip();
-        diesel::sql_query(
-            "SELECT k.user_id, k.key, k.fingerprint, k.status, k.body, k.created_at \
-             FROM idempotency_keys k \
-             JOIN unnest($1::int8[], $2::text[]) AS want(user_id, key) \
-               ON k.user_id = want.user_id AND k.key = want.key",
-        )
-        .bind::<Array<BigInt>, _>(&users)
-        .bind::<Array<Text>, _>(&keys)
-        .load(self)
-        .await
-    }
-
-    async fn insert_messages<'a>(
-        &'a mut self,
-        rows: &'a [NewMessageRow<'a>],
     ) -> QueryResult<Vec<MessageRow>> {
-        if rows.is_empty() {
+        if pending.is_empty() {
             return Ok(Vec::new());
         }
-        diesel::insert_into(messages::table)
-            .values(rows)
-            .returning(MessageRow::as_returning())
-            .get_results(self)
-            .await
-    }
-
-    async fn insert_events<'a>(&'a mut self, rows: &'a [EventRow]) -> QueryResult<()> {
-        if !rows.is_empty() {
-            diesel::insert_into(chat_events::table)
-                .values(rows)
-                .execute(self)
-                .await?;
-        }
-        Ok(())
+        let (chat_ids, amounts): (Vec<i64>, Vec<i64>) = counts.iter().copied().unzip();
+        let column = |f: fn(&PendingMessage<'a>) -> i64| pending.iter().map(f).collect::<Vec<_>>();
+        FixedText(
+            diesel::sql_query(STORE_MESSAGES)
+                .bind::<Array<BigInt>, _>(&chat_ids)
+                .bind::<Array<BigInt>, _>(&amounts)
+                .bind::<BigInt, _>(now)
+                .bind::<Array<BigInt>, _>(column(|p| p.chat_id))
+                .bind::<Array<BigInt>, _>(column(|p| p.pos))
+                .bind::<Array<BigInt>, _>(column(|p| p.author_id))
+                .bind::<Array<Text>, _>(pending.iter().map(|p| p.content).collect::<Vec<_>>())
+                .bind::<Array<Nullable<BigInt>>, _>(
+                    pending.iter().map(|p| p.reply_to_id).collect::<Vec<_>>(),
+                )
+                .bind::<Array<Nullable<Text>>, _>(
+                    pending.iter().map(|p| p.client_id).collect::<Vec<_>>(),
+                ),
+        )
+        .load::<MessageRow>(self)
+        .await
     }
 
     async fn insert_keys<'a>(
@@ -149,13 +236,24 @@ impl BatchStatements for PgConn {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        diesel::insert_into(idempotency_keys::table)
-            .values(rows)
-            .on_conflict((idempotency_keys::user_id, idempotency_keys::key))
-            .do_nothing()
-            .returning((idempotency_keys::user_id, idempotency_keys::key))
-            .get_results(self)
-            .await
+        let inserted: Vec<UserKey> = FixedText(
+            diesel::sql_query(INSERT_KEYS)
+                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.user_id).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(
+                    rows.iter()
+                        .map(|r| r.fingerprint.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind::<Array<diesel::sql_types::Integer>, _>(
+                    rows.iter().map(|r| r.status).collect::<Vec<_>>(),
+                )
+                .bind::<Array<Text>, _>(rows.iter().map(|r| r.body.as_str()).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.created_at).collect::<Vec<_>>()),
+        )
+        .load(self)
+        .await?;
+        Ok(inserted.into_iter().map(|k| (k.user_id, k.key)).collect())
     }
 }
 
@@ -170,74 +268,100 @@ impl BatchStatements for SqliteConn {
             .await
     }
 
-    async fn reserve_seqs<'a>(
+    async fn batch_checks<'a>(
+        &'a mut self,
+        keys: &'a [(i64, String)],
+        chat_ids: &'a [i64],
+        authors: &'a [i64],
+        reply_ids: &'a [i64],
+    ) -> QueryResult<BatchChecks> {
+        let mut checks = BatchChecks::default();
+        if !keys.is_empty() {
+            let users: Vec<i64> = keys.iter().map(|(u, _)| *u).collect();
+            let texts: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
+            let wanted: HashSet<(i64, &str)> = keys.iter().map(|(u, k)| (*u, k.as_str())).collect();
+            let rows: Vec<IdempotencyRow> = idempotency_keys::table
+                .filter(idempotency_keys::user_id.eq_any(&users))
+                .filter(idempotency_keys::key.eq_any(&texts))
+                .select(IdempotencyRow::as_select())
+                .load(self)
+                .await?;
+            checks.stored_keys = rows
+                .into_iter()
+                .filter(|r| wanted.contains(&(r.user_id, r.key.as_str())))
+                .collect();
+        }
+        checks.memberships = chat_members::table
+            .filter(chat_members::chat_id.eq_any(chat_ids))
+            .filter(chat_members::user_id.eq_any(authors))
+            .select((chat_members::chat_id, chat_members::user_id))
+            .load::<(i64, i64)>(self)
+            .await?
+            .into_iter()
+            .collect();
+        if !reply_ids.is_empty() {
+            checks.reply_chats = messages::table
+                .filter(messages::id.eq_any(reply_ids))
+                .select((messages::id, messages::chat_id))
+                .load::<(i64, i64)>(self)
+                .await?
+                .into_iter()
+                .collect();
+        }
+        Ok(checks)
+    }
+
+    async fn store_messages<'a>(
         &'a mut self,
         counts: &'a [(i64, i64)],
+        pending: &'a [PendingMessage<'a>],
         now: i64,
-    ) -> QueryResult<HashMap<i64, i64>> {
-        let mut first = HashMap::with_capacity(counts.len());
+    ) -> QueryResult<Vec<MessageRow>> {
+        let mut base = HashMap::with_capacity(counts.len());
         for &(chat_id, count) in counts {
-            let last: Option<i64> = diesel::update(chats::table.find(chat_id))
+            let last: i64 = diesel::update(chats::table.find(chat_id))
                 .set((
                     chats::last_seq.eq(chats::last_seq + count),
                     chats::last_activity_at.eq(now),
                 ))
                 .returning(chats::last_seq)
                 .get_result(self)
-                .await
-                .optional()?;
-            if let Some(last) = last {
-                first.insert(chat_id, last - count + 1);
-            }
+                .await?;
+            base.insert(chat_id, last - count);
         }
-        Ok(first)
-    }
-
-    async fn find_keys<'a>(
-        &'a mut self,
-        pairs: &'a [(i64, String)],
-    ) -> QueryResult<Vec<IdempotencyRow>> {
-        let users: Vec<i64> = pairs.iter().map(|(u, _)| *u).collect();
-        let keys: Vec<&str> = pairs.iter().map(|(_, k)| k.as_str()).collect();
-        let wanted: std::collections::HashSet<(i64, &str)> =
-            pairs.iter().map(|(u, k)| (*u, k.as_str())).collect();
-        let rows: Vec<IdempotencyRow> = idempotency_keys::table
-            .filter(idempotency_keys::user_id.eq_any(&users))
-            .filter(idempotency_keys::key.eq_any(&keys))
-            .select(IdempotencyRow::as_select())
-            .load(self)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter(|r| wanted.contains(&(r.user_id, r.key.as_str())))
-            .collect())
-    }
-
-    async fn insert_messages<'a>(
-        &'a mut self,
-        rows: &'a [NewMessageRow<'a>],
-    ) -> QueryResult<Vec<MessageRow>> {
-        let mut inserted = Vec::with_capacity(rows.len());
-        for row in rows {
-            inserted.push(
-                diesel::insert_into(messages::table)
-                    .values(row)
-                    .returning(MessageRow::as_returning())
-                    .get_result(self)
-                    .await?,
-            );
-        }
-        Ok(inserted)
-    }
-
-    async fn insert_events<'a>(&'a mut self, rows: &'a [EventRow]) -> QueryResult<()> {
-        for row in rows {
+        let mut stored = Vec::with_capacity(pending.len());
+        for p in pending {
+            let Some(base) = base.get(&p.chat_id) else {
+                continue;
+            };
+            let row: MessageRow = diesel::insert_into(messages::table)
+                .values(NewMessageRow {
+                    chat_id: p.chat_id,
+                    seq: base + p.pos,
+                    author_id: p.author_id,
+                    kind: "text",
+                    content: p.content,
+                    reply_to_id: p.reply_to_id,
+                    client_id: p.client_id,
+                    created_at: now,
+                    deleted: false,
+                })
+                .returning(MessageRow::as_returning())
+                .get_result(self)
+                .await?;
             diesel::insert_into(chat_events::table)
-                .values(row)
+                .values(EventRow::message(
+                    crate::domain::events::EventKind::MessageCreated,
+                    row.chat_id,
+                    row.seq,
+                    row.id,
+                    now,
+                ))
                 .execute(self)
                 .await?;
+            stored.push(row);
         }
-        Ok(())
+        Ok(stored)
     }
 
     async fn insert_keys<'a>(

@@ -9,7 +9,7 @@ use super::Conn;
 use crate::db::queries::{
     BatchOutcome, BatchStatements, BatchedSend, Idempotent, Written, BATCH_RACE,
 };
-use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow, ReactionRow};
+use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
 use crate::domain::events::EventKind;
 use crate::domain::{ChatEvent, EventPayload, Message, ReactionChange, Role, Timestamp};
@@ -229,7 +229,7 @@ pub async fn send_batch(conn: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec
 }
 
 async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<BatchOutcome>> {
-    use crate::db::schema::chat_members;
+    use crate::db::queries::batch_statements::PendingMessage;
     use std::collections::{BTreeMap, HashSet};
 
     let mut outcome: Vec<Option<BatchOutcome>> = sends.iter().map(|_| None).collect();
@@ -249,167 +249,119 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         }
     }
 
-    // Keys used before: replay, or refuse a different request under the same key.
-    let keyed: Vec<usize> = open(&outcome)
-        .into_iter()
-        .filter(|&i| sends[i].key.is_some())
-        .collect();
-    if !keyed.is_empty() {
-        let pairs: Vec<(i64, String)> = keyed
-            .iter()
-            .filter_map(|&i| {
-                Some((
-                    sends[i].message.author_id,
-                    sends[i].key.as_ref()?.key.clone(),
-                ))
-            })
-            .collect();
-        let stored: HashMap<(i64, String), IdempotencyRow> = c
-            .find_keys(&pairs)
-            .await?
-            .into_iter()
-            .map(|row| ((row.user_id, row.key.clone()), row))
-            .collect();
-        for &i in &keyed {
-            let Some(key) = &sends[i].key else { continue };
-            if let Some(row) = stored.get(&(sends[i].message.author_id, key.key.clone())) {
-                outcome[i] = Some(BatchOutcome::Done(super::idempotency::replay_or_refuse(
-                    row, key,
-                )));
-            }
-        }
-    }
-
-    // Lock each chat of the remaining sends, in chat id order (a fixed order, so concurrent
-    // writers cannot deadlock). Under the lock the checks below see a membership no one can
-    // change meanwhile, and a send they refuse has touched nothing: no seq, no activity time.
-    let mut candidates: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    // Lock the chats first, in id order (a fixed order, so concurrent writers cannot
+    // deadlock). Under the lock the checks below see a membership no one can change meanwhile,
+    // and a send they refuse has touched nothing: no seq, no activity time.
+    let mut by_chat: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for i in open(&outcome) {
-        candidates
-            .entry(sends[i].message.chat_id)
-            .or_default()
-            .push(i);
+        by_chat.entry(sends[i].message.chat_id).or_default().push(i);
     }
-    let wanted: Vec<i64> = candidates.keys().copied().collect();
-    let chat_ids = c.lock_chats(&wanted).await?;
-    for (chat_id, indices) in &candidates {
-        if chat_ids.binary_search(chat_id).is_err() {
-            for &i in indices {
-                outcome[i] = Some(BatchOutcome::Done(Err(AppError::NotFound("chat"))));
-            }
-        }
-    }
-    let authors: Vec<i64> = open(&outcome)
-        .iter()
-        .map(|&i| sends[i].message.author_id)
-        .collect();
-    let memberships: HashSet<(i64, i64)> = chat_members::table
-        .filter(chat_members::chat_id.eq_any(&chat_ids))
-        .filter(chat_members::user_id.eq_any(&authors))
-        .select((chat_members::chat_id, chat_members::user_id))
-        .load(c)
-        .await?
+    let wanted: Vec<i64> = by_chat.keys().copied().collect();
+    let locked = c.lock_chats(&wanted).await?;
+    let keys: Vec<(i64, String)> = open(&outcome)
         .into_iter()
+        .filter_map(|i| {
+            Some((
+                sends[i].message.author_id,
+                sends[i].key.as_ref()?.key.clone(),
+            ))
+        })
+        .collect();
+    let authors: Vec<i64> = open(&outcome)
+        .into_iter()
+        .map(|i| sends[i].message.author_id)
         .collect();
     let reply_ids: Vec<i64> = open(&outcome)
-        .iter()
-        .filter_map(|&i| sends[i].message.reply_to_id)
+        .into_iter()
+        .filter_map(|i| sends[i].message.reply_to_id)
         .collect();
-    let reply_chats: HashMap<i64, i64> = if reply_ids.is_empty() {
-        HashMap::new()
-    } else {
-        messages::table
-            .filter(messages::id.eq_any(&reply_ids))
-            .select((messages::id, messages::chat_id))
-            .load::<(i64, i64)>(c)
-            .await?
-            .into_iter()
-            .collect()
-    };
+    let checks = c.batch_checks(&keys, &locked, &authors, &reply_ids).await?;
+
+    let stored_keys: HashMap<(i64, &str), &IdempotencyRow> = checks
+        .stored_keys
+        .iter()
+        .map(|row| ((row.user_id, row.key.as_str()), row))
+        .collect();
     for i in open(&outcome) {
         let m = &sends[i].message;
-        let refusal = if !memberships.contains(&(m.chat_id, m.author_id)) {
-            Some(AppError::not_a_member())
+        let decided = if let Some((key, row)) = sends[i]
+            .key
+            .as_ref()
+            .and_then(|k| Some((k, *stored_keys.get(&(m.author_id, k.key.as_str()))?)))
+        {
+            // Used before: replay, or refuse a different request under the same key.
+            Some(super::idempotency::replay_or_refuse(row, key))
+        } else if locked.binary_search(&m.chat_id).is_err() {
+            Some(Err(AppError::NotFound("chat")))
+        } else if !checks.memberships.contains(&(m.chat_id, m.author_id)) {
+            Some(Err(AppError::not_a_member()))
         } else if m
             .reply_to_id
-            .is_some_and(|r| reply_chats.get(&r) != Some(&m.chat_id))
+            .is_some_and(|r| checks.reply_chats.get(&r) != Some(&m.chat_id))
         {
-            Some(AppError::invalid(
+            Some(Err(AppError::invalid(
                 "reply_to_id",
                 "must be the id of a message in the same chat",
-            ))
+            )))
         } else {
             None
         };
-        if let Some(refusal) = refusal {
-            outcome[i] = Some(BatchOutcome::Done(Err(refusal)));
+        if let Some(decided) = decided {
+            outcome[i] = Some(BatchOutcome::Done(decided));
         }
     }
 
     // The sends that passed take their chat's next seqs in arrival order.
-    let now = Timestamp::now().millis();
-    let survivors: Vec<(i64, Vec<usize>)> = candidates
-        .into_iter()
-        .map(|(chat_id, indices)| {
-            let passed: Vec<usize> = indices
-                .into_iter()
-                .filter(|&i| outcome[i].is_none())
-                .collect();
-            (chat_id, passed)
-        })
-        .filter(|(_, passed)| !passed.is_empty())
-        .collect();
-    let counts: Vec<(i64, i64)> = survivors
-        .iter()
-        .map(|(chat_id, passed)| Ok((*chat_id, i64::try_from(passed.len())?)))
-        .collect::<Result<_, std::num::TryFromIntError>>()
-        .map_err(|_| AppError::Internal("batch too large".into()))?;
-    let first_seqs = c.reserve_seqs(&counts, now).await?;
-    let mut order: Vec<(usize, i64)> = Vec::new();
-    for (chat_id, passed) in survivors {
-        let first = first_seqs
-            .get(&chat_id)
-            .copied()
-            .ok_or_else(|| AppError::Internal("a locked chat vanished".into()))?;
-        order.extend(passed.into_iter().zip(first..));
-    }
-    let rows: Vec<NewMessageRow> = order
-        .iter()
-        .map(|&(i, seq)| {
-            let m = &sends[i].message;
-            NewMessageRow {
-                chat_id: m.chat_id,
-                seq,
-                author_id: m.author_id,
-                kind: "text",
-                content: &m.content,
-                reply_to_id: m.reply_to_id,
-                client_id: m.client_id.as_deref(),
-                created_at: now,
-                deleted: false,
+    let mut counts: Vec<(i64, i64)> = Vec::new();
+    let mut pending = Vec::new();
+    for (chat_id, indices) in &by_chat {
+        let mut pos = 0;
+        for &i in indices {
+            if outcome[i].is_some() {
+                continue;
             }
-        })
-        .collect();
-    let inserted: HashMap<(i64, i64), MessageRow> = c
-        .insert_messages(&rows)
+            pos += 1;
+            let m = &sends[i].message;
+            pending.push((
+                i,
+                PendingMessage {
+                    chat_id: *chat_id,
+                    pos,
+                    author_id: m.author_id,
+                    content: &m.content,
+                    reply_to_id: m.reply_to_id,
+                    client_id: m.client_id.as_deref(),
+                },
+            ));
+        }
+        if pos > 0 {
+            counts.push((*chat_id, pos));
+        }
+    }
+    let now = Timestamp::now().millis();
+    let (order, rows): (Vec<usize>, Vec<PendingMessage>) = pending.into_iter().unzip();
+    let stored: HashMap<(i64, i64), MessageRow> = c
+        .store_messages(&counts, &rows, now)
         .await?
         .into_iter()
         .map(|row| ((row.chat_id, row.seq), row))
         .collect();
-    let events: Vec<EventRow> = inserted
-        .values()
-        .map(|row| EventRow::message(EventKind::MessageCreated, row.chat_id, row.seq, row.id, now))
-        .collect();
-    c.insert_events(&events).await?;
 
+    // Each chat's messages took consecutive seqs, the first at `pos` 1.
+    let mut first_seq: HashMap<i64, i64> = HashMap::new();
+    for &(chat_id, seq) in stored.keys() {
+        let first = first_seq.entry(chat_id).or_insert(seq);
+        *first = (*first).min(seq);
+    }
     let mut records = Vec::new();
-    let mut stored = Vec::with_capacity(order.len());
-    for &(i, seq) in &order {
+    let mut messages = Vec::with_capacity(order.len());
+    for (&i, pending) in order.iter().zip(&rows) {
         let m = &sends[i].message;
-        let row = inserted
-            .get(&(m.chat_id, seq))
+        let row = first_seq
+            .get(&pending.chat_id)
+            .and_then(|first| stored.get(&(pending.chat_id, first + pending.pos - 1)))
             .cloned()
-            .ok_or_else(|| AppError::Internal("inserted message missing from RETURNING".into()))?;
+            .ok_or_else(|| AppError::Internal("a stored message is missing".into()))?;
         let message = row.into_aggregate(Vec::new());
         if let Some(key) = &sends[i].key {
             records.push(IdempotencyRow {
@@ -421,7 +373,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
                 created_at: now,
             });
         }
-        stored.push((i, message));
+        messages.push((i, message));
     }
     // In key order, so that two batches racing for the same keys take them in the same order
     // (one waits for the other instead of deadlocking).
@@ -434,7 +386,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             detail: "A request with this Idempotency-Key is still being processed.".into(),
         });
     }
-    for (i, message) in stored {
+    for (i, message) in messages {
         let event = ChatEvent {
             chat_id: message.chat_id,
             seq: message.seq,
