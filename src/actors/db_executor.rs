@@ -97,8 +97,10 @@ pub struct DbExecutor {
 
 impl DbExecutor {
     pub fn new(db: Database, metrics: Arc<Metrics>, send_batch: usize) -> Self {
-        // SQLite has one connection: a second round would only wait for it.
-        let max_rounds = if db.is_sqlite() { 1 } else { 4 };
+        // SQLite has one connection: a second round would only wait for it. On PostgreSQL two
+        // rounds overlap (one commits while the next runs its statements); more only make
+        // smaller rounds that share the same cores (measured in docs/benchmarks.md).
+        let max_rounds = if db.is_sqlite() { 1 } else { 2 };
         DbExecutor {
             deps: ExecDeps {
                 db,

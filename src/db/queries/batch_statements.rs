@@ -17,9 +17,9 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
-use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow};
-use crate::db::schema::{chat_events, chat_members, chats, idempotency_keys, messages};
-use crate::db::{PgConn, SqliteConn};
+use crate::db::rows::{IdempotencyRow, MessageRow};
+use crate::db::schema::{chat_members, chats, messages};
+use crate::db::PgConn;
 
 /// A message of a batch that passed its checks; `pos` is its place (from 1) among the batch's
 /// messages to the same chat, so that its seq is the chat's last seq before the batch + `pos`.
@@ -257,129 +257,174 @@ impl BatchStatements for PgConn {
     }
 }
 
-impl BatchStatements for SqliteConn {
-    async fn lock_chats<'a>(&'a mut self, chat_ids: &'a [i64]) -> QueryResult<Vec<i64>> {
-        // The pool's one connection already makes this transaction the only writer.
-        chats::table
-            .filter(chats::id.eq_any(chat_ids))
-            .order(chats::id)
-            .select(chats::id)
-            .load(self)
+mod sqlite {
+    use std::collections::HashMap;
+
+    use diesel::prelude::*;
+
+    use super::{BatchChecks, BatchStatements, PendingMessage};
+    use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow};
+    use crate::db::schema::{chat_events, chat_members, chats, idempotency_keys, messages};
+    use crate::db::SqliteConn;
+
+    // SQLite runs each statement on a blocking thread of the runtime; one hand-off per step (not
+    // per row) keeps a batch at a handful of thread hops whatever its size.
+    impl BatchStatements for SqliteConn {
+        async fn lock_chats<'a>(&'a mut self, chat_ids: &'a [i64]) -> QueryResult<Vec<i64>> {
+            // The pool's one connection already makes this transaction the only writer.
+            let chat_ids = chat_ids.to_vec();
+            self.spawn_blocking(move |conn| {
+                chats::table
+                    .filter(chats::id.eq_any(&chat_ids))
+                    .order(chats::id)
+                    .select(chats::id)
+                    .load(conn)
+            })
             .await
+        }
+
+        async fn batch_checks<'a>(
+            &'a mut self,
+            keys: &'a [(i64, String)],
+            chat_ids: &'a [i64],
+            authors: &'a [i64],
+            reply_ids: &'a [i64],
+        ) -> QueryResult<BatchChecks> {
+            let (keys, chat_ids, authors, reply_ids) = (
+                keys.to_vec(),
+                chat_ids.to_vec(),
+                authors.to_vec(),
+                reply_ids.to_vec(),
+            );
+            self.spawn_blocking(move |conn| {
+                let mut checks = BatchChecks::default();
+                // Point lookups: in-process, each costs microseconds, and none scans.
+                for (user_id, key) in &keys {
+                    let found: Option<IdempotencyRow> = idempotency_keys::table
+                        .find((user_id, key))
+                        .select(IdempotencyRow::as_select())
+                        .first(conn)
+                        .optional()?;
+                    checks.stored_keys.extend(found);
+                }
+                checks.memberships = chat_members::table
+                    .filter(chat_members::chat_id.eq_any(&chat_ids))
+                    .filter(chat_members::user_id.eq_any(&authors))
+                    .select((chat_members::chat_id, chat_members::user_id))
+                    .load::<(i64, i64)>(conn)?
+                    .into_iter()
+                    .collect();
+                if !reply_ids.is_empty() {
+                    checks.reply_chats = messages::table
+                        .filter(messages::id.eq_any(&reply_ids))
+                        .select((messages::id, messages::chat_id))
+                        .load::<(i64, i64)>(conn)?
+                        .into_iter()
+                        .collect();
+                }
+                Ok(checks)
+            })
+            .await
+        }
+
+        async fn store_messages<'a>(
+            &'a mut self,
+            counts: &'a [(i64, i64)],
+            pending: &'a [PendingMessage<'a>],
+            now: i64,
+        ) -> QueryResult<Vec<MessageRow>> {
+            let counts = counts.to_vec();
+            let pending: Vec<OwnedPending> = pending.iter().map(OwnedPending::from).collect();
+            self.spawn_blocking(move |conn| {
+                let mut base = HashMap::with_capacity(counts.len());
+                for &(chat_id, count) in &counts {
+                    let last: i64 = diesel::update(chats::table.find(chat_id))
+                        .set((
+                            chats::last_seq.eq(chats::last_seq + count),
+                            chats::last_activity_at.eq(now),
+                        ))
+                        .returning(chats::last_seq)
+                        .get_result(conn)?;
+                    base.insert(chat_id, last - count);
+                }
+                let mut stored = Vec::with_capacity(pending.len());
+                for p in &pending {
+                    let Some(base) = base.get(&p.chat_id) else {
+                        continue;
+                    };
+                    let row: MessageRow = diesel::insert_into(messages::table)
+                        .values(NewMessageRow {
+                            chat_id: p.chat_id,
+                            seq: base + p.pos,
+                            author_id: p.author_id,
+                            kind: "text",
+                            content: &p.content,
+                            reply_to_id: p.reply_to_id,
+                            client_id: p.client_id.as_deref(),
+                            created_at: now,
+                            deleted: false,
+                        })
+                        .returning(MessageRow::as_returning())
+                        .get_result(conn)?;
+                    diesel::insert_into(chat_events::table)
+                        .values(EventRow::message(
+                            crate::domain::events::EventKind::MessageCreated,
+                            row.chat_id,
+                            row.seq,
+                            row.id,
+                            now,
+                        ))
+                        .execute(conn)?;
+                    stored.push(row);
+                }
+                Ok(stored)
+            })
+            .await
+        }
+
+        async fn insert_keys<'a>(
+            &'a mut self,
+            rows: &'a [IdempotencyRow],
+        ) -> QueryResult<Vec<(i64, String)>> {
+            let rows = rows.to_vec();
+            self.spawn_blocking(move |conn| {
+                let mut inserted = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let done = diesel::insert_into(idempotency_keys::table)
+                        .values(row)
+                        .on_conflict((idempotency_keys::user_id, idempotency_keys::key))
+                        .do_nothing()
+                        .execute(conn)?;
+                    if done == 1 {
+                        inserted.push((row.user_id, row.key.clone()));
+                    }
+                }
+                Ok(inserted)
+            })
+            .await
+        }
     }
 
-    async fn batch_checks<'a>(
-        &'a mut self,
-        keys: &'a [(i64, String)],
-        chat_ids: &'a [i64],
-        authors: &'a [i64],
-        reply_ids: &'a [i64],
-    ) -> QueryResult<BatchChecks> {
-        let mut checks = BatchChecks::default();
-        if !keys.is_empty() {
-            let users: Vec<i64> = keys.iter().map(|(u, _)| *u).collect();
-            let texts: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
-            let wanted: HashSet<(i64, &str)> = keys.iter().map(|(u, k)| (*u, k.as_str())).collect();
-            let rows: Vec<IdempotencyRow> = idempotency_keys::table
-                .filter(idempotency_keys::user_id.eq_any(&users))
-                .filter(idempotency_keys::key.eq_any(&texts))
-                .select(IdempotencyRow::as_select())
-                .load(self)
-                .await?;
-            checks.stored_keys = rows
-                .into_iter()
-                .filter(|r| wanted.contains(&(r.user_id, r.key.as_str())))
-                .collect();
-        }
-        checks.memberships = chat_members::table
-            .filter(chat_members::chat_id.eq_any(chat_ids))
-            .filter(chat_members::user_id.eq_any(authors))
-            .select((chat_members::chat_id, chat_members::user_id))
-            .load::<(i64, i64)>(self)
-            .await?
-            .into_iter()
-            .collect();
-        if !reply_ids.is_empty() {
-            checks.reply_chats = messages::table
-                .filter(messages::id.eq_any(reply_ids))
-                .select((messages::id, messages::chat_id))
-                .load::<(i64, i64)>(self)
-                .await?
-                .into_iter()
-                .collect();
-        }
-        Ok(checks)
+    /// A `PendingMessage` that can move to a blocking thread.
+    struct OwnedPending {
+        chat_id: i64,
+        pos: i64,
+        author_id: i64,
+        content: String,
+        reply_to_id: Option<i64>,
+        client_id: Option<String>,
     }
 
-    async fn store_messages<'a>(
-        &'a mut self,
-        counts: &'a [(i64, i64)],
-        pending: &'a [PendingMessage<'a>],
-        now: i64,
-    ) -> QueryResult<Vec<MessageRow>> {
-        let mut base = HashMap::with_capacity(counts.len());
-        for &(chat_id, count) in counts {
-            let last: i64 = diesel::update(chats::table.find(chat_id))
-                .set((
-                    chats::last_seq.eq(chats::last_seq + count),
-                    chats::last_activity_at.eq(now),
-                ))
-                .returning(chats::last_seq)
-                .get_result(self)
-                .await?;
-            base.insert(chat_id, last - count);
-        }
-        let mut stored = Vec::with_capacity(pending.len());
-        for p in pending {
-            let Some(base) = base.get(&p.chat_id) else {
-                continue;
-            };
-            let row: MessageRow = diesel::insert_into(messages::table)
-                .values(NewMessageRow {
-                    chat_id: p.chat_id,
-                    seq: base + p.pos,
-                    author_id: p.author_id,
-                    kind: "text",
-                    content: p.content,
-                    reply_to_id: p.reply_to_id,
-                    client_id: p.client_id,
-                    created_at: now,
-                    deleted: false,
-                })
-                .returning(MessageRow::as_returning())
-                .get_result(self)
-                .await?;
-            diesel::insert_into(chat_events::table)
-                .values(EventRow::message(
-                    crate::domain::events::EventKind::MessageCreated,
-                    row.chat_id,
-                    row.seq,
-                    row.id,
-                    now,
-                ))
-                .execute(self)
-                .await?;
-            stored.push(row);
-        }
-        Ok(stored)
-    }
-
-    async fn insert_keys<'a>(
-        &'a mut self,
-        rows: &'a [IdempotencyRow],
-    ) -> QueryResult<Vec<(i64, String)>> {
-        let mut inserted = Vec::with_capacity(rows.len());
-        for row in rows {
-            let done = diesel::insert_into(idempotency_keys::table)
-                .values(row)
-                .on_conflict((idempotency_keys::user_id, idempotency_keys::key))
-                .do_nothing()
-                .execute(self)
-                .await?;
-            if done == 1 {
-                inserted.push((row.user_id, row.key.clone()));
+    impl From<&PendingMessage<'_>> for OwnedPending {
+        fn from(p: &PendingMessage<'_>) -> Self {
+            OwnedPending {
+                chat_id: p.chat_id,
+                pos: p.pos,
+                author_id: p.author_id,
+                content: p.content.to_owned(),
+                reply_to_id: p.reply_to_id,
+                client_id: p.client_id.map(str::to_owned),
             }
         }
-        Ok(inserted)
     }
 }
