@@ -1,5 +1,6 @@
-//! Process metrics, kept in a Prometheus registry of their own (not the global one) so that
-//! every server, including the many a test run starts, counts separately.
+//! Process metrics (every name prefixed `parley_`), kept in a Prometheus registry of their own
+//! (not the global one) so that every server, including the many a test run starts, counts
+//! separately.
 
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -40,7 +41,8 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
+        // The contract puts every name under the `parley_` prefix.
+        let registry = Registry::new_custom(Some("parley".to_owned()), None)?;
         let http_requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests answered"),
             &["method", "route", "status"],

@@ -22,8 +22,11 @@ async fn scrape(server: &TestServer) -> String {
 }
 
 /// The value of one sample line, e.g. `messages_created_total` or
-/// `http_requests_total{method="POST",route="/api/v1/messages",status="200"}`.
+/// `http_requests_total{method="POST",route="/api/v1/messages",status="200"}` (named without
+/// the `parley_` prefix every metric carries).
 fn sample(text: &str, series: &str) -> f64 {
+    let series = format!("parley_{series}");
+    let series = series.as_str();
     text.lines()
         .find_map(|line| {
             line.strip_prefix(series)
@@ -70,7 +73,8 @@ async fn admin_routes_need_a_configured_token() {
         "rate_limited_total",
         "db_executor_requests_in_flight",
     ] {
-        assert!(text.contains(name), "{name} missing from:\n{text}");
+        let name = format!("\nparley_{name}");
+        assert!(text.contains(&name), "{name} missing from:\n{text}");
     }
 }
 

@@ -179,13 +179,13 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
-    /// The current value of an (unlabelled) metric.
+    /// The current value of an (unlabelled) metric, named without its `parley_` prefix.
     pub fn metric(&self, name: &str) -> f64 {
         self.metrics
             .registry
             .gather()
             .iter()
-            .filter(|family| family.name() == name)
+            .filter(|family| family.name().strip_prefix("parley_") == Some(name))
             .flat_map(|family| family.get_metric().iter())
             // A gauge's counter part is zero and the other way round.
             .map(|m| m.get_gauge().get_value() + m.get_counter().get_value())
