@@ -84,9 +84,4 @@ impl ChatRegistry {
         }
         Ok(reply)
     }
-
-    /// Running rooms.
-    pub fn running(&self) -> usize {
-        self.deps.slots.len()
-    }
 }

@@ -106,15 +106,6 @@ impl<A: Actor> RoomSlots<A> {
             _ => Retire::Done,
         }
     }
-
-    /// Running rooms.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
