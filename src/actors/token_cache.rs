@@ -1,6 +1,9 @@
 //! Recently authenticated tokens, so that a request does not cost a token query. Logout
 //! removes a token at once, a token past its own expiry is never served, and entries are
 //! re-read from the database after `TTL`.
+//!
+//! A revoked token is remembered for `TTL`: an `Authenticate` that read the token from the
+//! database just before the revocation committed cannot put it back into the cache afterwards.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,34 +16,50 @@ const TTL: Duration = Duration::from_secs(30);
 /// Entries kept at most; past this the cache is cleared (it refills from the database).
 const CAPACITY: usize = 100_000;
 
+#[derive(Default)]
+struct Entries {
+    by_digest: HashMap<String, (TokenOwner, Instant)>,
+    /// Token ids revoked less than `TTL` ago, with the time of their revocation.
+    revoked: HashMap<i64, Instant>,
+}
+
 #[derive(Clone, Default)]
 pub struct TokenCache {
-    entries: Arc<Mutex<HashMap<String, (TokenOwner, Instant)>>>,
+    entries: Arc<Mutex<Entries>>,
 }
 
 impl TokenCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, (TokenOwner, Instant)>> {
-        // Each critical section is one map operation: a poisoned map is still consistent.
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        // Each critical section leaves both maps consistent: a poisoned lock is still usable.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn get(&self, digest: &str) -> Option<TokenOwner> {
         let entries = self.lock();
-        let (owner, cached_at) = entries.get(digest)?;
+        let (owner, cached_at) = entries.by_digest.get(digest)?;
         (cached_at.elapsed() < TTL && owner.expires_at > Timestamp::now()).then_some(*owner)
     }
 
+    /// Caches a token read from the database, unless it has been revoked meanwhile.
     pub fn put(&self, digest: String, owner: TokenOwner) {
         let mut entries = self.lock();
-        if entries.len() >= CAPACITY {
-            entries.clear();
+        if entries.revoked.contains_key(&owner.token_id) {
+            return;
         }
-        entries.insert(digest, (owner, Instant::now()));
+        if entries.by_digest.len() >= CAPACITY {
+            entries.by_digest.clear();
+        }
+        entries.by_digest.insert(digest, (owner, Instant::now()));
     }
 
+    /// Called once the token's revocation has committed.
     pub fn forget_token(&self, token_id: i64) {
-        self.lock()
+        let mut entries = self.lock();
+        entries
+            .by_digest
             .retain(|_, (owner, _)| owner.token_id != token_id);
+        entries.revoked.retain(|_, at| at.elapsed() < TTL);
+        entries.revoked.insert(token_id, Instant::now());
     }
 }
 
@@ -66,5 +85,19 @@ mod tests {
         assert_eq!(cache.get("unknown"), None);
         cache.forget_token(1);
         assert_eq!(cache.get("live"), None);
+    }
+
+    /// Authenticate read the token, Logout revoked and forgot it, then Authenticate cached it:
+    /// the revoked token must not be served from the cache.
+    #[test]
+    fn a_token_revoked_meanwhile_is_not_cached_again() {
+        let cache = TokenCache::default();
+        let read_before_revocation = owner(3, 60_000);
+        cache.forget_token(3);
+        cache.put("revoked".into(), read_before_revocation);
+        assert_eq!(cache.get("revoked"), None);
+        // Other tokens are cached as before.
+        cache.put("other".into(), owner(4, 60_000));
+        assert_eq!(cache.get("other").map(|o| o.token_id), Some(4));
     }
 }
