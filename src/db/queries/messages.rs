@@ -398,8 +398,16 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             vec![event],
         )))));
     }
+    // Every send was decided above; one that was not is a bug, answered as one rather than
+    // sent round again.
     Ok(outcome
         .into_iter()
-        .map(|o| o.unwrap_or(BatchOutcome::Deferred))
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                BatchOutcome::Done(Err(AppError::Internal(
+                    "a send of the batch got no outcome".into(),
+                )))
+            })
+        })
         .collect())
 }
