@@ -91,6 +91,22 @@ pub struct Settings {
     /// Log format: `text` (for people) or `json` (for log pipelines).
     #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
+    /// WebSocket frames a session may send per second; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "PARLEY_WS_FRAME_RATE",
+        default_value_t = 20,
+        global = true
+    )]
+    pub ws_frame_rate: u32,
+    /// WebSocket frames a session may send at once before `PARLEY_WS_FRAME_RATE` applies.
+    #[arg(
+        long,
+        env = "PARLEY_WS_FRAME_BURST",
+        default_value_t = 40,
+        global = true
+    )]
+    pub ws_frame_burst: u32,
 }
 
 /// WebSocket heartbeat settings.
@@ -100,6 +116,12 @@ pub struct WsSettings {
     pub ping_every: Duration,
     /// A session that sends nothing (not even a pong) for this long is closed.
     pub silence_limit: Duration,
+    /// Frames a client may send per second (0: no limit), and at once.
+    pub frame_rate: u32,
+    pub frame_burst: u32,
+    /// Frames refused in a row, past the first (answered with an `error`), before the session
+    /// is closed with 1008.
+    pub frame_flood: u32,
 }
 
 impl Default for WsSettings {
@@ -107,6 +129,9 @@ impl Default for WsSettings {
         WsSettings {
             ping_every: Duration::from_secs(15),
             silence_limit: Duration::from_secs(60),
+            frame_rate: 20,
+            frame_burst: 40,
+            frame_flood: 40,
         }
     }
 }
@@ -256,7 +281,11 @@ impl Config {
             db_pool_size: s.db_pool_size,
             db_timeout: Duration::from_secs(s.db_timeout_secs),
             workers: s.workers,
-            ws: WsSettings::default(),
+            ws: WsSettings {
+                frame_rate: s.ws_frame_rate,
+                frame_burst: s.ws_frame_burst.max(1),
+                ..WsSettings::default()
+            },
             rooms: RoomSettings::default(),
             rates: RateSettings {
                 send_rate: s.send_rate,

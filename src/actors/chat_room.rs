@@ -23,8 +23,8 @@ use tracing::Instrument;
 use super::db_executor::{ask, DbExecutor, StoreSends};
 use super::db_ops::{LoadEvents, LoadRoomState};
 use super::messages::{
-    ChatWrite, Deliver, EphemeralEvent, Kick, Outbound, Overflowed, PostMessage, Refusal, Reply,
-    Resume, Subscribe, Subscriber, Typing, Write,
+    ChatWrite, Deliver, EphemeralEvent, Kick, Membership, Outbound, Overflowed, PostMessage,
+    Refusal, Reply, Resume, Subscribe, Subscriber, Typing, Write,
 };
 use super::room_slots::{Retire, RoomSlots};
 use super::session_directory::SessionDirectory;
@@ -163,15 +163,14 @@ impl ChatRoom {
     /// Binds the open sessions of every member that are not bound yet, live from
     /// `delivered_seq` on.
     fn bind_members(&mut self) {
-        for &user_id in &self.members {
-            for subscriber in self.deps.directory.sessions_of(user_id) {
-                self.bound
-                    .entry(subscriber.session_id)
-                    .or_insert_with(|| Bound {
-                        subscriber,
-                        sent_up_to: self.delivered_seq,
-                        replay: None,
-                    });
+        let sessions: Vec<Subscriber> = self
+            .members
+            .iter()
+            .flat_map(|&user_id| self.deps.directory.sessions_of(user_id))
+            .collect();
+        for subscriber in sessions {
+            if !self.bound.contains_key(&subscriber.session_id) {
+                self.bind(subscriber, self.delivered_seq);
             }
         }
     }
@@ -260,6 +259,10 @@ impl ChatRoom {
     }
 
     fn bind(&mut self, subscriber: Subscriber, sent_up_to: i64) {
+        subscriber.membership.do_send(Membership {
+            chat_id: self.chat_id,
+            bound: true,
+        });
         self.bound.insert(
             subscriber.session_id,
             Bound {
@@ -300,7 +303,17 @@ impl ChatRoom {
         }
         if let Some((user_id, false)) = membership {
             self.members.remove(&user_id);
-            self.bound.retain(|_, b| b.subscriber.user_id != user_id);
+            let chat_id = self.chat_id;
+            self.bound.retain(|_, b| {
+                let stays = b.subscriber.user_id != user_id;
+                if !stays {
+                    b.subscriber.membership.do_send(Membership {
+                        chat_id,
+                        bound: false,
+                    });
+                }
+                stays
+            });
         }
     }
 
@@ -356,6 +369,9 @@ impl ChatRoom {
         if !self.members.contains(&from_user) {
             return Err(Refusal::NotMember);
         }
+        let Some(json) = json else {
+            return Ok(());
+        };
         let frame = ByteString::from(json);
         self.send_where(
             &frame,
@@ -629,12 +645,16 @@ impl ChatRoom {
                 to_seq: next_after,
             },
         });
-        if offer(
-            &bound.subscriber,
-            &ByteString::from(frame),
-            chat_id,
-            &self.deps.metrics,
-        ) {
+        let delivered = match frame {
+            Some(frame) => offer(
+                &bound.subscriber,
+                &ByteString::from(frame),
+                chat_id,
+                &self.deps.metrics,
+            ),
+            None => true,
+        };
+        if delivered {
             self.bound.insert(session_id, bound);
         }
     }

@@ -185,6 +185,16 @@ pub struct Subscriber {
     pub outbox: Recipient<Outbound>,
     pub overflow: Recipient<Overflowed>,
     pub kick: Recipient<Kick>,
+    pub membership: Recipient<Membership>,
+}
+
+/// Tells a session that a chat's room has bound it (`bound`) or dropped it (its user left), so
+/// that it refuses frames for chats it is not in without asking a room.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Membership {
+    pub chat_id: i64,
+    pub bound: bool,
 }
 
 /// One serialised frame for a session's outbox. Cloning shares the bytes.

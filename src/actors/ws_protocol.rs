@@ -109,14 +109,36 @@ pub struct ResumedData {
     pub to_seq: i64,
 }
 
-pub fn to_json<T: Serialize>(frame: &T) -> String {
-    // Only plain structs of numbers and strings pass through here; they always serialise.
-    serde_json::to_string(frame).unwrap_or_else(|_| "{}".to_owned())
+/// The frame as JSON text, or `None` (logged) if it does not serialise: a frame is dropped
+/// rather than sent as something the client cannot read.
+pub fn to_json<T: Serialize>(frame: &T) -> Option<String> {
+    match serde_json::to_string(frame) {
+        Ok(json) => Some(json),
+        Err(e) => {
+            tracing::error!(error = %e, "a server frame did not serialise; dropped");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_that_does_not_serialise_is_dropped() {
+        // JSON object keys must be strings; a map keyed by pairs cannot be written.
+        let unwritable: std::collections::HashMap<(i32, i32), i32> = [((1, 2), 3)].into();
+        assert_eq!(to_json(&unwritable), None);
+        assert_eq!(
+            to_json(&ServerFrame {
+                kind: "pong",
+                data: serde_json::json!({})
+            })
+            .as_deref(),
+            Some(r#"{"type":"pong","data":{}}"#)
+        );
+    }
 
     #[test]
     fn parses_client_frames() {

@@ -5,16 +5,27 @@
 //! The session's mailbox is its outbox: rooms `try_send` frames into it, and it is bounded.
 //! When the client stops reading, the socket backs up, actix stops polling this actor, the
 //! mailbox fills, and the rooms drop the session and tell it to close with 1013.
+//!
+//! What a client's frames can cost is bounded: frames are rate limited per session (past the
+//! limit an `error` frame, and a close with 1008 if the flood goes on), and a frame about a chat
+//! the session is not bound to is refused without asking a room (rooms tell the session when
+//! they bind or drop it).
 
+use std::collections::HashSet;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
 use super::db_ops::ChatIdsOf;
-use super::messages::{Kick, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing};
+use super::messages::{
+    Kick, Membership, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing,
+};
 use super::ws_protocol::{parse_client_frame, to_json, ClientFrame, ErrorData, Ready, ServerFrame};
 use super::{Actors, ChatRoom};
 use crate::config::WsSettings;
@@ -36,6 +47,12 @@ pub struct WsSession {
     actors: Actors,
     settings: WsSettings,
     last_heard: Instant,
+    /// The chats whose rooms have this session bound.
+    chats: HashSet<i64>,
+    /// `None` when frames are not limited.
+    frame_limit: Option<DefaultDirectRateLimiter>,
+    /// Frames refused in a row by the limit.
+    refused_frames: u32,
 }
 
 /// Upgrades an authenticated request to a WebSocket session.
@@ -55,10 +72,21 @@ pub fn upgrade(
         actors,
         settings,
         last_heard: Instant::now(),
+        chats: HashSet::new(),
+        frame_limit: frame_limiter(&settings),
+        refused_frames: 0,
     };
     ws::WsResponseBuilder::new(session, req, stream)
         .frame_size(MAX_FRAME_BYTES)
         .start()
+}
+
+fn frame_limiter(settings: &WsSettings) -> Option<DefaultDirectRateLimiter> {
+    let rate = NonZeroU32::new(settings.frame_rate)?;
+    let burst = NonZeroU32::new(settings.frame_burst).unwrap_or(rate);
+    Some(RateLimiter::direct(
+        Quota::per_second(rate).allow_burst(burst),
+    ))
 }
 
 type Ctx = ws::WebsocketContext<WsSession>;
@@ -72,15 +100,45 @@ impl WsSession {
             token_id: self.token_id,
             outbox: addr.clone().recipient(),
             overflow: addr.clone().recipient(),
-            kick: addr.recipient(),
+            kick: addr.clone().recipient(),
+            membership: addr.recipient(),
+        }
+    }
+
+    /// Whether a frame from the client is within the session's rate. The first refused frame
+    /// of a run gets an `error` frame; a client that keeps on is closed with 1008.
+    fn admit_frame(&mut self, ctx: &mut Ctx) -> bool {
+        let Some(limit) = &self.frame_limit else {
+            return true;
+        };
+        if limit.check().is_ok() {
+            self.refused_frames = 0;
+            return true;
+        }
+        self.refused_frames += 1;
+        if self.refused_frames == 1 {
+            self.send_error(ctx, "rate_limited", "Too many frames; slow down.");
+        } else if self.refused_frames > self.settings.frame_flood {
+            tracing::info!(session.id = %self.public_id, "frame flood; session closed");
+            self.close(ctx, 1008, "too many frames");
+        }
+        false
+    }
+
+    fn send_frame<T: serde::Serialize>(&self, ctx: &mut Ctx, frame: &T) {
+        if let Some(json) = to_json(frame) {
+            ctx.text(json);
         }
     }
 
     fn send_error(&self, ctx: &mut Ctx, code: &str, detail: &str) {
-        ctx.text(to_json(&ServerFrame {
-            kind: "error",
-            data: ErrorData { code, detail },
-        }));
+        self.send_frame(
+            ctx,
+            &ServerFrame {
+                kind: "error",
+                data: ErrorData { code, detail },
+            },
+        );
     }
 
     fn close(&self, ctx: &mut Ctx, code: u16, reason: &str) {
@@ -102,22 +160,28 @@ impl WsSession {
         let user_id = self.user_id;
         let bind = async move {
             let chat_ids = actors.ask(ChatIdsOf { user_id }).await?;
-            for chat_id in chat_ids {
+            for &chat_id in &chat_ids {
                 let subscribe = Subscribe {
                     subscriber: subscriber.clone(),
                 };
                 actors.rooms.send(chat_id, subscribe).await?;
             }
-            Ok::<(), AppError>(())
+            Ok::<Vec<i64>, AppError>(chat_ids)
         };
         ctx.wait(bind.into_actor(self).map(|result, session, ctx| match result {
-            Ok(()) => ctx.text(to_json(&ServerFrame {
-                kind: "ready",
-                data: Ready {
-                    user_id: session.user_id,
-                    session_id: &session.public_id,
-                },
-            })),
+            Ok(chat_ids) => {
+                session.chats.extend(chat_ids);
+                session.send_frame(
+                    ctx,
+                    &ServerFrame {
+                        kind: "ready",
+                        data: Ready {
+                            user_id: session.user_id,
+                            session_id: &session.public_id,
+                        },
+                    },
+                );
+            }
             Err(e) => {
                 tracing::warn!(session.id = %session.public_id, error = %e, "could not bind the session to its chats");
                 session.close(ctx, 1011, "could not load chats");
@@ -128,10 +192,13 @@ impl WsSession {
     fn on_client_frame(&mut self, text: &str, ctx: &mut Ctx) {
         match parse_client_frame(text) {
             Err(e) => self.send_error(ctx, e.code, &e.detail),
-            Ok(ClientFrame::Ping) => ctx.text(to_json(&ServerFrame {
-                kind: "pong",
-                data: serde_json::json!({}),
-            })),
+            Ok(ClientFrame::Ping) => self.send_frame(
+                ctx,
+                &ServerFrame {
+                    kind: "pong",
+                    data: serde_json::json!({}),
+                },
+            ),
             Ok(ClientFrame::Typing { chat_id }) => {
                 let typing = Typing {
                     user_id: self.user_id,
@@ -154,7 +221,9 @@ impl WsSession {
         M: Message<Result = Result<(), Refusal>> + Send + 'static,
         ChatRoom: Handler<M>,
     {
-        if chat_id <= 0 {
+        // No room is asked about a chat this session is not bound to: such a frame costs
+        // nothing, whatever the chat id.
+        if !self.chats.contains(&chat_id) {
             self.send_error(ctx, "not_a_member", "You are not a member of this chat.");
             return;
         }
@@ -220,6 +289,18 @@ impl Handler<Overflowed> for WsSession {
     }
 }
 
+impl Handler<Membership> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, change: Membership, _: &mut Ctx) {
+        if change.bound {
+            self.chats.insert(change.chat_id);
+        } else {
+            self.chats.remove(&change.chat_id);
+        }
+    }
+}
+
 impl Handler<Kick> for WsSession {
     type Result = ();
 
@@ -231,6 +312,13 @@ impl Handler<Kick> for WsSession {
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Ctx) {
         self.last_heard = Instant::now();
+        let data_frame = matches!(
+            item,
+            Ok(ws::Message::Text(_) | ws::Message::Binary(_) | ws::Message::Continuation(_))
+        );
+        if data_frame && !self.admit_frame(ctx) {
+            return;
+        }
         match item {
             Ok(ws::Message::Text(text)) => self.on_client_frame(&text, ctx),
             Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {

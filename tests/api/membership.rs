@@ -60,6 +60,11 @@ on_both_backends! {
             assert_eq!(ws.next_event().await["data"], later);
             ws.expect_silence(Duration::from_millis(200)).await;
         }
+        // Bob's session knows the new chat: its frames about it are taken.
+        bob_ws.send(&json!({"type": "typing", "chat_id": chat_id})).await;
+        let typing = alice_ws.next_json().await;
+        assert_eq!(typing["type"], "typing", "{typing}");
+        assert_eq!(typing["data"]["user_id"], bob.id);
     }
 
     async fn a_direct_chat_created_while_both_are_connected_reaches_them(server) {

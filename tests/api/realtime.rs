@@ -449,3 +449,59 @@ async fn idle_rooms_stop_and_restart_at_the_right_seq() {
     let frame = ws.next_event().await;
     assert_eq!(frame["seq"], second["seq"]);
 }
+
+#[actix_rt::test]
+async fn frames_past_the_rate_get_an_error_then_a_close() {
+    let server = TestServer::start_with(Backend::Sqlite, Default::default(), |config| {
+        config.ws.frame_rate = 1;
+        config.ws.frame_burst = 5;
+        config.ws.frame_flood = 3;
+    })
+    .await
+    .unwrap();
+    let api = server.api();
+    let alice = api.register("alice").await;
+    // `connect` itself sends one ping: four more fit the burst of five.
+    let mut ws = WsClient::connect(&server, &alice.token).await;
+    for _ in 0..4 {
+        ws.send(&json!({"type": "ping"})).await;
+        assert_eq!(ws.next_json().await["type"], "pong");
+    }
+    ws.send(&json!({"type": "ping"})).await;
+    let refused = ws.next_json().await;
+    assert_eq!(refused["type"], "error");
+    assert_eq!(refused["data"]["code"], "rate_limited");
+    // Refused frames after the first get no answer; a client that keeps on is closed.
+    for _ in 0..4 {
+        ws.send(&json!({"type": "ping"})).await;
+    }
+    assert_eq!(ws.closed(Duration::from_secs(10)).await, Some(1008));
+}
+
+on_both_backends! {
+    /// A session knows its chats: a frame about any other chat is refused without a query and
+    /// without starting a room, whatever the id.
+    async fn frames_for_other_chats_cost_no_query(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let mine = api.group(&alice, &[]).await;
+        let bobs = api.group(&bob, &[]).await;
+        let mut ws = WsClient::connect(&server, &alice.token).await;
+        ws.send(&json!({"type": "typing", "chat_id": mine})).await;
+        ws.expect_silence(Duration::from_millis(100)).await;
+        let (queries, rooms) = (server.queries(), server.metric("chat_rooms"));
+        for chat_id in [bobs, 424_242, 9_000_000_000_i64, bobs + 1000] {
+            for frame in [
+                json!({"type": "typing", "chat_id": chat_id}),
+                json!({"type": "resume", "chat_id": chat_id, "after_seq": 0}),
+            ] {
+                ws.send(&frame).await;
+                let answer = ws.next_json().await;
+                assert_eq!(answer["data"]["code"], "not_a_member", "{frame}");
+            }
+        }
+        assert_eq!(server.queries(), queries, "a refused frame cost a query");
+        assert_eq!(server.metric("chat_rooms"), rooms, "a refused frame started a room");
+    }
+}
