@@ -15,7 +15,9 @@ use crate::with_backend;
 const RACE_RETRIES: usize = 3;
 
 /// The outcome of each send of `sends`, in order. A send whose key another send of the round
-/// also carries waits for a second transaction, where it replays the first one's answer.
+/// also carries waits for a second transaction, where it replays the first one's answer. An
+/// error answers every send only when the database is unavailable; any other failure is
+/// narrowed down to the sends it concerns.
 pub async fn store_round(
     db: &Database,
     metrics: &Metrics,
@@ -27,7 +29,32 @@ pub async fn store_round(
     while !open.is_empty() {
         let round: Vec<BatchedSend> = open.iter().filter_map(|&i| sends.get(i).cloned()).collect();
         metrics.send_round_size.observe(round.len() as f64);
-        let results = store_with_retries(db, metrics, &round).await?;
+        let results = match store_with_retries(db, metrics, &round).await {
+            Ok(results) => results,
+            // The database is out of reach: every send of the round gets the 503.
+            Err(e @ AppError::Unavailable(_)) => return Err(e),
+            // Anything else may concern one send only (a constraint it breaks, a key race that
+            // outlasted its retries): each send is tried on its own, so only the ones the error
+            // concerns fail.
+            Err(e) if round.len() > 1 => {
+                tracing::warn!(error = %e, sends = round.len(), "send round failed; storing its sends one by one");
+                let mut one_by_one = Vec::with_capacity(round.len());
+                for send in &round {
+                    let single = std::slice::from_ref(send);
+                    one_by_one.push(match store_with_retries(db, metrics, single).await {
+                        Ok(mut result) => result.pop().unwrap_or_else(|| {
+                            BatchOutcome::Done(Err(AppError::Internal(
+                                "a send got no outcome".into(),
+                            )))
+                        }),
+                        Err(e @ AppError::Unavailable(_)) => return Err(e),
+                        Err(e) => BatchOutcome::Done(Err(e)),
+                    });
+                }
+                one_by_one
+            }
+            Err(e) => return Err(e),
+        };
         let mut deferred = Vec::new();
         for (&i, result) in open.iter().zip(results) {
             match result {

@@ -332,3 +332,59 @@ on_both_backends! {
         assert_eq!(chat.expect(200)["last_seq"], 64);
     }
 }
+
+on_both_backends! {
+    /// A send the database refuses fails alone: the other sends stored with it in one round
+    /// are stored, and the chat's seqs stay gap-free.
+    async fn a_failing_send_does_not_fail_its_neighbours(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let chat_id = api.group(&alice, &[&bob]).await;
+        // A fault only this one message meets, raised inside the database.
+        server.execute_sql(match server.backend {
+            crate::common::Backend::Sqlite => {
+                "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.content = 'poison' \
+                 BEGIN SELECT RAISE(ABORT, 'poison'); END;"
+            }
+            crate::common::Backend::Postgres => {
+                "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN \
+                   IF NEW.content = 'poison' THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; \
+                 END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER poison BEFORE INSERT ON messages \
+                   FOR EACH ROW EXECUTE FUNCTION poison();"
+            }
+        });
+        let api_ref = &api;
+        let send = |user: &crate::common::TestUser, content: String| {
+            let token = user.token.clone();
+            async move {
+                api_ref
+                    .post("/api/v1/messages", &token,
+                        &json!({"chat_id": chat_id, "type": "text", "content": content}))
+                    .await
+            }
+        };
+        let mut requests = Vec::new();
+        for i in 0..24 {
+            if i == 12 {
+                requests.push(send(&alice, "poison".to_owned()));
+            }
+            requests.push(send(&bob, format!("fine {i}")));
+        }
+        let answers = futures_util::future::join_all(requests).await;
+        let mut fine = 0;
+        for answer in &answers {
+            if answer.status == 500 {
+                assert_eq!(answer.json["code"], "internal");
+            } else {
+                answer.expect(200);
+                fine += 1;
+            }
+        }
+        assert_eq!(fine, 24, "every other send was stored");
+        assert_eq!(answers.iter().filter(|a| a.status == 500).count(), 1);
+        let chat = api.get(&format!("/api/v1/chats/{chat_id}"), &alice.token).await;
+        assert_eq!(chat.expect(200)["last_seq"], 2 + 24);
+    }
+}
