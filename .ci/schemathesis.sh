@@ -16,7 +16,7 @@ fi
 
 WORK="$(mktemp -d)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-DATABASE_URL="$WORK/parley.db" PARLEY_BIND="127.0.0.1:$PORT" PARLEY_SEND_RATE=0 PARLEY_AUTH_RATE=0 \
+DATABASE_URL="$WORK/parley.db" PARLEY_BIND="127.0.0.1:$PORT" PARLEY_SEND_RATE=0 PARLEY_AUTH_RATE=0 PARLEY_LOGIN_RATE=0 \
     RUST_LOG=warn "$BINARY" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 cleanup() {

@@ -77,6 +77,9 @@ pub struct Settings {
     /// Registrations plus logins per client IP per minute; 0 turns the limit off.
     #[arg(long, env = "PARLEY_AUTH_RATE", default_value_t = 30, global = true)]
     pub auth_rate: u32,
+    /// Login attempts per account per minute, from any address; 0 = no limit.
+    #[arg(long, env = "PARLEY_LOGIN_RATE", default_value_t = 10, global = true)]
+    pub login_rate: u32,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(
         long,
@@ -163,6 +166,8 @@ pub struct RateSettings {
     pub send_burst: u32,
     /// Registrations and logins per client IP per minute (0: unlimited).
     pub auth_per_minute: u32,
+    /// Login attempts per account per minute, whatever the client address (0: unlimited).
+    pub logins_per_account_per_minute: u32,
 }
 
 impl RateSettings {
@@ -170,6 +175,7 @@ impl RateSettings {
         send_rate: 0,
         send_burst: 0,
         auth_per_minute: 0,
+        logins_per_account_per_minute: 0,
     };
 }
 
@@ -291,6 +297,7 @@ impl Config {
                 send_rate: s.send_rate,
                 send_burst: s.send_burst,
                 auth_per_minute: s.auth_rate,
+                logins_per_account_per_minute: s.login_rate,
             },
             shutdown_timeout: Duration::from_secs(s.shutdown_timeout_secs),
             log_json,

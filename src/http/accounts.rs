@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::error::ApiResult;
 use super::error_docs::{Always, Authenticated, Conflict, JsonInput, NotFound, RateLimited};
-use super::extractors::{path_id, AuthAttempt, AuthUser, JsonBody};
+use super::extractors::{limited, path_id, AuthAttempt, AuthUser, JsonBody};
 use super::{json, AppState};
 use crate::actors::db_ops::{GetUser, Login, Register};
 use crate::domain::validate::{self, Violations};
@@ -102,6 +102,7 @@ pub async fn login(
     if username.len() > 64 || username.contains('\0') || password.chars().count() > 128 {
         return Err(AppError::Unauthorized.into());
     }
+    limited(&state, state.limits.check_login(&username))?;
     let session = state.actors.ask(Login { username, password }).await?;
     Ok(json(StatusCode::OK, &session))
 }

@@ -92,7 +92,7 @@ impl FromRequest for AuthUser {
 }
 
 /// Counts a refusal in `rate_limited_total`.
-fn limited(state: &AppState, outcome: Result<(), AppError>) -> Result<(), ApiError> {
+pub(super) fn limited(state: &AppState, outcome: Result<(), AppError>) -> Result<(), ApiError> {
     outcome.map_err(|e| {
         state.actors.metrics.rate_limited.inc();
         ApiError(e)

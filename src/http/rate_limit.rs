@@ -1,5 +1,7 @@
-//! Token-bucket rate limits: writes per user, and registration/login per client IP (against
-//! password guessing). Limits come from the configuration; a rate of 0 turns a limit off.
+//! Token-bucket rate limits: writes per user, registration/login per client IP, and login
+//! attempts per account (against password guessing from many addresses). Limits come from the
+//! configuration; a rate of 0 turns a limit off. None is a lock-out: a refused client is told
+//! when to try again (`Retry-After`), and the bucket refills by itself.
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -49,6 +51,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 pub struct RateLimits {
     writes: Option<Limiter<i64>>,
     auth: Option<Limiter<IpAddr>>,
+    logins: Option<Limiter<String>>,
 }
 
 impl RateLimits {
@@ -59,7 +62,19 @@ impl RateLimits {
         });
         let auth = NonZeroU32::new(settings.auth_per_minute)
             .map(|rate| Limiter::new(Quota::per_minute(rate)));
-        RateLimits { writes, auth }
+        let logins = NonZeroU32::new(settings.logins_per_account_per_minute)
+            .map(|rate| Limiter::new(Quota::per_minute(rate)));
+        RateLimits {
+            writes,
+            auth,
+            logins,
+        }
+    }
+
+    /// Counts a login attempt for the account named `username` (existing or not, so that the
+    /// answer tells nothing about which accounts exist).
+    pub fn check_login(&self, username: &str) -> Result<(), AppError> {
+        check(self.logins.as_ref(), &username.to_ascii_lowercase())
     }
 
     pub fn check_write(&self, user_id: i64) -> Result<(), AppError> {
@@ -90,6 +105,7 @@ mod tests {
             send_rate: 1,
             send_burst: 3,
             auth_per_minute: 2,
+            logins_per_account_per_minute: 2,
         });
         for _ in 0..3 {
             assert!(limits.check_write(7).is_ok());

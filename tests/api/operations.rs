@@ -86,6 +86,7 @@ async fn counters_move_with_what_happens() {
             send_rate: 1,
             send_burst: 100,
             auth_per_minute: 0,
+            logins_per_account_per_minute: 0,
         };
     })
     .await
@@ -137,6 +138,7 @@ async fn writes_and_logins_are_rate_limited() {
             send_rate: 1,
             send_burst: 3,
             auth_per_minute: 4,
+            logins_per_account_per_minute: 0,
         };
     })
     .await
@@ -188,6 +190,75 @@ async fn writes_and_logins_are_rate_limited() {
     assert!(blocked.header("retry-after").is_some());
     let text = scrape(&server).await;
     assert_eq!(sample(&text, "rate_limited_total"), 2.0);
+}
+
+/// Many addresses guessing one account's password: the account's own budget stops them, with
+/// a time to come back, and no other account is affected.
+#[actix_rt::test]
+async fn logins_are_limited_per_account() {
+    let server = TestServer::start_with(Backend::Sqlite, Default::default(), |c| {
+        c.rates = RateSettings {
+            logins_per_account_per_minute: 3,
+            ..RateSettings::UNLIMITED
+        };
+    })
+    .await
+    .unwrap();
+    let api = server.api();
+    api.register("alice").await;
+    api.register("bob").await;
+    let login =
+        |username: &str, password: &str| json!({"username": username, "password": password});
+    for _ in 0..3 {
+        api.send_json(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &login("alice", "guess 1234"),
+        )
+        .await
+        .expect_error(401, "unauthorized");
+    }
+    // Even the right password waits now: the budget counts attempts, not their outcome.
+    let refused = api
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &login("alice", "correct horse"),
+        )
+        .await;
+    refused.expect_error(429, "rate_limited");
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    // An account that does not exist has a budget too (so answers reveal nothing), and other
+    // accounts are untouched.
+    api.send_json(
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        &login("bob", "correct horse"),
+    )
+    .await
+    .expect(200);
+    for _ in 0..3 {
+        api.send_json(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &login("nobody", "x1234567"),
+        )
+        .await
+        .expect_error(401, "unauthorized");
+    }
+    api.send_json(
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        &login("nobody", "x1234567"),
+    )
+    .await
+    .expect_error(429, "rate_limited");
 }
 
 /// With the database link cut, requests get 503 (never 500), readiness says 503, WebSockets
