@@ -1,7 +1,16 @@
 //! Parley: a self-hosted chat server. REST and WebSocket on actix actors, with SQLite or
 //! PostgreSQL storage. See `README.md` and `../shared/API.md`.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+// Nothing a client or the database can cause may panic: no unwrap, no expect, no indexing.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 pub mod actors;
 pub mod auth;

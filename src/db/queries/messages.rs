@@ -232,19 +232,16 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     use crate::db::queries::batch_statements::PendingMessage;
     use std::collections::{BTreeMap, HashSet};
 
-    let mut outcome: Vec<Option<BatchOutcome>> = sends.iter().map(|_| None).collect();
-    let open = |outcome: &Vec<Option<BatchOutcome>>| -> Vec<usize> {
-        (0..outcome.len())
-            .filter(|&i| outcome[i].is_none())
-            .collect()
-    };
+    // Each send with its outcome, once decided.
+    let mut slots: Vec<(&BatchedSend, Option<BatchOutcome>)> =
+        sends.iter().map(|send| (send, None)).collect();
 
     // A key used twice in one batch: the later use waits for the next batch.
     let mut keys_seen = HashSet::new();
-    for (i, send) in sends.iter().enumerate() {
+    for (send, outcome) in &mut slots {
         if let Some(key) = &send.key {
             if !keys_seen.insert((send.message.author_id, key.key.as_str())) {
-                outcome[i] = Some(BatchOutcome::Deferred);
+                *outcome = Some(BatchOutcome::Deferred);
             }
         }
     }
@@ -252,28 +249,26 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     // Lock the chats first, in id order (a fixed order, so concurrent writers cannot
     // deadlock). Under the lock the checks below see a membership no one can change meanwhile,
     // and a send they refuse has touched nothing: no seq, no activity time.
-    let mut by_chat: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for i in open(&outcome) {
-        by_chat.entry(sends[i].message.chat_id).or_default().push(i);
-    }
-    let wanted: Vec<i64> = by_chat.keys().copied().collect();
+    let open: Vec<&BatchedSend> = slots
+        .iter()
+        .filter(|(_, outcome)| outcome.is_none())
+        .map(|(send, _)| *send)
+        .collect();
+    let wanted: Vec<i64> = open
+        .iter()
+        .map(|send| send.message.chat_id)
+        .collect::<std::collections::BTreeSet<i64>>()
+        .into_iter()
+        .collect();
     let locked = c.lock_chats(&wanted).await?;
-    let keys: Vec<(i64, String)> = open(&outcome)
-        .into_iter()
-        .filter_map(|i| {
-            Some((
-                sends[i].message.author_id,
-                sends[i].key.as_ref()?.key.clone(),
-            ))
-        })
+    let keys: Vec<(i64, String)> = open
+        .iter()
+        .filter_map(|send| Some((send.message.author_id, send.key.as_ref()?.key.clone())))
         .collect();
-    let authors: Vec<i64> = open(&outcome)
-        .into_iter()
-        .map(|i| sends[i].message.author_id)
-        .collect();
-    let reply_ids: Vec<i64> = open(&outcome)
-        .into_iter()
-        .filter_map(|i| sends[i].message.reply_to_id)
+    let authors: Vec<i64> = open.iter().map(|send| send.message.author_id).collect();
+    let reply_ids: Vec<i64> = open
+        .iter()
+        .filter_map(|send| send.message.reply_to_id)
         .collect();
     let checks = c.batch_checks(&keys, &locked, &authors, &reply_ids).await?;
 
@@ -282,9 +277,9 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .iter()
         .map(|row| ((row.user_id, row.key.as_str()), row))
         .collect();
-    for i in open(&outcome) {
-        let m = &sends[i].message;
-        let decided = if let Some((key, row)) = sends[i]
+    for (send, outcome) in slots.iter_mut().filter(|(_, outcome)| outcome.is_none()) {
+        let m = &send.message;
+        let decided = if let Some((key, row)) = send
             .key
             .as_ref()
             .and_then(|k| Some((k, *stored_keys.get(&(m.author_id, k.key.as_str()))?)))
@@ -307,25 +302,33 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             None
         };
         if let Some(decided) = decided {
-            outcome[i] = Some(BatchOutcome::Done(decided));
+            *outcome = Some(BatchOutcome::Done(decided));
         }
     }
 
     // The sends that passed take their chat's next seqs in arrival order.
-    let mut counts: Vec<(i64, i64)> = Vec::new();
-    let mut pending = Vec::new();
-    for (chat_id, indices) in &by_chat {
+    let mut by_chat: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, (send, _)) in slots
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, outcome))| outcome.is_none())
+    {
+        by_chat.entry(send.message.chat_id).or_default().push(i);
+    }
+    let mut counts: Vec<(i64, i64)> = Vec::with_capacity(by_chat.len());
+    let mut pending: Vec<(usize, PendingMessage)> = Vec::new();
+    for (&chat_id, indices) in &by_chat {
         let mut pos = 0;
         for &i in indices {
-            if outcome[i].is_some() {
+            let Some((send, _)) = slots.get(i) else {
                 continue;
-            }
+            };
             pos += 1;
-            let m = &sends[i].message;
+            let m = &send.message;
             pending.push((
                 i,
                 PendingMessage {
-                    chat_id: *chat_id,
+                    chat_id,
                     pos,
                     author_id: m.author_id,
                     content: &m.content,
@@ -334,9 +337,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
                 },
             ));
         }
-        if pos > 0 {
-            counts.push((*chat_id, pos));
-        }
+        counts.push((chat_id, pos));
     }
     let now = Timestamp::now().millis();
     let (order, rows): (Vec<usize>, Vec<PendingMessage>) = pending.into_iter().unzip();
@@ -356,16 +357,18 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     let mut records = Vec::new();
     let mut messages = Vec::with_capacity(order.len());
     for (&i, pending) in order.iter().zip(&rows) {
-        let m = &sends[i].message;
+        let Some((send, _)) = slots.get(i) else {
+            continue;
+        };
         let row = first_seq
             .get(&pending.chat_id)
             .and_then(|first| stored.get(&(pending.chat_id, first + pending.pos - 1)))
             .cloned()
             .ok_or_else(|| AppError::Internal("a stored message is missing".into()))?;
         let message = row.into_aggregate(Vec::new());
-        if let Some(key) = &sends[i].key {
+        if let Some(key) = &send.key {
             records.push(IdempotencyRow {
-                user_id: m.author_id,
+                user_id: send.message.author_id,
                 key: key.key.clone(),
                 fingerprint: key.fingerprint.clone(),
                 status: 200,
@@ -392,18 +395,20 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             seq: message.seq,
             payload: EventPayload::MessageCreated(message.clone()),
         };
-        outcome[i] = Some(BatchOutcome::Done(Ok(Idempotent::Fresh(Written::new(
-            200,
-            message,
-            vec![event],
-        )))));
+        if let Some((_, outcome)) = slots.get_mut(i) {
+            *outcome = Some(BatchOutcome::Done(Ok(Idempotent::Fresh(Written::new(
+                200,
+                message,
+                vec![event],
+            )))));
+        }
     }
     // Every send was decided above; one that was not is a bug, answered as one rather than
     // sent round again.
-    Ok(outcome
+    Ok(slots
         .into_iter()
-        .map(|o| {
-            o.unwrap_or_else(|| {
+        .map(|(_, outcome)| {
+            outcome.unwrap_or_else(|| {
                 BatchOutcome::Done(Err(AppError::Internal(
                     "a send of the batch got no outcome".into(),
                 )))
