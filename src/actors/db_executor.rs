@@ -145,9 +145,7 @@ impl DbExecutor {
                 round.sends = size,
                 round.batches = replies.len()
             );
-            let round_metrics = metrics.clone();
-            let round =
-                async move { store_round(&db, &round_metrics, sends).await }.instrument(span);
+            let round = async move { store_round(&db, &metrics, sends).await }.instrument(span);
             ctx.spawn(round.into_actor(self).map(move |result, this, ctx| {
                 this.rounds_in_flight -= 1;
                 answer_batches(result, replies);
