@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::ws::WsClient;
-use crate::common::{Backend, TestServer, TestUser};
+use crate::common::{TestServer, TestUser};
 use crate::on_both_backends;
 
 /// The next `count` chat events, as (type, seq).
@@ -210,77 +210,6 @@ async fn wait_for_no_rooms(server: &TestServer) {
     }
 }
 
-/// Bob is online; the chat's room stopped while idle; Alice adds him. The room that starts
-/// for the write binds him before his `member.joined` goes out.
-async fn member_added_to_a_stopped_room(server: TestServer) {
-    let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let chat_id = api.group(&alice, &[]).await;
-    let before = api.send(&alice, chat_id, "before bob").await;
-    let mut bob_ws = WsClient::connect(&server, &bob.token).await;
-    wait_for_no_rooms(&server).await;
-    api.post(
-        &format!("/api/v1/chats/{chat_id}/members"),
-        &alice.token,
-        &json!({"user_id": bob.id}),
-    )
-    .await
-    .expect(200);
-    let hello = api.send(&alice, chat_id, "hello bob").await;
-    assert_eq!(
-        events(&mut bob_ws, 2).await,
-        [
-            ("member.joined".to_owned(), seq_of(&before) + 1),
-            ("message.created".to_owned(), seq_of(&hello))
-        ]
-    );
-    // Now that Bob's session is bound, it keeps the room running.
-    actix_rt::time::sleep(Duration::from_millis(500)).await;
-    assert!(server.metric("chat_rooms") >= 1.0);
-    let later = api.send(&alice, chat_id, "still there?").await;
-    assert_eq!(bob_ws.next_event().await["data"], later);
-}
-
-#[actix_rt::test]
-async fn a_member_added_to_a_stopped_room_gets_everything_after_sqlite() {
-    let server = TestServer::start_with(Backend::Sqlite, quick_idle(), |_| {})
-        .await
-        .expect("sqlite server");
-    member_added_to_a_stopped_room(server).await;
-}
-
-#[actix_rt::test]
-async fn a_member_added_to_a_stopped_room_gets_everything_after_postgres() {
-    if let Some(server) = TestServer::start_with(Backend::Postgres, quick_idle(), |_| {}).await {
-        member_added_to_a_stopped_room(server).await;
-    }
-}
-
-/// A room waiting on a gap in its chat holds back only its own chat: sends to it are still
-/// answered, and another chat's events go out at once.
-async fn a_room_in_a_gap_fill_delays_no_other_chat(server: TestServer) {
-    let api = server.api();
-    let alice = api.register("alice").await;
-    let stuck = api.group(&alice, &[]).await;
-    let free = api.group(&alice, &[]).await;
-    let mut ws = WsClient::connect(&server, &alice.token).await;
-    // A seq taken behind the room's back and never written: the room holds the next event
-    // until it has read the log (after the gap timeout, 2 s here).
-    server.execute_sql(&format!(
-        "UPDATE chats SET last_seq = last_seq + 1 WHERE id = {stuck}"
-    ));
-    let held = api.send(&alice, stuck, "held").await;
-    let quick = api.send(&alice, free, "not held").await;
-    let first = ws.next_event().await;
-    assert_eq!(first["data"], quick, "the other chat's event came first");
-    let second = ws.next_event().await;
-    assert_eq!(second["data"], held);
-    // The room went on after the hole: the next event is live.
-    let next = api.send(&alice, stuck, "next").await;
-    assert_eq!(ws.next_event().await["data"], next);
-}
-
 fn slow_gap_fill() -> parley::config::RoomSettings {
     parley::config::RoomSettings {
         gap_timeout: Duration::from_secs(2),
@@ -288,17 +217,60 @@ fn slow_gap_fill() -> parley::config::RoomSettings {
     }
 }
 
-#[actix_rt::test]
-async fn a_room_in_a_gap_fill_delays_no_other_chat_sqlite() {
-    let server = TestServer::start_with(Backend::Sqlite, slow_gap_fill(), |_| {})
+on_both_backends! {
+    /// Bob is online; the chat's room stopped while idle; Alice adds him. The room that starts
+    /// for the write binds him before his `member.joined` goes out.
+    async fn a_member_added_to_a_stopped_room_gets_everything_after(server) with (quick_idle()) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let chat_id = api.group(&alice, &[]).await;
+        let before = api.send(&alice, chat_id, "before bob").await;
+        let mut bob_ws = WsClient::connect(&server, &bob.token).await;
+        wait_for_no_rooms(&server).await;
+        api.post(
+            &format!("/api/v1/chats/{chat_id}/members"),
+            &alice.token,
+            &json!({"user_id": bob.id}),
+        )
         .await
-        .expect("sqlite server");
-    a_room_in_a_gap_fill_delays_no_other_chat(server).await;
-}
+        .expect(200);
+        let hello = api.send(&alice, chat_id, "hello bob").await;
+        assert_eq!(
+            events(&mut bob_ws, 2).await,
+            [
+                ("member.joined".to_owned(), seq_of(&before) + 1),
+                ("message.created".to_owned(), seq_of(&hello))
+            ]
+        );
+        // Now that Bob's session is bound, it keeps the room running.
+        actix_rt::time::sleep(Duration::from_millis(500)).await;
+        assert!(server.metric("chat_rooms") >= 1.0);
+        let later = api.send(&alice, chat_id, "still there?").await;
+        assert_eq!(bob_ws.next_event().await["data"], later);
+    }
 
-#[actix_rt::test]
-async fn a_room_in_a_gap_fill_delays_no_other_chat_postgres() {
-    if let Some(server) = TestServer::start_with(Backend::Postgres, slow_gap_fill(), |_| {}).await {
-        a_room_in_a_gap_fill_delays_no_other_chat(server).await;
+    /// A room waiting on a gap in its chat holds back only its own chat: sends to it are still
+    /// answered, and another chat's events go out at once.
+    async fn a_room_in_a_gap_fill_delays_no_other_chat(server) with (slow_gap_fill()) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let stuck = api.group(&alice, &[]).await;
+        let free = api.group(&alice, &[]).await;
+        let mut ws = WsClient::connect(&server, &alice.token).await;
+        // A seq taken behind the room's back and never written: the room holds the next event
+        // until it has read the log (after the gap timeout, 2 s here).
+        server.execute_sql(&format!(
+            "UPDATE chats SET last_seq = last_seq + 1 WHERE id = {stuck}"
+        ));
+        let held = api.send(&alice, stuck, "held").await;
+        let quick = api.send(&alice, free, "not held").await;
+        let first = ws.next_event().await;
+        assert_eq!(first["data"], quick, "the other chat's event came first");
+        let second = ws.next_event().await;
+        assert_eq!(second["data"], held);
+        // The room went on after the hole: the next event is live.
+        let next = api.send(&alice, stuck, "next").await;
+        assert_eq!(ws.next_event().await["data"], next);
     }
 }

@@ -207,58 +207,27 @@ async fn logins_are_limited_per_account() {
     let api = server.api();
     api.register("alice").await;
     api.register("bob").await;
-    let login =
-        |username: &str, password: &str| json!({"username": username, "password": password});
     for _ in 0..3 {
-        api.send_json(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            &login("alice", "guess 1234"),
-        )
-        .await
-        .expect_error(401, "unauthorized");
+        api.login("alice", "guess 1234")
+            .await
+            .expect_error(401, "unauthorized");
     }
     // Even the right password waits now: the budget counts attempts, not their outcome.
-    let refused = api
-        .send_json(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            &login("alice", "correct horse"),
-        )
-        .await;
+    let refused = api.login("alice", "correct horse").await;
     refused.expect_error(429, "rate_limited");
     let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=20).contains(&retry), "{retry}");
     // An account that does not exist has a budget too (so answers reveal nothing), and other
     // accounts are untouched.
-    api.send_json(
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        &login("bob", "correct horse"),
-    )
-    .await
-    .expect(200);
+    api.login("bob", "correct horse").await.expect(200);
     for _ in 0..3 {
-        api.send_json(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            &login("nobody", "x1234567"),
-        )
-        .await
-        .expect_error(401, "unauthorized");
+        api.login("nobody", "x1234567")
+            .await
+            .expect_error(401, "unauthorized");
     }
-    api.send_json(
-        Method::POST,
-        "/api/v1/auth/login",
-        None,
-        &login("nobody", "x1234567"),
-    )
-    .await
-    .expect_error(429, "rate_limited");
+    api.login("nobody", "x1234567")
+        .await
+        .expect_error(429, "rate_limited");
 }
 
 /// With the database link cut, requests get 503 (never 500), readiness says 503, WebSockets

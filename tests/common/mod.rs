@@ -230,10 +230,11 @@ impl TestServer {
     }
 }
 
-/// Generates `sqlite` and `postgres` variants of each test body.
+/// Generates `sqlite` and `postgres` variants of each test body; `with (rooms)` after the
+/// signature gives the servers other room settings.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($($(#[$meta:meta])* async fn $name:ident($server:ident) $body:block)*) => {
+    ($($(#[$meta:meta])* async fn $name:ident($server:ident) $(with ($rooms:expr))? $body:block)*) => {
         $(
             $(#[$meta])*
             mod $name {
@@ -242,18 +243,29 @@ macro_rules! on_both_backends {
 
                 async fn run($server: $crate::common::TestServer) $body
 
+                fn rooms() -> parley::config::RoomSettings {
+                    #[allow(unused_variables)]
+                    let rooms = parley::config::RoomSettings::default();
+                    $(let rooms = $rooms;)?
+                    rooms
+                }
+
                 #[actix_rt::test]
                 async fn sqlite() {
-                    let server = $crate::common::TestServer::start($crate::common::Backend::Sqlite)
-                        .await
-                        .expect("sqlite server");
+                    let server = $crate::common::TestServer::start_with(
+                        $crate::common::Backend::Sqlite, rooms(), |_| {},
+                    )
+                    .await
+                    .expect("sqlite server");
                     run(server).await;
                 }
 
                 #[actix_rt::test]
                 async fn postgres() {
-                    if let Some(server) =
-                        $crate::common::TestServer::start($crate::common::Backend::Postgres).await
+                    if let Some(server) = $crate::common::TestServer::start_with(
+                        $crate::common::Backend::Postgres, rooms(), |_| {},
+                    )
+                    .await
                     {
                         run(server).await;
                     }
@@ -418,6 +430,17 @@ impl Api {
             username: username.to_owned(),
             token: body["access_token"].as_str().expect("token").to_owned(),
         }
+    }
+
+    /// A login attempt, answered as it is.
+    pub async fn login(&self, username: &str, password: &str) -> Resp {
+        self.send_json(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
     }
 
     /// A group chat owned by `owner` with `members`; returns its id.
