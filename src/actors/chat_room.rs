@@ -154,6 +154,11 @@ impl ChatRoom {
         self.chat_id
     }
 
+    /// What a session's request is refused with while the room has no chat to serve.
+    fn session_refusal(&self) -> Option<Refusal> {
+        self.refusal.as_ref().map(Refusal::from)
+    }
+
     /// Counts a message that came through the slots, as activity.
     fn received(&mut self) {
         self.handled += 1;
@@ -811,8 +816,8 @@ impl Handler<Resume> for ChatRoom {
 
     fn handle(&mut self, msg: Resume, ctx: &mut Context<Self>) -> Self::Result {
         self.received();
-        if let Some(refusal) = &self.refusal {
-            return Err(Refusal::from(refusal));
+        if let Some(refusal) = self.session_refusal() {
+            return Err(refusal);
         }
         if !self.members.contains(&msg.subscriber.user_id) {
             return Err(Refusal::NotMember);
@@ -831,8 +836,8 @@ impl Handler<Typing> for ChatRoom {
 
     fn handle(&mut self, msg: Typing, _: &mut Context<Self>) -> Self::Result {
         self.received();
-        if let Some(refusal) = &self.refusal {
-            return Err(Refusal::from(refusal));
+        if let Some(refusal) = self.session_refusal() {
+            return Err(refusal);
         }
         self.broadcast_ephemeral(EphemeralEvent::Typing {
             user_id: msg.user_id,
