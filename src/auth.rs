@@ -42,7 +42,7 @@ pub fn hash_password(password: &str) -> AppResult<String> {
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+        .map_err(|e| AppError::internal_from("password hashing failed", e))
 }
 
 /// Checks `password` against a stored hash; `None` (unknown user) still spends the time of a

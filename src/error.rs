@@ -1,20 +1,88 @@
 //! The one error type of the service layer (actors and queries). `http::error` maps it to the
 //! contract's status codes and `{"detail", "code"}` bodies; nothing else decides a status.
 
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
 use crate::domain::validate::FieldError;
+
+/// Declares the error codes once: the enum, its wire names and the list of all of them, so the
+/// OpenAPI document and the tests can enumerate exactly what the server can answer.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)+) => {
+        /// Every `code` the server puts in an error body or an `error` frame.
+        // The wire names are the variants in snake case, which the OpenAPI derive reads from
+        // `rename_all`; a unit test holds `as_str` to the same names.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $text,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// A malformed query string, path or request.
+    BadRequest = "bad_request",
+    /// A body (or WebSocket frame) that is not valid JSON.
+    MalformedJson = "malformed_json",
+    /// An `Idempotency-Key` header that is empty, too long or not printable ASCII.
+    InvalidIdempotencyKey = "invalid_idempotency_key",
+    Unauthorized = "unauthorized",
+    Forbidden = "forbidden",
+    NotAMember = "not_a_member",
+    NotFound = "not_found",
+    /// Editing or reacting to a deleted message.
+    MessageDeleted = "message_deleted",
+    UsernameTaken = "username_taken",
+    /// An earlier request with this key has not finished yet.
+    IdempotencyKeyInFlight = "idempotency_key_in_flight",
+    /// An `Idempotency-Key` reused with another request.
+    IdempotencyKeyMismatch = "idempotency_key_mismatch",
+    MethodNotAllowed = "method_not_allowed",
+    PayloadTooLarge = "payload_too_large",
+    UnsupportedMediaType = "unsupported_media_type",
+    ValidationFailed = "validation_failed",
+    RateLimited = "rate_limited",
+    /// WebSocket only: a frame whose `type` the server does not know.
+    UnknownType = "unknown_type",
+    Unavailable = "unavailable",
+    Internal = "internal",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The cause of an internal error, shared so that an error fanned out to several waiters
+/// keeps its chain for the one place that logs it.
+pub type Cause = Arc<dyn StdError + Send + Sync>;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppError {
     #[error("bad request: {detail}")]
-    BadRequest { code: &'static str, detail: String },
+    BadRequest { code: ErrorCode, detail: String },
     #[error("unauthorized")]
     Unauthorized,
     #[error("forbidden: {detail}")]
-    Forbidden { code: &'static str, detail: String },
+    Forbidden { code: ErrorCode, detail: String },
     #[error("not found: {0}")]
     NotFound(&'static str),
     #[error("conflict: {detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: ErrorCode, detail: String },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("payload too large")]
@@ -23,7 +91,7 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("validation failed")]
     Validation {
-        code: &'static str,
+        code: ErrorCode,
         detail: String,
         errors: Vec<FieldError>,
     },
@@ -31,42 +99,60 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("unavailable: {0}")]
     Unavailable(String),
-    /// A bug or an unexpected database answer. The text is logged, never sent to a client.
-    #[error("internal: {0}")]
-    Internal(String),
+    /// A bug or an unexpected database answer. `context` and the cause chain are logged at
+    /// the edge that answers for it, never sent to a client.
+    #[error("{context}")]
+    Internal {
+        context: String,
+        #[source]
+        cause: Option<Cause>,
+    },
 }
 
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
+    pub fn internal(context: impl Into<String>) -> Self {
+        AppError::Internal {
+            context: context.into(),
+            cause: None,
+        }
+    }
+
+    pub fn internal_from(
+        context: impl Into<String>,
+        cause: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        AppError::Internal {
+            context: context.into(),
+            cause: Some(Arc::new(cause)),
+        }
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         AppError::Forbidden {
-            code: "forbidden",
+            code: ErrorCode::Forbidden,
             detail: detail.into(),
         }
     }
 
     pub fn not_a_member() -> Self {
         AppError::Forbidden {
-            code: "not_a_member",
+            code: ErrorCode::NotAMember,
             detail: "You are not a member of this chat.".into(),
         }
     }
 
     pub fn invalid(field: &str, detail: &str) -> Self {
-        AppError::Validation {
-            code: "validation_failed",
-            detail: "The request did not pass validation.".into(),
-            errors: vec![FieldError {
-                field: field.into(),
-                detail: detail.into(),
-            }],
-        }
+        AppError::validation(vec![FieldError {
+            field: field.into(),
+            detail: detail.into(),
+        }])
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
         AppError::Validation {
-            code: "validation_failed",
+            code: ErrorCode::ValidationFailed,
             detail: "The request did not pass validation.".into(),
             errors,
         }
@@ -74,9 +160,21 @@ impl AppError {
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
         AppError::BadRequest {
-            code: "bad_request",
+            code: ErrorCode::BadRequest,
             detail: detail.into(),
         }
+    }
+
+    /// The error and every cause under it, `outer: inner: innermost`, for a log line.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut next = self.source();
+        while let Some(cause) = next {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        text
     }
 }
 
@@ -84,7 +182,7 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            Error::NotFound => AppError::Internal("unexpected missing row".into()),
+            Error::NotFound => AppError::internal("unexpected missing row"),
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 AppError::Unavailable(info.message().to_owned())
             }
@@ -101,7 +199,7 @@ impl From<diesel::result::Error> for AppError {
             {
                 AppError::Unavailable(info.message().to_owned())
             }
-            other => AppError::Internal(other.to_string()),
+            other => AppError::internal_from("database error", other),
         }
     }
 }
@@ -122,6 +220,34 @@ impl From<actix::MailboxError> for AppError {
 
 impl From<serde_json::Error> for AppError {
     fn from(e: serde_json::Error) -> Self {
-        AppError::Internal(format!("serialisation failed: {e}"))
+        AppError::internal_from("serialisation failed", e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_serialises_as_its_wire_name() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_chain() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let cause = Error::DatabaseError(
+            DatabaseErrorKind::CheckViolation,
+            Box::new("the check said no".to_owned()),
+        );
+        let error = AppError::from(cause);
+        assert!(matches!(error, AppError::Internal { .. }));
+        let chain = error.chain();
+        assert!(chain.starts_with("database error: "), "{chain}");
+        assert!(chain.contains("the check said no"), "{chain}");
+        // A clone (one error answered to several waiters) keeps the same cause.
+        assert_eq!(error.clone().chain(), chain);
     }
 }

@@ -80,7 +80,7 @@ impl ChatRegistry {
         // Answered once the room has bound the members' sessions and sent them the creation,
         // so that whatever the client does next comes after it.
         if let Err(e) = self.send(chat.id, Deliver { events }).await {
-            tracing::warn!(chat.id = chat.id, error = %e, "the new chat's room did not take its events");
+            tracing::warn!(chat.id = chat.id, error = %e.chain(), "the new chat's room did not take its events");
         }
         Ok(reply)
     }

@@ -238,7 +238,7 @@ impl ChatRoom {
                             room.skip_hole(whole_log);
                         }
                         Err(e) => {
-                            tracing::warn!(chat.id = room.chat_id, error = %e, "gap fill failed")
+                            tracing::warn!(chat.id = room.chat_id, error = %e.chain(), "gap fill failed")
                         }
                     }
                     room.flush(ctx);
@@ -456,9 +456,7 @@ impl ChatRoom {
                             Ok(answer)
                         }
                         Some(Err(e)) => Err(e),
-                        None => Err(AppError::Internal(
-                            "a send of the batch got no outcome".into(),
-                        )),
+                        None => Err(AppError::internal("a send of the batch got no outcome")),
                     };
                     answers.push((reply, answer));
                 }
@@ -532,7 +530,7 @@ impl ChatRoom {
                             Err(e) => {
                                 // What is queued gets the error; once the room has retired,
                                 // the next message starts a fresh one.
-                                tracing::warn!(chat.id = room.chat_id, error = %e, "room could not load its state");
+                                tracing::warn!(chat.id = room.chat_id, error = %e.chain(), "room could not load its state");
                                 room.refusal = Some(e);
                                 room.retire(ctx);
                             }
@@ -577,7 +575,7 @@ impl ChatRoom {
                     match result {
                     Ok(events) => room.continue_replay(session_id, generation, events, ctx),
                     Err(e) => {
-                        tracing::warn!(chat.id = room.chat_id, error = %e, "replay failed; closing the session");
+                        tracing::warn!(chat.id = room.chat_id, error = %e.chain(), "replay failed; closing the session");
                         if let Some(bound) = room.bound.remove(&session_id) {
                             bound.subscriber.kick.do_send(Kick {
                                 code: 1011,
@@ -740,7 +738,7 @@ impl Handler<PostMessage> for ChatRoom {
         Box::pin(async move {
             answer
                 .await
-                .map_err(|_| AppError::Internal("the room dropped a send".into()))?
+                .map_err(|_| AppError::internal("the room dropped a send"))?
         })
     }
 }

@@ -198,11 +198,9 @@ impl<O: DbOp> Handler<Query<O>> for DbExecutor {
         in_flight.inc();
         Box::pin(
             async move {
+                // Errors are logged by whoever answers for them (the HTTP edge, a room), once.
                 let result = work.await;
                 in_flight.dec();
-                if let Err(AppError::Internal(detail)) = &result {
-                    tracing::error!(error = %detail, "database operation failed");
-                }
                 result
             }
             .instrument(span),
@@ -225,7 +223,7 @@ impl Handler<StoreSends> for DbExecutor {
             async move {
                 answer
                     .await
-                    .map_err(|_| AppError::Internal("a send round was dropped".into()))?
+                    .map_err(|_| AppError::internal("a send round was dropped"))?
             }
             .instrument(batch.span),
         )
@@ -243,7 +241,7 @@ impl DbExecutor {
                 match purge_expired_keys(&db).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
-                    Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+                    Err(e) => tracing::warn!(error = %e.chain(), "idempotency key purge failed"),
                 }
             }));
         });

@@ -22,10 +22,10 @@ async fn off_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static
     let _permit = HASHING
         .acquire()
         .await
-        .map_err(|e| AppError::Internal(format!("hashing semaphore closed: {e}")))?;
+        .map_err(|e| AppError::internal_from("hashing semaphore closed", e))?;
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))
+        .map_err(|e| AppError::internal_from("blocking task failed", e))
 }
 
 /// Declares a `DbOp` whose body runs with `deps` in scope and returns `AppResult<Output>`.

@@ -37,15 +37,13 @@ pub async fn store_round(
             // outlasted its retries): each send is tried on its own, so only the ones the error
             // concerns fail.
             Err(e) if round.len() > 1 => {
-                tracing::warn!(error = %e, sends = round.len(), "send round failed; storing its sends one by one");
+                tracing::warn!(error = %e.chain(), sends = round.len(), "send round failed; storing its sends one by one");
                 let mut one_by_one = Vec::with_capacity(round.len());
                 for send in &round {
                     let single = std::slice::from_ref(send);
                     one_by_one.push(match store_with_retries(db, metrics, single).await {
                         Ok(mut result) => result.pop().unwrap_or_else(|| {
-                            BatchOutcome::Done(Err(AppError::Internal(
-                                "a send got no outcome".into(),
-                            )))
+                            BatchOutcome::Done(Err(AppError::internal("a send got no outcome")))
                         }),
                         Err(e @ AppError::Unavailable(_)) => return Err(e),
                         Err(e) => BatchOutcome::Done(Err(e)),
@@ -67,13 +65,13 @@ pub async fn store_round(
             }
         }
         if deferred.len() == open.len() {
-            return Err(AppError::Internal("a send round made no progress".into()));
+            return Err(AppError::internal("a send round made no progress"));
         }
         open = deferred;
     }
     Ok(outcomes
         .into_iter()
-        .map(|o| o.unwrap_or_else(|| Err(AppError::Internal("a send got no outcome".into()))))
+        .map(|o| o.unwrap_or_else(|| Err(AppError::internal("a send got no outcome"))))
         .collect())
 }
 

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ErrorCode;
+
 /// A frame from the client, parsed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ClientFrame {
@@ -13,12 +15,12 @@ pub enum ClientFrame {
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct FrameError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: String,
 }
 
 impl FrameError {
-    fn new(code: &'static str, detail: impl Into<String>) -> Self {
+    fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         FrameError {
             code,
             detail: detail.into(),
@@ -39,13 +41,16 @@ struct ResumeFields {
 
 pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
     let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|_| FrameError::new("malformed_json", "The frame is not valid JSON."))?;
-    let kind = value
-        .get("type")
-        .and_then(|t| t.as_str())
-        .ok_or_else(|| FrameError::new("malformed_json", "The frame has no \"type\" string."))?;
-    let fields =
-        |e: serde_json::Error| FrameError::new("malformed_json", format!("Bad fields: {e}"));
+        .map_err(|_| FrameError::new(ErrorCode::MalformedJson, "The frame is not valid JSON."))?;
+    let kind = value.get("type").and_then(|t| t.as_str()).ok_or_else(|| {
+        FrameError::new(
+            ErrorCode::MalformedJson,
+            "The frame has no \"type\" string.",
+        )
+    })?;
+    let fields = |e: serde_json::Error| {
+        FrameError::new(ErrorCode::MalformedJson, format!("Bad fields: {e}"))
+    };
     match kind {
         "ping" => Ok(ClientFrame::Ping),
         "typing" => {
@@ -57,7 +62,7 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             // The upper bound keeps `after_seq + 1` (the replay's first seq) representable.
             if !(0..i64::MAX).contains(&f.after_seq) {
                 return Err(FrameError::new(
-                    "malformed_json",
+                    ErrorCode::MalformedJson,
                     "after_seq must be from 0 to 2^63 - 2.",
                 ));
             }
@@ -67,7 +72,7 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             })
         }
         other => Err(FrameError::new(
-            "unknown_type",
+            ErrorCode::UnknownType,
             format!("Unknown frame type {other:?}."),
         )),
     }
@@ -89,7 +94,7 @@ pub struct Ready<'a> {
 
 #[derive(Serialize)]
 pub struct ErrorData<'a> {
-    pub code: &'a str,
+    pub code: ErrorCode,
     pub detail: &'a str,
 }
 
@@ -173,7 +178,7 @@ mod tests {
             (r#"{"type":"dance"}"#, "unknown_type"),
         ] {
             assert_eq!(
-                parse_client_frame(text).map_err(|e| e.code),
+                parse_client_frame(text).map_err(|e| e.code.as_str()),
                 Err(code),
                 "{text}"
             );

@@ -29,7 +29,7 @@ use super::messages::{
 use super::ws_protocol::{parse_client_frame, to_json, ClientFrame, ErrorData, Ready, ServerFrame};
 use super::{Actors, ChatRoom};
 use crate::config::WsSettings;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// Largest frame a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -117,7 +117,7 @@ impl WsSession {
         }
         self.refused_frames += 1;
         if self.refused_frames == 1 {
-            self.send_error(ctx, "rate_limited", "Too many frames; slow down.");
+            self.send_error(ctx, ErrorCode::RateLimited, "Too many frames; slow down.");
         } else if self.refused_frames > self.settings.frame_flood {
             tracing::info!(session.id = %self.public_id, "frame flood; session closed");
             self.close(ctx, 1008, "too many frames");
@@ -131,7 +131,7 @@ impl WsSession {
         }
     }
 
-    fn send_error(&self, ctx: &mut Ctx, code: &str, detail: &str) {
+    fn send_error(&self, ctx: &mut Ctx, code: ErrorCode, detail: &str) {
         self.send_frame(
             ctx,
             &ServerFrame {
@@ -183,7 +183,7 @@ impl WsSession {
                 );
             }
             Err(e) => {
-                tracing::warn!(session.id = %session.public_id, error = %e, "could not bind the session to its chats");
+                tracing::warn!(session.id = %session.public_id, error = %e.chain(), "could not bind the session to its chats");
                 session.close(ctx, 1011, "could not load chats");
             }
         }));
@@ -224,7 +224,11 @@ impl WsSession {
         // No room is asked about a chat this session is not bound to: such a frame costs
         // nothing, whatever the chat id.
         if !self.chats.contains(&chat_id) {
-            self.send_error(ctx, "not_a_member", "You are not a member of this chat.");
+            self.send_error(
+                ctx,
+                ErrorCode::NotAMember,
+                "You are not a member of this chat.",
+            );
             return;
         }
         let rooms = self.actors.rooms.clone();
@@ -236,11 +240,11 @@ impl WsSession {
                     Ok(Ok(())) => {}
                     Ok(Err(Refusal::NotMember)) => session.send_error(
                         ctx,
-                        "not_a_member",
+                        ErrorCode::NotAMember,
                         "You are not a member of this chat.",
                     ),
                     Ok(Err(Refusal::Unavailable)) | Err(_) => {
-                        session.send_error(ctx, "unavailable", "Try again.")
+                        session.send_error(ctx, ErrorCode::Unavailable, "Try again.")
                     }
                 }),
         );
@@ -322,7 +326,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
         match item {
             Ok(ws::Message::Text(text)) => self.on_client_frame(&text, ctx),
             Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {
-                self.send_error(ctx, "malformed_json", "Frames must be JSON text.")
+                self.send_error(ctx, ErrorCode::MalformedJson, "Frames must be JSON text.")
             }
             Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}

@@ -81,7 +81,7 @@ pub struct MemberRow {
 impl MemberRow {
     pub fn role(&self) -> Result<Role, AppError> {
         Role::parse(&self.role)
-            .ok_or_else(|| AppError::Internal(format!("unknown role {:?} in database", self.role)))
+            .ok_or_else(|| AppError::internal(format!("unknown role {:?} in database", self.role)))
     }
 
     pub fn into_domain(self) -> Result<domain::Member, AppError> {
@@ -96,7 +96,7 @@ impl MemberRow {
 
 pub fn chat_from_rows(chat: ChatRow, members: Vec<MemberRow>) -> Result<domain::Chat, AppError> {
     let kind = domain::ChatKind::parse(&chat.kind)
-        .ok_or_else(|| AppError::Internal(format!("unknown chat kind {:?}", chat.kind)))?;
+        .ok_or_else(|| AppError::internal(format!("unknown chat kind {:?}", chat.kind)))?;
     Ok(domain::Chat {
         id: chat.id,
         kind,

@@ -71,7 +71,7 @@ pub async fn metrics(state: web::Data<AppState>, _admin: Admin) -> ApiResult<Htt
     let mut body = Vec::new();
     TextEncoder::new()
         .encode(&metrics.registry.gather(), &mut body)
-        .map_err(|e| AppError::Internal(format!("metrics encoding failed: {e}")))?;
+        .map_err(|e| AppError::internal_from("metrics encoding failed", e))?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body))

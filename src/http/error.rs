@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::domain::validate::FieldError;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// Seconds a client is asked to wait after a 503.
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
@@ -20,8 +20,7 @@ pub struct ApiError(#[from] pub AppError);
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub detail: String,
-    #[schema(example = "validation_failed")]
-    pub code: String,
+    pub code: ErrorCode,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
@@ -31,41 +30,43 @@ pub struct ErrorBody {
 pub struct InternalErrorBody {
     #[schema(example = "Internal server error")]
     pub detail: String,
-    #[schema(example = "internal")]
-    pub code: String,
+    /// Always `internal`.
+    pub code: ErrorCode,
     pub request_id: String,
 }
 
 impl ApiError {
-    fn code_and_detail(&self) -> (&str, &str) {
+    fn code_and_detail(&self) -> (ErrorCode, &str) {
         match &self.0 {
-            AppError::BadRequest { code, detail } => (code, detail),
+            AppError::BadRequest { code, detail } => (*code, detail),
             AppError::Unauthorized => (
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "Missing, unknown, expired or revoked token.",
             ),
-            AppError::Forbidden { code, detail } => (code, detail),
-            AppError::NotFound(_) => ("not_found", "No such resource."),
-            AppError::Conflict { code, detail } => (code, detail),
+            AppError::Forbidden { code, detail } => (*code, detail),
+            AppError::NotFound(_) => (ErrorCode::NotFound, "No such resource."),
+            AppError::Conflict { code, detail } => (*code, detail),
             AppError::MethodNotAllowed => (
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 "This method is not supported on this path.",
             ),
             AppError::PayloadTooLarge => (
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "The request body is larger than 64 KiB.",
             ),
             AppError::UnsupportedMediaType => (
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "The request body must be application/json.",
             ),
-            AppError::Validation { code, detail, .. } => (code, detail),
-            AppError::RateLimited { .. } => ("rate_limited", "Too many requests; retry later."),
+            AppError::Validation { code, detail, .. } => (*code, detail),
+            AppError::RateLimited { .. } => {
+                (ErrorCode::RateLimited, "Too many requests; retry later.")
+            }
             AppError::Unavailable(_) => (
-                "unavailable",
+                ErrorCode::Unavailable,
                 "The service is temporarily unavailable; retry later.",
             ),
-            AppError::Internal(_) => ("internal", "Internal server error"),
+            AppError::Internal { .. } => (ErrorCode::Internal, "Internal server error"),
         }
     }
 }
@@ -84,13 +85,13 @@ impl ResponseError for ApiError {
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         match &self.0 {
-            AppError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            AppError::Internal { .. } => tracing::error!(error = %self.0.chain(), "internal error"),
             AppError::Unavailable(detail) => tracing::warn!(error = %detail, "answering 503"),
             _ => {}
         }
@@ -118,7 +119,7 @@ impl ResponseError for ApiError {
         }
         response.json(ErrorBody {
             detail: detail.to_owned(),
-            code: code.to_owned(),
+            code,
             errors,
         })
     }
@@ -130,7 +131,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub fn internal_error_body(request_id: &str) -> InternalErrorBody {
     InternalErrorBody {
         detail: "Internal server error".to_owned(),
-        code: "internal".to_owned(),
+        code: ErrorCode::Internal,
         request_id: request_id.to_owned(),
     }
 }

@@ -17,7 +17,7 @@ use super::AppState;
 use crate::actors::db_ops::Authenticate;
 use crate::db::queries::IdempotencyKey;
 use crate::domain::validate::{is_valid_idempotency_key, FieldError};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -27,7 +27,7 @@ type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 fn state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
     req.app_data::<Data<AppState>>()
         .cloned()
-        .ok_or_else(|| AppError::Internal("application state missing".into()).into())
+        .ok_or_else(|| AppError::internal("application state missing").into())
 }
 
 /// The caller, authenticated by a live bearer token.
@@ -181,12 +181,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             }
             let json: serde_json::Value =
                 serde_json::from_slice(&body).map_err(|_| AppError::BadRequest {
-                    code: "malformed_json",
+                    code: ErrorCode::MalformedJson,
                     detail: "The request body is not valid JSON.".into(),
                 })?;
             let canonical = serde_json::to_vec(&json).map_err(AppError::from)?;
             let value = serde_json::from_value(json).map_err(|e| AppError::Validation {
-                code: "validation_failed",
+                code: ErrorCode::ValidationFailed,
                 detail: "The request body does not have the expected fields and types.".into(),
                 errors: vec![FieldError {
                     field: "body".into(),
@@ -225,7 +225,7 @@ impl FromRequest for IdempotencyHeader {
                 Some(String::from_utf8_lossy(value.as_bytes()).into_owned()),
             )),
             Some(_) => Err(AppError::BadRequest {
-                code: "invalid_idempotency_key",
+                code: ErrorCode::InvalidIdempotencyKey,
                 detail: "Idempotency-Key must be 1-255 printable ASCII characters.".into(),
             }
             .into()),

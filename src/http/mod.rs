@@ -90,5 +90,5 @@ pub fn reply<T: Serialize>(reply: Reply<T>) -> ApiResult<HttpResponse> {
 
 fn status_code(status: u16) -> Result<StatusCode, ApiError> {
     StatusCode::from_u16(status)
-        .map_err(|_| AppError::Internal(format!("invalid stored status {status}")).into())
+        .map_err(|_| AppError::internal(format!("invalid stored status {status}")).into())
 }

@@ -10,6 +10,7 @@ use crate::domain::validate::FieldError;
 use crate::domain::{
     Chat, ChatKind, ChatSummary, HistoryPage, Member, Message, Reaction, Role, Session, User,
 };
+use crate::error::ErrorCode;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,7 +46,7 @@ use crate::domain::{
     ),
     components(schemas(
         User, Session, Chat, ChatKind, ChatSummary, Member, Role, Message, Reaction, HistoryPage,
-        ErrorBody, InternalErrorBody, FieldError,
+        ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),
     modifiers(&BearerAuth),
 )]

@@ -54,7 +54,7 @@ pub async fn connect(
     )
     .map_err(|e| {
         ApiError(crate::error::AppError::BadRequest {
-            code: "bad_request",
+            code: crate::error::ErrorCode::BadRequest,
             detail: format!("WebSocket handshake failed: {}", e.as_response_error()),
         })
     })

@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod chats;
+mod errors;
 mod idempotency;
 mod load_smoke;
 mod membership;

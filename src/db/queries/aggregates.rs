@@ -85,7 +85,7 @@ pub async fn find_row(conn: &mut Conn, message_id: i64) -> AppResult<MessageRow>
 pub async fn aggregate(conn: &mut Conn, row: MessageRow) -> AppResult<Message> {
     let mut all = with_reactions(conn, vec![row]).await?;
     all.pop()
-        .ok_or_else(|| AppError::Internal("aggregate lost its message".into()))
+        .ok_or_else(|| AppError::internal("aggregate lost its message"))
 }
 
 pub async fn message(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult<Message> {

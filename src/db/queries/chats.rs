@@ -34,7 +34,7 @@ pub async fn create_group(
     joined.extend(member_ids.iter().map(|&id| (id, Role::Member)));
     let chat_id = insert_chat(conn, ChatKind::Group, title, None)
         .await?
-        .ok_or_else(|| AppError::Internal("group chat insert conflicted".into()))?;
+        .ok_or_else(|| AppError::internal("group chat insert conflicted"))?;
     let events = add_members(conn, chat_id, &joined).await?;
     Ok(Written::new(
         201,
@@ -63,7 +63,7 @@ pub async fn create_direct(
         // A concurrent request created the pair's chat and committed first.
         let existing = find_direct(conn, &key)
             .await?
-            .ok_or_else(|| AppError::Internal("direct chat vanished".into()))?;
+            .ok_or_else(|| AppError::internal("direct chat vanished"))?;
         return Ok(Written::new(
             200,
             super::aggregates::load_chat(conn, existing).await?,
@@ -121,8 +121,7 @@ async fn add_members(
     chat_id: i64,
     joined: &[(i64, Role)],
 ) -> AppResult<Vec<ChatEvent>> {
-    let count =
-        i64::try_from(joined.len()).map_err(|_| AppError::Internal("too many members".into()))?;
+    let count = i64::try_from(joined.len()).map_err(|_| AppError::internal("too many members"))?;
     let first_seq = super::events::reserve_seqs(conn, chat_id, count)
         .await?
         .ok_or(AppError::NotFound("chat"))?;

@@ -68,7 +68,7 @@ pub async fn load_after(
 
 fn hydrate(row: EventRow, messages: &HashMap<i64, crate::domain::Message>) -> AppResult<ChatEvent> {
     let corrupt =
-        |what: &str| AppError::Internal(format!("event {}/{}: {what}", row.chat_id, row.seq));
+        |what: &str| AppError::internal(format!("event {}/{}: {what}", row.chat_id, row.seq));
     let kind = EventKind::parse(&row.kind).ok_or_else(|| corrupt("unknown kind"))?;
     let message = || {
         row.message_id

@@ -13,7 +13,7 @@ use crate::db::queries::{IdempotencyKey, Idempotent, StoredReply, Written};
 use crate::db::rows::IdempotencyRow;
 use crate::db::schema::idempotency_keys as ik;
 use crate::domain::Timestamp;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Status stored while the guarded operation has not committed yet; never visible to another
 /// transaction, because it is only ever written inside that operation's transaction.
@@ -94,7 +94,7 @@ pub fn replay_or_refuse<T>(
 ) -> AppResult<Idempotent<T>> {
     if existing.fingerprint != key.fingerprint {
         return Err(AppError::Validation {
-            code: "idempotency_key_mismatch",
+            code: ErrorCode::IdempotencyKeyMismatch,
             detail: "This Idempotency-Key was already used with a different request.".into(),
             errors: Vec::new(),
         });
@@ -102,12 +102,12 @@ pub fn replay_or_refuse<T>(
     if existing.status == CLAIMED {
         // Unreachable with a committed row; kept so a future change cannot replay a blank.
         return Err(AppError::Conflict {
-            code: "idempotency_key_in_flight",
+            code: ErrorCode::IdempotencyKeyInFlight,
             detail: "A request with this Idempotency-Key is still being processed.".into(),
         });
     }
     let status = u16::try_from(existing.status).map_err(|_| {
-        AppError::Internal(format!("stored status {} out of range", existing.status))
+        AppError::internal(format!("stored status {} out of range", existing.status))
     })?;
     Ok(Idempotent::Replayed(StoredReply {
         status,

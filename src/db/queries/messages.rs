@@ -13,7 +13,7 @@ use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
 use crate::domain::events::EventKind;
 use crate::domain::{ChatEvent, EventPayload, Message, ReactionChange, Role, Timestamp};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Locks the message's chat and returns the message as it is under that lock, with the
 /// caller's role in the chat.
@@ -35,7 +35,7 @@ async fn lock_message(
 
 fn message_deleted() -> AppError {
     AppError::Conflict {
-        code: "message_deleted",
+        code: ErrorCode::MessageDeleted,
         detail: "The message was deleted.".into(),
     }
 }
@@ -364,7 +364,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             .get(&pending.chat_id)
             .and_then(|first| stored.get(&(pending.chat_id, first + pending.pos - 1)))
             .cloned()
-            .ok_or_else(|| AppError::Internal("a stored message is missing".into()))?;
+            .ok_or_else(|| AppError::internal("a stored message is missing"))?;
         let message = row.into_aggregate(Vec::new());
         if let Some(key) = &send.key {
             records.push(IdempotencyRow {
@@ -409,8 +409,8 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .into_iter()
         .map(|(_, outcome)| {
             outcome.unwrap_or_else(|| {
-                BatchOutcome::Done(Err(AppError::Internal(
-                    "a send of the batch got no outcome".into(),
+                BatchOutcome::Done(Err(AppError::internal(
+                    "a send of the batch got no outcome",
                 )))
             })
         })

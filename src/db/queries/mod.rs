@@ -104,4 +104,4 @@ pub struct BatchedSend {
 
 /// Returned when a key claimed by a concurrent request appeared after the batch checked it;
 /// the whole batch is rolled back and tried again.
-pub const BATCH_RACE: &str = "idempotency_key_in_flight";
+pub const BATCH_RACE: crate::error::ErrorCode = crate::error::ErrorCode::IdempotencyKeyInFlight;

@@ -8,7 +8,7 @@ use crate::db::queries::TokenOwner;
 use crate::db::rows::{NewTokenRow, NewUserRow, UserRow};
 use crate::db::schema::{auth_tokens, users};
 use crate::domain::{Timestamp, User};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Creates the account and its first token in one transaction.
 pub async fn register(
@@ -39,7 +39,7 @@ pub async fn register(
             .await
             .optional()?;
         let user = user.ok_or_else(|| AppError::Conflict {
-            code: "username_taken",
+            code: ErrorCode::UsernameTaken,
             detail: "That username is taken.".into(),
         })?;
         insert_token(conn, user.id, &token_hash, token_ttl_millis).await?;

@@ -1,0 +1,111 @@
+//! Error answers: every code is documented, and an internal error keeps its cause for the one
+//! log line that reports it while the client sees only the contract's 500 body.
+
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+use awc::http::Method;
+use serde_json::json;
+
+use crate::common::{Backend, TestServer};
+use crate::on_both_backends;
+use parley::error::ErrorCode;
+
+#[actix_rt::test]
+async fn every_error_code_is_in_the_openapi_document() {
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let answer = server
+        .api()
+        .request(Method::GET, "/api/v1/openapi.json", None, &[], None)
+        .await;
+    let doc = answer.expect(200);
+    let documented: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorCode is an enum schema")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(documented, all);
+    for body in ["ErrorBody", "InternalErrorBody"] {
+        assert_eq!(
+            doc["components"]["schemas"][body]["properties"]["code"]["$ref"],
+            "#/components/schemas/ErrorCode",
+            "{body}.code"
+        );
+    }
+}
+
+/// Everything the server logs at INFO and above (the level of its request spans), from every
+/// thread, for the whole process.
+fn captured_log() -> &'static Mutex<Vec<u8>> {
+    static LOG: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        struct Capture;
+        impl Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if let Some(log) = LOG.get() {
+                    log.lock().unwrap().extend_from_slice(buf);
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(|| Capture)
+            .try_init();
+        Mutex::new(Vec::new())
+    })
+}
+
+on_both_backends! {
+    /// A fault inside the database (a trigger refusing one edit) answers the contract's 500,
+    /// and is logged exactly once, with the database's own message and the request id.
+    async fn an_internal_error_is_logged_once_with_its_cause(server) {
+        let log = captured_log();
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let chat_id = api.group(&alice, &[]).await;
+        let message = api.send(&alice, chat_id, "fine").await;
+        server.execute_sql(match server.backend {
+            Backend::Sqlite => {
+                "CREATE TRIGGER cursed BEFORE UPDATE ON messages WHEN NEW.content = 'cursed' \
+                 BEGIN SELECT RAISE(ABORT, 'cursed edit refused'); END;"
+            }
+            Backend::Postgres => {
+                "CREATE FUNCTION cursed() RETURNS trigger AS $$ BEGIN \
+                   IF NEW.content = 'cursed' THEN RAISE EXCEPTION 'cursed edit refused'; END IF; \
+                   RETURN NEW; \
+                 END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER cursed BEFORE UPDATE ON messages \
+                   FOR EACH ROW EXECUTE FUNCTION cursed();"
+            }
+        });
+        let path = format!("/api/v1/messages/{}", message["id"]);
+        let answer = api.patch(&path, &alice.token, &json!({"content": "cursed"})).await;
+        assert_eq!(answer.status, 500, "{}", answer.text);
+        let request_id = answer.json["request_id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            answer.json,
+            json!({"detail": "Internal server error", "code": "internal", "request_id": request_id})
+        );
+        assert!(!answer.text.contains("cursed"), "the cause never reaches the client");
+        // Log lines are written as the error is answered; give other threads a moment.
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+        let reports: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains("cursed edit refused"))
+            .collect();
+        assert_eq!(reports.len(), 1, "logged once: {reports:#?}");
+        assert!(reports[0].contains("ERROR"), "{}", reports[0]);
+        assert!(reports[0].contains(&request_id), "{}", reports[0]);
+        // The edit changed nothing.
+        let stored = api.get(&path, &alice.token).await;
+        assert_eq!(stored.expect(200)["content"], "fine");
+    }
+}
