@@ -91,6 +91,15 @@ pub struct Settings {
     /// Most sends stored in one transaction (group commit); 1 stores each send on its own.
     #[arg(long, env = "PARLEY_SEND_BATCH", default_value_t = 64, global = true)]
     pub send_batch: usize,
+    /// Seconds after which a peer that stopped acknowledging (gone, or not reading) loses its
+    /// connection: TCP keep-alive probes and `TCP_USER_TIMEOUT` on every accepted socket.
+    #[arg(
+        long,
+        env = "PARLEY_DEAD_PEER_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub dead_peer_secs: u64,
     /// Log format: `text` (for people) or `json` (for log pipelines).
     #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -238,6 +247,9 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub log_json: bool,
     pub send_batch: usize,
+    /// How long an accepted connection may go without its peer acknowledging data or
+    /// keep-alive probes before the kernel drops it.
+    pub dead_peer_timeout: Duration,
 }
 
 impl Config {
@@ -260,6 +272,9 @@ impl Config {
         }
         if !(1..=1000).contains(&s.send_batch) {
             return Err("PARLEY_SEND_BATCH must be from 1 to 1000".into());
+        }
+        if !(1..=3600).contains(&s.dead_peer_secs) {
+            return Err("PARLEY_DEAD_PEER_SECS must be from 1 to 3600".into());
         }
         if s.send_rate > 0 && s.send_burst == 0 {
             return Err("PARLEY_SEND_BURST must be at least 1 when PARLEY_SEND_RATE is set".into());
@@ -302,6 +317,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(s.shutdown_timeout_secs),
             log_json,
             send_batch: s.send_batch,
+            dead_peer_timeout: Duration::from_secs(s.dead_peer_secs),
         })
     }
 
@@ -321,6 +337,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(5),
             log_json: false,
             send_batch: 64,
+            dead_peer_timeout: Duration::from_secs(30),
         }
     }
 }

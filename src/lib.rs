@@ -16,6 +16,7 @@ pub mod actors;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dead_peer;
 pub mod domain;
 pub mod error;
 pub mod http;

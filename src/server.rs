@@ -105,6 +105,7 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         admin_token: config.admin_token.clone(),
         limits: RateLimits::new(config.rates),
     });
+    let dead_peer_timeout = config.dead_peer_timeout;
     let mut http_server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -112,6 +113,7 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
             .configure(http::routes)
             .default_service(web::to(http::not_found))
     })
+    .on_connect(move |connection, _| crate::dead_peer::bound(connection, dead_peer_timeout))
     // Signals are handled by `run_until_signal`, which closes WebSockets first.
     .disable_signals()
     .shutdown_timeout(config.shutdown_timeout.as_secs())

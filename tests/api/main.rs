@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod chats;
+mod dead_peers;
 mod errors;
 mod idempotency;
 mod load_smoke;
