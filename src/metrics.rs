@@ -13,6 +13,7 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub ws_sessions: IntGauge,
     pub chat_rooms: IntGauge,
+    pub room_restarts: IntCounter,
     pub events_broadcast: IntCounter,
     pub ws_frames_sent: IntCounter,
     pub ws_slow_consumer_closes: IntCounter,
@@ -54,6 +55,10 @@ impl Metrics {
         )?;
         let ws_sessions = IntGauge::new("ws_sessions", "Open WebSocket sessions")?;
         let chat_rooms = IntGauge::new("chat_rooms", "Running ChatRoom actors")?;
+        let room_restarts = IntCounter::new(
+            "room_restarts_total",
+            "Rooms restarted after they failed (each is a bug worth a report)",
+        )?;
         let events_broadcast =
             IntCounter::new("events_broadcast_total", "Chat events broadcast by rooms")?;
         let ws_frames_sent = IntCounter::new(
@@ -101,6 +106,7 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(ws_sessions.clone()))?;
         registry.register(Box::new(chat_rooms.clone()))?;
+        registry.register(Box::new(room_restarts.clone()))?;
         registry.register(Box::new(events_broadcast.clone()))?;
         registry.register(Box::new(ws_frames_sent.clone()))?;
         registry.register(Box::new(ws_slow_consumer_closes.clone()))?;
@@ -116,6 +122,7 @@ impl Metrics {
             http_duration,
             ws_sessions,
             chat_rooms,
+            room_restarts,
             events_broadcast,
             ws_frames_sent,
             ws_slow_consumer_closes,

@@ -25,11 +25,18 @@ pub struct Parley {
     pub server: Server,
     threads: ActorThreads,
     directory: SessionDirectory,
+    #[cfg(feature = "fault-injection")]
+    faults: crate::actors::Faults,
 }
 
 impl Parley {
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub fn faults(&self) -> crate::actors::Faults {
+        self.faults.clone()
     }
 
     /// Serves until the server is stopped, then stops the actor threads.
@@ -99,6 +106,8 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         config.send_batch,
     );
     let directory = actors.directory.clone();
+    #[cfg(feature = "fault-injection")]
+    let faults = actors.faults();
     let state = web::Data::new(AppState {
         actors,
         ws: config.ws,
@@ -136,5 +145,7 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         server: http_server.run(),
         threads,
         directory,
+        #[cfg(feature = "fault-injection")]
+        faults,
     })
 }

@@ -74,8 +74,10 @@ struct QueuedSend {
 
 /// Where the room's knowledge of its chat comes from.
 enum Start {
-    /// Read members and `last_seq` from the database before handling anything.
-    Load,
+    /// Read members and `last_seq` from the database before handling anything. `carried` are
+    /// the sessions of a room that failed, with what it had sent them: each is fed from the
+    /// event log from there, so nothing the failed room committed and never sent is lost.
+    Load { carried: Vec<(Subscriber, i64)> },
     /// A chat created a moment ago: its members, and the seq before its creation's events
     /// (which the registry delivers next).
     Created {
@@ -108,12 +110,20 @@ pub struct ChatRoom {
     in_flight: usize,
     /// Messages handled that came through the slots (see `room_slots`).
     handled: u64,
+    #[cfg(feature = "fault-injection")]
+    panic_after_commit: bool,
 }
 
 impl ChatRoom {
     /// A room that loads its chat's state when it starts.
     pub fn new(chat_id: i64, deps: RoomDeps) -> Self {
-        Self::with_start(chat_id, deps, Start::Load)
+        Self::with_start(
+            chat_id,
+            deps,
+            Start::Load {
+                carried: Vec::new(),
+            },
+        )
     }
 
     /// The room of a chat that was just created, started from the creation's own result: it
@@ -147,6 +157,8 @@ impl ChatRoom {
             storing: false,
             in_flight: 0,
             handled: 0,
+            #[cfg(feature = "fault-injection")]
+            panic_after_commit: false,
         }
     }
 
@@ -417,6 +429,10 @@ impl ChatRoom {
                 .instrument(span)
                 .into_actor(self)
                 .map(move |result, room, ctx| {
+                    #[cfg(feature = "fault-injection")]
+                    if room.panic_after_commit && matches!(result, Ok(Ok(_))) {
+                        fault_injection::panic_now(room.chat_id);
+                    }
                     room.storing = false;
                     room.deps
                         .metrics
@@ -510,7 +526,9 @@ impl ChatRoom {
                 self.delivered_seq = delivered_seq;
                 self.bind_members();
             }
-            Some(Start::Load) | None => {
+            // Started once; a second call has nothing to do.
+            None => {}
+            Some(Start::Load { carried }) => {
                 let db = self.deps.db.clone();
                 let chat_id = self.chat_id;
                 // Nothing else is handled until the room knows its members and its seq.
@@ -521,13 +539,16 @@ impl ChatRoom {
                             Ok(Some(state)) => {
                                 room.members = state.member_ids.into_iter().collect();
                                 room.delivered_seq = state.last_seq;
+                                room.take_over(carried, ctx);
                                 room.bind_members();
                             }
                             Ok(None) => {
                                 room.refusal = Some(AppError::NotFound("chat"));
+                                kick_all(carried.into_iter().map(|(s, _)| s));
                                 room.retire(ctx);
                             }
                             Err(e) => {
+                                kick_all(carried.into_iter().map(|(s, _)| s));
                                 // What is queued gets the error; once the room has retired,
                                 // the next message starts a fresh one.
                                 tracing::warn!(chat.id = room.chat_id, error = %e.chain(), "room could not load its state");
@@ -537,6 +558,59 @@ impl ChatRoom {
                         }),
                 );
             }
+        }
+    }
+
+    /// Binds the sessions of the room this one replaces, each from where the failed room had
+    /// got to, and feeds each from the event log up to the live stream (ending in `resumed`),
+    /// exactly as if the session had sent `resume` itself.
+    fn take_over(&mut self, carried: Vec<(Subscriber, i64)>, ctx: &mut Context<Self>) {
+        for (subscriber, sent_up_to) in carried {
+            if !self.members.contains(&subscriber.user_id) {
+                subscriber.membership.do_send(Membership {
+                    chat_id: self.chat_id,
+                    bound: false,
+                });
+                continue;
+            }
+            let session_id = subscriber.session_id;
+            self.bind(subscriber, sent_up_to);
+            self.start_replay(session_id, sent_up_to, ctx);
+        }
+    }
+
+    /// Called while the room unwinds from a panic: a fresh room takes the chat's slot and this
+    /// room's sessions, so the chat goes on and its sessions miss nothing. Sends not yet stored
+    /// are refused with 503; the batch being stored may have committed, which a retry with the
+    /// same `Idempotency-Key` finds out.
+    fn restart_after_failure(&mut self, ctx: &mut Context<Self>) {
+        let chat_id = self.chat_id;
+        self.deps.metrics.room_restarts.inc();
+        for queued in self.sends.drain(..) {
+            let _ = queued.reply.send(Err(AppError::Unavailable(
+                "the chat's room restarted".into(),
+            )));
+        }
+        let carried: Vec<(Subscriber, i64)> = self
+            .bound
+            .drain()
+            .map(|(_, b)| (b.subscriber, b.sent_up_to))
+            .collect();
+        tracing::error!(
+            chat.id = chat_id,
+            sessions = carried.len(),
+            "room failed; a fresh one takes over"
+        );
+        let kicks: Vec<Subscriber> = carried.iter().map(|(s, _)| s.clone()).collect();
+        let replacement = ChatRoom::with_start(chat_id, self.deps.clone(), Start::Load { carried });
+        let thread = Arbiter::current();
+        let replaced = self.deps.slots.replace(chat_id, &ctx.address(), || {
+            ChatRoom::start_in_arbiter(&thread, move |_| replacement)
+        });
+        if !replaced {
+            // Another room already serves the chat and has bound these sessions live; only a
+            // resume from the client can fill what they missed without reordering.
+            kick_all(kicks);
         }
     }
 
@@ -676,6 +750,16 @@ fn offer(subscriber: &Subscriber, frame: &ByteString, chat_id: i64, metrics: &Me
     }
 }
 
+/// Closes sessions with 1012 (service restart) so that their clients reconnect and resume.
+fn kick_all(sessions: impl IntoIterator<Item = Subscriber>) {
+    for subscriber in sessions {
+        subscriber.kick.do_send(Kick {
+            code: 1012,
+            reason: "chat restarted; resume",
+        });
+    }
+}
+
 #[derive(Serialize)]
 struct EphemeralFrame<T: Serialize> {
     #[serde(rename = "type")]
@@ -713,8 +797,13 @@ impl Actor for ChatRoom {
         });
     }
 
-    fn stopped(&mut self, _: &mut Self::Context) {
+    fn stopped(&mut self, ctx: &mut Self::Context) {
         self.deps.metrics.chat_rooms.dec();
+        // actix stops an actor whose handler panicked while the panic unwinds (the runtime
+        // then drops only that task; the thread and its other rooms go on).
+        if std::thread::panicking() {
+            self.restart_after_failure(ctx);
+        }
     }
 }
 
@@ -736,9 +825,9 @@ impl Handler<PostMessage> for ChatRoom {
             self.store_sends(ctx);
         }
         Box::pin(async move {
-            answer
-                .await
-                .map_err(|_| AppError::internal("the room dropped a send"))?
+            answer.await.map_err(|_| {
+                AppError::Unavailable("the chat's room stopped before answering".into())
+            })?
         })
     }
 }
@@ -840,5 +929,25 @@ impl Handler<Typing> for ChatRoom {
         self.broadcast_ephemeral(EphemeralEvent::Typing {
             user_id: msg.user_id,
         })
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+mod fault_injection {
+    use super::*;
+    use crate::actors::messages::PanicAfterNextCommit;
+
+    #[allow(clippy::panic, reason = "the fault this hook exists to inject")]
+    pub fn panic_now(chat_id: i64) -> ! {
+        panic!("fault injected into the room of chat {chat_id}")
+    }
+
+    impl Handler<PanicAfterNextCommit> for ChatRoom {
+        type Result = ();
+
+        fn handle(&mut self, _: PanicAfterNextCommit, _: &mut Context<Self>) {
+            self.received();
+            self.panic_after_commit = true;
+        }
     }
 }

@@ -216,3 +216,10 @@ pub struct Kick {
     pub code: u16,
     pub reason: &'static str,
 }
+
+/// Test-only fault: the room panics right after its next batch of sends commits, before it
+/// broadcasts or answers it — the worst moment for a room to fail.
+#[cfg(feature = "fault-injection")]
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct PanicAfterNextCommit;

@@ -101,7 +101,31 @@ pub fn start(
     )
 }
 
+/// Test-only: makes rooms fail on purpose, to prove that they are supervised.
+#[cfg(feature = "fault-injection")]
+#[derive(Clone)]
+pub struct Faults {
+    rooms: ChatRegistry,
+}
+
+#[cfg(feature = "fault-injection")]
+impl Faults {
+    /// The chat's room panics right after its next batch of sends commits.
+    pub async fn panic_after_next_commit(&self, chat_id: i64) -> AppResult<()> {
+        self.rooms
+            .send(chat_id, messages::PanicAfterNextCommit)
+            .await
+    }
+}
+
 impl Actors {
+    #[cfg(feature = "fault-injection")]
+    pub fn faults(&self) -> Faults {
+        Faults {
+            rooms: self.rooms.clone(),
+        }
+    }
+
     /// A database operation that changes no chat.
     pub async fn ask<O: DbOp>(&self, op: O) -> AppResult<O::Output> {
         ask(&self.db, op).await

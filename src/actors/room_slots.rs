@@ -89,6 +89,22 @@ impl<A: Actor> RoomSlots<A> {
         self.lock().insert(chat_id, Slot { addr, sent: 0 });
     }
 
+    /// Puts `start()` in the slot of a room that failed, if the slot still holds that room.
+    /// False (and nothing started) when the slot holds another room or none.
+    pub fn replace(&self, chat_id: i64, failed: &Addr<A>, start: impl FnOnce() -> Addr<A>) -> bool {
+        let mut slots = self.lock();
+        match slots.get_mut(&chat_id) {
+            Some(slot) if slot.addr == *failed => {
+                *slot = Slot {
+                    addr: start(),
+                    sent: 0,
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Removes the room from its slot if it has handled every message sent to it; then it
     /// may stop. False if a message is still on its way (the room must keep running), or if
     /// the slot holds another room (this one receives nothing more and may stop).

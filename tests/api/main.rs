@@ -16,6 +16,7 @@ mod operations;
 mod process;
 mod realtime;
 mod robustness;
+mod supervision;
 
 /// Tells, once per run, whether the PostgreSQL variants of the tests ran.
 #[test]

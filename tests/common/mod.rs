@@ -71,6 +71,8 @@ pub struct TestServer {
     pub database: Database,
     pub database_url: DatabaseUrl,
     pub metrics: std::sync::Arc<parley::metrics::Metrics>,
+    /// Makes rooms fail on purpose (the `fault-injection` feature, on in tests only).
+    pub faults: parley::actors::Faults,
     handle: ServerHandle,
     _database: TestDatabase,
 }
@@ -161,6 +163,7 @@ impl TestServer {
         let handle = parley.handle();
         let metrics = parley.metrics.clone();
         let db = parley.database.clone();
+        let faults = parley.faults();
         actix_rt::spawn(async move {
             let _ = parley.run().await;
         });
@@ -170,6 +173,7 @@ impl TestServer {
             database: db,
             database_url: database.url.clone(),
             metrics,
+            faults,
             handle,
             _database: database,
         }
