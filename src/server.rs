@@ -98,6 +98,8 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
             "migrations applied"
         );
     }
+    // Detached: it finishes in the background while the server starts.
+    drop(tokio::task::spawn_blocking(crate::auth::prepare_decoy));
     let database = Database::connect(config, metrics.db_query_duration.clone())?;
     let (actors, threads) = actors::start(
         database.clone(),

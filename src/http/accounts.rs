@@ -103,8 +103,17 @@ pub async fn login(
         return Err(AppError::Unauthorized.into());
     }
     limited(&state, state.limits.check_login(&username))?;
-    let session = state.actors.ask(Login { username, password }).await?;
-    Ok(json(StatusCode::OK, &session))
+    let outcome = state
+        .actors
+        .ask(Login {
+            username: username.clone(),
+            password,
+        })
+        .await;
+    if let Err(AppError::Unauthorized) = outcome {
+        state.limits.login_failed(&username);
+    }
+    Ok(json(StatusCode::OK, &outcome?))
 }
 
 #[utoipa::path(

@@ -1,12 +1,15 @@
-//! Token-bucket rate limits: writes per user, registration/login per client IP, and login
-//! attempts per account (against password guessing from many addresses). Limits come from the
+//! Token-bucket rate limits: writes per user, registration/login per client IP, and failed
+//! logins per account (against password guessing from many addresses). Limits come from the
 //! configuration; a rate of 0 turns a limit off. None is a lock-out: a refused client is told
 //! when to try again (`Retry-After`), and the bucket refills by itself.
 
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::HashMapStateStore;
@@ -40,18 +43,57 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.buckets.retain_recent();
         }
-        self.buckets.check_key(key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
+        self.buckets
+            .check_key(key)
+            .map_err(|not_until| whole_seconds(not_until.wait_time_from(self.clock.now())))
     }
+}
+
+/// Failed logins per account. A failure takes a token; the failure that finds the bucket
+/// empty closes the account to logins until the bucket has a token again, and only then are
+/// passwords checked again. Successful logins cost nothing, so an owner who signs in often
+/// never meets the limit; a guesser gets the quota's rate and no more.
+struct FailedLogins {
+    failures: Limiter<String>,
+    closed_until: Mutex<HashMap<String, Instant>>,
+}
+
+impl FailedLogins {
+    fn closed(&self, account: &str) -> Result<(), u64> {
+        let mut closed = self.closed_until.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match closed.get(account) {
+            Some(&until) if until > now => Err(whole_seconds(until - now)),
+            Some(_) => {
+                closed.remove(account);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn failed(&self, account: &str) {
+        let Err(wait) = self.failures.check(&account.to_owned()) else {
+            return;
+        };
+        let mut closed = self.closed_until.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if closed.len() >= SWEEP_EVERY as usize {
+            closed.retain(|_, until| *until > now);
+        }
+        closed.insert(account.to_owned(), now + Duration::from_secs(wait));
+    }
+}
+
+fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// The limits of one server.
 pub struct RateLimits {
     writes: Option<Limiter<i64>>,
     auth: Option<Limiter<IpAddr>>,
-    logins: Option<Limiter<String>>,
+    logins: Option<FailedLogins>,
 }
 
 impl RateLimits {
@@ -62,8 +104,11 @@ impl RateLimits {
         });
         let auth = NonZeroU32::new(settings.auth_per_minute)
             .map(|rate| Limiter::new(Quota::per_minute(rate)));
-        let logins = NonZeroU32::new(settings.logins_per_account_per_minute)
-            .map(|rate| Limiter::new(Quota::per_minute(rate)));
+        let logins =
+            NonZeroU32::new(settings.logins_per_account_per_minute).map(|rate| FailedLogins {
+                failures: Limiter::new(Quota::per_minute(rate)),
+                closed_until: Mutex::default(),
+            });
         RateLimits {
             writes,
             auth,
@@ -71,10 +116,24 @@ impl RateLimits {
         }
     }
 
-    /// Counts a login attempt for the account named `username` (existing or not, so that the
-    /// answer tells nothing about which accounts exist).
+    /// Whether the account named `username` takes logins now. Accounts that do not exist are
+    /// limited the same way, so that the answers tell nothing about which accounts exist.
     pub fn check_login(&self, username: &str) -> Result<(), AppError> {
-        check(self.logins.as_ref(), &username.to_ascii_lowercase())
+        let Some(logins) = &self.logins else {
+            return Ok(());
+        };
+        logins
+            .closed(&username.to_ascii_lowercase())
+            .map_err(|wait| AppError::RateLimited {
+                retry_after_secs: wait.max(1),
+            })
+    }
+
+    /// Counts a failed login against the account named `username`.
+    pub fn login_failed(&self, username: &str) {
+        if let Some(logins) = &self.logins {
+            logins.failed(&username.to_ascii_lowercase());
+        }
     }
 
     pub fn check_write(&self, user_id: i64) -> Result<(), AppError> {
