@@ -156,3 +156,29 @@ async fn a_server_restart_keeps_accounts() {
     actix_rt::spawn(second.run());
     api.get("/api/v1/users/me", &user.token).await.expect(200);
 }
+
+on_both_backends! {
+    /// Logout is final the moment it answers 204, even while requests with the token race it
+    /// (each may read the token from the database just before the revocation and try to cache
+    /// it). The token cache's own test makes that interleaving deterministic.
+    async fn logout_is_final_while_requests_race_it(server) {
+        let api = server.api();
+        api.register("alice").await;
+        for _ in 0..10 {
+            let login = api.login("alice", "correct horse").await;
+            let token = login.expect(200)["access_token"].as_str().unwrap().to_owned();
+            let racing = futures_util::future::join_all(
+                (0..12).map(|_| api.get("/api/v1/users/me", &token)),
+            );
+            let logout = api.request(Method::POST, "/api/v1/auth/logout", Some(&token), &[], None);
+            let (answers, logout) = futures_util::future::join(racing, logout).await;
+            logout.expect(204);
+            for answer in answers {
+                assert!(answer.status == 200 || answer.status == 401, "{}", answer.status);
+            }
+            for _ in 0..3 {
+                api.get("/api/v1/users/me", &token).await.expect_error(401, "unauthorized");
+            }
+        }
+    }
+}
