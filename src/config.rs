@@ -100,6 +100,27 @@ pub struct Settings {
         global = true
     )]
     pub dead_peer_secs: u64,
+    /// NATS server that carries events between the nodes that share this PostgreSQL database
+    /// (`nats://host:4222`); without it the node runs alone.
+    #[arg(long, env = "PARLEY_NATS_URL", global = true)]
+    pub nats_url: Option<String>,
+    /// With NATS: milliseconds between sweeps that catch up whatever the broker lost.
+    #[arg(
+        long,
+        env = "PARLEY_NATS_SWEEP_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub nats_sweep_ms: u64,
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the
+    /// client for the per-address limits; from anyone else the header is ignored.
+    #[arg(
+        long,
+        env = "PARLEY_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Log format: `text` (for people) or `json` (for log pipelines).
     #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -233,6 +254,13 @@ impl DatabaseUrl {
     }
 }
 
+/// How a node reaches the other nodes on the same database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSettings {
+    pub nats_url: String,
+    pub sweep_every: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database: DatabaseUrl,
@@ -250,6 +278,9 @@ pub struct Config {
     /// How long an accepted connection may go without its peer acknowledging data or
     /// keep-alive probes before the kernel drops it.
     pub dead_peer_timeout: Duration,
+    /// Other nodes, when there are any.
+    pub cluster: Option<ClusterSettings>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Config {
@@ -273,6 +304,38 @@ impl Config {
         if !(1..=1000).contains(&s.send_batch) {
             return Err("PARLEY_SEND_BATCH must be from 1 to 1000".into());
         }
+        let cluster = match s.nats_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(_) if matches!(database, DatabaseUrl::Sqlite(_)) => {
+                return Err(
+                    "PARLEY_NATS_URL needs PostgreSQL: nodes share one database, and an \
+                     SQLite file belongs to one process (set DATABASE_URL=postgres://…)"
+                        .into(),
+                )
+            }
+            Some(url) => {
+                if !(100..=60_000).contains(&s.nats_sweep_ms) {
+                    return Err("PARLEY_NATS_SWEEP_MS must be from 100 to 60000".into());
+                }
+                Some(ClusterSettings {
+                    nats_url: url.to_owned(),
+                    sweep_every: Duration::from_millis(s.nats_sweep_ms),
+                })
+            }
+        };
+        let trusted_proxies = s
+            .trusted_proxies
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("PARLEY_TRUSTED_PROXIES: {p:?} is not an address or CIDR range")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if !(1..=3600).contains(&s.dead_peer_secs) {
             return Err("PARLEY_DEAD_PEER_SECS must be from 1 to 3600".into());
         }
@@ -318,6 +381,8 @@ impl Config {
             log_json,
             send_batch: s.send_batch,
             dead_peer_timeout: Duration::from_secs(s.dead_peer_secs),
+            cluster,
+            trusted_proxies,
         })
     }
 
@@ -338,6 +403,8 @@ impl Config {
             log_json: false,
             send_batch: 64,
             dead_peer_timeout: Duration::from_secs(30),
+            cluster: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

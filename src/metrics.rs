@@ -14,6 +14,15 @@ pub struct Metrics {
     pub ws_sessions: IntGauge,
     pub chat_rooms: IntGauge,
     pub room_restarts: IntCounter,
+    /// 1 while the NATS link is connected (stays 0 on a node without one).
+    pub nats_connected: IntGauge,
+    pub nats_reconnects: IntCounter,
+    pub nats_published: IntCounter,
+    /// Messages not published because the link's queue was full (the event log fills in).
+    pub nats_publish_dropped: IntCounter,
+    pub nats_received: IntCounter,
+    /// Rooms the periodic sweep found behind the database, which then read the event log.
+    pub sweep_fills: IntCounter,
     pub events_broadcast: IntCounter,
     pub ws_frames_sent: IntCounter,
     pub ws_slow_consumer_closes: IntCounter,
@@ -55,6 +64,23 @@ impl Metrics {
         )?;
         let ws_sessions = IntGauge::new("ws_sessions", "Open WebSocket sessions")?;
         let chat_rooms = IntGauge::new("chat_rooms", "Running ChatRoom actors")?;
+        let nats_connected = IntGauge::new("nats_connected", "1 while connected to NATS")?;
+        let nats_reconnects = IntCounter::new(
+            "nats_reconnects_total",
+            "Times the NATS link connected again after losing the server",
+        )?;
+        let nats_published =
+            IntCounter::new("nats_published_total", "Messages published to other nodes")?;
+        let nats_publish_dropped = IntCounter::new(
+            "nats_publish_dropped_total",
+            "Messages dropped because the NATS link's queue was full",
+        )?;
+        let nats_received =
+            IntCounter::new("nats_received_total", "Messages received from other nodes")?;
+        let sweep_fills = IntCounter::new(
+            "sweep_fills_total",
+            "Rooms the periodic sweep found behind the database (they read the event log)",
+        )?;
         let room_restarts = IntCounter::new(
             "room_restarts_total",
             "Rooms restarted after they failed (each is a bug worth a report)",
@@ -107,6 +133,12 @@ impl Metrics {
         registry.register(Box::new(ws_sessions.clone()))?;
         registry.register(Box::new(chat_rooms.clone()))?;
         registry.register(Box::new(room_restarts.clone()))?;
+        registry.register(Box::new(nats_connected.clone()))?;
+        registry.register(Box::new(nats_reconnects.clone()))?;
+        registry.register(Box::new(nats_published.clone()))?;
+        registry.register(Box::new(nats_publish_dropped.clone()))?;
+        registry.register(Box::new(nats_received.clone()))?;
+        registry.register(Box::new(sweep_fills.clone()))?;
         registry.register(Box::new(events_broadcast.clone()))?;
         registry.register(Box::new(ws_frames_sent.clone()))?;
         registry.register(Box::new(ws_slow_consumer_closes.clone()))?;
@@ -123,6 +155,12 @@ impl Metrics {
             ws_sessions,
             chat_rooms,
             room_restarts,
+            nats_connected,
+            nats_reconnects,
+            nats_published,
+            nats_publish_dropped,
+            nats_received,
+            sweep_fills,
             events_broadcast,
             ws_frames_sent,
             ws_slow_consumer_closes,

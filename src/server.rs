@@ -106,7 +106,9 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         metrics.clone(),
         config.rooms,
         config.send_batch,
-    );
+        config.cluster.as_ref(),
+    )
+    .await?;
     let directory = actors.directory.clone();
     #[cfg(feature = "fault-injection")]
     let faults = actors.faults();
@@ -115,6 +117,7 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         ws: config.ws,
         admin_token: config.admin_token.clone(),
         limits: RateLimits::new(config.rates),
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     let dead_peer_timeout = config.dead_peer_timeout;
     let mut http_server = HttpServer::new(move || {

@@ -10,7 +10,8 @@ use actix::prelude::*;
 use super::chat_room::{ChatRoom, RoomDeps};
 use super::db_executor::{ask, DbExecutor};
 use super::db_ops::CreateChat;
-use super::messages::{Deliver, Reply};
+use super::messages::{Deliver, DeliverRemote, ReadyEvent, Reply};
+use super::session_directory::SessionDirectory;
 use crate::domain::Chat;
 use crate::error::AppResult;
 
@@ -55,6 +56,48 @@ impl ChatRegistry {
             self.start(ChatRoom::new(chat_id, self.deps.clone()))
         });
         Ok(reply.await?)
+    }
+
+    /// Queues `message` for the chat's room if one is running (see `RoomSlots::tell_if_running`).
+    pub fn tell_if_running<M>(&self, chat_id: i64, message: M) -> bool
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        ChatRoom: Handler<M>,
+        <ChatRoom as Actor>::Context: ToEnvelope<ChatRoom, M>,
+    {
+        self.deps.slots.tell_if_running(chat_id, message)
+    }
+
+    /// The chats whose rooms run on this node.
+    pub fn running_chats(&self) -> Vec<i64> {
+        self.deps.slots.running()
+    }
+
+    /// Hands events another node committed to this node's room for the chat. A node runs the
+    /// room of every chat with a session here (sessions bind to all their chats), so with no
+    /// room running only a member joining can concern this node: if one of the joined users
+    /// has a session here, a room starts just below the batch and binds it.
+    pub fn deliver_remote(
+        &self,
+        directory: &SessionDirectory,
+        chat_id: i64,
+        events: Vec<ReadyEvent>,
+    ) {
+        let Some(first_seq) = events.first().map(|e| e.seq) else {
+            return;
+        };
+        let joins_someone_here = events.iter().any(|e| {
+            matches!(e.membership, Some((user_id, true)) if !directory.sessions_of(user_id).is_empty())
+        });
+        let deliver = DeliverRemote { events };
+        if joins_someone_here {
+            self.deps.slots.tell(chat_id, deliver, || {
+                self.start(ChatRoom::seeded(chat_id, self.deps.clone(), first_seq - 1))
+            });
+        } else {
+            self.deps.slots.tell_if_running(chat_id, deliver);
+        }
     }
 
     /// Creates a chat. A new chat's room starts from the creation's result, so the members'

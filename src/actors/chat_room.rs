@@ -20,11 +20,13 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
+use super::cluster_bus::ClusterBus;
 use super::db_executor::{ask, DbExecutor, StoreSends};
 use super::db_ops::{LoadEvents, LoadRoomState};
 use super::messages::{
-    ChatWrite, Deliver, EphemeralEvent, Kick, Membership, Outbound, Overflowed, PostMessage,
-    Refusal, Reply, Resume, Subscribe, Subscriber, Typing, Write,
+    ChatWrite, Deliver, DeliverRemote, EphemeralEvent, EphemeralRemote, Kick, Membership, Outbound,
+    Overflowed, PostMessage, ReadyEvent, Refusal, Reply, Resume, Subscribe, Subscriber, Sweep,
+    Typing, Write,
 };
 use super::room_slots::{Retire, RoomSlots};
 use super::session_directory::SessionDirectory;
@@ -49,6 +51,8 @@ pub struct RoomDeps {
     /// Most sends stored in one batch.
     pub send_batch: usize,
     pub slots: RoomSlots<ChatRoom>,
+    /// The way to the other nodes' rooms, when there are other nodes.
+    pub bus: Option<ClusterBus>,
 }
 
 /// A session bound to the room.
@@ -77,7 +81,12 @@ enum Start {
     /// Read members and `last_seq` from the database before handling anything. `carried` are
     /// the sessions of a room that failed, with what it had sent them: each is fed from the
     /// event log from there, so nothing the failed room committed and never sent is lost.
-    Load { carried: Vec<(Subscriber, i64)> },
+    /// `seed` starts the broadcast below `last_seq`, for a room started by another node's
+    /// events (which the registry delivers next) so that the sessions it binds get them.
+    Load {
+        carried: Vec<(Subscriber, i64)>,
+        seed: Option<i64>,
+    },
     /// A chat created a moment ago: its members, and the seq before its creation's events
     /// (which the registry delivers next).
     Created {
@@ -97,7 +106,10 @@ pub struct ChatRoom {
     /// Every event up to here has been broadcast, in order.
     delivered_seq: i64,
     /// Events that arrived ahead of an earlier one.
-    pending: BTreeMap<i64, ChatEvent>,
+    pending: BTreeMap<i64, ReadyEvent>,
+    /// The highest seq known to be committed (from a sweep); above `delivered_seq` it is a
+    /// gap to read from the log.
+    known_seq: i64,
     bound: HashMap<u64, Bound>,
     last_activity: Instant,
     gap_fill: Option<SpawnHandle>,
@@ -122,6 +134,20 @@ impl ChatRoom {
             deps,
             Start::Load {
                 carried: Vec::new(),
+                seed: None,
+            },
+        )
+    }
+
+    /// A room started for events another node committed, the first of which is
+    /// `delivered_seq + 1`.
+    pub fn seeded(chat_id: i64, deps: RoomDeps, delivered_seq: i64) -> Self {
+        Self::with_start(
+            chat_id,
+            deps,
+            Start::Load {
+                carried: Vec::new(),
+                seed: Some(delivered_seq),
             },
         )
     }
@@ -149,6 +175,7 @@ impl ChatRoom {
             members: HashSet::new(),
             delivered_seq: 0,
             pending: BTreeMap::new(),
+            known_seq: 0,
             bound: HashMap::new(),
             last_activity: Instant::now(),
             gap_fill: None,
@@ -177,6 +204,12 @@ impl ChatRoom {
         self.last_activity = Instant::now();
     }
 
+    /// Counts a message that came through the slots without keeping the room alive: what
+    /// other nodes and the sweep send concerns this node only while it has sessions here.
+    fn received_from_afar(&mut self) {
+        self.handled += 1;
+    }
+
     /// Binds the open sessions of every member that are not bound yet, live from
     /// `delivered_seq` on.
     fn bind_members(&mut self) {
@@ -192,10 +225,27 @@ impl ChatRoom {
         }
     }
 
-    fn accept(&mut self, event: ChatEvent) {
+    /// Takes events this node committed: queues them for broadcast and publishes them to the
+    /// other nodes (one message for the lot).
+    fn accept_committed(&mut self, events: Vec<ChatEvent>) {
+        let ready: Vec<ReadyEvent> = events.iter().filter_map(ReadyEvent::from_event).collect();
+        if let Some(bus) = &self.deps.bus {
+            bus.publish_events(self.chat_id, &ready);
+        }
+        for event in ready {
+            self.accept(event);
+        }
+    }
+
+    fn accept(&mut self, event: ReadyEvent) {
         if event.seq > self.delivered_seq {
             self.pending.insert(event.seq, event);
         }
+    }
+
+    /// Whether committed events are missing below the ones waiting, or below what a sweep saw.
+    fn behind(&self) -> bool {
+        !self.pending.is_empty() || self.known_seq > self.delivered_seq
     }
 
     /// Broadcasts every pending event that is next in line, then watches for a gap.
@@ -208,7 +258,7 @@ impl ChatRoom {
             self.delivered_seq = event.seq;
             self.broadcast_event(&event);
         }
-        if self.pending.is_empty() {
+        if !self.behind() {
             if let Some(handle) = self.gap_fill.take() {
                 ctx.cancel_future(handle);
             }
@@ -244,10 +294,18 @@ impl ChatRoom {
                                 "gap filled from the event log"
                             );
                             let whole_log = events.len() < LOG_BATCH as usize;
-                            for event in events {
+                            for event in events.iter().filter_map(ReadyEvent::from_event) {
                                 room.accept(event);
                             }
                             room.skip_hole(whole_log);
+                            if !whole_log {
+                                // More to read: go on at once rather than after the timeout.
+                                room.flush(ctx);
+                                if room.behind() && room.gap_fill.is_none() {
+                                    room.fill_gap(ctx);
+                                    return;
+                                }
+                            }
                         }
                         Err(e) => {
                             tracing::warn!(chat.id = room.chat_id, error = %e.chain(), "gap fill failed")
@@ -290,11 +348,9 @@ impl ChatRoom {
         );
     }
 
-    fn broadcast_event(&mut self, event: &ChatEvent) {
+    fn broadcast_event(&mut self, event: &ReadyEvent) {
         self.deps.metrics.events_broadcast.inc();
-        let membership = event
-            .membership_change()
-            .map(|(m, joined)| (m.user_id, joined));
+        let membership = event.membership;
         if let Some((user_id, true)) = membership {
             // The new member's open sessions see the event that adds them, and all after it.
             self.members.insert(user_id);
@@ -304,20 +360,12 @@ impl ChatRoom {
                 }
             }
         }
-        match serde_json::to_string(event) {
-            Ok(json) => {
-                let frame = ByteString::from(json);
-                let seq = event.seq;
-                self.send_where(
-                    &frame,
-                    |b| b.replay.is_none() && b.sent_up_to < seq,
-                    Some(seq),
-                );
-            }
-            Err(e) => {
-                tracing::error!(chat.id = self.chat_id, seq = event.seq, error = %e, "event did not serialise")
-            }
-        }
+        let seq = event.seq;
+        self.send_where(
+            &event.frame,
+            |b| b.replay.is_none() && b.sent_up_to < seq,
+            Some(seq),
+        );
         if let Some((user_id, false)) = membership {
             self.members.remove(&user_id);
             let chat_id = self.chat_id;
@@ -390,12 +438,19 @@ impl ChatRoom {
             return Ok(());
         };
         let frame = ByteString::from(json);
+        if let Some(bus) = &self.deps.bus {
+            bus.publish_ephemeral(chat_id, from_user, to_sender, &frame);
+        }
+        self.send_ephemeral(&frame, from_user, to_sender);
+        Ok(())
+    }
+
+    fn send_ephemeral(&mut self, frame: &ByteString, from_user: i64, to_sender: bool) {
         self.send_where(
-            &frame,
+            frame,
             |b| to_sender || b.subscriber.user_id != from_user,
             None,
         );
-        Ok(())
     }
 
     /// Stores the waiting sends (up to a batch) through the executor. The next batch starts
@@ -456,6 +511,7 @@ impl ChatRoom {
         ctx: &mut Context<Self>,
     ) {
         let mut answers = Vec::with_capacity(replies.len());
+        let mut committed = Vec::new();
         match result {
             Ok(outcomes) => {
                 let mut outcomes = outcomes.into_iter();
@@ -466,9 +522,7 @@ impl ChatRoom {
                                 self.deps.metrics.messages_created.inc();
                             }
                             let (answer, events) = Reply::settle(outcome, &self.deps.metrics);
-                            for event in events {
-                                self.accept(event);
-                            }
+                            committed.extend(events);
                             Ok(answer)
                         }
                         Some(Err(e)) => Err(e),
@@ -484,6 +538,7 @@ impl ChatRoom {
             }
         }
         let broadcasting = Instant::now();
+        self.accept_committed(committed);
         self.flush(ctx);
         self.deps
             .metrics
@@ -528,17 +583,21 @@ impl ChatRoom {
             }
             // Started once; a second call has nothing to do.
             None => {}
-            Some(Start::Load { carried }) => {
+            Some(Start::Load { carried, seed }) => {
                 let db = self.deps.db.clone();
                 let chat_id = self.chat_id;
                 // Nothing else is handled until the room knows its members and its seq.
                 ctx.wait(
                     async move { ask(&db, LoadRoomState { chat_id }).await }
                         .into_actor(self)
-                        .map(|result, room, ctx| match result {
+                        .map(move |result, room, ctx| match result {
                             Ok(Some(state)) => {
                                 room.members = state.member_ids.into_iter().collect();
                                 room.delivered_seq = state.last_seq;
+                                room.known_seq = state.last_seq;
+                                if let Some(seed) = seed {
+                                    room.delivered_seq = seed.min(state.last_seq);
+                                }
                                 room.take_over(carried, ctx);
                                 room.bind_members();
                             }
@@ -602,7 +661,14 @@ impl ChatRoom {
             "room failed; a fresh one takes over"
         );
         let kicks: Vec<Subscriber> = carried.iter().map(|(s, _)| s.clone()).collect();
-        let replacement = ChatRoom::with_start(chat_id, self.deps.clone(), Start::Load { carried });
+        let replacement = ChatRoom::with_start(
+            chat_id,
+            self.deps.clone(),
+            Start::Load {
+                carried,
+                seed: None,
+            },
+        );
         let thread = Arbiter::current();
         let replaced = self.deps.slots.replace(chat_id, &ctx.address(), || {
             ChatRoom::start_in_arbiter(&thread, move |_| replacement)
@@ -851,9 +917,7 @@ impl<O: ChatWrite> Handler<Write<O>> for ChatRoom {
                 .map(|result, room, ctx| {
                     room.in_flight -= 1;
                     let (reply, events) = Reply::settle(result?, &room.deps.metrics);
-                    for event in events {
-                        room.accept(event);
-                    }
+                    room.accept_committed(events);
                     room.flush(ctx);
                     if let Reply::Fresh { value, .. } = &reply {
                         if let Some(event) = O::ephemeral(value) {
@@ -876,10 +940,51 @@ impl Handler<Deliver> for ChatRoom {
         if self.refusal.is_some() {
             return;
         }
+        self.accept_committed(msg.events);
+        self.flush(ctx);
+    }
+}
+
+impl Handler<DeliverRemote> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverRemote, ctx: &mut Context<Self>) {
+        self.received_from_afar();
+        if self.refusal.is_some() {
+            return;
+        }
         for event in msg.events {
+            self.known_seq = self.known_seq.max(event.seq);
             self.accept(event);
         }
         self.flush(ctx);
+    }
+}
+
+impl Handler<EphemeralRemote> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: EphemeralRemote, _: &mut Context<Self>) {
+        self.received_from_afar();
+        if self.refusal.is_none() {
+            self.send_ephemeral(&msg.frame, msg.from_user, msg.to_sender);
+        }
+    }
+}
+
+impl Handler<Sweep> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Sweep, ctx: &mut Context<Self>) {
+        self.received_from_afar();
+        if self.refusal.is_some() || msg.last_seq <= self.delivered_seq {
+            return;
+        }
+        self.known_seq = self.known_seq.max(msg.last_seq);
+        if self.gap_fill.is_none() {
+            self.deps.metrics.sweep_fills.inc();
+            self.fill_gap(ctx);
+        }
     }
 }
 

@@ -96,7 +96,7 @@ pub struct DbExecutor {
 }
 
 impl DbExecutor {
-    pub fn new(db: Database, metrics: Arc<Metrics>, send_batch: usize) -> Self {
+    pub fn new(db: Database, metrics: Arc<Metrics>, send_batch: usize, tokens: TokenCache) -> Self {
         // SQLite has one connection: a second round would only wait for it. On PostgreSQL two
         // rounds overlap (one commits while the next runs its statements); more only make
         // smaller rounds that share the same cores (measured in docs/benchmarks.md).
@@ -105,7 +105,7 @@ impl DbExecutor {
             deps: ExecDeps {
                 db,
                 metrics,
-                tokens: TokenCache::default(),
+                tokens,
             },
             waiting: VecDeque::new(),
             rounds_in_flight: 0,

@@ -310,6 +310,26 @@ db_op!(LoadRoomState -> Option<RoomState>, "load_room_state", |this, deps| {
     Ok(state.map(|(last_seq, member_ids)| RoomState { member_ids, last_seq }))
 });
 
+/// `(chat_id, last_seq)` of the chats whose rooms run on a node, for its sweep.
+pub struct LastSeqsOf {
+    pub chat_ids: Vec<i64>,
+}
+
+db_op!(LastSeqsOf -> Vec<(i64, i64)>, "last_seqs_of", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::aggregates::last_seqs(c, &this.chat_ids).await)
+});
+
+/// Which of the tokens of a node's open sessions have been revoked, for its sweep.
+pub struct RevokedAmong {
+    pub token_ids: Vec<i64>,
+}
+
+db_op!(RevokedAmong -> Vec<i64>, "revoked_among", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::users::revoked_among(c, &this.token_ids).await)
+});
+
 /// The chat a message belongs to.
 pub struct ChatOfMessage {
     pub message_id: i64,

@@ -223,3 +223,62 @@ pub struct Kick {
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct PanicAfterNextCommit;
+
+// ---- committed events, serialised once -----------------------------------------------------
+
+/// A committed event as a room orders and sends it: its seq, its frame (serialised once, on
+/// the node that has it first), and the membership change it makes, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadyEvent {
+    pub seq: i64,
+    pub frame: ByteString,
+    /// `(user_id, joined)` for `member.joined` / `member.left`.
+    pub membership: Option<(i64, bool)>,
+}
+
+impl ReadyEvent {
+    /// `None` (logged) if the event does not serialise, which only a bug can cause.
+    pub fn from_event(event: &ChatEvent) -> Option<Self> {
+        match serde_json::to_string(event) {
+            Ok(json) => Some(ReadyEvent {
+                seq: event.seq,
+                frame: ByteString::from(json),
+                membership: event
+                    .membership_change()
+                    .map(|(m, joined)| (m.user_id, joined)),
+            }),
+            Err(e) => {
+                tracing::error!(chat.id = event.chat_id, seq = event.seq, error = %e, "event did not serialise");
+                None
+            }
+        }
+    }
+}
+
+// ---- to a room: from other nodes ---------------------------------------------------------
+
+/// Events another node's room committed, in its batch's order. The room slots them in by seq
+/// like its own; what never arrives is read from the event log.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeliverRemote {
+    pub events: Vec<ReadyEvent>,
+}
+
+/// A `typing` or `read` frame from another node: sent to the room's sessions as it is.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EphemeralRemote {
+    pub frame: ByteString,
+    pub from_user: i64,
+    /// Whether the sender's own sessions get it too (`read` yes, `typing` no).
+    pub to_sender: bool,
+}
+
+/// The chat's `last_seq` in the database, from a node's periodic sweep: a room behind it reads
+/// what it missed from the event log.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Sweep {
+    pub last_seq: i64,
+}

@@ -5,6 +5,8 @@
 
 pub mod chat_registry;
 pub mod chat_room;
+pub mod cluster_bus;
+pub mod cluster_link;
 pub mod db_executor;
 pub mod db_ops;
 pub mod group_commit;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter};
 
-use crate::config::RoomSettings;
+use crate::config::{ClusterSettings, RoomSettings};
 use crate::db::queries::BatchedSend;
 use crate::db::Database;
 use crate::domain::{Chat, Message};
@@ -27,11 +29,13 @@ use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 pub use chat_registry::ChatRegistry;
 pub use chat_room::ChatRoom;
+use cluster_bus::ClusterBus;
 pub use db_executor::DbExecutor;
 use db_executor::{ask, DbOp};
 use db_ops::{ChangeMessage, ChatOfMessage, CreateChat, Logout};
 use messages::{ChatWrite, Kick, PostMessage, Reply, Write};
 pub use session_directory::SessionDirectory;
+use token_cache::TokenCache;
 
 /// The long-lived actors of one server. The executor and the rooms have threads of their own,
 /// so that neither slow queries nor a busy broadcast holds up the HTTP workers.
@@ -41,15 +45,21 @@ pub struct Actors {
     pub rooms: ChatRegistry,
     pub directory: SessionDirectory,
     pub metrics: Arc<Metrics>,
+    /// The way to the other nodes, when there are any.
+    pub bus: Option<ClusterBus>,
 }
 
 pub struct ActorThreads {
     db: Arbiter,
     rooms: Vec<Arbiter>,
+    link: Option<Arbiter>,
 }
 
 impl ActorThreads {
     pub fn stop(&self) {
+        if let Some(link) = &self.link {
+            link.stop();
+        }
         self.db.stop();
         for thread in &self.rooms {
             thread.stop();
@@ -57,25 +67,40 @@ impl ActorThreads {
     }
 }
 
-/// Starts the `DbExecutor` and the room threads (one per core).
-pub fn start(
+/// Starts the `DbExecutor`, the room threads (one per core) and, with other nodes, the NATS
+/// link (subscribed before this returns).
+pub async fn start(
     database: Database,
     metrics: Arc<Metrics>,
     settings: RoomSettings,
     send_batch: usize,
-) -> (Actors, ActorThreads) {
+    cluster: Option<&ClusterSettings>,
+) -> Result<(Actors, ActorThreads), String> {
     let directory = SessionDirectory::default();
     let db_thread = Arbiter::new();
+    let tokens = if cluster.is_some() {
+        TokenCache::disabled()
+    } else {
+        TokenCache::default()
+    };
     let db = {
         let metrics = metrics.clone();
         DbExecutor::start_in_arbiter(&db_thread.handle(), move |_| {
-            DbExecutor::new(database, metrics, send_batch)
+            DbExecutor::new(database, metrics, send_batch, tokens)
         })
     };
     let room_threads: Vec<Arbiter> = (0..std::thread::available_parallelism()
         .map_or(1, |n| n.get()))
         .map(|_| Arbiter::new())
         .collect();
+    let node_id = uuid::Uuid::new_v4().to_string();
+    let (bus, outgoing) = match cluster {
+        Some(_) => {
+            let (bus, outgoing) = ClusterBus::new(&node_id, metrics.clone());
+            (Some(bus), Some(outgoing))
+        }
+        None => (None, None),
+    };
     let rooms = ChatRegistry::new(
         chat_room::RoomDeps {
             db: db.clone(),
@@ -84,21 +109,41 @@ pub fn start(
             settings,
             send_batch: send_batch.max(1),
             slots: room_slots::RoomSlots::default(),
+            bus: bus.clone(),
         },
         room_threads.iter().map(|t| t.handle()).collect(),
     );
-    (
+    let mut link_thread = None;
+    if let (Some(cluster), Some(bus), Some(outgoing)) = (cluster, &bus, outgoing) {
+        let deps = cluster_link::LinkDeps {
+            bus: bus.clone(),
+            registry: rooms.clone(),
+            directory: directory.clone(),
+            db: db.clone(),
+            metrics: metrics.clone(),
+            sweep_every: cluster.sweep_every,
+        };
+        let (thread, subscribed) = cluster_link::start(cluster.nats_url.clone(), deps, outgoing);
+        subscribed
+            .await
+            .map_err(|_| "the NATS link stopped while starting".to_owned())??;
+        tracing::info!(node.id = %node_id, "joined the other nodes through NATS");
+        link_thread = Some(thread);
+    }
+    Ok((
         Actors {
             db,
             rooms,
             directory,
             metrics,
+            bus,
         },
         ActorThreads {
             db: db_thread,
             rooms: room_threads,
+            link: link_thread,
         },
-    )
+    ))
 }
 
 /// Test-only: makes rooms fail on purpose, to prove that they are supervised.
@@ -164,6 +209,9 @@ impl Actors {
     /// Revokes the token and closes the sessions opened with it.
     pub async fn logout(&self, user_id: i64, token_id: i64) -> AppResult<()> {
         self.ask(Logout { token_id }).await?;
+        if let Some(bus) = &self.bus {
+            bus.publish_revocation(user_id, token_id);
+        }
         self.directory.kick_token(
             user_id,
             token_id,

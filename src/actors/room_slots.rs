@@ -62,25 +62,54 @@ impl<A: Actor> RoomSlots<A> {
         A::Context: ToEnvelope<A, M>,
     {
         let mut slots = self.lock();
-        let slot = match slots.entry(chat_id) {
-            Entry::Occupied(mut entry) => {
-                if !entry.get().addr.connected() {
-                    entry.insert(Slot {
-                        addr: start(),
-                        sent: 0,
-                    });
-                }
-                entry.into_mut()
-            }
-            Entry::Vacant(entry) => entry.insert(Slot {
-                addr: start(),
-                sent: 0,
-            }),
-        };
+        let slot = running_slot(&mut slots, chat_id, start);
         slot.sent += 1;
         // `send` queues the message now (it only waits when the mailbox is full), so the count
         // and the mailbox agree once the lock is released.
         slot.addr.send(message)
+    }
+
+    /// Like `send`, without waiting for an answer, and past the mailbox's bound if need be
+    /// (a message must not be lost once counted).
+    pub fn tell<M>(&self, chat_id: i64, message: M, start: impl FnOnce() -> Addr<A>)
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        A: Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+    {
+        let mut slots = self.lock();
+        let slot = running_slot(&mut slots, chat_id, start);
+        slot.sent += 1;
+        slot.addr.do_send(message);
+    }
+
+    /// Like `tell`, but only to a room that is running; `false` (nothing sent) if none is.
+    pub fn tell_if_running<M>(&self, chat_id: i64, message: M) -> bool
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        A: Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+    {
+        let mut slots = self.lock();
+        match slots.get_mut(&chat_id) {
+            Some(slot) if slot.addr.connected() => {
+                slot.sent += 1;
+                slot.addr.do_send(message);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The chats whose rooms are running.
+    pub fn running(&self) -> Vec<i64> {
+        self.lock()
+            .iter()
+            .filter(|(_, slot)| slot.addr.connected())
+            .map(|(&chat_id, _)| chat_id)
+            .collect()
     }
 
     /// Puts a room that was started elsewhere (from a chat's creation) in the chat's slot. A
@@ -121,6 +150,29 @@ impl<A: Actor> RoomSlots<A> {
             }
             _ => Retire::Done,
         }
+    }
+}
+
+/// The slot of the chat's running room, starting one with `start` if there is none.
+fn running_slot<A: Actor>(
+    slots: &mut HashMap<i64, Slot<A>>,
+    chat_id: i64,
+    start: impl FnOnce() -> Addr<A>,
+) -> &mut Slot<A> {
+    match slots.entry(chat_id) {
+        Entry::Occupied(mut entry) => {
+            if !entry.get().addr.connected() {
+                entry.insert(Slot {
+                    addr: start(),
+                    sent: 0,
+                });
+            }
+            entry.into_mut()
+        }
+        Entry::Vacant(entry) => entry.insert(Slot {
+            addr: start(),
+            sent: 0,
+        }),
     }
 }
 

@@ -65,4 +65,30 @@ impl SessionDirectory {
             }
         }
     }
+
+    /// The tokens the open sessions were opened with, each once.
+    pub fn token_ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self
+            .lock()
+            .values()
+            .flat_map(|s| s.values().map(|session| session.token_id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Asks every session opened with one of `token_ids` to close.
+    pub fn kick_tokens(&self, token_ids: &[i64], kick: Kick) {
+        let sessions: Vec<Subscriber> = self
+            .lock()
+            .values()
+            .flat_map(|s| s.values())
+            .filter(|session| token_ids.contains(&session.token_id))
+            .cloned()
+            .collect();
+        for session in sessions {
+            session.kick.do_send(kick.clone());
+        }
+    }
 }

@@ -23,18 +23,41 @@ struct Entries {
     revoked: HashMap<i64, Instant>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct TokenCache {
     entries: Arc<Mutex<Entries>>,
+    /// Off on a node with peers: another node's logout must be final here the moment it
+    /// answers, and only the database knows that at once.
+    enabled: bool,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache {
+            entries: Arc::default(),
+            enabled: true,
+        }
+    }
 }
 
 impl TokenCache {
+    /// A cache that holds nothing: every token is read from the database.
+    pub fn disabled() -> Self {
+        TokenCache {
+            enabled: false,
+            ..TokenCache::default()
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Entries> {
         // Each critical section leaves both maps consistent: a poisoned lock is still usable.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn get(&self, digest: &str) -> Option<TokenOwner> {
+        if !self.enabled {
+            return None;
+        }
         let entries = self.lock();
         let (owner, cached_at) = entries.by_digest.get(digest)?;
         (cached_at.elapsed() < TTL && owner.expires_at > Timestamp::now()).then_some(*owner)
@@ -42,6 +65,9 @@ impl TokenCache {
 
     /// Caches a token read from the database, unless it has been revoked meanwhile.
     pub fn put(&self, digest: String, owner: TokenOwner) {
+        if !self.enabled {
+            return;
+        }
         let mut entries = self.lock();
         if entries.revoked.contains_key(&owner.token_id) {
             return;

@@ -107,10 +107,12 @@ impl FromRequest for AuthAttempt {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // The socket's peer, not a forwarded-for header a client could forge.
-        let outcome = state(req).and_then(|state| match req.peer_addr() {
-            Some(peer) => limited(&state, state.limits.check_auth(peer.ip())).map(|()| AuthAttempt),
-            None => Ok(AuthAttempt),
+        // The socket's peer, or what a trusted proxy says the client was (`client_address`).
+        let outcome = state(req).and_then(|state| {
+            match super::client_address::client_ip(req, &state.trusted_proxies) {
+                Some(ip) => limited(&state, state.limits.check_auth(ip)).map(|()| AuthAttempt),
+                None => Ok(AuthAttempt),
+            }
         });
         std::future::ready(outcome)
     }

@@ -25,7 +25,10 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// Ready when the database answers; a 503 otherwise (from the error mapping).
+/// Ready when the database answers; a 503 otherwise (from the error mapping). The link to the
+/// other nodes does not decide readiness (a node without it still serves its own sessions,
+/// and catches up from the event log), but the body says how it is: `"nats"` is `off` (no
+/// other nodes), `connected` or `disconnected`.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -37,5 +40,10 @@ pub async fn healthz() -> HttpResponse {
 )]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     state.actors.ask(Ping).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+    let nats = match (&state.actors.bus, state.actors.metrics.nats_connected.get()) {
+        (None, _) => "off",
+        (Some(_), 1) => "connected",
+        (Some(_), _) => "disconnected",
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready", "nats": nats})))
 }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod chats;
+pub mod client_address;
 pub mod error;
 pub mod error_docs;
 pub mod extractors;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub ws: crate::config::WsSettings,
     pub admin_token: Option<String>,
     pub limits: rate_limit::RateLimits,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod chats;
+mod cluster;
 mod dead_peers;
 mod errors;
 mod idempotency;

@@ -1,68 +1,14 @@
 //! The real binary: command line, and what survives being killed or stopped mid-burst.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::common::process::{free_port, ServerProcess, BINARY};
 use crate::common::{Api, Backend, TestDatabase, TestUser};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_parley");
-
-struct ServerProcess {
-    child: Child,
-    api: Api,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-impl ServerProcess {
-    async fn start(database: &TestDatabase) -> ServerProcess {
-        let port = free_port();
-        let mut child = Command::new(BINARY)
-            .env("DATABASE_URL", database.env_value())
-            .env("PARLEY_BIND", format!("127.0.0.1:{port}"))
-            .env("PARLEY_SEND_RATE", "0")
-            .env("PARLEY_AUTH_RATE", "0")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("parley starts");
-        let api = Api {
-            base: format!("http://127.0.0.1:{port}"),
-            client: awc::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .finish(),
-        };
-        for _ in 0..300 {
-            if let Ok(res) = api.client.get(format!("{}/healthz", api.base)).send().await {
-                if res.status() == 200 {
-                    return ServerProcess { child, api };
-                }
-            }
-            actix_rt::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("parley did not come up on port {port}");
-    }
-}
-
-/// A failed test must not leave a server running.
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Sends from 8 lanes until `stop`, recording every (id, seq) answered 200.
 async fn burst(
@@ -264,6 +210,28 @@ fn bad_configuration_is_one_line_and_exit_code_2() {
         .output()
         .unwrap();
     assert!(ok.status.success());
+    // Several nodes share one PostgreSQL database; an SQLite file cannot be shared.
+    let nats_on_sqlite = Command::new(BINARY)
+        .arg("check-config")
+        .env("DATABASE_URL", "sqlite://x.db")
+        .env("PARLEY_NATS_URL", "nats://127.0.0.1:4222")
+        .output()
+        .unwrap();
+    assert_eq!(nats_on_sqlite.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&nats_on_sqlite.stderr);
+    assert!(
+        stderr.contains("PARLEY_NATS_URL needs PostgreSQL"),
+        "{stderr}"
+    );
+    for proxies in ["10.0.0.0/8,not-an-address", "10.0.0.300"] {
+        let bad = Command::new(BINARY)
+            .arg("check-config")
+            .env("DATABASE_URL", "sqlite://x.db")
+            .env("PARLEY_TRUSTED_PROXIES", proxies)
+            .output()
+            .unwrap();
+        assert_eq!(bad.status.code(), Some(2), "{proxies}");
+    }
 }
 
 #[test]

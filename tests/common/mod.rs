@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod process;
 pub mod proxy;
 pub mod ws;
 
@@ -348,6 +349,20 @@ impl Api {
         headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> Resp {
+        self.try_request(method, path, token, headers, body)
+            .await
+            .expect("request reaches the server")
+    }
+
+    /// `None` when the server cannot be reached or drops the connection (a killed node).
+    pub async fn try_request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Option<Resp> {
         let mut req = self
             .client
             .request(method, format!("{}{}", self.base, path));
@@ -361,16 +376,16 @@ impl Api {
             Some((content_type, bytes)) => req.content_type(content_type).send_body(bytes).await,
             None => req.send().await,
         }
-        .expect("request reaches the server");
-        let bytes = res.body().limit(64 * 1024 * 1024).await.expect("body");
+        .ok()?;
+        let bytes = res.body().limit(64 * 1024 * 1024).await.ok()?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Resp {
+        Some(Resp {
             status: res.status().as_u16(),
             headers: res.headers().clone(),
             text,
             json,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {

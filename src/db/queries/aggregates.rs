@@ -190,6 +190,15 @@ pub async fn last_seq(conn: &mut Conn, chat_id: i64) -> AppResult<Option<i64>> {
         .optional()?)
 }
 
+/// `(chat_id, last_seq)` of each of `chat_ids` that exists, in one query.
+pub async fn last_seqs(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<(i64, i64)>> {
+    Ok(chats::table
+        .filter(chats::id.eq_any(chat_ids))
+        .select((chats::id, chats::last_seq))
+        .load(conn)
+        .await?)
+}
+
 /// The caller's chats with their last message and unread count, most recent activity first.
 /// Five queries, whatever the number of chats.
 pub async fn list_for_user(conn: &mut Conn, user_id: i64) -> AppResult<Vec<ChatSummary>> {

@@ -130,10 +130,15 @@ async fn complete(
 }
 
 /// Forgets keys older than the retention period; returns how many were removed.
+/// Deletes the records past retention, unless another node is doing it right now.
 pub async fn purge_expired(conn: &mut Conn, now: Timestamp) -> AppResult<usize> {
-    Ok(
-        diesel::delete(ik::table.filter(ik::created_at.lt(now.millis() - RETENTION_MILLIS)))
-            .execute(conn)
-            .await?,
-    )
+    use crate::db::queries::maintenance_lock::MaintenanceLock;
+    conn.transaction::<_, AppError, _>(async |c| {
+        if !c.try_maintenance_lock().await? {
+            return Ok(0);
+        }
+        let expired = ik::created_at.lt(now.millis() - RETENTION_MILLIS);
+        Ok(diesel::delete(ik::table.filter(expired)).execute(c).await?)
+    })
+    .await
 }

@@ -8,6 +8,7 @@
 //! `messages`); `users` and `idempotency` stand apart.
 
 mod batch_statements;
+mod maintenance_lock;
 
 // Each query file is compiled once per backend, on purpose.
 #[allow(clippy::duplicate_mod)]

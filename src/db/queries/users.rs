@@ -124,3 +124,13 @@ pub async fn revoke_token(conn: &mut Conn, token_id: i64) -> AppResult<()> {
         .await?;
     Ok(())
 }
+
+/// Which of `token_ids` are revoked (a node's sweep closes their sessions).
+pub async fn revoked_among(conn: &mut Conn, token_ids: &[i64]) -> AppResult<Vec<i64>> {
+    Ok(auth_tokens::table
+        .filter(auth_tokens::id.eq_any(token_ids))
+        .filter(auth_tokens::revoked_at.is_not_null())
+        .select(auth_tokens::id)
+        .load(conn)
+        .await?)
+}

@@ -1,0 +1,343 @@
+//! Several Parley processes on one PostgreSQL database, with a NATS server of the test's own
+//! between them: every promise of one node holds across nodes (each event once, in seq order,
+//! resumable), whatever happens to the broker or to a node.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::process::{NatsServer, ServerProcess};
+use crate::common::ws::{Next, WsClient};
+use crate::common::{Api, Backend, TestDatabase, TestUser};
+
+const ADMIN: &str = "admin-token-for-cluster-tests-0123";
+/// Longer than any test here runs: events arrive through NATS or not at all.
+const NO_SWEEP: u64 = 60_000;
+
+struct Cluster {
+    nats: NatsServer,
+    nodes: Vec<ServerProcess>,
+    _database: TestDatabase,
+}
+
+impl Cluster {
+    /// `None` (the test is skipped) without PostgreSQL or `nats-server`. `sweep_ms` apart,
+    /// the nodes catch up from the event log; a test of the live path sets it longer than it
+    /// runs, so that only NATS can deliver in time.
+    async fn start(nodes: usize, sweep_ms: u64) -> Option<Cluster> {
+        let database = TestDatabase::provision(Backend::Postgres)?;
+        let Some(nats) = NatsServer::start() else {
+            eprintln!("SKIPPED: nats-server is not installed");
+            return None;
+        };
+        let mut started = Vec::new();
+        for _ in 0..nodes {
+            let env = [
+                ("PARLEY_NATS_URL", nats.url()),
+                ("PARLEY_NATS_SWEEP_MS", sweep_ms.to_string()),
+                ("PARLEY_ADMIN_TOKEN", ADMIN.to_owned()),
+            ];
+            started.push(ServerProcess::start_with(&database, &env).await);
+        }
+        Some(Cluster {
+            nats,
+            nodes: started,
+            _database: database,
+        })
+    }
+
+    fn api(&self, node: usize) -> &Api {
+        &self.nodes[node].api
+    }
+
+    async fn ws(&self, node: usize, user: &TestUser) -> WsClient {
+        WsClient::connect_to(&self.api(node).base, &user.token).await
+    }
+}
+
+fn seq(frame: &Value) -> i64 {
+    frame["seq"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no seq in {frame}"))
+}
+
+/// The next `count` chat events of one chat, skipping nothing else but ephemeral frames.
+async fn events(ws: &mut WsClient, count: usize) -> Vec<Value> {
+    let mut seen = Vec::with_capacity(count);
+    while seen.len() < count {
+        seen.push(ws.next_event().await);
+    }
+    seen
+}
+
+#[actix_rt::test]
+async fn a_send_through_one_node_reaches_every_session_on_every_node_in_order() {
+    let Some(cluster) = Cluster::start(3, NO_SWEEP).await else {
+        return;
+    };
+    let alice = cluster.api(0).register("alice").await;
+    let bob = cluster.api(0).register("bob").await;
+    let chat_id = cluster.api(0).group(&alice, &[&bob]).await;
+    let mut watchers = Vec::new();
+    for node in 0..3 {
+        watchers.push(cluster.ws(node, &bob).await);
+        watchers.push(cluster.ws(node, &alice).await);
+    }
+    // One send: the session on the sender's node and those on the others get the same frame.
+    let message = cluster.api(0).send(&alice, chat_id, "hello, cluster").await;
+    let mut frames = Vec::new();
+    for ws in &mut watchers {
+        frames.push(ws.next_event().await);
+    }
+    for frame in &frames {
+        assert_eq!(frame, &frames[0]);
+    }
+    assert_eq!(frames[0]["data"], message);
+    let base = seq(&frames[0]);
+
+    // Four senders spread over the nodes, into the one chat.
+    let per_sender = 25;
+    let senders = [(0, &alice), (1, &bob), (2, &alice), (1, &alice)];
+    let sending = senders.iter().enumerate().map(|(lane, (node, user))| {
+        let api = cluster.api(*node);
+        async move {
+            for i in 0..per_sender {
+                api.send(user, chat_id, &format!("lane {lane} #{i}")).await;
+            }
+        }
+    });
+    futures_util::future::join_all(sending).await;
+    let total = senders.len() * per_sender;
+    let expected: Vec<i64> = (base + 1..=base + total as i64).collect();
+    for ws in &mut watchers {
+        let seen: Vec<i64> = events(ws, total).await.iter().map(seq).collect();
+        assert_eq!(seen, expected, "every event once, in seq order");
+        ws.expect_silence(Duration::from_millis(300)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn chats_created_and_members_added_on_one_node_reach_sessions_on_another() {
+    let Some(cluster) = Cluster::start(2, NO_SWEEP).await else {
+        return;
+    };
+    let alice = cluster.api(0).register("alice").await;
+    let bob = cluster.api(0).register("bob").await;
+    let carol = cluster.api(0).register("carol").await;
+    // Connected to node 1 before the chat exists.
+    let mut bob_ws = cluster.ws(1, &bob).await;
+    let mut carol_ws = cluster.ws(1, &carol).await;
+    let chat_id = cluster.api(0).group(&alice, &[&bob]).await;
+    let joined = events(&mut bob_ws, 2).await;
+    assert!(joined
+        .iter()
+        .all(|f| f["type"] == "member.joined" && f["chat_id"] == chat_id));
+    assert_eq!(joined.iter().map(seq).collect::<Vec<_>>(), [1, 2]);
+    let hello = cluster.api(0).send(&alice, chat_id, "hi bob").await;
+    assert_eq!(bob_ws.next_event().await["data"], hello);
+
+    // Added while connected (to another node than the one that adds her).
+    cluster
+        .api(0)
+        .post(
+            &format!("/api/v1/chats/{chat_id}/members"),
+            &alice.token,
+            &json!({"user_id": carol.id}),
+        )
+        .await
+        .expect(200);
+    let added = carol_ws.next_event().await;
+    assert_eq!(added["type"], "member.joined");
+    assert_eq!(added["data"]["user_id"], carol.id);
+    assert_eq!(bob_ws.next_event().await, added);
+    let welcome = cluster.api(0).send(&alice, chat_id, "welcome carol").await;
+    assert_eq!(carol_ws.next_event().await["data"], welcome);
+    assert_eq!(bob_ws.next_event().await["data"], welcome);
+    // Typing goes across too (best effort, and not back to the typist).
+    let mut alice_ws = cluster.ws(0, &alice).await;
+    let mut carol_typing = cluster.ws(1, &carol).await;
+    alice_ws
+        .send(&json!({"type": "typing", "chat_id": chat_id}))
+        .await;
+    let typing = carol_typing.next_json().await;
+    assert_eq!(typing["type"], "typing", "{typing}");
+    assert_eq!(typing["data"]["user_id"], alice.id);
+}
+
+#[actix_rt::test]
+async fn logout_on_one_node_is_final_on_every_node() {
+    let Some(cluster) = Cluster::start(2, NO_SWEEP).await else {
+        return;
+    };
+    let alice = cluster.api(0).register("alice").await;
+    let mut elsewhere = cluster.ws(1, &alice).await;
+    cluster
+        .api(1)
+        .get("/api/v1/users/me", &alice.token)
+        .await
+        .expect(200);
+    cluster
+        .api(0)
+        .request(
+            awc::http::Method::POST,
+            "/api/v1/auth/logout",
+            Some(&alice.token),
+            &[],
+            None,
+        )
+        .await
+        .expect(204);
+    cluster
+        .api(1)
+        .get("/api/v1/users/me", &alice.token)
+        .await
+        .expect_error(401, "unauthorized");
+    assert_eq!(elsewhere.closed(Duration::from_secs(5)).await, Some(1008));
+}
+
+async fn metric(api: &Api, name: &str) -> f64 {
+    let text = api.get("/admin/metrics", ADMIN).await.text;
+    text.lines()
+        .find_map(|line| {
+            let (key, value) = line.split_once(' ')?;
+            (key == format!("parley_{name}")).then(|| value.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no metric {name}"))
+}
+
+/// With the broker down, every event still reaches every node (through the sweep, within a
+/// few sweep periods), nothing fails; with the broker back, the live path resumes with no
+/// duplicate.
+#[actix_rt::test]
+async fn a_nats_outage_costs_latency_never_an_event() {
+    let Some(mut cluster) = Cluster::start(2, 500).await else {
+        return;
+    };
+    let alice = cluster.api(0).register("alice").await;
+    let bob = cluster.api(0).register("bob").await;
+    let chat_id = cluster.api(0).group(&alice, &[&bob]).await;
+    let mut bob_ws = cluster.ws(1, &bob).await;
+    let first = cluster.api(0).send(&alice, chat_id, "before").await;
+    assert_eq!(bob_ws.next_event().await["data"], first);
+
+    cluster.nats.stop();
+    for _ in 0..50 {
+        if metric(cluster.api(1), "nats_connected").await == 0.0 {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ready = cluster.api(1).get("/readyz", "").await;
+    assert_eq!(ready.expect(200)["nats"], "disconnected");
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        sent.push(
+            cluster
+                .api(0)
+                .send(&alice, chat_id, &format!("during {i}"))
+                .await,
+        );
+    }
+    // Sweeps every 500 ms: well within ten seconds (the helper waits up to 20 s a frame).
+    let started = std::time::Instant::now();
+    let seen = events(&mut bob_ws, sent.len()).await;
+    let data: Vec<&Value> = seen.iter().map(|f| &f["data"]).collect();
+    assert_eq!(data, sent.iter().collect::<Vec<_>>());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    assert!(cluster.nats.resume());
+    for _ in 0..100 {
+        if metric(cluster.api(0), "nats_connected").await == 1.0
+            && metric(cluster.api(1), "nats_connected").await == 1.0
+        {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metric(cluster.api(1), "nats_reconnects_total").await >= 1.0);
+    let after = cluster.api(0).send(&alice, chat_id, "after").await;
+    assert_eq!(bob_ws.next_event().await["data"], after);
+    bob_ws.expect_silence(Duration::from_millis(1500)).await;
+}
+
+/// A node killed mid-traffic: its clients move to another node, resume, and miss nothing; the
+/// sends it never answered, retried there with their keys, are stored once.
+#[actix_rt::test]
+async fn a_killed_node_costs_its_clients_nothing() {
+    let Some(mut cluster) = Cluster::start(2, 500).await else {
+        return;
+    };
+    let alice = cluster.api(0).register("alice").await;
+    let bob = cluster.api(0).register("bob").await;
+    let chat_id = cluster.api(0).group(&alice, &[&bob]).await;
+    let mut bob_ws = cluster.ws(0, &bob).await;
+    let mut last_seen = 0;
+    let body = |i: usize| json!({"chat_id": chat_id, "type": "text", "content": format!("m{i}")});
+    // Sent through node 0 until it dies; each unanswered send is retried on node 1.
+    let total = 60;
+    let mut answered: HashMap<usize, Value> = HashMap::new();
+    for i in 0..total {
+        if i == 30 {
+            // Bob has seen some of it live through node 0.
+            for frame in events(&mut bob_ws, 10).await {
+                last_seen = seq(&frame);
+            }
+            cluster.nodes[0].kill();
+        }
+        let key = format!("k{i}");
+        let through_0 = cluster
+            .api(0)
+            .try_request(
+                awc::http::Method::POST,
+                "/api/v1/messages",
+                Some(&alice.token),
+                &[("Idempotency-Key", &key)],
+                Some(("application/json", body(i).to_string().into_bytes())),
+            )
+            .await
+            .filter(|answer| answer.status == 200);
+        let answer = if let Some(answer) = through_0 {
+            answer
+        } else {
+            cluster
+                .api(1)
+                .post_with_key("/api/v1/messages", &alice.token, &key, &body(i))
+                .await
+        };
+        answered.insert(i, answer.expect(200).clone());
+    }
+    drop(bob_ws);
+    let mut bob_ws = cluster.ws(1, &bob).await;
+    bob_ws
+        .send(&json!({"type": "resume", "chat_id": chat_id, "after_seq": last_seen}))
+        .await;
+    let mut seqs = Vec::new();
+    loop {
+        match bob_ws.next_within(Duration::from_secs(10)).await {
+            Next::Json(frame) if frame["type"] == "resumed" => break,
+            Next::Json(frame) if frame["type"] == "message.created" => seqs.push(seq(&frame)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let last = answered.values().map(seq).max().unwrap();
+    assert_eq!(
+        seqs,
+        (last_seen + 1..=last).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    // Every message once: the seqs of the 60 answers are 60 different ones, ending the chat.
+    let mut answer_seqs: Vec<i64> = answered.values().map(seq).collect();
+    answer_seqs.sort_unstable();
+    answer_seqs.dedup();
+    assert_eq!(answer_seqs.len(), total);
+    let chat = cluster
+        .api(1)
+        .get(&format!("/api/v1/chats/{chat_id}"), &bob.token)
+        .await;
+    assert_eq!(chat.expect(200)["last_seq"], last);
+}
