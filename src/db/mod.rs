@@ -205,6 +205,10 @@ pub async fn run_migrations(database: &DatabaseUrl) -> Result<usize, String> {
         .map_err(|_| "the migration thread stopped unexpectedly".to_owned())?
 }
 
+/// The advisory lock that serialises migrations between nodes (any constant used for nothing
+/// else).
+const MIGRATION_LOCK: i64 = 0x7061_726c_6d69; // "parlmi"
+
 fn migrate_blocking(database: &DatabaseUrl) -> Result<usize, String> {
     match database {
         DatabaseUrl::Sqlite(path) => {
@@ -222,7 +226,20 @@ fn migrate_blocking(database: &DatabaseUrl) -> Result<usize, String> {
         DatabaseUrl::Postgres(url) => {
             let mut conn = <AsyncConnectionWrapper<PgConn> as Connection>::establish(url)
                 .map_err(|e| format!("cannot connect to PostgreSQL: {e}"))?;
-            migrations::apply(&mut conn, migrations::POSTGRES)
+            // Nodes starting together on one database take turns: the first applies what is
+            // pending, the others then find nothing left to do. The lock ends with the session.
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                &format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"),
+            )
+            .map_err(|e| format!("cannot take the migration lock: {e}"))?;
+            let applied = migrations::apply(&mut conn, migrations::POSTGRES);
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"),
+            )
+            .map_err(|e| format!("cannot release the migration lock: {e}"))?;
+            applied
         }
     }
 }

@@ -3,6 +3,8 @@
 //! resumable), whatever happens to the broker or to a node.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -154,13 +156,28 @@ async fn chats_created_and_members_added_on_one_node_reach_sessions_on_another()
     let welcome = cluster.api(0).send(&alice, chat_id, "welcome carol").await;
     assert_eq!(carol_ws.next_event().await["data"], welcome);
     assert_eq!(bob_ws.next_event().await["data"], welcome);
+    // Removed on node 0: her session on node 1 sees it, and nothing after.
+    cluster
+        .api(0)
+        .delete(
+            &format!("/api/v1/chats/{chat_id}/members/{}", carol.id),
+            &alice.token,
+        )
+        .await
+        .expect(204);
+    let left = carol_ws.next_event().await;
+    assert_eq!(left["type"], "member.left", "{left}");
+    assert_eq!(bob_ws.next_event().await, left);
+    let without = cluster.api(0).send(&alice, chat_id, "carol has gone").await;
+    assert_eq!(bob_ws.next_event().await["data"], without);
+    carol_ws.expect_silence(Duration::from_millis(300)).await;
     // Typing goes across too (best effort, and not back to the typist).
     let mut alice_ws = cluster.ws(0, &alice).await;
-    let mut carol_typing = cluster.ws(1, &carol).await;
+    let mut bob_typing = cluster.ws(1, &bob).await;
     alice_ws
         .send(&json!({"type": "typing", "chat_id": chat_id}))
         .await;
-    let typing = carol_typing.next_json().await;
+    let typing = bob_typing.next_json().await;
     assert_eq!(typing["type"], "typing", "{typing}");
     assert_eq!(typing["data"]["user_id"], alice.id);
 }
@@ -265,79 +282,144 @@ async fn a_nats_outage_costs_latency_never_an_event() {
     bob_ws.expect_silence(Duration::from_millis(1500)).await;
 }
 
-/// A node killed mid-traffic: its clients move to another node, resume, and miss nothing; the
-/// sends it never answered, retried there with their keys, are stored once.
+/// A node killed mid-traffic (`kill -9`, sends in flight): its clients move to another node,
+/// resume, and miss nothing; the sends it never answered, retried there with their keys, are
+/// stored once.
 #[actix_rt::test]
 async fn a_killed_node_costs_its_clients_nothing() {
-    let Some(mut cluster) = Cluster::start(2, 500).await else {
+    let Some(cluster) = Cluster::start(2, 500).await else {
         return;
     };
     let alice = cluster.api(0).register("alice").await;
     let bob = cluster.api(0).register("bob").await;
     let chat_id = cluster.api(0).group(&alice, &[&bob]).await;
     let mut bob_ws = cluster.ws(0, &bob).await;
+    let node_0 = cluster.nodes[0].child.id();
+    let (lanes, per_lane) = (4, 15);
+    let answered: Mutex<HashMap<String, Value>> = Mutex::default();
+    let bob_done = AtomicBool::new(false);
     let mut last_seen = 0;
-    let body = |i: usize| json!({"chat_id": chat_id, "type": "text", "content": format!("m{i}")});
-    // Sent through node 0 until it dies; each unanswered send is retried on node 1.
-    let total = 60;
-    let mut answered: HashMap<usize, Value> = HashMap::new();
-    for i in 0..total {
-        if i == 30 {
-            // Bob has seen some of it live through node 0.
-            for frame in events(&mut bob_ws, 10).await {
-                last_seen = seq(&frame);
+    let send = |key: String| {
+        let body = json!({"chat_id": chat_id, "type": "text", "content": key.clone()});
+        let (answered, alice) = (&answered, &alice);
+        let cluster = &cluster;
+        async move {
+            // Through node 0 while it answers, then the same request, same key, on node 1.
+            for node in [0, 1] {
+                let answer = cluster
+                    .api(node)
+                    .try_request(
+                        awc::http::Method::POST,
+                        "/api/v1/messages",
+                        Some(&alice.token),
+                        &[("Idempotency-Key", &key)],
+                        Some(("application/json", body.to_string().into_bytes())),
+                    )
+                    .await;
+                if let Some(answer) = answer.filter(|a| a.status == 200) {
+                    answered.lock().unwrap().insert(key, answer.json);
+                    return;
+                }
             }
-            cluster.nodes[0].kill();
+            panic!("send {key} failed on both nodes");
         }
-        let key = format!("k{i}");
-        let through_0 = cluster
-            .api(0)
-            .try_request(
-                awc::http::Method::POST,
-                "/api/v1/messages",
-                Some(&alice.token),
-                &[("Idempotency-Key", &key)],
-                Some(("application/json", body(i).to_string().into_bytes())),
-            )
-            .await
-            .filter(|answer| answer.status == 200);
-        let answer = if let Some(answer) = through_0 {
-            answer
-        } else {
-            cluster
-                .api(1)
-                .post_with_key("/api/v1/messages", &alice.token, &key, &body(i))
-                .await
-        };
-        answered.insert(i, answer.expect(200).clone());
-    }
+    };
+    let traffic = futures_util::future::join_all((0..lanes).map(|lane| {
+        let send = &send;
+        async move {
+            for i in 0..per_lane {
+                send(format!("lane{lane}-{i}")).await;
+            }
+        }
+    }));
+    let watcher = async {
+        // Bob sees part of it live through node 0...
+        for frame in events(&mut bob_ws, 10).await {
+            last_seen = seq(&frame);
+        }
+        bob_done.store(true, Ordering::SeqCst);
+    };
+    let killer = async {
+        // ...then node 0 dies with sends in flight.
+        while !bob_done.load(Ordering::SeqCst) || answered.lock().unwrap().len() < 20 {
+            actix_rt::time::sleep(Duration::from_millis(2)).await;
+        }
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &node_0.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    };
+    tokio::join!(traffic, watcher, killer);
     drop(bob_ws);
+    let answered = answered.into_inner().unwrap();
+    assert_eq!(answered.len(), lanes * per_lane);
+
     let mut bob_ws = cluster.ws(1, &bob).await;
     bob_ws
         .send(&json!({"type": "resume", "chat_id": chat_id, "after_seq": last_seen}))
         .await;
-    let mut seqs = Vec::new();
+    let mut replayed = Vec::new();
     loop {
         match bob_ws.next_within(Duration::from_secs(10)).await {
             Next::Json(frame) if frame["type"] == "resumed" => break,
-            Next::Json(frame) if frame["type"] == "message.created" => seqs.push(seq(&frame)),
+            Next::Json(frame) if frame["type"] == "message.created" => replayed.push(frame),
             other => panic!("unexpected {other:?}"),
         }
     }
     let last = answered.values().map(seq).max().unwrap();
+    let seqs: Vec<i64> = replayed.iter().map(seq).collect();
     assert_eq!(
         seqs,
         (last_seen + 1..=last).collect::<Vec<_>>(),
         "no gap, no duplicate"
     );
-    // Every message once: the seqs of the 60 answers are 60 different ones, ending the chat.
-    let mut answer_seqs: Vec<i64> = answered.values().map(seq).collect();
-    answer_seqs.sort_unstable();
-    answer_seqs.dedup();
-    assert_eq!(answer_seqs.len(), total);
+    // Each key's message once, and nothing else: the chat's messages are exactly the answers.
     let chat = cluster
         .api(1)
         .get(&format!("/api/v1/chats/{chat_id}"), &bob.token)
         .await;
     assert_eq!(chat.expect(200)["last_seq"], last);
+    let page = cluster
+        .api(1)
+        .get(
+            &format!("/api/v1/chats/{chat_id}/messages?limit=200"),
+            &bob.token,
+        )
+        .await;
+    let mut contents: Vec<String> = page.expect(200)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect();
+    contents.sort();
+    let mut keys: Vec<String> = answered.keys().cloned().collect();
+    keys.sort();
+    assert_eq!(contents, keys);
+}
+
+/// Nodes started at the same moment on a fresh database take turns with the migrations (an
+/// advisory lock) instead of failing on each other's half-made schema.
+#[actix_rt::test]
+async fn nodes_started_together_on_a_fresh_database_all_come_up() {
+    let Some(database) = TestDatabase::provision(Backend::Postgres) else {
+        return;
+    };
+    let Some(nats) = NatsServer::start() else {
+        return;
+    };
+    let env = [("PARLEY_NATS_URL", nats.url())];
+    let nodes =
+        futures_util::future::join_all((0..3).map(|_| ServerProcess::start_with(&database, &env)))
+            .await;
+    let alice = nodes[0].api.register("alice").await;
+    for node in &nodes {
+        let ready = node.api.get("/readyz", "").await;
+        assert_eq!(ready.expect(200)["status"], "ready");
+        node.api
+            .get("/api/v1/users/me", &alice.token)
+            .await
+            .expect(200);
+    }
 }

@@ -165,3 +165,47 @@ on_both_backends! {
         assert_eq!(again.header("idempotent-replayed"), None);
     }
 }
+
+/// Several nodes share the database; while one purges expired idempotency keys (it holds the
+/// maintenance lock), another's purge does nothing, and then does it all.
+#[actix_rt::test]
+async fn only_one_node_purges_expired_keys_at_a_time() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+
+    let Some(server) = crate::common::TestServer::start(crate::common::Backend::Postgres).await
+    else {
+        return;
+    };
+    let alice = server.api().register("alice").await;
+    server.execute_sql(&format!(
+        "INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at) \
+         VALUES ({}, 'old', 'f', 200, '{{}}', 0)",
+        alice.id
+    ));
+    let parley::config::DatabaseUrl::Postgres(url) = server.database_url.clone() else {
+        unreachable!()
+    };
+    // The other node: a transaction that holds the lock until told to finish.
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let other_node = std::thread::spawn(move || {
+        let mut conn =
+            AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(&url).unwrap();
+        conn.batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({});",
+            parley::db::queries::PURGE_LOCK
+        ))
+        .unwrap();
+        locked_tx.send(()).unwrap();
+        released.recv().unwrap();
+        conn.batch_execute("COMMIT").unwrap();
+    });
+    locked.recv().unwrap();
+    let purge = || parley::actors::db_executor::purge_expired_keys(&server.database);
+    assert_eq!(purge().await.unwrap(), 0, "another node is purging");
+    release.send(()).unwrap();
+    other_node.join().unwrap();
+    assert_eq!(purge().await.unwrap(), 1);
+}

@@ -28,9 +28,10 @@ struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Base URL of the server.
-    #[arg(long, default_value = "http://127.0.0.1:8000", global = true)]
-    pub url: String,
+    /// Base URL of the server. Repeat it for several nodes of one cluster: the first one sets
+    /// up and sends, and `fanout` spreads its sessions over all of them.
+    #[arg(long = "url", default_value = "http://127.0.0.1:8000", global = true)]
+    pub urls: Vec<String>,
     /// Print the result as JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -43,6 +44,13 @@ pub struct Common {
 }
 
 impl Common {
+    /// The node that sets up and sends.
+    pub fn url(&self) -> &str {
+        self.urls
+            .first()
+            .map_or("http://127.0.0.1:8000", String::as_str)
+    }
+
     pub fn time_limit(&self) -> Duration {
         Duration::from_secs(self.duration)
     }

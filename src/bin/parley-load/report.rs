@@ -13,6 +13,10 @@ impl Latencies {
         self.0.push(d);
     }
 
+    pub fn extend_from(&mut self, other: &Latencies) {
+        self.0.extend_from_slice(&other.0);
+    }
+
     pub fn extend(&mut self, other: Latencies) {
         self.0.extend(other.0);
     }

@@ -69,7 +69,7 @@ pub struct SendArgs {
 }
 
 pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
-    let api = Api::new(&common.url);
+    let api = Api::new(common.url());
     let run = run_id();
     let users = register_many(&api, &run, args.clients.max(1)).await?;
     let member_ids: Vec<i64> = users.iter().skip(1).map(|u| u.id).collect();
@@ -154,7 +154,7 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
     if args.messages == 0 {
         return Err("--messages must be at least 1: pages are read from them".into());
     }
-    let api = Api::new(&common.url);
+    let api = Api::new(common.url());
     let run = run_id();
     let users = register_many(&api, &run, 2).await?;
     let chat_id = api.group(&users[0], &[users[1].id]).await?;
@@ -261,7 +261,12 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
 /// What one session saw of the chat.
 #[derive(Default)]
 struct SessionLog {
+    /// Which of the `--url`s the session is connected to.
+    node: usize,
     received: usize,
+    /// Events at or below a seq already seen.
+    duplicated: usize,
+    /// Events that skipped a seq (one missing, or one to come later).
     out_of_order: usize,
     latencies: Latencies,
     closed_early: bool,
@@ -289,7 +294,7 @@ async fn open_session(
 /// Runs `sessions` sessions spread over `threads` threads, each following `expect` messages
 /// (or just holding on until `hold` passes when `expect` is 0).
 fn run_sessions(
-    url: String,
+    urls: Vec<String>,
     tokens: Vec<String>,
     sessions: usize,
     threads: usize,
@@ -300,28 +305,34 @@ fn run_sessions(
     let (tx, rx) = std::sync::mpsc::channel();
     let threads = threads.max(1);
     for t in 0..threads {
-        let share: Vec<String> = (0..sessions)
+        // Session i goes to node i mod nodes: every node gets its share of every thread.
+        let share: Vec<(usize, String)> = (0..sessions)
             .filter(|i| i % threads == t)
-            .map(|i| tokens[i % tokens.len()].clone())
+            .map(|i| (i % urls.len().max(1), tokens[i % tokens.len()].clone()))
             .collect();
-        let (url, tx, connected) = (url.clone(), tx.clone(), connected.clone());
+        let (urls, tx, connected) = (urls.clone(), tx.clone(), connected.clone());
         std::thread::spawn(move || {
             let result = actix_rt::System::new().block_on(async move {
                 let mut conns = Vec::with_capacity(share.len());
                 for chunk in share.chunks(100) {
-                    let opened = futures_util::future::join_all(
-                        chunk.iter().map(|token| open_session(&url, token)),
-                    )
-                    .await;
-                    for conn in opened {
-                        conns.push(conn?);
+                    let opened =
+                        futures_util::future::join_all(chunk.iter().map(|(node, token)| {
+                            let url = urls.get(*node).map_or("", String::as_str);
+                            async move { (*node, open_session(url, token).await) }
+                        }))
+                        .await;
+                    for (node, conn) in opened {
+                        conns.push((node, conn?));
                         connected.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 let deadline = tokio::time::Instant::now() + hold;
-                let logs =
-                    futures_util::future::join_all(conns.into_iter().map(|mut conn| async move {
-                        let mut log = SessionLog::default();
+                let logs = futures_util::future::join_all(conns.into_iter().map(
+                    |(node, mut conn)| async move {
+                        let mut log = SessionLog {
+                            node,
+                            ..SessionLog::default()
+                        };
                         let mut last_seq = 0i64;
                         while expect == 0 || log.received < expect {
                             let frame = match tokio::time::timeout_at(deadline, conn.next()).await {
@@ -342,6 +353,10 @@ fn run_sessions(
                                 continue;
                             }
                             let seq = event["seq"].as_i64().unwrap_or_default();
+                            if last_seq != 0 && seq <= last_seq {
+                                log.duplicated += 1;
+                                continue;
+                            }
                             if last_seq != 0 && seq != last_seq + 1 {
                                 log.out_of_order += 1;
                             }
@@ -359,8 +374,9 @@ fn run_sessions(
                             }
                         }
                         log
-                    }))
-                    .await;
+                    },
+                ))
+                .await;
                 Ok(logs)
             });
             let _ = tx.send(result);
@@ -404,7 +420,7 @@ pub struct FanoutArgs {
 }
 
 pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String> {
-    let api = Api::new(&common.url);
+    let api = Api::new(common.url());
     let run = run_id();
     let users = register_many(&api, &run, args.users.max(1) + 1).await?;
     let sender = users[0].clone();
@@ -414,7 +430,7 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     let connected = Arc::new(AtomicUsize::new(0));
     let bar = progress(common, args.sessions as u64, "connect");
     let rx = run_sessions(
-        common.url.clone(),
+        common.urls.clone(),
         tokens,
         args.sessions,
         args.threads,
@@ -454,16 +470,31 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     report.param("users", args.users);
     report.param("rate (msg/s)", args.rate);
     report.param("messages", sent);
+    report.param("nodes", common.urls.len());
     report.statuses = statuses;
     let mut latencies = Latencies::default();
-    let (mut delivered, mut disordered, mut incomplete) = (0usize, 0usize, 0usize);
+    let (mut same_node, mut cross_node) = (Latencies::default(), Latencies::default());
+    let (mut delivered, mut disordered, mut duplicated, mut incomplete) = (0, 0, 0, 0);
     for log in logs {
         delivered += log.received;
         disordered += log.out_of_order;
+        duplicated += log.duplicated;
         if log.received != sent || log.closed_early {
             incomplete += 1;
         }
+        if log.node == 0 {
+            same_node.extend_from(&log.latencies);
+        } else {
+            cross_node.extend_from(&log.latencies);
+        }
         latencies.extend(log.latencies);
+    }
+    if common.urls.len() > 1 {
+        for (name, part) in [("same-node", same_node), ("cross-node", cross_node)] {
+            let summary = part.summary();
+            report.figure(&format!("{name} p50 (ms)"), summary.p50_ms);
+            report.figure(&format!("{name} p99 (ms)"), summary.p99_ms);
+        }
     }
     report.figure("deliveries", delivered as f64);
     report.figure(
@@ -472,10 +503,12 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     );
     report.figure("sessions missing events", incomplete as f64);
     report.figure("out-of-order deliveries", disordered as f64);
+    report.figure("duplicated deliveries", duplicated as f64);
     report.latency = Some(latencies.summary());
-    if incomplete > 0 || disordered > 0 {
+    if incomplete > 0 || disordered > 0 || duplicated > 0 {
         report.problem(format!(
-            "{incomplete} sessions did not get every seq once; {disordered} out of order"
+            "{incomplete} sessions did not get every seq once; {disordered} out of order; \
+             {duplicated} duplicated"
         ));
     }
     Ok(report)
@@ -507,7 +540,7 @@ fn resident_kib(pid: u32) -> Option<u64> {
 }
 
 pub async fn idle(common: &Common, args: IdleArgs) -> Result<Report, String> {
-    let api = Api::new(&common.url);
+    let api = Api::new(common.url());
     let run = run_id();
     let users = register_many(&api, &run, args.users.max(1)).await?;
     let ids: Vec<i64> = users[1..].iter().map(|u| u.id).collect();
@@ -518,7 +551,7 @@ pub async fn idle(common: &Common, args: IdleArgs) -> Result<Report, String> {
     let hold = common.time_limit();
     let bar = progress(common, args.sessions as u64, "connect");
     let rx = run_sessions(
-        common.url.clone(),
+        vec![common.url().to_owned()],
         tokens,
         args.sessions,
         args.threads,

@@ -11,7 +11,7 @@ use diesel_async::RunQueryDsl;
 use crate::db::{PgConn, SqliteConn};
 
 /// The advisory lock's key: any constant the application uses for nothing else.
-const PURGE_LOCK: i64 = 0x7061_726c_6579; // "parley"
+pub const PURGE_LOCK: i64 = 0x7061_726c_6579; // "parley"
 
 pub trait MaintenanceLock {
     /// Takes the maintenance lock until the transaction ends; false if another node holds it.

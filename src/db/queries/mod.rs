@@ -10,6 +10,8 @@
 mod batch_statements;
 mod maintenance_lock;
 
+pub use maintenance_lock::PURGE_LOCK;
+
 // Each query file is compiled once per backend, on purpose.
 #[allow(clippy::duplicate_mod)]
 pub mod pg;
