@@ -21,7 +21,7 @@ pub struct Cli {
     pub settings: Settings,
 }
 
-#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve,
@@ -29,6 +29,28 @@ pub enum Command {
     Migrate,
     /// Validate the configuration and exit.
     CheckConfig,
+    /// Manage accounts through the running server's admin API (needs PARLEY_ADMIN_TOKEN).
+    Users {
+        #[command(subcommand)]
+        action: UsersCommand,
+        /// The running server (default: http://PARLEY_BIND).
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Write a consistent copy of the SQLite database to PATH while the server runs (for
+    /// PostgreSQL use pg_dump).
+    Backup { path: PathBuf },
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum UsersCommand {
+    /// Revoke every token of the account (its WebSockets close with 1008) and refuse its
+    /// logins; its messages stay.
+    Deactivate { username: String },
+    /// Let a deactivated account log in again.
+    Reactivate { username: String },
+    /// List accounts whose username contains QUERY (all without one).
+    List { query: Option<String> },
 }
 
 /// Every setting, as a flag and as an environment variable.

@@ -42,6 +42,8 @@ error_codes! {
     Unauthorized = "unauthorized",
     Forbidden = "forbidden",
     NotAMember = "not_a_member",
+    /// Logging in to an account an operator has deactivated (with the right password).
+    AccountDeactivated = "account_deactivated",
     NotFound = "not_found",
     /// Editing or reacting to a deleted message.
     MessageDeleted = "message_deleted",

@@ -21,4 +21,5 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod operator_cli;
 pub mod server;

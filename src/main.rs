@@ -40,6 +40,12 @@ fn main() -> ExitCode {
                 .await
                 .map(|applied| println!("{applied} migration(s) applied")),
             Command::Serve => serve(config).await,
+            Command::Users { action, server } => {
+                parley::operator_cli::run(&config, server, action).await
+            }
+            Command::Backup { path } => parley::db::backup_sqlite(&config.database, &path)
+                .await
+                .map(|()| println!("backup written to {}", path.display())),
         }
     });
     match outcome {

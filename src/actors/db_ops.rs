@@ -7,9 +7,10 @@ use super::db_executor::{DbOp, ExecDeps};
 use crate::auth;
 use crate::db::queries::{IdempotencyKey, Idempotent, ReadMarker};
 use crate::domain::{
-    Chat, ChatEvent, ChatSummary, HistoryCursor, HistoryPage, Message, Role, Session, User,
+    AccountStatus, Chat, ChatEvent, ChatSummary, HistoryCursor, HistoryPage, Message, Role,
+    Session, User,
 };
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::with_backend;
 
 pub use crate::db::queries::{NewMessage, TokenOwner};
@@ -91,6 +92,13 @@ db_op!(Login -> Session, "login", |this, deps| {
         Some(user) if verified => user,
         _ => return Err(AppError::Unauthorized),
     };
+    // Said only to whoever knows the password; anyone else learns nothing from a 401.
+    if user.deactivated_at.is_some() {
+        return Err(AppError::Forbidden {
+            code: ErrorCode::AccountDeactivated,
+            detail: "This account has been deactivated by an operator.".into(),
+        });
+    }
     let token = auth::issue_token();
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::users::insert_token(
@@ -128,6 +136,46 @@ db_op!(Logout -> (), "logout", |this, deps| {
     }
     deps.tokens.forget_token(this.token_id);
     Ok(())
+});
+
+/// Deactivates an account: revokes its tokens (forgotten by the cache at once) and blocks
+/// its logins. Returns the account and the revoked tokens' ids.
+pub struct DeactivateUser {
+    pub user_id: i64,
+}
+
+db_op!(DeactivateUser -> Option<(AccountStatus, Vec<i64>)>, "deactivate_user", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    let done = with_backend!(&mut conn, q, c => q::users::deactivate(c, this.user_id).await)?;
+    Ok(done.map(|(user, revoked)| {
+        for &token_id in &revoked {
+            deps.tokens.forget_token(token_id);
+        }
+        (AccountStatus::from(user), revoked)
+    }))
+});
+
+pub struct ReactivateUser {
+    pub user_id: i64,
+}
+
+db_op!(ReactivateUser -> Option<AccountStatus>, "reactivate_user", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    let user = with_backend!(&mut conn, q, c => q::users::reactivate(c, this.user_id).await)?;
+    Ok(user.map(AccountStatus::from))
+});
+
+/// Accounts whose username contains `query`, for operators.
+pub struct SearchUsers {
+    pub query: String,
+    pub limit: i64,
+}
+
+db_op!(SearchUsers -> Vec<AccountStatus>, "search_users", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    let users =
+        with_backend!(&mut conn, q, c => q::users::search(c, &this.query, this.limit).await)?;
+    Ok(users.into_iter().map(AccountStatus::from).collect())
 });
 
 pub struct GetUser {

@@ -24,7 +24,7 @@ use actix::{Actor, Addr, Arbiter};
 use crate::config::{ClusterSettings, RoomSettings};
 use crate::db::queries::BatchedSend;
 use crate::db::Database;
-use crate::domain::{Chat, Message};
+use crate::domain::{AccountStatus, Chat, Message};
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 pub use chat_registry::ChatRegistry;
@@ -32,7 +32,7 @@ pub use chat_room::ChatRoom;
 use cluster_bus::ClusterBus;
 pub use db_executor::DbExecutor;
 use db_executor::{ask, DbOp};
-use db_ops::{ChangeMessage, ChatOfMessage, CreateChat, Logout};
+use db_ops::{ChangeMessage, ChatOfMessage, CreateChat, DeactivateUser, Logout};
 use messages::{ChatWrite, Kick, PostMessage, Reply, Write};
 pub use session_directory::SessionDirectory;
 use token_cache::TokenCache;
@@ -204,6 +204,27 @@ impl Actors {
 
     pub async fn create_chat(&self, create: CreateChat) -> AppResult<Reply<Chat>> {
         self.rooms.create_chat(&self.db, create).await
+    }
+
+    /// Deactivates an account: its tokens are revoked and its sessions closed with 1008, on
+    /// every node. `None` if there is no such account.
+    pub async fn deactivate_user(&self, user_id: i64) -> AppResult<Option<AccountStatus>> {
+        let Some((account, revoked)) = self.ask(DeactivateUser { user_id }).await? else {
+            return Ok(None);
+        };
+        if let Some(bus) = &self.bus {
+            for &token_id in &revoked {
+                bus.publish_revocation(user_id, token_id);
+            }
+        }
+        self.directory.kick_user(
+            user_id,
+            Kick {
+                code: 1008,
+                reason: "account deactivated",
+            },
+        );
+        Ok(Some(account))
     }
 
     /// Revokes the token and closes the sessions opened with it.

@@ -57,6 +57,13 @@ impl SessionDirectory {
         }
     }
 
+    /// Asks every session of the user to close.
+    pub fn kick_user(&self, user_id: i64, kick: Kick) {
+        for session in self.sessions_of(user_id) {
+            session.kick.do_send(kick.clone());
+        }
+    }
+
     /// Asks every session opened with this token to close.
     pub fn kick_token(&self, user_id: i64, token_id: i64, kick: Kick) {
         for session in self.sessions_of(user_id) {

@@ -205,6 +205,43 @@ pub async fn run_migrations(database: &DatabaseUrl) -> Result<usize, String> {
         .map_err(|_| "the migration thread stopped unexpectedly".to_owned())?
 }
 
+/// Writes a consistent copy of a (possibly running) SQLite database to `target`: `VACUUM INTO`
+/// reads one snapshot, whatever the server writes meanwhile, and the copy is a complete,
+/// compacted database file. PostgreSQL has its own tool for this.
+pub async fn backup_sqlite(database: &DatabaseUrl, target: &std::path::Path) -> Result<(), String> {
+    let DatabaseUrl::Sqlite(source) = database.clone() else {
+        return Err(
+            "backup copies SQLite files; for PostgreSQL use pg_dump \"$DATABASE_URL\"".into(),
+        );
+    };
+    if target.exists() {
+        return Err(format!(
+            "{} exists already; name a new file",
+            target.display()
+        ));
+    }
+    let target = target.to_path_buf();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let copy = || -> Result<(), String> {
+            if !source.exists() {
+                return Err(format!("no SQLite database at {}", source.display()));
+            }
+            let mut conn = SqliteConnection::establish(&source.to_string_lossy())
+                .map_err(|e| format!("cannot open {}: {e}", source.display()))?;
+            let quoted = target.to_string_lossy().replace('\'', "''");
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                &format!("PRAGMA busy_timeout = 5000; VACUUM INTO '{quoted}'"),
+            )
+            .map_err(|e| format!("backup to {} failed: {e}", target.display()))
+        };
+        let _ = tx.send(copy());
+    });
+    rx.await
+        .map_err(|_| "the backup thread stopped unexpectedly".to_owned())?
+}
+
 /// The advisory lock that serialises migrations between nodes (any constant used for nothing
 /// else).
 const MIGRATION_LOCK: i64 = 0x7061_726c_6d69; // "parlmi"

@@ -15,6 +15,19 @@ pub struct UserRow {
     pub display_name: String,
     pub password_hash: String,
     pub created_at: i64,
+    pub deactivated_at: Option<i64>,
+}
+
+impl From<UserRow> for domain::AccountStatus {
+    fn from(r: UserRow) -> Self {
+        domain::AccountStatus {
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            created_at: domain::Timestamp(r.created_at),
+            deactivated_at: r.deactivated_at.map(domain::Timestamp),
+        }
+    }
 }
 
 impl From<UserRow> for domain::User {

@@ -19,6 +19,22 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
+/// An account as operators see it: a `User`, and whether (since when) it is deactivated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AccountStatus {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: Timestamp,
+    pub deactivated_at: Option<Timestamp>,
+}
+
+/// `GET /admin/users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AccountList {
+    pub users: Vec<AccountStatus>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {

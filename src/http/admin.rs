@@ -2,19 +2,136 @@
 //! exist (404), so an unconfigured server reveals nothing.
 
 use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use prometheus::{Encoder, TextEncoder};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
-use super::error_docs::{Always, Authenticated, NotFound};
-use super::extractors::bearer_token;
+use super::error_docs::{Always, Authenticated, BadRequest, NotFound};
+use super::extractors::{bearer_token, path_id};
 use super::AppState;
-use crate::actors::db_ops::ReadPoolStatus;
+use crate::actors::db_ops::{ReactivateUser, ReadPoolStatus, SearchUsers};
+use crate::domain::{AccountList, AccountStatus};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/admin/metrics").route(web::get().to(metrics)));
+    cfg.service(super::resource("/admin/metrics").route(web::get().to(metrics)))
+        .service(super::resource("/admin/users").route(web::get().to(list_users)))
+        .service(
+            super::resource("/admin/users/{user_id}/deactivate")
+                .route(web::post().to(deactivate_user)),
+        )
+        .service(
+            super::resource("/admin/users/{user_id}/reactivate")
+                .route(web::post().to(reactivate_user)),
+        );
+}
+
+/// Most accounts one `GET /admin/users` lists.
+const MAX_LISTED: i64 = 200;
+
+#[derive(Deserialize)]
+struct ListQuery {
+    query: Option<String>,
+    limit: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/users",
+    tag = "operations",
+    params(
+        ("query" = Option<String>, Query, description = "Part of the username; all accounts when absent", max_length = 32),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)")
+    ),
+    responses(
+        (status = 200, body = AccountList),
+        Always,
+        Authenticated,
+        BadRequest,
+        NotFound
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let q: ListQuery = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| AppError::bad_request("The query string is malformed."))?;
+    let query = q.query.unwrap_or_default();
+    if query.chars().count() > 32 {
+        return Err(AppError::bad_request("query is at most 32 characters.").into());
+    }
+    let limit = match q.limit.as_deref() {
+        None => 50,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LISTED).contains(n))
+            .ok_or_else(|| AppError::bad_request("limit must be an integer from 1 to 200."))?,
+    };
+    let users = state.actors.ask(SearchUsers { query, limit }).await?;
+    Ok(super::json(StatusCode::OK, &AccountList { users }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/users/{user_id}/deactivate",
+    tag = "operations",
+    params(("user_id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 200, description = "Deactivated: every token revoked, its WebSockets closed with 1008, logins refused; its messages stay", body = AccountStatus),
+        Always,
+        Authenticated,
+        NotFound
+    ),
+    security(("bearer" = []))
+)]
+pub async fn deactivate_user(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let user_id = path_id(&path)?;
+    let account = state
+        .actors
+        .deactivate_user(user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    tracing::info!(user.id = user_id, "account deactivated by an operator");
+    Ok(super::json(StatusCode::OK, &account))
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/users/{user_id}/reactivate",
+    tag = "operations",
+    params(("user_id" = i64, Path, minimum = 1)),
+    responses(
+        (status = 200, description = "The account may log in again (its old tokens stay revoked)", body = AccountStatus),
+        Always,
+        Authenticated,
+        NotFound
+    ),
+    security(("bearer" = []))
+)]
+pub async fn reactivate_user(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let user_id = path_id(&path)?;
+    let account = state
+        .actors
+        .ask(ReactivateUser { user_id })
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    tracing::info!(user.id = user_id, "account reactivated by an operator");
+    Ok(super::json(StatusCode::OK, &account))
 }
 
 /// The caller presented the admin token.

@@ -8,7 +8,8 @@ use utoipa::{Modify, OpenApi};
 use super::error::{ErrorBody, InternalErrorBody};
 use crate::domain::validate::FieldError;
 use crate::domain::{
-    Chat, ChatKind, ChatSummary, HistoryPage, Member, Message, Reaction, Role, Session, User,
+    AccountList, AccountStatus, Chat, ChatKind, ChatSummary, HistoryPage, Member, Message,
+    Reaction, Role, Session, User,
 };
 use crate::error::ErrorCode;
 
@@ -42,10 +43,13 @@ use crate::error::ErrorCode;
         super::health::healthz,
         super::health::readyz,
         super::admin::metrics,
+        super::admin::list_users,
+        super::admin::deactivate_user,
+        super::admin::reactivate_user,
         openapi_json,
     ),
     components(schemas(
-        User, Session, Chat, ChatKind, ChatSummary, Member, Role, Message, Reaction, HistoryPage,
+        User, AccountStatus, AccountList, Session, Chat, ChatKind, ChatSummary, Member, Role, Message, Reaction, HistoryPage,
         ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),
     modifiers(&BearerAuth),

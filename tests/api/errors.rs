@@ -109,3 +109,52 @@ on_both_backends! {
         assert_eq!(stored.expect(200)["content"], "fine");
     }
 }
+
+/// `docs/api.md` is the reference client authors read: every route of the OpenAPI document
+/// and every error code appears in it (path parameters may be named differently, and the
+/// `/api/v1` prefix is left out there).
+#[actix_rt::test]
+async fn the_api_reference_covers_every_route_and_error_code() {
+    let reference = include_str!("../../docs/api.md");
+    let normalise = |text: &str| {
+        let mut out = String::with_capacity(text.len());
+        let mut in_param = false;
+        for ch in text.chars() {
+            match ch {
+                '{' => {
+                    in_param = true;
+                    out.push_str("{}");
+                }
+                '}' => in_param = false,
+                _ if in_param => {}
+                _ => out.push(ch),
+            }
+        }
+        out.replace("/api/v1/", "/")
+    };
+    let reference = normalise(reference);
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let answer = server
+        .api()
+        .request(Method::GET, "/api/v1/openapi.json", None, &[], None)
+        .await;
+    let doc = answer.expect(200);
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let route = format!("{} {}", method.to_uppercase(), normalise(path));
+            if !reference.contains(&route) {
+                missing.push(route);
+            }
+        }
+    }
+    for code in ErrorCode::ALL {
+        if !reference.contains(&format!("`{}`", code.as_str())) {
+            missing.push(format!("error code {}", code.as_str()));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/api.md does not mention: {missing:#?}"
+    );
+}

@@ -14,6 +14,7 @@ mod load_smoke;
 mod membership;
 mod messages;
 mod operations;
+mod operators;
 mod process;
 mod realtime;
 mod robustness;

@@ -383,6 +383,9 @@ async fn openapi_lists_every_route_of_the_contract() {
         "GET /healthz",
         "GET /readyz",
         "GET /admin/metrics",
+        "GET /admin/users",
+        "POST /admin/users/{user_id}/deactivate",
+        "POST /admin/users/{user_id}/reactivate",
         "GET /api/v1/openapi.json",
     ];
     expected.sort();

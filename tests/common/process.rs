@@ -28,10 +28,15 @@ impl ServerProcess {
 
     /// With extra environment variables on top of the tests' defaults (no rate limits).
     pub async fn start_with(database: &TestDatabase, env: &[(&str, String)]) -> ServerProcess {
+        Self::start_on(&database.env_value(), env).await
+    }
+
+    /// On the database `DATABASE_URL` names (a file the test made, say).
+    pub async fn start_on(database_url: &str, env: &[(&str, String)]) -> ServerProcess {
         let port = free_port();
         let mut command = Command::new(BINARY);
         command
-            .env("DATABASE_URL", database.env_value())
+            .env("DATABASE_URL", database_url)
             .env("PARLEY_BIND", format!("127.0.0.1:{port}"))
             .env("PARLEY_SEND_RATE", "0")
             .env("PARLEY_AUTH_RATE", "0")
@@ -60,6 +65,11 @@ impl ServerProcess {
         let _ = child.kill();
         let _ = child.wait();
         panic!("parley did not come up on port {port}");
+    }
+
+    /// The address it listens on, as `PARLEY_BIND` takes it.
+    pub fn bind(&self) -> &str {
+        self.api.base.trim_start_matches("http://")
     }
 
     /// `kill -9`: no shutdown of any kind.

@@ -134,3 +134,70 @@ pub async fn revoked_among(conn: &mut Conn, token_ids: &[i64]) -> AppResult<Vec<
         .load(conn)
         .await?)
 }
+
+/// Deactivates the account and revokes all its live tokens, in one transaction; `None` if
+/// there is no such account. Returns the account and the ids of the tokens it revoked.
+pub async fn deactivate(conn: &mut Conn, user_id: i64) -> AppResult<Option<(UserRow, Vec<i64>)>> {
+    conn.transaction::<_, AppError, _>(async |c| {
+        let now = Timestamp::now().millis();
+        // Deactivated once: a second call keeps the first time.
+        diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::deactivated_at.is_null()),
+        )
+        .set(users::deactivated_at.eq(Some(now)))
+        .execute(c)
+        .await?;
+        let updated: Option<UserRow> = users::table
+            .find(user_id)
+            .select(UserRow::as_select())
+            .first(c)
+            .await
+            .optional()?;
+        let Some(user) = updated else {
+            return Ok(None);
+        };
+        let revoked: Vec<i64> = diesel::update(
+            auth_tokens::table
+                .filter(auth_tokens::user_id.eq(user_id))
+                .filter(auth_tokens::revoked_at.is_null()),
+        )
+        .set(auth_tokens::revoked_at.eq(now))
+        .returning(auth_tokens::id)
+        .get_results(c)
+        .await?;
+        Ok(Some((user, revoked)))
+    })
+    .await
+}
+
+/// Lets the account log in again (its old tokens stay revoked); `None` if there is no such
+/// account.
+pub async fn reactivate(conn: &mut Conn, user_id: i64) -> AppResult<Option<UserRow>> {
+    Ok(diesel::update(users::table.find(user_id))
+        .set(users::deactivated_at.eq(None::<i64>))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+/// Accounts whose username contains `query` (all when it is empty), by username, at most
+/// `limit`.
+pub async fn search(conn: &mut Conn, query: &str, limit: i64) -> AppResult<Vec<UserRow>> {
+    let escaped: String = query
+        .chars()
+        .flat_map(|ch| match ch {
+            '%' | '_' | '\\' => vec!['\\', ch],
+            other => vec![other],
+        })
+        .collect();
+    Ok(users::table
+        .filter(users::username.like(format!("%{escaped}%")).escape('\\'))
+        .order(users::username.asc())
+        .limit(limit)
+        .select(UserRow::as_select())
+        .load(conn)
+        .await?)
+}
