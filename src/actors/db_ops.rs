@@ -178,6 +178,17 @@ db_op!(SearchUsers -> Vec<AccountStatus>, "search_users", |this, deps| {
     Ok(users.into_iter().map(AccountStatus::from).collect())
 });
 
+/// The account with this exact username.
+pub struct FindUser {
+    pub username: String,
+}
+
+db_op!(FindUser -> Option<User>, "find_user", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    let user = with_backend!(&mut conn, q, c => q::users::find_by_username(c, &this.username).await)?;
+    Ok(user.map(User::from))
+});
+
 pub struct GetUser {
     pub user_id: i64,
 }

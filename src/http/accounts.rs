@@ -5,10 +5,12 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::error::ApiResult;
-use super::error_docs::{Always, Authenticated, Conflict, JsonInput, NotFound, RateLimited};
+use super::error_docs::{
+    Always, Authenticated, BadRequest, Conflict, JsonInput, NotFound, RateLimited,
+};
 use super::extractors::{limited, path_id, AuthAttempt, AuthUser, JsonBody};
 use super::{json, AppState};
-use crate::actors::db_ops::{GetUser, Login, Register};
+use crate::actors::db_ops::{FindUser, GetUser, Login, Register};
 use crate::domain::validate::{self, Violations};
 use crate::domain::{Session, User};
 use crate::error::AppError;
@@ -18,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::resource("/auth/login").route(web::post().to(login)))
         .service(super::resource("/auth/logout").route(web::post().to(logout)))
         .service(super::resource("/users/me").route(web::get().to(me)))
+        .service(super::resource("/users/lookup").route(web::get().to(lookup)))
         .service(super::resource("/users/{user_id}").route(web::get().to(get_user)));
 }
 
@@ -175,5 +178,49 @@ pub async fn get_user(
 ) -> ApiResult<HttpResponse> {
     let user_id = path_id(&path)?;
     let found = state.actors.ask(GetUser { user_id }).await?;
+    Ok(json(StatusCode::OK, &found))
+}
+
+#[derive(Deserialize)]
+struct LookupQuery {
+    username: Option<String>,
+}
+
+/// Finding someone to start a chat with: chat bodies name members by id, people by username.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/lookup",
+    tag = "users",
+    params(("username" = String, Query, description = "The exact username", pattern = "^[a-z0-9_.-]{3,32}$")),
+    responses(
+        (status = 200, body = User),
+        Always,
+        Authenticated,
+        BadRequest,
+        NotFound
+    ),
+    security(("bearer" = []))
+)]
+pub async fn lookup(
+    state: web::Data<AppState>,
+    _caller: AuthUser,
+    req: actix_web::HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let query: LookupQuery = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| AppError::bad_request("The query string is malformed."))?;
+    let username = query
+        .username
+        .ok_or_else(|| AppError::bad_request("username is required."))?;
+    let mut v = Violations::new();
+    validate::username(&mut v, &username);
+    if v.into_result().is_err() {
+        // No account can have such a name.
+        return Err(AppError::NotFound("user").into());
+    }
+    let found = state
+        .actors
+        .ask(FindUser { username })
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
     Ok(json(StatusCode::OK, &found))
 }

@@ -13,6 +13,7 @@ pub mod messages;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_context;
+pub mod web_client;
 pub mod ws;
 
 use actix_web::http::header::ContentType;
@@ -44,7 +45,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(openapi::routes),
     )
     .configure(health::routes)
-    .configure(admin::routes);
+    .configure(admin::routes)
+    .configure(web_client::routes);
 }
 
 /// Answer for any path no route matches.

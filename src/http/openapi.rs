@@ -25,6 +25,7 @@ use crate::error::ErrorCode;
         super::accounts::login,
         super::accounts::logout,
         super::accounts::me,
+        super::accounts::lookup,
         super::accounts::get_user,
         super::chats::create_chat,
         super::chats::list_chats,

@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod browser;
 mod chats;
 mod cluster;
 mod dead_peers;

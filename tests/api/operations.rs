@@ -365,6 +365,7 @@ async fn openapi_lists_every_route_of_the_contract() {
         "POST /api/v1/auth/login",
         "POST /api/v1/auth/logout",
         "GET /api/v1/users/me",
+        "GET /api/v1/users/lookup",
         "GET /api/v1/users/{user_id}",
         "POST /api/v1/chats",
         "GET /api/v1/chats",

@@ -1,0 +1,88 @@
+//! The browser client, served by Parley itself: plain HTML, CSS and JavaScript modules from
+//! `web/`, compiled into the binary (nothing is fetched at run time, there is no build step).
+//! Every page carries a strict Content-Security-Policy: scripts, styles and connections only to
+//! this origin, no inline code, no framing.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpResponse};
+
+use super::error::ApiResult;
+use crate::error::AppError;
+
+/// `(name under /app/, content type, bytes)`.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../web/style.css"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/api.js"),
+    ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/live.js"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/app.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/admin.js"),
+    ),
+];
+
+const INDEX: &str = include_str!("../../web/index.html");
+const ADMIN: &str = include_str!("../../web/admin.html");
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/").route(web::get().to(index)))
+        .service(super::resource("/admin").route(web::get().to(admin)))
+        .service(super::resource("/app/{asset}").route(web::get().to(asset)));
+}
+
+fn page(content_type: &'static str, body: &'static str) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .insert_header((
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        // A new binary may bring new files under the same names.
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")));
+    response.body(body)
+}
+
+async fn index() -> HttpResponse {
+    page("text/html; charset=utf-8", INDEX)
+}
+
+async fn admin() -> HttpResponse {
+    page("text/html; charset=utf-8", ADMIN)
+}
+
+async fn asset(name: web::Path<String>) -> ApiResult<HttpResponse> {
+    let (_, content_type, body) = ASSETS
+        .iter()
+        .find(|(asset, _, _)| *asset == name.as_str())
+        .ok_or(AppError::NotFound("asset"))?;
+    Ok(page(content_type, body))
+}

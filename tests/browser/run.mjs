@@ -1,0 +1,149 @@
+// End-to-end test of the browser client: two people in two browser contexts, against a
+// running Parley. Usage: node run.mjs <base-url> <screenshot-dir> <admin-token>
+// Chromium is Debian's (/usr/bin/chromium), driven by playwright-core; nothing is downloaded.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const [base, shots, adminToken] = process.argv.slice(2);
+assert.ok(base && shots && adminToken, 'usage: node run.mjs <base-url> <screenshot-dir> <admin-token>');
+mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+});
+const step = (name) => console.log(`- ${name}`);
+const WAIT = { timeout: 10_000 };
+
+/** A person's browser. Its WebSockets go through a route, so that a test can cut them as a
+ * lost network would (offline emulation alone leaves open sockets up). */
+async function person(viewport) {
+  const context = await browser.newContext({ viewport });
+  context.sockets = [];
+  await context.routeWebSocket(/\/api\/v1\/ws/, (ws) => {
+    ws.connectToServer();
+    context.sockets.push(ws);
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => {
+    console.error(`page error: ${e.message}`);
+    process.exitCode = 1;
+  });
+  page.on('dialog', (dialog) => dialog.accept());
+  return { context, page };
+}
+
+async function signUp(page, username) {
+  await page.goto(base);
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Password', { exact: true }).fill('correct horse');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.locator('#chat-ui').waitFor({ state: 'visible', ...WAIT });
+}
+
+/** The stored (not pending) messages with this exact text. */
+const stored = (page, text) => page.locator('#messages li.message:not(.pending) .content', { hasText: new RegExp(`^${text}$`) });
+
+async function send(page, text) {
+  await page.getByLabel('Message', { exact: true }).fill(text);
+  await page.getByLabel('Message', { exact: true }).press('Enter');
+}
+
+try {
+  const alice = await person({ width: 1280, height: 800 });
+  const bob = await person({ width: 390, height: 844 });
+
+  step('sign-in page');
+  await alice.page.goto(base);
+  await alice.page.getByLabel('Username', { exact: true }).waitFor(WAIT);
+  await alice.page.screenshot({ path: `${shots}/sign-in.png` });
+
+  step('two people sign up');
+  await signUp(alice.page, 'alice');
+  await signUp(bob.page, 'bob');
+
+  step('a chat created by one appears live for the other');
+  await alice.page.locator('#new-chat summary').click();
+  await alice.page.getByLabel('Title', { exact: true }).fill('Team');
+  await alice.page.getByLabel('Members (usernames, comma-separated)').fill('bob');
+  await alice.page.getByRole('button', { name: 'Create' }).click();
+  await alice.page.locator('#chat-title', { hasText: 'Team' }).waitFor(WAIT);
+  await bob.page.locator('.chat-item', { hasText: 'Team' }).waitFor(WAIT);
+
+  step('a message goes one way without a reload, with an unread count');
+  await send(alice.page, 'hello bob');
+  await stored(alice.page, 'hello bob').waitFor(WAIT);
+  await bob.page.locator('.chat-item', { hasText: 'hello bob' }).locator('.unread', { hasText: '1' }).waitFor(WAIT);
+  await bob.page.locator('.chat-item', { hasText: 'Team' }).click();
+  await stored(bob.page, 'hello bob').waitFor(WAIT);
+
+  step('and the other way, with a typing indicator');
+  await bob.page.getByLabel('Message', { exact: true }).type('hi');
+  await alice.page.locator('#typing', { hasText: 'bob is typing' }).waitFor(WAIT);
+  await bob.page.getByLabel('Message', { exact: true }).fill('hi alice');
+  await bob.page.getByLabel('Message', { exact: true }).press('Enter');
+  await stored(alice.page, 'hi alice').waitFor(WAIT);
+
+  step('a reaction shows on the other side');
+  const hello = bob.page.locator('#messages li.message', { hasText: 'hello bob' });
+  await hello.getByRole('button', { name: 'React 👍' }).click();
+  await alice.page.locator('#messages li.message', { hasText: 'hello bob' }).getByRole('button', { name: '👍 1' }).waitFor(WAIT);
+
+  step('an edit shows on the other side');
+  const mine = alice.page.locator('#messages li.message', { hasText: 'hello bob' });
+  await mine.getByRole('button', { name: 'Edit' }).click();
+  await alice.page.getByLabel('Edit message').fill('hello bob, edited');
+  await alice.page.getByRole('button', { name: 'Save' }).click();
+  await stored(bob.page, 'hello bob, edited').waitFor(WAIT);
+  await bob.page.locator('#messages li.message', { hasText: 'hello bob, edited' }).locator('.meta', { hasText: 'edited' }).waitFor(WAIT);
+
+  step('offline mid-send: the message arrives exactly once');
+  await alice.context.setOffline(true);
+  await send(alice.page, 'sent while offline');
+  await alice.page.locator('#messages li.pending', { hasText: 'sent while offline' }).waitFor(WAIT);
+  await alice.page.waitForTimeout(1500);
+  await alice.context.setOffline(false);
+  await stored(alice.page, 'sent while offline').waitFor(WAIT);
+  await stored(bob.page, 'sent while offline').waitFor(WAIT);
+  await alice.page.waitForTimeout(1500);
+  assert.equal(await stored(alice.page, 'sent while offline').count(), 1, 'once for the sender');
+  assert.equal(await stored(bob.page, 'sent while offline').count(), 1, 'once for the other');
+  assert.equal(await alice.page.locator('#messages li.pending').count(), 0, 'nothing left pending');
+
+  step('after a network loss the session resumes: nothing missed, nothing twice');
+  await bob.context.setOffline(true);
+  for (const socket of bob.context.sockets.splice(0)) await socket.close({ code: 4000, reason: 'network lost' });
+  await bob.page.locator('#connection', { hasText: 'reconnecting' }).waitFor(WAIT);
+  await send(alice.page, 'while bob was away');
+  await stored(alice.page, 'while bob was away').waitFor(WAIT);
+  await bob.context.setOffline(false);
+  await stored(bob.page, 'while bob was away').waitFor(WAIT);
+  await bob.page.waitForTimeout(1000);
+  assert.equal(await stored(bob.page, 'while bob was away').count(), 1);
+
+  step('a reload keeps the conversation');
+  await bob.page.reload();
+  await stored(bob.page, 'hello bob, edited').waitFor(WAIT);
+  await stored(bob.page, 'sent while offline').waitFor(WAIT);
+  assert.equal(await bob.page.locator('#messages li.message:not(.pending)').count(), 4);
+  await bob.page.screenshot({ path: `${shots}/chat-phone.png` });
+  await alice.page.screenshot({ path: `${shots}/chat-desktop.png` });
+
+  step('the operators page shows live figures');
+  const admin = await person({ width: 1024, height: 700 });
+  await admin.page.goto(`${base}/admin`);
+  await admin.page.getByLabel('Admin token (PARLEY_ADMIN_TOKEN)').fill(adminToken);
+  await admin.page.getByRole('button', { name: 'Watch' }).click();
+  await admin.page.locator('#sessions', { hasText: /^[1-9]/ }).waitFor(WAIT);
+  await admin.page.locator('#messages', { hasText: /^[1-9]/ }).waitFor(WAIT);
+  await admin.page.screenshot({ path: `${shots}/admin.png` });
+  console.log('browser tests passed');
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

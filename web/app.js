@@ -1,0 +1,660 @@
+// Parley's browser client. The server keeps its promises (every event once, in order; a send
+// with the same Idempotency-Key stored once), so the client needs no time-outs or rollback:
+// a message shows at once as "sending", is replaced in place by the server's copy from
+// whichever comes first (the answer or the WebSocket echo, matched by client_id), and is
+// retried with its key until it is stored or the user discards it.
+
+import { Api, ApiError, NetworkError, randomId } from './api.js';
+import { Live } from './live.js';
+
+const $ = (id) => document.getElementById(id);
+const QUICK_REACTIONS = ['👍', '❤️', '😂'];
+const PAGE = 50;
+
+const state = {
+  api: new Api(localStorage.getItem('parley.token')),
+  me: null,
+  live: null,
+  chats: new Map(), // id -> ChatSummary
+  users: new Map(), // id -> User (names)
+  open: null, // { id, messages: Map id -> Message, order: [ids], pending: Map client_id -> Pending, hasMore }
+  replyTo: null,
+  typing: new Map(), // user id -> timer
+  lastTypingSent: 0,
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === 'class') node.className = value;
+    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? '' : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// ---- accounts -------------------------------------------------------------------------
+
+async function authenticate(path) {
+  const username = $('auth-username').value.trim();
+  const password = $('auth-password').value;
+  $('auth-error').textContent = '';
+  try {
+    const session = await new Api(null).post(`/auth/${path}`, { username, password });
+    localStorage.setItem('parley.token', session.access_token);
+    state.api = new Api(session.access_token);
+    await start(session.user);
+  } catch (e) {
+    $('auth-error').textContent = e instanceof ApiError ? e.message : 'Cannot reach the server.';
+  }
+}
+
+function showAuth() {
+  state.live?.close();
+  state.live = null;
+  $('chat-ui').hidden = true;
+  $('auth').hidden = false;
+  $('auth-username').focus();
+}
+
+async function signOut() {
+  try {
+    await state.api.post('/auth/logout');
+  } catch (e) {
+    // Signed out here whatever the server said.
+  }
+  localStorage.removeItem('parley.token');
+  location.reload();
+}
+
+async function userName(id) {
+  if (!state.users.has(id)) {
+    try {
+      state.users.set(id, await state.api.get(`/users/${id}`));
+    } catch (e) {
+      return `user ${id}`;
+    }
+  }
+  return state.users.get(id).display_name;
+}
+
+// ---- start-up ---------------------------------------------------------------------------
+
+async function start(me) {
+  state.me = me;
+  state.users.set(me.id, me);
+  $('me').textContent = me.display_name;
+  $('auth').hidden = true;
+  $('chat-ui').hidden = false;
+  await loadChats();
+  state.live = new Live(state.api.token, {
+    event: onEvent,
+    ephemeral: onEphemeral,
+    state: (text) => {
+      $('connection').textContent = text;
+      document.body.classList.toggle('offline', text !== '');
+    },
+    ready: () => catchUp(),
+    revoked: () => {
+      localStorage.removeItem('parley.token');
+      showAuth();
+    },
+  });
+  for (const chat of state.chats.values()) state.live.follow(chat.id, chat.last_seq);
+  const wanted = Number(new URLSearchParams(location.hash.slice(1)).get('chat'));
+  if (state.chats.has(wanted)) openChat(wanted);
+}
+
+async function loadChats() {
+  const chats = await state.api.get('/chats');
+  state.chats = new Map(chats.map((c) => [c.id, c]));
+  renderChats();
+}
+
+/** After every (re)connect: the chats that moved while we were away are resumed. */
+async function catchUp() {
+  let chats;
+  try {
+    chats = await state.api.get('/chats');
+  } catch (e) {
+    return;
+  }
+  for (const summary of chats) {
+    if (!state.chats.has(summary.id)) state.chats.set(summary.id, summary);
+    state.live.catchUp(summary.id, summary.last_seq);
+  }
+  renderChats();
+}
+
+// ---- chat list --------------------------------------------------------------------------
+
+function chatTitle(chat) {
+  if (chat.title) return chat.title;
+  const others = chat.members.filter((m) => m.user_id !== state.me.id);
+  return others.map((m) => state.users.get(m.user_id)?.display_name ?? `user ${m.user_id}`).join(', ') || 'Just you';
+}
+
+function renderChats() {
+  const list = $('chats');
+  const activity = (c) => Date.parse(c.last_message?.created_at ?? c.created_at);
+  const chats = [...state.chats.values()].sort((a, b) => activity(b) - activity(a) || b.id - a.id);
+  list.replaceChildren(
+    ...chats.map((chat) => {
+      const unread = state.open?.id === chat.id ? 0 : chat.unread_count;
+      const last = chat.last_message;
+      return el(
+        'li',
+        {},
+        el(
+          'button',
+          {
+            type: 'button',
+            class: `chat-item${state.open?.id === chat.id ? ' current' : ''}`,
+            'data-chat': chat.id,
+            'aria-current': state.open?.id === chat.id ? 'true' : null,
+            onclick: () => openChat(chat.id),
+          },
+          el('span', { class: 'chat-name' }, chatTitle(chat)),
+          unread > 0 ? el('span', { class: 'unread', 'aria-label': `${unread} unread` }, unread) : null,
+          el('span', { class: 'last' }, last ? (last.deleted ? 'Message deleted' : last.content) : 'No messages yet'),
+        ),
+      );
+    }),
+  );
+  // Names of people in direct chats arrive later; render again when they do.
+  for (const chat of chats) {
+    for (const m of chat.members) {
+      if (!state.users.has(m.user_id)) userName(m.user_id).then(() => renderChatsSoon());
+    }
+  }
+}
+
+let renderQueued = false;
+function renderChatsSoon() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    renderChats();
+    if (state.open) renderHeader();
+  });
+}
+
+async function lookup(username) {
+  return state.api.get(`/users/lookup?username=${encodeURIComponent(username)}`);
+}
+
+async function createChat(event) {
+  event.preventDefault();
+  const form = event.target;
+  $('new-chat-error').textContent = '';
+  try {
+    const names = form.members.value.split(',').map((s) => s.trim()).filter(Boolean);
+    const members = await Promise.all(names.map(lookup));
+    const kind = form.kind.value;
+    const body = { kind, member_ids: members.map((u) => u.id) };
+    if (kind === 'group' && form.title.value.trim()) body.title = form.title.value.trim();
+    const chat = await state.api.post('/chats', body, randomId());
+    if (!state.chats.has(chat.id)) state.chats.set(chat.id, { ...chat, last_message: null, unread_count: 0 });
+    state.live.follow(chat.id, chat.last_seq);
+    form.reset();
+    $('new-chat').open = false;
+    openChat(chat.id);
+  } catch (e) {
+    $('new-chat-error').textContent = e instanceof ApiError && e.status === 404 ? 'No such user.' : e.message;
+  }
+}
+
+// ---- a conversation ---------------------------------------------------------------------
+
+async function openChat(chatId) {
+  const chat = state.chats.get(chatId);
+  if (!chat) return;
+  state.open = { id: chatId, messages: new Map(), order: [], pending: new Map(), hasMore: false };
+  state.replyTo = null;
+  history.replaceState(null, '', `#chat=${chatId}`);
+  document.body.classList.add('in-chat');
+  $('composer').hidden = false;
+  $('members-panel').hidden = false;
+  $('messages').replaceChildren();
+  $('replying').hidden = true;
+  renderHeader();
+  renderChats();
+  const page = await state.api.get(`/chats/${chatId}/messages?limit=${PAGE}`);
+  if (state.open?.id !== chatId) return;
+  for (const message of page.messages) remember(message);
+  state.open.hasMore = page.has_more;
+  renderMessages();
+  markRead();
+  $('message-input').focus();
+}
+
+async function loadOlder() {
+  const open = state.open;
+  const first = open.order.map((id) => open.messages.get(id)).find(Boolean);
+  if (!first) return;
+  const page = await state.api.get(`/chats/${open.id}/messages?limit=${PAGE}&before_seq=${first.seq}`);
+  for (const message of page.messages) remember(message);
+  open.hasMore = page.has_more;
+  renderMessages();
+}
+
+function remember(message) {
+  const open = state.open;
+  const known = open.messages.has(message.id);
+  open.messages.set(message.id, message);
+  if (!known) {
+    open.order.push(message.id);
+    open.order.sort((a, b) => open.messages.get(a).seq - open.messages.get(b).seq);
+  }
+}
+
+function renderHeader() {
+  const chat = state.chats.get(state.open.id);
+  $('chat-title').textContent = chatTitle(chat);
+  const mine = chat.members.find((m) => m.user_id === state.me.id);
+  const rank = { owner: 3, admin: 2, member: 1 };
+  $('members').replaceChildren(
+    ...chat.members.map((m) =>
+      el(
+        'li',
+        {},
+        `${state.users.get(m.user_id)?.display_name ?? `user ${m.user_id}`} (${m.role})`,
+        m.user_id !== state.me.id && mine && rank[mine.role] > rank[m.role] && chat.kind === 'group'
+          ? el('button', { type: 'button', class: 'link', onclick: () => removeMember(m.user_id) }, 'Remove')
+          : null,
+      ),
+    ),
+  );
+  $('add-member-form').hidden = chat.kind !== 'group';
+}
+
+function readUpTo(chat) {
+  // A message of mine is read when every other member's marker has passed it.
+  const others = chat.members.filter((m) => m.user_id !== state.me.id);
+  return others.length ? Math.min(...others.map((m) => m.last_read_seq)) : 0;
+}
+
+function renderMessages() {
+  const open = state.open;
+  const chat = state.chats.get(open.id);
+  const read = readUpTo(chat);
+  $('older').hidden = !open.hasMore;
+  const items = open.order.map((id) => renderMessage(open.messages.get(id), read));
+  for (const pending of open.pending.values()) items.push(renderPending(pending));
+  $('messages').replaceChildren(...items);
+  const history = $('history');
+  history.scrollTop = history.scrollHeight;
+}
+
+function renderMessage(message, readSeq) {
+  const mine = message.author_id === state.me.id;
+  const author = state.users.get(message.author_id)?.display_name ?? `user ${message.author_id}`;
+  if (!state.users.has(message.author_id)) userName(message.author_id).then(() => state.open && renderMessages());
+  const quoted = message.reply_to_id ? state.open.messages.get(message.reply_to_id) : null;
+  const groups = new Map();
+  for (const r of message.reactions) {
+    if (!groups.has(r.emoji)) groups.set(r.emoji, []);
+    groups.get(r.emoji).push(r.user_id);
+  }
+  const reactions = [...groups].map(([emoji, users]) => {
+    const reacted = users.includes(state.me.id);
+    return el(
+      'button',
+      {
+        type: 'button',
+        class: `reaction${reacted ? ' mine' : ''}`,
+        'aria-pressed': reacted ? 'true' : 'false',
+        'aria-label': `${emoji} ${users.length}`,
+        onclick: () => toggleReaction(message, emoji),
+      },
+      `${emoji} ${users.length}`,
+    );
+  });
+  const tools = message.deleted
+    ? []
+    : [
+        ...QUICK_REACTIONS.filter((e) => !groups.has(e)).map((emoji) =>
+          el('button', { type: 'button', class: 'link', 'aria-label': `React ${emoji}`, onclick: () => toggleReaction(message, emoji) }, emoji),
+        ),
+        el('button', { type: 'button', class: 'link', onclick: () => startReply(message) }, 'Reply'),
+        mine ? el('button', { type: 'button', class: 'link', onclick: () => startEdit(message) }, 'Edit') : null,
+        mine ? el('button', { type: 'button', class: 'link', onclick: () => deleteMessage(message) }, 'Delete') : null,
+      ];
+  return el(
+    'li',
+    { class: `message${mine ? ' mine' : ''}${message.deleted ? ' deleted' : ''}`, 'data-id': message.id, 'data-seq': message.seq, 'data-client-id': message.client_id },
+    el('span', { class: 'author' }, author),
+    quoted ? el('blockquote', {}, quoted.deleted ? 'Message deleted' : quoted.content) : null,
+    el('p', { class: 'content' }, message.deleted ? 'Message deleted' : message.content),
+    el(
+      'span',
+      { class: 'meta' },
+      new Date(message.created_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
+      message.edited_at && !message.deleted ? ' · edited' : '',
+      mine && message.seq <= readSeq ? ' · read' : '',
+    ),
+    reactions.length ? el('span', { class: 'reactions' }, reactions) : null,
+    tools.length ? el('span', { class: 'tools' }, tools) : null,
+  );
+}
+
+function renderPending(pending) {
+  return el(
+    'li',
+    { class: `message mine pending ${pending.status}`, 'data-client-id': pending.clientId },
+    el('span', { class: 'author' }, state.me.display_name),
+    el('p', { class: 'content' }, pending.content),
+    el(
+      'span',
+      { class: 'meta' },
+      pending.status === 'failed' ? `Not sent: ${pending.error}` : pending.status === 'retrying' ? 'Waiting for the network…' : 'Sending…',
+    ),
+    pending.status === 'sending'
+      ? null
+      : el('span', { class: 'tools' }, el('button', { type: 'button', class: 'link', onclick: () => discard(pending) }, 'Discard')),
+  );
+}
+
+// ---- sending ------------------------------------------------------------------------------
+
+function send(event) {
+  event.preventDefault();
+  const input = $('message-input');
+  const content = input.value.trim();
+  if (!content || !state.open) return;
+  const pending = {
+    chatId: state.open.id,
+    clientId: randomId(),
+    content,
+    replyTo: state.replyTo?.id ?? null,
+    status: 'sending',
+    attempts: 0,
+  };
+  state.open.pending.set(pending.clientId, pending);
+  input.value = '';
+  cancelReply();
+  renderMessages();
+  deliver(pending);
+}
+
+/** Sends until stored: the client_id doubles as the Idempotency-Key, so retries never duplicate. */
+async function deliver(pending) {
+  if (pending.discarded) return;
+  const body = { chat_id: pending.chatId, type: 'text', content: pending.content, client_id: pending.clientId };
+  if (pending.replyTo) body.reply_to_id = pending.replyTo;
+  try {
+    const message = await state.api.post('/messages', body, pending.clientId);
+    settle(message);
+  } catch (e) {
+    const transient = e instanceof NetworkError || (e instanceof ApiError && (e.status >= 500 || e.status === 429 || e.status === 409));
+    if (transient) {
+      pending.status = 'retrying';
+      pending.attempts += 1;
+      if (state.open?.id === pending.chatId) renderMessages();
+      setTimeout(() => deliver(pending), Math.min(500 * 2 ** Math.min(pending.attempts, 4), 5000));
+    } else {
+      pending.status = 'failed';
+      pending.error = e.message;
+      if (state.open?.id === pending.chatId) renderMessages();
+    }
+  }
+}
+
+/** The server's copy of a message: it takes the place of its optimistic one, whichever path brought it first. */
+function settle(message) {
+  const open = state.open;
+  if (open?.id !== message.chat_id) return;
+  if (message.client_id) open.pending.delete(message.client_id);
+  remember(message);
+  renderMessages();
+}
+
+function discard(pending) {
+  pending.discarded = true;
+  state.open?.pending.delete(pending.clientId);
+  renderMessages();
+}
+
+function startReply(message) {
+  state.replyTo = message;
+  $('replying').hidden = false;
+  $('replying-to').textContent = `Replying to: ${message.content.slice(0, 80)}`;
+  $('message-input').focus();
+}
+
+function cancelReply() {
+  state.replyTo = null;
+  $('replying').hidden = true;
+}
+
+function startEdit(message) {
+  const item = document.querySelector(`.message[data-id="${message.id}"]`);
+  const content = item.querySelector('.content');
+  const input = el('textarea', { class: 'edit', 'aria-label': 'Edit message', maxlength: 4000 });
+  input.value = message.content;
+  const save = async () => {
+    const text = input.value.trim();
+    if (text && text !== message.content) {
+      try {
+        settle(await state.api.patch(`/messages/${message.id}`, { content: text }));
+        return;
+      } catch (e) {
+        alert(e.message);
+      }
+    }
+    renderMessages();
+  };
+  const form = el(
+    'form',
+    { class: 'edit-form', onsubmit: (e) => { e.preventDefault(); save(); } },
+    input,
+    el('button', { type: 'submit' }, 'Save'),
+    el('button', { type: 'button', class: 'secondary', onclick: () => renderMessages() }, 'Cancel'),
+  );
+  content.replaceWith(form);
+  input.focus();
+}
+
+async function deleteMessage(message) {
+  if (!confirm('Delete this message for everyone?')) return;
+  try {
+    settle(await state.api.delete(`/messages/${message.id}`));
+  } catch (e) {
+    alert(e.message);
+  }
+}
+
+async function toggleReaction(message, emoji) {
+  const mine = message.reactions.some((r) => r.emoji === emoji && r.user_id === state.me.id);
+  try {
+    const updated = mine
+      ? await state.api.delete(`/messages/${message.id}/reactions/${encodeURIComponent(emoji)}`)
+      : await state.api.post(`/messages/${message.id}/reactions`, { emoji });
+    settle(updated);
+  } catch (e) {
+    alert(e.message);
+  }
+}
+
+let readTimer = null;
+function markRead() {
+  clearTimeout(readTimer);
+  readTimer = setTimeout(async () => {
+    const open = state.open;
+    if (!open || document.hidden) return;
+    const chat = state.chats.get(open.id);
+    const last = open.order.length ? open.messages.get(open.order[open.order.length - 1]).seq : chat.last_seq;
+    const mine = chat.members.find((m) => m.user_id === state.me.id);
+    if (mine && mine.last_read_seq >= last) return;
+    try {
+      await state.api.post(`/chats/${open.id}/read`, { seq: last });
+      if (mine) mine.last_read_seq = last;
+      chat.unread_count = 0;
+      renderChats();
+    } catch (e) {
+      // The next message tries again.
+    }
+  }, 300);
+}
+
+async function addMember(event) {
+  event.preventDefault();
+  $('members-error').textContent = '';
+  try {
+    const user = await lookup(event.target.username.value.trim());
+    const chat = await state.api.post(`/chats/${state.open.id}/members`, { user_id: user.id }, randomId());
+    mergeChat(chat);
+    event.target.reset();
+  } catch (e) {
+    $('members-error').textContent = e instanceof ApiError && e.status === 404 ? 'No such user.' : e.message;
+  }
+}
+
+async function removeMember(userId) {
+  try {
+    await state.api.delete(`/chats/${state.open.id}/members/${userId}`);
+  } catch (e) {
+    $('members-error').textContent = e.message;
+  }
+}
+
+async function leave() {
+  if (!confirm('Leave this chat?')) return;
+  await removeMember(state.me.id);
+}
+
+function mergeChat(chat) {
+  const known = state.chats.get(chat.id);
+  state.chats.set(chat.id, { ...known, ...chat });
+  renderChats();
+  if (state.open?.id === chat.id) renderHeader();
+}
+
+// ---- live events --------------------------------------------------------------------------
+
+async function onEvent(frame) {
+  const chatId = frame.chat_id;
+  let chat = state.chats.get(chatId);
+  if (!chat) {
+    // A chat we were just added to: read it whole.
+    try {
+      chat = { ...(await state.api.get(`/chats/${chatId}`)), last_message: null, unread_count: 0 };
+    } catch (e) {
+      return;
+    }
+    state.chats.set(chatId, chat);
+  }
+  chat.last_seq = Math.max(chat.last_seq, frame.seq);
+  const data = frame.data;
+  switch (frame.type) {
+    case 'message.created':
+      chat.last_message = data;
+      if (data.author_id !== state.me.id && state.open?.id !== chatId) chat.unread_count += 1;
+      break;
+    case 'message.updated':
+    case 'message.deleted':
+      if (chat.last_message?.id === data.id) chat.last_message = data;
+      break;
+    case 'member.joined':
+      if (!chat.members.some((m) => m.user_id === data.user_id)) {
+        chat.members.push({ user_id: data.user_id, role: data.role, joined_at: new Date().toISOString(), last_read_seq: 0 });
+      }
+      break;
+    case 'member.left':
+      chat.members = chat.members.filter((m) => m.user_id !== data.user_id);
+      if (data.user_id === state.me.id) {
+        state.chats.delete(chatId);
+        if (state.open?.id === chatId) closeChat();
+        renderChats();
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  renderChats();
+  if (state.open?.id !== chatId) return;
+  if (frame.type.startsWith('message.')) settle(data);
+  else if (frame.type.startsWith('reaction.')) settle(data.message);
+  else renderHeader();
+  if (frame.type === 'message.created') markRead();
+}
+
+function onEphemeral(frame) {
+  const chat = state.chats.get(frame.chat_id);
+  if (!chat) return;
+  if (frame.type === 'read') {
+    const member = chat.members.find((m) => m.user_id === frame.data.user_id);
+    if (member) member.last_read_seq = Math.max(member.last_read_seq, frame.data.seq);
+    if (state.open?.id === frame.chat_id) renderMessages();
+    return;
+  }
+  if (frame.type === 'typing' && state.open?.id === frame.chat_id) {
+    const userId = frame.data.user_id;
+    clearTimeout(state.typing.get(userId));
+    state.typing.set(userId, setTimeout(() => { state.typing.delete(userId); renderTyping(); }, 4000));
+    userName(userId).then(renderTyping);
+  }
+}
+
+function renderTyping() {
+  const names = [...state.typing.keys()].map((id) => state.users.get(id)?.display_name ?? `user ${id}`);
+  $('typing').textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+}
+
+function closeChat() {
+  state.open = null;
+  document.body.classList.remove('in-chat');
+  $('composer').hidden = true;
+  $('members-panel').hidden = true;
+  $('chat-title').textContent = 'Pick a chat';
+  $('messages').replaceChildren();
+  history.replaceState(null, '', '#');
+}
+
+function typed() {
+  const now = Date.now();
+  if (state.open && now - state.lastTypingSent > 3000) {
+    state.lastTypingSent = now;
+    state.live?.send({ type: 'typing', chat_id: state.open.id });
+  }
+}
+
+// ---- wiring -------------------------------------------------------------------------------
+
+$('auth-form').addEventListener('submit', (e) => { e.preventDefault(); authenticate('login'); });
+$('sign-up').addEventListener('click', () => {
+  if ($('auth-form').reportValidity()) authenticate('register');
+});
+$('sign-out').addEventListener('click', signOut);
+$('new-chat-form').addEventListener('submit', createChat);
+$('composer').addEventListener('submit', send);
+$('message-input').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey) {
+    e.preventDefault();
+    $('composer').requestSubmit();
+  }
+});
+$('message-input').addEventListener('input', typed);
+$('cancel-reply').addEventListener('click', cancelReply);
+$('older').addEventListener('click', loadOlder);
+$('add-member-form').addEventListener('submit', addMember);
+$('leave').addEventListener('click', leave);
+$('back').addEventListener('click', closeChat);
+document.addEventListener('visibilitychange', () => { if (!document.hidden && state.open) markRead(); });
+
+(async () => {
+  if (!state.api.token) return showAuth();
+  try {
+    await start(await state.api.get('/users/me'));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) localStorage.removeItem('parley.token');
+    showAuth();
+  }
+})();
