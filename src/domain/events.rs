@@ -118,5 +118,10 @@ mod tests {
             serde_json::json!({"type": "member.joined", "chat_id": 2, "seq": 7,
                 "data": {"chat_id": 2, "user_id": 9, "role": "member"}})
         );
+        // The field order too: `parley-load` reads the type from the start of a frame and the
+        // event's seq from its end without parsing it (and parses in full if that changes).
+        let text = serde_json::to_string(&event).unwrap_or_default();
+        assert!(text.starts_with(r#"{"type":"member.joined","data":{"#), "{text}");
+        assert!(text.ends_with(r#","chat_id":2,"seq":7}"#), "{text}");
     }
 }

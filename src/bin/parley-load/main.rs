@@ -6,6 +6,8 @@
 //! PARLEY_AUTH_RATE=0`), or the limits are what it measures.
 
 mod client;
+mod cpu;
+mod frames;
 mod report;
 mod scenarios;
 

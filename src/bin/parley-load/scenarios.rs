@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Args;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::client::{client, run_id, Api, User};
 use crate::report::{Latencies, Report, Tally};
@@ -346,13 +346,13 @@ fn run_sessions(
                             let awc::ws::Frame::Text(bytes) = frame else {
                                 continue;
                             };
-                            let Ok(event) = serde_json::from_slice::<Value>(&bytes) else {
+                            let Some(event) = std::str::from_utf8(&bytes)
+                                .ok()
+                                .and_then(crate::frames::created)
+                            else {
                                 continue;
                             };
-                            if event["type"] != "message.created" {
-                                continue;
-                            }
-                            let seq = event["seq"].as_i64().unwrap_or_default();
+                            let seq = event.seq;
                             if last_seq != 0 && seq <= last_seq {
                                 log.duplicated += 1;
                                 continue;
@@ -362,11 +362,7 @@ fn run_sessions(
                             }
                             last_seq = seq;
                             log.received += 1;
-                            if let Some(sent) = event["data"]["content"]
-                                .as_str()
-                                .and_then(|c| c.strip_prefix("t="))
-                                .and_then(|t| t.parse::<u128>().ok())
-                            {
+                            if let Some(sent) = event.sent_micros {
                                 let micros = now_micros().saturating_sub(sent);
                                 log.latencies.record(Duration::from_micros(
                                     u64::try_from(micros).unwrap_or(u64::MAX),
@@ -417,6 +413,13 @@ pub struct FanoutArgs {
     /// Client threads reading the sessions.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Concurrent senders sharing the rate (one closed-loop sender tops out near its
+    /// round-trip time).
+    #[arg(long, default_value_t = 1)]
+    pub senders: usize,
+    /// The server's process id, to report its CPU beside the tool's own.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
 }
 
 pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String> {
@@ -444,21 +447,39 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     }
     bar.finish_and_clear();
     let bar = progress(common, args.messages as u64, "fanout");
-    let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate.max(1)));
+    let senders = args.senders.clamp(1, 64);
+    // Each sender keeps its share of the rate; together they offer `rate`.
+    let interval = Duration::from_secs_f64(senders as f64 / f64::from(args.rate.max(1)));
     let started = Instant::now();
+    let meter = crate::cpu::Meter::start(args.server_pid);
     let deadline = started + common.time_limit();
+    let claimed = AtomicUsize::new(0);
+    let lanes = (0..senders).map(|_| {
+        let (api, sender, bar, claimed) = (&api, &sender, &bar, &claimed);
+        async move {
+            let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+            let mut ticker = actix_rt::time::interval(interval);
+            while Instant::now() < deadline {
+                ticker.tick().await;
+                if claimed.fetch_add(1, Ordering::Relaxed) >= args.messages {
+                    break;
+                }
+                let answer = api
+                    .send(sender, chat_id, &format!("t={}", now_micros()), None)
+                    .await;
+                *statuses.entry(answer.status).or_default() += 1;
+                bar.inc(1);
+            }
+            statuses
+        }
+    });
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
-    let mut ticker = actix_rt::time::interval(interval);
-    let mut sent = 0;
-    while sent < args.messages && Instant::now() < deadline {
-        ticker.tick().await;
-        let answer = api
-            .send(&sender, chat_id, &format!("t={}", now_micros()), None)
-            .await;
-        *statuses.entry(answer.status).or_default() += 1;
-        sent += 1;
-        bar.inc(1);
+    for lane in futures_util::future::join_all(lanes).await {
+        for (status, count) in lane {
+            *statuses.entry(status).or_default() += count;
+        }
     }
+    let sent = statuses.values().sum::<u64>() as usize;
     bar.finish_and_clear();
     let logs =
         actix_rt::task::spawn_blocking(move || collect(rx, args.threads, Duration::from_secs(120)))
@@ -504,6 +525,11 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     report.figure("sessions missing events", incomplete as f64);
     report.figure("out-of-order deliveries", disordered as f64);
     report.figure("duplicated deliveries", duplicated as f64);
+    let (tool_cpu, server_cpu) = meter.finish();
+    report.figure("load tool CPU (% of a core)", tool_cpu);
+    if let Some(server_cpu) = server_cpu {
+        report.figure("server CPU (% of a core)", server_cpu);
+    }
     report.latency = Some(latencies.summary());
     if incomplete > 0 || disordered > 0 || duplicated > 0 {
         report.problem(format!(

@@ -1,0 +1,94 @@
+//! Reading what a session needs from a server frame — its type, its top-level `seq` and the
+//! send time the load tool put in the content — without parsing the whole JSON: at hundreds
+//! of thousands of frames a second the tool's own parsing would otherwise be what is measured.
+//! Anything the fast path does not recognise is parsed in full, so a change in the server's
+//! field order costs speed, never a wrong figure.
+
+use serde_json::Value;
+
+/// A `message.created` frame, as far as the tool cares.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Created {
+    pub seq: i64,
+    /// Microseconds since the epoch, from content `t=<micros>`.
+    pub sent_micros: Option<u128>,
+}
+
+const CREATED: &str = r#"{"type":"message.created","#;
+
+/// `Some` for a `message.created` frame, `None` for any other frame.
+pub fn created(frame: &str) -> Option<Created> {
+    if !frame.starts_with(CREATED) {
+        // Other frames (ready, pong, typing, ...) are few; a full parse settles them.
+        return created_slowly(frame);
+    }
+    fast(frame).or_else(|| created_slowly(frame))
+}
+
+fn fast(frame: &str) -> Option<Created> {
+    // The event's own seq follows its data (which holds the message's seq too): the last one.
+    let at = frame.rfind(r#""seq":"#)? + r#""seq":"#.len();
+    let seq = leading_number(frame.get(at..)?)?;
+    let sent_micros = frame
+        .find(r#""content":"t="#)
+        .and_then(|i| frame.get(i + r#""content":"t="#.len()..))
+        .and_then(leading_number);
+    Some(Created {
+        seq: i64::try_from(seq).ok()?,
+        sent_micros,
+    })
+}
+
+fn leading_number(text: &str) -> Option<u128> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    text.get(..digits)?.parse().ok()
+}
+
+fn created_slowly(frame: &str) -> Option<Created> {
+    let value: Value = serde_json::from_str(frame).ok()?;
+    if value["type"] != "message.created" {
+        return None;
+    }
+    Some(Created {
+        seq: value["seq"].as_i64()?,
+        sent_micros: value["data"]["content"]
+            .as_str()
+            .and_then(|c| c.strip_prefix("t="))
+            .and_then(|t| t.parse().ok()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As the server writes it (`ChatEvent`: the payload's type and data, then chat_id, seq).
+    const FRAME: &str = r#"{"type":"message.created","data":{"id":9,"chat_id":2,"seq":7,"author_id":1,"type":"text","content":"t=1764633600123456","reply_to_id":null,"client_id":null,"created_at":"2026-12-02T00:00:00.123Z","edited_at":null,"deleted":false,"reactions":[]},"chat_id":2,"seq":7}"#;
+
+    #[test]
+    fn the_fast_path_reads_what_a_full_parse_reads() {
+        let expected = Created {
+            seq: 7,
+            sent_micros: Some(1_764_633_600_123_456),
+        };
+        assert_eq!(fast(FRAME), Some(expected));
+        assert_eq!(created(FRAME), created_slowly(FRAME));
+    }
+
+    #[test]
+    fn other_frames_and_other_orders_fall_back() {
+        assert_eq!(
+            created(r#"{"type":"ready","data":{"user_id":1,"session_id":"x"}}"#),
+            None
+        );
+        let reordered =
+            r#"{"seq":5,"chat_id":2,"type":"message.created","data":{"content":"t=42","seq":5}}"#;
+        assert_eq!(
+            created(reordered),
+            Some(Created {
+                seq: 5,
+                sent_micros: Some(42)
+            })
+        );
+    }
+}
