@@ -143,6 +143,32 @@ pub struct Settings {
         global = true
     )]
     pub trusted_proxies: Vec<String>,
+    /// Origins (`https://app.example.org`, comma-separated) whose pages may call the API and
+    /// open WebSockets from a browser; `*` for any (development only). Default: none, so only
+    /// pages served by Parley itself.
+    #[arg(
+        long,
+        env = "PARLEY_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+    /// Open WebSocket sessions one user may have; 0 = no cap.
+    #[arg(
+        long,
+        env = "PARLEY_MAX_SESSIONS_PER_USER",
+        default_value_t = 32,
+        global = true
+    )]
+    pub max_sessions_per_user: usize,
+    /// Open WebSocket sessions from one client address; 0 = no cap.
+    #[arg(
+        long,
+        env = "PARLEY_MAX_SESSIONS_PER_IP",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub max_sessions_per_ip: usize,
     /// Log format: `text` (for people) or `json` (for log pipelines).
     #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -276,6 +302,33 @@ impl DatabaseUrl {
     }
 }
 
+/// Which other origins' pages may use the API from a browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    /// Exact origins, `scheme://host[:port]`.
+    Listed(Vec<String>),
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let origin = raw.trim().trim_end_matches('/');
+    let uri: actix_web::http::Uri = origin
+        .parse()
+        .map_err(|_| format!("PARLEY_CORS_ORIGINS: {raw:?} is not an origin"))?;
+    let plain = matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.authority().is_some()
+        && uri
+            .path_and_query()
+            .is_none_or(|p| p.as_str().is_empty() || p.as_str() == "/");
+    if !plain {
+        return Err(format!(
+            "PARLEY_CORS_ORIGINS: {raw:?} must be scheme://host[:port], like https://app.example.org"
+        ));
+    }
+    Ok(origin.to_owned())
+}
+
 /// How a node reaches the other nodes on the same database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterSettings {
@@ -303,6 +356,9 @@ pub struct Config {
     /// Other nodes, when there are any.
     pub cluster: Option<ClusterSettings>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub cors: Option<CorsOrigins>,
+    pub max_sessions_per_user: usize,
+    pub max_sessions_per_ip: usize,
 }
 
 impl Config {
@@ -358,6 +414,22 @@ impl Config {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let origins: Vec<&str> = s
+            .cors_origins
+            .iter()
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+            .collect();
+        let cors = match origins.as_slice() {
+            [] => None,
+            ["*"] => Some(CorsOrigins::Any),
+            listed => Some(CorsOrigins::Listed(
+                listed
+                    .iter()
+                    .map(|o| parse_origin(o))
+                    .collect::<Result<_, _>>()?,
+            )),
+        };
         if !(1..=3600).contains(&s.dead_peer_secs) {
             return Err("PARLEY_DEAD_PEER_SECS must be from 1 to 3600".into());
         }
@@ -405,6 +477,9 @@ impl Config {
             dead_peer_timeout: Duration::from_secs(s.dead_peer_secs),
             cluster,
             trusted_proxies,
+            cors,
+            max_sessions_per_user: s.max_sessions_per_user,
+            max_sessions_per_ip: s.max_sessions_per_ip,
         })
     }
 
@@ -427,6 +502,9 @@ impl Config {
             dead_peer_timeout: Duration::from_secs(30),
             cluster: None,
             trusted_proxies: Vec::new(),
+            cors: None,
+            max_sessions_per_user: 32,
+            max_sessions_per_ip: 0,
         }
     }
 }

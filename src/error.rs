@@ -57,6 +57,8 @@ error_codes! {
     UnsupportedMediaType = "unsupported_media_type",
     ValidationFailed = "validation_failed",
     RateLimited = "rate_limited",
+    /// A WebSocket past the cap of open sessions per user, or per client address.
+    TooManySessions = "too_many_sessions",
     /// WebSocket only: a frame whose `type` the server does not know.
     UnknownType = "unknown_type",
     Unavailable = "unavailable",
@@ -99,6 +101,8 @@ pub enum AppError {
     },
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
+    #[error("too many sessions: {0}")]
+    TooManySessions(&'static str),
     #[error("unavailable: {0}")]
     Unavailable(String),
     /// A bug or an unexpected database answer. `context` and the cause chain are logged at

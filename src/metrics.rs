@@ -26,6 +26,9 @@ pub struct Metrics {
     pub events_broadcast: IntCounter,
     pub ws_frames_sent: IntCounter,
     pub ws_slow_consumer_closes: IntCounter,
+    /// WebSocket upgrades refused before the upgrade, by `reason`: `user` or `address` (a
+    /// session cap), `origin` (not an allowed origin).
+    pub ws_refused: IntCounterVec,
     pub messages_created: IntCounter,
     pub idempotent_replays: IntCounter,
     pub rate_limited: IntCounter,
@@ -91,6 +94,13 @@ impl Metrics {
             "ws_frames_sent_total",
             "Frames written to WebSocket sessions",
         )?;
+        let ws_refused = IntCounterVec::new(
+            Opts::new(
+                "ws_refused_total",
+                "WebSocket upgrades refused: a session cap (user, address) or the origin",
+            ),
+            &["reason"],
+        )?;
         let ws_slow_consumer_closes = IntCounter::new(
             "ws_slow_consumer_closes_total",
             "Sessions closed because their outbox overflowed",
@@ -142,6 +152,7 @@ impl Metrics {
         registry.register(Box::new(events_broadcast.clone()))?;
         registry.register(Box::new(ws_frames_sent.clone()))?;
         registry.register(Box::new(ws_slow_consumer_closes.clone()))?;
+        registry.register(Box::new(ws_refused.clone()))?;
         registry.register(Box::new(messages_created.clone()))?;
         registry.register(Box::new(idempotent_replays.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
@@ -164,6 +175,7 @@ impl Metrics {
             events_broadcast,
             ws_frames_sent,
             ws_slow_consumer_closes,
+            ws_refused,
             messages_created,
             idempotent_replays,
             rate_limited,

@@ -118,11 +118,18 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         admin_token: config.admin_token.clone(),
         limits: RateLimits::new(config.rates),
         trusted_proxies: config.trusted_proxies.clone(),
+        cors: config.cors.clone(),
+        session_permits: crate::actors::session_permits::SessionPermits::new(
+            config.max_sessions_per_user,
+            config.max_sessions_per_ip,
+        ),
     });
+    let cors = config.cors.clone();
     let dead_peer_timeout = config.dead_peer_timeout;
     let mut http_server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(http::cross_origin::layer(cors.as_ref()))
             .wrap(from_fn(request_context))
             .configure(http::routes)
             .default_service(web::to(http::not_found))

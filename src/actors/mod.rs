@@ -13,6 +13,7 @@ pub mod group_commit;
 pub mod messages;
 pub mod room_slots;
 pub mod session_directory;
+pub mod session_permits;
 pub mod token_cache;
 pub mod ws_protocol;
 pub mod ws_session;

@@ -26,6 +26,7 @@ use super::db_ops::ChatIdsOf;
 use super::messages::{
     Kick, Membership, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing,
 };
+use super::session_permits::SessionPermit;
 use super::ws_protocol::{parse_client_frame, to_json, ClientFrame, ErrorData, Ready, ServerFrame};
 use super::{Actors, ChatRoom};
 use crate::config::WsSettings;
@@ -53,6 +54,8 @@ pub struct WsSession {
     frame_limit: Option<DefaultDirectRateLimiter>,
     /// Frames refused in a row by the limit.
     refused_frames: u32,
+    /// Its place under the session caps, given back when the session ends.
+    _permit: SessionPermit,
 }
 
 /// Upgrades an authenticated request to a WebSocket session.
@@ -63,6 +66,7 @@ pub fn upgrade(
     settings: WsSettings,
     user_id: i64,
     token_id: i64,
+    permit: SessionPermit,
 ) -> Result<HttpResponse, actix_web::Error> {
     let session = WsSession {
         key: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
@@ -75,6 +79,7 @@ pub fn upgrade(
         chats: HashSet::new(),
         frame_limit: frame_limiter(&settings),
         refused_frames: 0,
+        _permit: permit,
     };
     ws::WsResponseBuilder::new(session, req, stream)
         .frame_size(MAX_FRAME_BYTES)

@@ -121,7 +121,10 @@ mod tests {
         // The field order too: `parley-load` reads the type from the start of a frame and the
         // event's seq from its end without parsing it (and parses in full if that changes).
         let text = serde_json::to_string(&event).unwrap_or_default();
-        assert!(text.starts_with(r#"{"type":"member.joined","data":{"#), "{text}");
+        assert!(
+            text.starts_with(r#"{"type":"member.joined","data":{"#),
+            "{text}"
+        );
         assert!(text.ends_with(r#","chat_id":2,"seq":7}"#), "{text}");
     }
 }

@@ -59,6 +59,7 @@ impl ApiError {
                 "The request body must be application/json.",
             ),
             AppError::Validation { code, detail, .. } => (*code, detail),
+            AppError::TooManySessions(detail) => (ErrorCode::TooManySessions, detail),
             AppError::RateLimited { .. } => {
                 (ErrorCode::RateLimited, "Too many requests; retry later.")
             }
@@ -83,7 +84,9 @@ impl ResponseError for ApiError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RateLimited { .. } | AppError::TooManySessions(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }

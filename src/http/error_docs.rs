@@ -101,3 +101,8 @@ response_set!(
     /// Writes that can conflict (a taken username, a deleted message).
     Conflict => [409 => error("Conflict", "ErrorBody")]
 );
+
+response_set!(
+    /// The WebSocket upgrade past a session cap.
+    TooManySessions => [429 => error("Too many open sessions for this user or address", "ErrorBody")]
+);

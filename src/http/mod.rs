@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod chats;
 pub mod client_address;
+pub mod cross_origin;
 pub mod error;
 pub mod error_docs;
 pub mod extractors;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub admin_token: Option<String>,
     pub limits: rate_limit::RateLimits,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub cors: Option<crate::config::CorsOrigins>,
+    pub session_permits: crate::actors::session_permits::SessionPermits,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::process::free_port;
 use crate::common::{Backend, TestServer};
+use parley::config::CorsOrigins;
 
 const ADMIN: &str = "admin-token-for-browser-tests";
 
@@ -36,8 +38,16 @@ async fn the_browser_client_keeps_every_promise() {
         eprintln!("SKIPPED: {why}");
         return;
     }
+    // A second web app on another origin, and one that is not allowed.
+    let allowed = free_port();
+    let other = std::iter::repeat_with(free_port)
+        .find(|p| *p != allowed)
+        .unwrap();
     let server = TestServer::start_with(Backend::Sqlite, Default::default(), |c| {
         c.admin_token = Some(ADMIN.to_owned());
+        c.cors = Some(CorsOrigins::Listed(vec![format!(
+            "http://127.0.0.1:{allowed}"
+        )]));
     })
     .await
     .unwrap();
@@ -49,6 +59,8 @@ async fn the_browser_client_keeps_every_promise() {
                 &base,
                 "target/browser-screenshots",
                 ADMIN,
+                &allowed.to_string(),
+                &other.to_string(),
             ])
             .output()
     })

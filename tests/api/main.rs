@@ -8,6 +8,7 @@ mod accounts;
 mod browser;
 mod chats;
 mod cluster;
+mod cross_origin;
 mod dead_peers;
 mod errors;
 mod idempotency;

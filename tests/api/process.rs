@@ -193,6 +193,9 @@ fn bad_configuration_is_one_line_and_exit_code_2() {
         ("PARLEY_ADMIN_TOKEN", "short"),
         ("PARLEY_LOG_FORMAT", "xml"),
         ("PARLEY_SEND_RATE", "lots"),
+        ("PARLEY_CORS_ORIGINS", "not an origin"),
+        ("PARLEY_CORS_ORIGINS", "https://app.example.org/path"),
+        ("PARLEY_MAX_SESSIONS_PER_USER", "-1"),
     ] {
         let out = Command::new(BINARY)
             .arg("check-config")

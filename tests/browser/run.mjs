@@ -4,10 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import http from 'node:http';
 import { chromium } from 'playwright-core';
 
-const [base, shots, adminToken] = process.argv.slice(2);
-assert.ok(base && shots && adminToken, 'usage: node run.mjs <base-url> <screenshot-dir> <admin-token>');
+const [base, shots, adminToken, allowedPort, otherPort] = process.argv.slice(2);
+assert.ok(
+  base && shots && adminToken && allowedPort && otherPort,
+  'usage: node run.mjs <base-url> <screenshot-dir> <admin-token> <allowed-origin-port> <other-origin-port>',
+);
 mkdirSync(shots, { recursive: true });
 
 const browser = await chromium.launch({
@@ -140,6 +144,31 @@ try {
   await admin.page.locator('#sessions', { hasText: /^[1-9]/ }).waitFor(WAIT);
   await admin.page.locator('#messages', { hasText: /^[1-9]/ }).waitFor(WAIT);
   await admin.page.screenshot({ path: `${shots}/admin.png` });
+  step('a page on an allowed origin may call the API, one on another origin may not');
+  const servePage = (port) =>
+    new Promise((resolve) => {
+      const server = http.createServer((request, response) => {
+        response.writeHead(200, { 'content-type': 'text/html' });
+        response.end('<!doctype html><title>another app</title>');
+      });
+      server.listen(Number(port), '127.0.0.1', () => resolve(server));
+    });
+  const pages = [await servePage(allowedPort), await servePage(otherPort)];
+  const probe = await person({ width: 800, height: 600 });
+  const call = (target) =>
+    probe.page.evaluate(async (target) => {
+      try {
+        const response = await fetch(`${target}/api/v1/users/me`, { headers: { Authorization: 'Bearer nobody' } });
+        return response.status;
+      } catch (e) {
+        return 'blocked';
+      }
+    }, target);
+  await probe.page.goto(`http://127.0.0.1:${allowedPort}/`);
+  assert.equal(await call(base), 401, 'the allowed origin reads the answer');
+  await probe.page.goto(`http://127.0.0.1:${otherPort}/`);
+  assert.equal(await call(base), 'blocked', 'another origin is blocked by the browser');
+  for (const page of pages) page.close();
   console.log('browser tests passed');
 } catch (e) {
   console.error(e);
