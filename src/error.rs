@@ -87,8 +87,9 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("conflict: {detail}")]
     Conflict { code: ErrorCode, detail: String },
+    /// `allow`: the methods the path answers, for the `Allow` header.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]

@@ -16,12 +16,12 @@ use crate::domain::{Session, User};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/auth/register").route(web::post().to(register)))
-        .service(super::resource("/auth/login").route(web::post().to(login)))
-        .service(super::resource("/auth/logout").route(web::post().to(logout)))
-        .service(super::resource("/users/me").route(web::get().to(me)))
-        .service(super::resource("/users/lookup").route(web::get().to(lookup)))
-        .service(super::resource("/users/{user_id}").route(web::get().to(get_user)));
+    cfg.service(super::endpoint("/auth/register").post(register))
+        .service(super::endpoint("/auth/login").post(login))
+        .service(super::endpoint("/auth/logout").post(logout))
+        .service(super::endpoint("/users/me").get(me))
+        .service(super::endpoint("/users/lookup").get(lookup))
+        .service(super::endpoint("/users/{user_id}").get(get_user));
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -17,16 +17,10 @@ use crate::domain::{AccountList, AccountStatus};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/admin/metrics").route(web::get().to(metrics)))
-        .service(super::resource("/admin/users").route(web::get().to(list_users)))
-        .service(
-            super::resource("/admin/users/{user_id}/deactivate")
-                .route(web::post().to(deactivate_user)),
-        )
-        .service(
-            super::resource("/admin/users/{user_id}/reactivate")
-                .route(web::post().to(reactivate_user)),
-        );
+    cfg.service(super::endpoint("/admin/metrics").get(metrics))
+        .service(super::endpoint("/admin/users").get(list_users))
+        .service(super::endpoint("/admin/users/{user_id}/deactivate").post(deactivate_user))
+        .service(super::endpoint("/admin/users/{user_id}/reactivate").post(reactivate_user));
 }
 
 /// Most accounts one `GET /admin/users` lists.

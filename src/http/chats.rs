@@ -18,19 +18,12 @@ use crate::domain::{Chat, ChatKind, ChatSummary, HistoryCursor, HistoryPage, Rol
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        super::resource("/chats")
-            .route(web::post().to(create_chat))
-            .route(web::get().to(list_chats)),
-    )
-    .service(super::resource("/chats/{chat_id}").route(web::get().to(get_chat)))
-    .service(super::resource("/chats/{chat_id}/members").route(web::post().to(add_member)))
-    .service(
-        super::resource("/chats/{chat_id}/members/{user_id}")
-            .route(web::delete().to(remove_member)),
-    )
-    .service(super::resource("/chats/{chat_id}/read").route(web::post().to(mark_read)))
-    .service(super::resource("/chats/{chat_id}/messages").route(web::get().to(history)));
+    cfg.service(super::endpoint("/chats").post(create_chat).get(list_chats))
+        .service(super::endpoint("/chats/{chat_id}").get(get_chat))
+        .service(super::endpoint("/chats/{chat_id}/members").post(add_member))
+        .service(super::endpoint("/chats/{chat_id}/members/{user_id}").delete(remove_member))
+        .service(super::endpoint("/chats/{chat_id}/read").post(mark_read))
+        .service(super::endpoint("/chats/{chat_id}/messages").get(history));
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

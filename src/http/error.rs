@@ -46,7 +46,7 @@ impl ApiError {
             AppError::Forbidden { code, detail } => (*code, detail),
             AppError::NotFound(_) => (ErrorCode::NotFound, "No such resource."),
             AppError::Conflict { code, detail } => (*code, detail),
-            AppError::MethodNotAllowed => (
+            AppError::MethodNotAllowed { .. } => (
                 ErrorCode::MethodNotAllowed,
                 "This method is not supported on this path.",
             ),
@@ -80,7 +80,7 @@ impl ResponseError for ApiError {
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -108,6 +108,11 @@ impl ResponseError for ApiError {
             AppError::Unauthorized => {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            AppError::MethodNotAllowed { allow } => {
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    response.insert_header((header::ALLOW, value));
+                }
             }
             AppError::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

@@ -46,7 +46,10 @@ macro_rules! response_set {
 response_set!(
     /// What any route may answer: a method it lacks, a bug, or a database outage.
     Always => [
-        405 => error("Method not supported on this path", "ErrorBody"),
+        405 => error("Method not supported on this path", "ErrorBody").header(
+            "Allow",
+            Header::new(ObjectBuilder::new().schema_type(Type::String)),
+        ),
         500 => error("A bug; quote the request id", "InternalErrorBody"),
         503 => retry_after(error("Database unavailable or shutting down", "ErrorBody")),
     ]

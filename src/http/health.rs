@@ -8,8 +8,8 @@ use super::AppState;
 use crate::actors::db_ops::Ping;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/healthz").route(web::get().to(healthz)))
-        .service(super::resource("/readyz").route(web::get().to(readyz)));
+    cfg.service(super::endpoint("/healthz").get(healthz))
+        .service(super::endpoint("/readyz").get(readyz));
 }
 
 #[utoipa::path(

@@ -17,19 +17,16 @@ use crate::domain::Message;
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/messages").route(web::post().to(send_message)))
+    cfg.service(super::endpoint("/messages").post(send_message))
         .service(
-            super::resource("/messages/{message_id}")
-                .route(web::get().to(get_message))
-                .route(web::patch().to(edit_message))
-                .route(web::delete().to(delete_message)),
+            super::endpoint("/messages/{message_id}")
+                .get(get_message)
+                .patch(edit_message)
+                .delete(delete_message),
         )
+        .service(super::endpoint("/messages/{message_id}/reactions").post(add_reaction))
         .service(
-            super::resource("/messages/{message_id}/reactions").route(web::post().to(add_reaction)),
-        )
-        .service(
-            super::resource("/messages/{message_id}/reactions/{emoji}")
-                .route(web::delete().to(remove_reaction)),
+            super::endpoint("/messages/{message_id}/reactions/{emoji}").delete(remove_reaction),
         );
 }
 

@@ -57,14 +57,54 @@ pub async fn not_found() -> ApiResult<HttpResponse> {
     Err(AppError::NotFound("route").into())
 }
 
-/// Answer for a known path asked with a method it does not support.
-pub async fn method_not_allowed() -> ApiResult<HttpResponse> {
-    Err(AppError::MethodNotAllowed.into())
+/// A path and the methods it answers. Any other method gets the contract's 405 with an
+/// `Allow` header that lists these (RFC 9110 asks for it), from the same calls that register
+/// the handlers, so the two cannot disagree.
+pub(crate) struct Endpoint {
+    resource: actix_web::Resource,
+    allow: Vec<&'static str>,
 }
 
-/// A resource at `path` answering `methods`; any other method gets a JSON error.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+fn endpoint(path: &str) -> Endpoint {
+    Endpoint {
+        resource: web::resource(path),
+        allow: Vec::new(),
+    }
+}
+
+macro_rules! endpoint_methods {
+    ($($name:ident => $method:literal),+) => {
+        impl Endpoint {
+            $(
+                fn $name<F, Args>(mut self, handler: F) -> Self
+                where
+                    F: actix_web::Handler<Args>,
+                    Args: actix_web::FromRequest + 'static,
+                    F::Output: actix_web::Responder + 'static,
+                {
+                    self.resource = self.resource.route(web::$name().to(handler));
+                    self.allow.push($method);
+                    self
+                }
+            )+
+        }
+    };
+}
+
+endpoint_methods!(get => "GET", post => "POST", patch => "PATCH", delete => "DELETE");
+
+impl actix_web::dev::HttpServiceFactory for Endpoint {
+    fn register(self, config: &mut actix_web::dev::AppService) {
+        let allow = self.allow.join(", ");
+        self.resource
+            .default_service(web::to(move || {
+                let allow = allow.clone();
+                async move {
+                    Err::<HttpResponse, _>(ApiError::from(AppError::MethodNotAllowed { allow }))
+                }
+            }))
+            .register(config);
+    }
 }
 
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse {

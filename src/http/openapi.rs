@@ -70,7 +70,7 @@ impl Modify for BearerAuth {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/openapi.json").route(web::get().to(openapi_json)));
+    cfg.service(super::endpoint("/openapi.json").get(openapi_json));
 }
 
 /// The document, rendered once per process.

@@ -45,9 +45,9 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/").route(web::get().to(index)))
-        .service(super::resource("/admin").route(web::get().to(admin)))
-        .service(super::resource("/app/{asset}").route(web::get().to(asset)));
+    cfg.service(super::endpoint("/").get(index))
+        .service(super::endpoint("/admin").get(admin))
+        .service(super::endpoint("/app/{asset}").get(asset));
 }
 
 fn page(content_type: &'static str, body: &'static str) -> HttpResponse {

@@ -13,7 +13,7 @@ use crate::actors::ws_session;
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/ws").route(web::get().to(connect)));
+    cfg.service(super::endpoint("/ws").get(connect));
 }
 
 #[derive(Deserialize)]
