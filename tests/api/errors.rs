@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
-use awc::http::Method;
 use serde_json::json;
 
 use crate::common::{Backend, TestServer};
@@ -14,11 +13,7 @@ use parley::error::ErrorCode;
 #[actix_rt::test]
 async fn every_error_code_is_in_the_openapi_document() {
     let server = TestServer::start(Backend::Sqlite).await.unwrap();
-    let answer = server
-        .api()
-        .request(Method::GET, "/api/v1/openapi.json", None, &[], None)
-        .await;
-    let doc = answer.expect(200);
+    let doc = server.openapi().await;
     let documented: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
         .as_array()
         .expect("ErrorCode is an enum schema")
@@ -134,11 +129,7 @@ async fn the_api_reference_covers_every_route_and_error_code() {
     };
     let reference = normalise(reference);
     let server = TestServer::start(Backend::Sqlite).await.unwrap();
-    let answer = server
-        .api()
-        .request(Method::GET, "/api/v1/openapi.json", None, &[], None)
-        .await;
-    let doc = answer.expect(200);
+    let doc = server.openapi().await;
     let mut missing = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {

@@ -342,11 +342,7 @@ async fn database_outage_is_a_503_and_recovers() {
 #[actix_rt::test]
 async fn openapi_lists_every_route_of_the_contract() {
     let server = TestServer::start(Backend::Sqlite).await.unwrap();
-    let res = server
-        .api()
-        .request(Method::GET, "/api/v1/openapi.json", None, &[], None)
-        .await;
-    let doc = res.expect(200);
+    let doc = server.openapi().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let mut routes: Vec<String> = doc["paths"]
         .as_object()

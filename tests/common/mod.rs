@@ -180,6 +180,15 @@ impl TestServer {
         }
     }
 
+    /// The server's OpenAPI document.
+    pub async fn openapi(&self) -> Value {
+        let answer = self
+            .api()
+            .request(Method::GET, "/api/v1/openapi.json", None, &[], None)
+            .await;
+        answer.expect(200).clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
