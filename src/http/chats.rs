@@ -29,8 +29,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateChatRequest {
     kind: ChatKind,
-    /// Groups only.
-    #[schema(min_length = 1, max_length = 128)]
+    /// Groups only; not only whitespace, no NUL.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$"
+    )]
     title: Option<String>,
     /// A direct chat names exactly one other user.
     #[serde(default)]
@@ -42,7 +46,7 @@ pub struct CreateChatRequest {
     post,
     path = "/api/v1/chats",
     tag = "chats",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once", pattern = "^[ -~]{1,255}$")),
     request_body = CreateChatRequest,
     responses(
         (status = 201, description = "Chat created", body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
@@ -179,7 +183,7 @@ pub struct AddMemberRequest {
     post,
     path = "/api/v1/chats/{chat_id}/members",
     tag = "chats",
-    params(("chat_id" = i64, Path, minimum = 1), ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    params(("chat_id" = i64, Path, minimum = 1), ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once", pattern = "^[ -~]{1,255}$")),
     request_body = AddMemberRequest,
     responses(
         (status = 200, body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
@@ -266,7 +270,7 @@ pub struct MarkReadRequest {
     post,
     path = "/api/v1/chats/{chat_id}/read",
     tag = "chats",
-    params(("chat_id" = i64, Path, minimum = 1), ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    params(("chat_id" = i64, Path, minimum = 1), ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once", pattern = "^[ -~]{1,255}$")),
     request_body = MarkReadRequest,
     responses(
         (status = 204, description = "Read marker moved forward (never back)", headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),

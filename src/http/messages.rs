@@ -37,14 +37,19 @@ pub struct SendMessageRequest {
     #[serde(rename = "type", default = "text_type")]
     #[schema(pattern = "^text$", example = "text")]
     kind: String,
-    /// Not only whitespace.
-    #[schema(min_length = 1, max_length = 4000, example = "Test message")]
+    /// Not only whitespace, no NUL.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$",
+        example = "Test message"
+    )]
     content: String,
     /// A message of the same chat.
     #[schema(minimum = 1)]
     reply_to_id: Option<i64>,
-    /// Echoed back in the answer and in the event.
-    #[schema(max_length = 64)]
+    /// Echoed back in the answer and in the event; no NUL.
+    #[schema(max_length = 64, pattern = "^[^\\u0000]*$")]
     client_id: Option<String>,
 }
 
@@ -56,7 +61,7 @@ fn text_type() -> String {
     post,
     path = "/api/v1/messages",
     tag = "messages",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once", pattern = "^[ -~]{1,255}$")),
     request_body = SendMessageRequest,
     responses(
         (status = 200, description = "Stored; message.created went to every session of every member", body = Message, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
@@ -153,7 +158,12 @@ async fn change(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct EditMessageRequest {
-    #[schema(min_length = 1, max_length = 4000)]
+    /// Not only whitespace, no NUL.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$"
+    )]
     content: String,
 }
 
@@ -222,8 +232,14 @@ pub async fn delete_message(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReactionRequest {
-    /// 1-32 bytes, no whitespace or control characters.
-    #[schema(min_length = 1, max_length = 32, example = "👍")]
+    /// No whitespace or control characters; the server takes up to 32 bytes, the document
+    /// promises 8 characters (at most 32 bytes whatever they are).
+    #[schema(
+        min_length = 1,
+        max_length = 8,
+        pattern = "^[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\u0000-\\u001F\\u007F-\\u009F]{1,8}$",
+        example = "👍"
+    )]
     emoji: String,
 }
 
@@ -231,7 +247,7 @@ pub struct ReactionRequest {
     post,
     path = "/api/v1/messages/{message_id}/reactions",
     tag = "messages",
-    params(("message_id" = i64, Path, minimum = 1), ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once")),
+    params(("message_id" = i64, Path, minimum = 1), ("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once", pattern = "^[ -~]{1,255}$")),
     request_body = ReactionRequest,
     responses(
         (status = 200, body = Message, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
@@ -272,7 +288,7 @@ pub async fn add_reaction(
     delete,
     path = "/api/v1/messages/{message_id}/reactions/{emoji}",
     tag = "messages",
-    params(("message_id" = i64, Path, minimum = 1), ("emoji" = String, Path, description = "percent-encoded")),
+    params(("message_id" = i64, Path, minimum = 1), ("emoji" = String, Path, description = "percent-encoded; as in the reaction body", pattern = "^[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\u0000-\\u001F\\u007F-\\u009F]{1,8}$", max_length = 8)),
     responses(
         (status = 200, body = Message),
         Always,
