@@ -19,6 +19,7 @@ const state = {
   users: new Map(), // id -> User (names)
   open: null, // { id, messages: Map id -> Message, order: [ids], pending: Map client_id -> Pending, hasMore }
   replyTo: null,
+  editing: null, // { id, draft, focus } while a message of mine is being edited
   typing: new Map(), // user id -> timer
   lastTypingSent: 0,
 };
@@ -216,6 +217,7 @@ async function openChat(chatId) {
   const chat = state.chats.get(chatId);
   if (!chat) return;
   state.open = { id: chatId, messages: new Map(), order: [], pending: new Map(), hasMore: false };
+  state.editing = null;
   state.replyTo = null;
   history.replaceState(null, '', `#chat=${chatId}`);
   document.body.classList.add('in-chat');
@@ -288,6 +290,16 @@ function renderMessages() {
   const items = open.order.map((id) => renderMessage(open.messages.get(id), read));
   for (const pending of open.pending.values()) items.push(renderPending(pending));
   $('messages').replaceChildren(...items);
+  const editor = state.editing && document.querySelector('#messages textarea.edit');
+  if (editor) {
+    // The form was drawn anew: give the typist back their place.
+    if (state.editing.focus || document.activeElement === document.body) {
+      editor.focus();
+      editor.setSelectionRange(editor.value.length, editor.value.length);
+      state.editing.focus = false;
+    }
+    return;
+  }
   const history = $('history');
   history.scrollTop = history.scrollHeight;
 }
@@ -331,7 +343,9 @@ function renderMessage(message, readSeq) {
     { class: `message${mine ? ' mine' : ''}${message.deleted ? ' deleted' : ''}`, 'data-id': message.id, 'data-seq': message.seq, 'data-client-id': message.client_id },
     el('span', { class: 'author' }, author),
     quoted ? el('blockquote', {}, quoted.deleted ? 'Message deleted' : quoted.content) : null,
-    el('p', { class: 'content' }, message.deleted ? 'Message deleted' : message.content),
+    state.editing?.id === message.id && !message.deleted
+      ? renderEditForm(message)
+      : el('p', { class: 'content' }, message.deleted ? 'Message deleted' : message.content),
     el(
       'span',
       { class: 'meta' },
@@ -434,31 +448,38 @@ function cancelReply() {
 }
 
 function startEdit(message) {
-  const item = document.querySelector(`.message[data-id="${message.id}"]`);
-  const content = item.querySelector('.content');
+  // Kept in the state, not only in the DOM: live events re-render the list while one types.
+  state.editing = { id: message.id, draft: message.content, focus: true };
+  renderMessages();
+}
+
+function renderEditForm(message) {
+  const editing = state.editing;
   const input = el('textarea', { class: 'edit', 'aria-label': 'Edit message', maxlength: 4000 });
-  input.value = message.content;
-  const save = async () => {
-    const text = input.value.trim();
-    if (text && text !== message.content) {
-      try {
-        settle(await state.api.patch(`/messages/${message.id}`, { content: text }));
-        return;
-      } catch (e) {
-        alert(e.message);
-      }
-    }
+  input.value = editing.draft;
+  input.addEventListener('input', () => { editing.draft = input.value; });
+  const stop = () => {
+    state.editing = null;
     renderMessages();
   };
-  const form = el(
+  const save = async () => {
+    const text = editing.draft.trim();
+    if (!text || text === message.content) return stop();
+    try {
+      const updated = await state.api.patch(`/messages/${message.id}`, { content: text });
+      state.editing = null;
+      settle(updated);
+    } catch (e) {
+      alert(e.message);
+    }
+  };
+  return el(
     'form',
     { class: 'edit-form', onsubmit: (e) => { e.preventDefault(); save(); } },
     input,
     el('button', { type: 'submit' }, 'Save'),
-    el('button', { type: 'button', class: 'secondary', onclick: () => renderMessages() }, 'Cancel'),
+    el('button', { type: 'button', class: 'secondary', onclick: stop }, 'Cancel'),
   );
-  content.replaceWith(form);
-  input.focus();
 }
 
 async function deleteMessage(message) {

@@ -26,20 +26,39 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::endpoint("/chats/{chat_id}/messages").get(history));
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize)]
 pub struct CreateChatRequest {
     kind: ChatKind,
     /// Groups only; not only whitespace, no NUL.
-    #[schema(
-        min_length = 1,
-        max_length = 128,
-        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$"
-    )]
     title: Option<String>,
     /// A direct chat names exactly one other user.
     #[serde(default)]
-    #[schema(max_items = 999)]
     member_ids: Vec<i64>,
+}
+
+/// The body of `POST /api/v1/chats` as the document shows it: a group (any number of other
+/// members, a title) or a direct chat (exactly one other member). The handler reads
+/// `CreateChatRequest`, whose checks say the same.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum CreateChatBody {
+    Group {
+        #[schema(
+            min_length = 1,
+            max_length = 128,
+            pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$"
+        )]
+        title: Option<String>,
+        #[serde(default)]
+        #[schema(max_items = 999)]
+        member_ids: Vec<i64>,
+    },
+    Direct {
+        /// The other user.
+        #[schema(min_items = 1, max_items = 1)]
+        member_ids: Vec<i64>,
+    },
 }
 
 #[utoipa::path(
@@ -47,7 +66,7 @@ pub struct CreateChatRequest {
     path = "/api/v1/chats",
     tag = "chats",
     params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; retries with the same key are answered once", pattern = "^[ -~]{1,255}$")),
-    request_body = CreateChatRequest,
+    request_body = CreateChatBody,
     responses(
         (status = 201, description = "Chat created", body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),
         (status = 200, description = "The existing direct chat", body = Chat, headers(("Idempotent-Replayed" = bool, description = "present (true) when the stored answer of an earlier request with the same key is returned"))),

@@ -99,7 +99,14 @@ try {
   step('an edit shows on the other side');
   const mine = alice.page.locator('#messages li.message', { hasText: 'hello bob' });
   await mine.getByRole('button', { name: 'Edit' }).click();
-  await alice.page.getByLabel('Edit message').fill('hello bob, edited');
+  await alice.page.getByLabel('Edit message').fill('hello bob, edit');
+  // A live event while she types redraws the list; her edit must survive it.
+  await hello.getByRole('button', { name: 'React ❤️' }).click();
+  const editing = alice.page.locator('#messages li.message', { has: alice.page.getByLabel('Edit message') });
+  await editing.getByRole('button', { name: '❤️ 1' }).waitFor(WAIT);
+  await alice.page.getByLabel('Edit message').press('End');
+  await alice.page.getByLabel('Edit message').type('ed');
+  assert.equal(await alice.page.getByLabel('Edit message').inputValue(), 'hello bob, edited');
   await alice.page.getByRole('button', { name: 'Save' }).click();
   await stored(bob.page, 'hello bob, edited').waitFor(WAIT);
   await bob.page.locator('#messages li.message', { hasText: 'hello bob, edited' }).locator('.meta', { hasText: 'edited' }).waitFor(WAIT);
