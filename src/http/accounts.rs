@@ -8,7 +8,7 @@ use super::error::ApiResult;
 use super::error_docs::{
     Always, Authenticated, BadRequest, Conflict, JsonInput, NotFound, RateLimited,
 };
-use super::extractors::{limited, path_id, AuthAttempt, AuthUser, JsonBody};
+use super::extractors::{limited, parse_query, path_id, AuthAttempt, AuthUser, JsonBody};
 use super::{json, AppState};
 use crate::actors::db_ops::{FindUser, GetUser, Login, Register};
 use crate::domain::validate::{self, Violations};
@@ -211,8 +211,7 @@ pub async fn lookup(
     _caller: AuthUser,
     req: actix_web::HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let query: LookupQuery = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| AppError::bad_request("The query string is malformed."))?;
+    let query: LookupQuery = parse_query(req.query_string())?;
     let username = query
         .username
         .ok_or_else(|| AppError::bad_request("username is required."))?;

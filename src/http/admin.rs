@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
 use super::error_docs::{Always, Authenticated, BadRequest, NotFound};
-use super::extractors::{bearer_token, path_id};
+use super::extractors::{bearer_token, parse_query, path_id};
 use super::AppState;
 use crate::actors::db_ops::{ReactivateUser, ReadPoolStatus, SearchUsers};
 use crate::domain::{AccountList, AccountStatus};
@@ -54,8 +54,7 @@ pub async fn list_users(
     _admin: Admin,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let q: ListQuery = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| AppError::bad_request("The query string is malformed."))?;
+    let q: ListQuery = parse_query(req.query_string())?;
     let query = q.query.unwrap_or_default();
     if query.chars().count() > 32 {
         return Err(AppError::bad_request("query is at most 32 characters.").into());

@@ -358,8 +358,7 @@ fn query_number(
 }
 
 fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {
-    let q: HistoryQuery = serde_urlencoded::from_str(query)
-        .map_err(|_| AppError::bad_request("The query string is malformed."))?;
+    let q: HistoryQuery = super::extractors::parse_query(query)?;
     let limit = query_number("limit", q.limit.as_deref(), 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
     let before = query_number("before_seq", q.before_seq.as_deref(), 0, i64::MAX)?;
     let after = query_number("after_seq", q.after_seq.as_deref(), 0, i64::MAX - 1)?;

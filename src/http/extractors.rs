@@ -237,6 +237,12 @@ impl FromRequest for IdempotencyHeader {
 }
 
 /// A path id: a positive 64-bit integer, else the resource cannot exist (404).
+/// A query string read into `T`; anything malformed is the same 400 on every route.
+pub fn parse_query<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, AppError> {
+    serde_urlencoded::from_str(raw)
+        .map_err(|_| AppError::bad_request("The query string is malformed."))
+}
+
 pub fn path_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()
         .ok()
