@@ -87,9 +87,9 @@ impl ChatRegistry {
         let Some(first_seq) = events.first().map(|e| e.seq) else {
             return;
         };
-        let joins_someone_here = events.iter().any(|e| {
-            matches!(e.membership, Some((user_id, true)) if !directory.sessions_of(user_id).is_empty())
-        });
+        let joins_someone_here = events.iter().any(
+            |e| matches!(e.membership, Some((user_id, true)) if directory.has_sessions(user_id)),
+        );
         let deliver = DeliverRemote { events };
         if joins_someone_here {
             self.deps.slots.tell(chat_id, deliver, || {

@@ -38,6 +38,11 @@ impl SessionDirectory {
         }
     }
 
+    /// Whether the user has a session open here (without copying its subscribers).
+    pub fn has_sessions(&self, user_id: i64) -> bool {
+        self.lock().contains_key(&user_id)
+    }
+
     pub fn sessions_of(&self, user_id: i64) -> Vec<Subscriber> {
         self.lock()
             .get(&user_id)
