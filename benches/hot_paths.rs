@@ -70,7 +70,9 @@ impl Handler<Outbound> for Sink {
 fn fan_out(c: &mut Criterion) {
     let mut group = c.benchmark_group("room fan-out (try_send of one shared frame)");
     group.measurement_time(Duration::from_secs(5));
-    let frame = ByteString::from(serde_json::to_string(&message()).unwrap_or_default());
+    let frame = Outbound::one(ByteString::from(
+        serde_json::to_string(&message()).unwrap_or_default(),
+    ));
     for sessions in [100usize, 1000] {
         group.throughput(Throughput::Elements(sessions as u64));
         group.bench_with_input(
@@ -86,7 +88,7 @@ fn fan_out(c: &mut Criterion) {
                     for _ in 0..rounds {
                         let started = std::time::Instant::now();
                         for recipient in &recipients {
-                            let _ = recipient.try_send(Outbound(frame.clone()));
+                            let _ = recipient.try_send(frame.clone());
                         }
                         looping += started.elapsed();
                         system.block_on(async {

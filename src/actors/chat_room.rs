@@ -41,6 +41,9 @@ use crate::metrics::Metrics;
 /// fits a session's outbox with room to spare.
 const LOG_BATCH: i64 = 128;
 
+/// Most events a room puts in one outbox message.
+const MAX_RUN: usize = 32;
+
 /// What every room of a server shares.
 #[derive(Clone)]
 pub struct RoomDeps {
@@ -249,15 +252,28 @@ impl ChatRoom {
     }
 
     /// Broadcasts every pending event that is next in line, then watches for a gap.
+    /// Events that change the membership go out on their own, because who receives what
+    /// changes with them; the others go out in runs of up to `MAX_RUN`, one outbox message
+    /// per session for the lot.
     fn flush(&mut self, ctx: &mut Context<Self>) {
+        let mut run: Vec<ReadyEvent> = Vec::new();
         while let Some(entry) = self.pending.first_entry() {
             if *entry.key() != self.delivered_seq + 1 {
                 break;
             }
             let event = entry.remove();
             self.delivered_seq = event.seq;
-            self.broadcast_event(&event);
+            if event.membership.is_some() {
+                self.broadcast_run(std::mem::take(&mut run));
+                self.broadcast_event(&event);
+            } else {
+                run.push(event);
+                if run.len() == MAX_RUN {
+                    self.broadcast_run(std::mem::take(&mut run));
+                }
+            }
         }
+        self.broadcast_run(run);
         if !self.behind() {
             if let Some(handle) = self.gap_fill.take() {
                 ctx.cancel_future(handle);
@@ -348,6 +364,39 @@ impl ChatRoom {
         );
     }
 
+    /// Broadcasts consecutive events that change no membership. A session that has already
+    /// been sent the start of the run (it finished a replay meanwhile) gets only the rest.
+    fn broadcast_run(&mut self, run: Vec<ReadyEvent>) {
+        let (Some(first), Some(last)) = (run.first(), run.last()) else {
+            return;
+        };
+        if run.len() == 1 {
+            return self.broadcast_event(first);
+        }
+        let (first_seq, last_seq) = (first.seq, last.seq);
+        self.deps.metrics.events_broadcast.inc_by(run.len() as u64);
+        let whole = Outbound::many(run.iter().map(|e| e.frame.clone()).collect());
+        let chat_id = self.chat_id;
+        let metrics = &self.deps.metrics;
+        self.bound.retain(|_, bound| {
+            if bound.replay.is_some() || bound.sent_up_to >= last_seq {
+                return true;
+            }
+            let keep = if bound.sent_up_to < first_seq {
+                offer(&bound.subscriber, &whole, chat_id, metrics)
+            } else {
+                let rest = run
+                    .iter()
+                    .filter(|e| e.seq > bound.sent_up_to)
+                    .map(|e| e.frame.clone())
+                    .collect();
+                offer(&bound.subscriber, &Outbound::many(rest), chat_id, metrics)
+            };
+            bound.sent_up_to = last_seq;
+            keep
+        });
+    }
+
     fn broadcast_event(&mut self, event: &ReadyEvent) {
         self.deps.metrics.events_broadcast.inc();
         let membership = event.membership;
@@ -393,11 +442,12 @@ impl ChatRoom {
     ) {
         let chat_id = self.chat_id;
         let metrics = &self.deps.metrics;
+        let outbound = Outbound::one(frame.clone());
         self.bound.retain(|_, bound| {
             if !wanted(bound) {
                 return true;
             }
-            let keep = offer(&bound.subscriber, frame, chat_id, metrics);
+            let keep = offer(&bound.subscriber, &outbound, chat_id, metrics);
             if let Some(seq) = seq {
                 bound.sent_up_to = seq;
             }
@@ -749,27 +799,29 @@ impl ChatRoom {
             return;
         };
         let full_batch = events.len() as i64 >= LOG_BATCH;
-        for event in &events {
-            if event.seq <= bound.sent_up_to {
-                continue;
-            }
-            let json = match serde_json::to_string(event) {
-                Ok(json) => json,
+        let mut frames = Vec::with_capacity(events.len());
+        let mut sent_up_to = bound.sent_up_to;
+        for event in events.iter().filter(|e| e.seq > bound.sent_up_to) {
+            match serde_json::to_string(event) {
+                Ok(json) => frames.push(ByteString::from(json)),
                 Err(e) => {
-                    tracing::error!(chat.id = chat_id, seq = event.seq, error = %e, "event did not serialise");
-                    continue;
+                    tracing::error!(chat.id = chat_id, seq = event.seq, error = %e, "event did not serialise")
                 }
-            };
-            if !offer(
+            }
+            sent_up_to = event.seq;
+        }
+        // The batch read from the log goes to the session as one outbox message.
+        if !frames.is_empty()
+            && !offer(
                 &bound.subscriber,
-                &ByteString::from(json),
+                &Outbound::many(frames),
                 chat_id,
                 &self.deps.metrics,
-            ) {
-                return;
-            }
-            bound.sent_up_to = event.seq;
+            )
+        {
+            return;
         }
+        bound.sent_up_to = sent_up_to;
         let next_after = bound.sent_up_to;
         if full_batch || next_after < self.delivered_seq {
             self.bound.insert(session_id, bound);
@@ -791,7 +843,7 @@ impl ChatRoom {
         let delivered = match frame {
             Some(frame) => offer(
                 &bound.subscriber,
-                &ByteString::from(frame),
+                &Outbound::one(ByteString::from(frame)),
                 chat_id,
                 &self.deps.metrics,
             ),
@@ -804,16 +856,27 @@ impl ChatRoom {
 }
 
 /// Offers one frame to one session; false if the session is gone or overflowed.
-fn offer(subscriber: &Subscriber, frame: &ByteString, chat_id: i64, metrics: &Metrics) -> bool {
-    match subscriber.outbox.try_send(Outbound(frame.clone())) {
-        Ok(()) => true,
-        Err(SendError::Full(_)) => {
-            metrics.ws_slow_consumer_closes.inc();
-            subscriber.overflow.do_send(Overflowed { chat_id });
-            false
-        }
-        Err(SendError::Closed(_)) => false,
+fn offer(subscriber: &Subscriber, outbound: &Outbound, chat_id: i64, metrics: &Metrics) -> bool {
+    let frames = outbound.frames().len();
+    if !subscriber.backlog.reserve(frames) {
+        return overflowed(subscriber, chat_id, metrics);
     }
+    match subscriber.outbox.try_send(outbound.clone()) {
+        Ok(()) => true,
+        Err(refused) => {
+            subscriber.backlog.release(frames);
+            match refused {
+                SendError::Full(_) => overflowed(subscriber, chat_id, metrics),
+                SendError::Closed(_) => false,
+            }
+        }
+    }
+}
+
+fn overflowed(subscriber: &Subscriber, chat_id: i64, metrics: &Metrics) -> bool {
+    metrics.ws_slow_consumer_closes.inc();
+    subscriber.overflow.do_send(Overflowed { chat_id });
+    false
 }
 
 /// Closes sessions with 1012 (service restart) so that their clients reconnect and resume.

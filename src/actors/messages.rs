@@ -2,6 +2,9 @@
 //! sessions. They live in this one module, which imports no actor, so that rooms, sessions and
 //! the registry depend on it and never on each other.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use actix::{Message, Recipient};
 use bytestring::ByteString;
 
@@ -183,9 +186,44 @@ pub struct Subscriber {
     pub user_id: i64,
     pub token_id: i64,
     pub outbox: Recipient<Outbound>,
+    /// Frames in the outbox, counted across every room that offers to it.
+    pub backlog: Arc<Backlog>,
     pub overflow: Recipient<Overflowed>,
     pub kick: Recipient<Kick>,
     pub membership: Recipient<Membership>,
+}
+
+/// How many frames a session has been offered and not yet written, against its limit. The
+/// outbox is bounded in frames rather than in messages because one message may carry a run of
+/// frames: a session that stops reading is dropped after the same backlog either way.
+#[derive(Debug)]
+pub struct Backlog {
+    frames: AtomicUsize,
+    limit: usize,
+}
+
+impl Backlog {
+    pub fn new(limit: usize) -> Backlog {
+        Backlog {
+            frames: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Takes room for `n` frames; false, and nothing taken, past the limit.
+    pub fn reserve(&self, n: usize) -> bool {
+        let before = self.frames.fetch_add(n, Ordering::Relaxed);
+        if before + n > self.limit {
+            self.frames.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back room for `n` frames, written or never queued.
+    pub fn release(&self, n: usize) {
+        self.frames.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
 /// Tells a session that a chat's room has bound it (`bound`) or dropped it (its user left), so
@@ -197,10 +235,27 @@ pub struct Membership {
     pub bound: bool,
 }
 
-/// One serialised frame for a session's outbox. Cloning shares the bytes.
+/// Serialised frames for a session's outbox, in order: one event, or every event a room had
+/// ready at once, so that the session writes them to its socket together instead of waking and
+/// writing once per frame. A room builds one and offers clones of it to all its sessions:
+/// cloning shares the frames.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
-pub struct Outbound(pub ByteString);
+pub struct Outbound(Arc<[ByteString]>);
+
+impl Outbound {
+    pub fn one(frame: ByteString) -> Outbound {
+        Outbound(Arc::new([frame]))
+    }
+
+    pub fn many(frames: Vec<ByteString>) -> Outbound {
+        Outbound(frames.into())
+    }
+
+    pub fn frames(&self) -> &[ByteString] {
+        &self.0
+    }
+}
 
 /// Told to a session whose outbox overflowed; the room has already dropped it.
 #[derive(Message, Clone, Copy, Debug)]

@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -24,7 +25,7 @@ use actix_web_actors::ws;
 
 use super::db_ops::ChatIdsOf;
 use super::messages::{
-    Kick, Membership, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing,
+    Backlog, Kick, Membership, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing,
 };
 use super::session_permits::SessionPermit;
 use super::ws_protocol::{parse_client_frame, to_json, ClientFrame, ErrorData, Ready, ServerFrame};
@@ -35,7 +36,8 @@ use crate::error::{AppError, ErrorCode};
 /// Largest frame a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// Frames a session may have waiting; past this it is a slow consumer.
+/// Frames a session may have waiting in its outbox (one message may carry a room's run of
+/// several); past this it is a slow consumer.
 pub const OUTBOX_CAPACITY: usize = 1024;
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
@@ -50,6 +52,8 @@ pub struct WsSession {
     last_heard: Instant,
     /// The chats whose rooms have this session bound.
     chats: HashSet<i64>,
+    /// Frames offered to the outbox and not yet written, shared with the rooms.
+    backlog: Arc<Backlog>,
     /// `None` when frames are not limited.
     frame_limit: Option<DefaultDirectRateLimiter>,
     /// Frames refused in a row by the limit.
@@ -77,6 +81,7 @@ pub fn upgrade(
         settings,
         last_heard: Instant::now(),
         chats: HashSet::new(),
+        backlog: Arc::new(Backlog::new(OUTBOX_CAPACITY)),
         frame_limit: frame_limiter(&settings),
         refused_frames: 0,
         _permit: permit,
@@ -104,6 +109,7 @@ impl WsSession {
             user_id: self.user_id,
             token_id: self.token_id,
             outbox: addr.clone().recipient(),
+            backlog: self.backlog.clone(),
             overflow: addr.clone().recipient(),
             kick: addr.clone().recipient(),
             membership: addr.recipient(),
@@ -283,9 +289,18 @@ impl Actor for WsSession {
 impl Handler<Outbound> for WsSession {
     type Result = ();
 
-    fn handle(&mut self, frame: Outbound, ctx: &mut Ctx) {
-        self.actors.metrics.ws_frames_sent.inc();
-        ctx.text(frame.0);
+    fn handle(&mut self, outbound: Outbound, ctx: &mut Ctx) {
+        let frames = outbound.frames();
+        self.backlog.release(frames.len());
+        self.actors
+            .metrics
+            .ws_frames_sent
+            .inc_by(frames.len() as u64);
+        // Frames queued in one turn of the session are encoded into one buffer and reach the
+        // socket in one write.
+        for frame in frames {
+            ctx.text(frame.clone());
+        }
     }
 }
 

@@ -144,6 +144,55 @@ on_both_backends! {
         }
     }
 
+    /// Sends committed together reach each session as one run of frames; a membership change
+    /// among them still splits who sees what exactly at its seq.
+    async fn membership_changes_amid_a_burst_split_the_stream_at_their_seq(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let carol = api.register("carol").await;
+        let chat_id = api.group(&alice, &[&carol]).await;
+        let mut a = WsClient::connect(&server, &alice.token).await;
+        let mut b = WsClient::connect(&server, &bob.token).await;
+        let mut c = WsClient::connect(&server, &carol.token).await;
+        let api_ref = &api;
+        let alice_ref = &alice;
+        let sends = (0..8).map(|lane| async move {
+            for i in 0..25 {
+                api_ref.send(alice_ref, chat_id, &format!("{lane}/{i}")).await;
+            }
+        });
+        let changes = async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            api_ref.post(&format!("/api/v1/chats/{chat_id}/members"), &alice_ref.token, &json!({"user_id": bob.id})).await.expect(200);
+            api_ref.delete(&format!("/api/v1/chats/{chat_id}/members/{}", carol.id), &alice_ref.token).await.expect(204);
+        };
+        tokio::join!(futures_util::future::join_all(sends), changes);
+        // Seqs 1-2: the chat's two members joining, before the sessions connected.
+        let last = 2 + 200 + 2;
+        let mut all = Vec::new();
+        while all.len() < (last - 2) as usize {
+            all.push(a.next_event().await);
+        }
+        assert_eq!(all.iter().map(seq).collect::<Vec<i64>>(), (3..=last).collect::<Vec<i64>>());
+        let at = |kind: &str| all.iter().find(|f| f["type"] == kind).map(seq).expect(kind);
+        let (joined, left) = (at("member.joined"), at("member.left"));
+        // Bob: his join and everything after it; carol: everything up to her leaving.
+        let mut bobs = Vec::new();
+        while bobs.len() < (last - joined + 1) as usize {
+            bobs.push(seq(&b.next_event().await));
+        }
+        assert_eq!(bobs, (joined..=last).collect::<Vec<i64>>());
+        let mut carols = Vec::new();
+        while carols.len() < (left - 2) as usize {
+            carols.push(seq(&c.next_event().await));
+        }
+        assert_eq!(carols, (3..=left).collect::<Vec<i64>>());
+        for ws in [&mut a, &mut b, &mut c] {
+            ws.expect_silence(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn resume_replays_what_was_missed_then_goes_live(server) {
         let api = server.api();
         let alice = api.register("alice").await;
@@ -370,7 +419,13 @@ async fn silent_sessions_are_closed() {
 
 #[actix_rt::test]
 async fn a_client_that_never_reads_is_closed_and_others_get_everything() {
-    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    // The stalled client's window stays shut for the whole run, which on a busy machine can
+    // outlast the default dead-peer limit; that limit has its own test (dead_peers.rs).
+    let server = TestServer::start_with(Backend::Sqlite, Default::default(), |config| {
+        config.dead_peer_timeout = Duration::from_secs(600);
+    })
+    .await
+    .unwrap();
     let api = server.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
