@@ -1,5 +1,6 @@
 //! The few API calls the scenarios need, over awc.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use awc::Client;
@@ -137,8 +138,17 @@ impl Api {
 
 /// A client without awc's default cap of 100 connections.
 pub fn client() -> Client {
+    client_from(None)
+}
+
+/// The same, connecting from the given local address.
+pub fn client_from(source: Option<IpAddr>) -> Client {
+    let mut connector = awc::Connector::new().limit(0);
+    if let Some(source) = source {
+        connector = connector.local_address(source);
+    }
     Client::builder()
-        .connector(awc::Connector::new().limit(0))
+        .connector(connector)
         .timeout(Duration::from_secs(30))
         .finish()
 }

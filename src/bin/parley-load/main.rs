@@ -43,6 +43,11 @@ pub struct Common {
     /// Hide the progress bar.
     #[arg(long, global = true)]
     pub quiet: bool,
+    /// Open WebSocket sessions from this many loopback source addresses (127.0.0.1,
+    /// 127.0.0.2, ...), round robin: one address to one server port has only the ephemeral
+    /// port range (about 28,000) of connections.
+    #[arg(long, default_value_t = 1, global = true)]
+    pub source_addresses: u8,
 }
 
 impl Common {
@@ -51,6 +56,14 @@ impl Common {
         self.urls
             .first()
             .map_or("http://127.0.0.1:8000", String::as_str)
+    }
+
+    /// The source address of the `n`th session.
+    pub fn source_address(&self, n: usize) -> std::net::IpAddr {
+        let count = usize::from(self.source_addresses.max(1));
+        // At most 255 addresses, so the last octet is 1..=255.
+        let octet = u8::try_from(n % count + 1).unwrap_or(1);
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, octet))
     }
 
     pub fn time_limit(&self) -> Duration {

@@ -2,6 +2,7 @@
 //! and returns a report.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,7 +12,7 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::client::{client, run_id, Api, User};
+use crate::client::{client_from, run_id, Api, User};
 use crate::report::{Latencies, Report, Tally};
 use crate::Common;
 
@@ -270,14 +271,17 @@ struct SessionLog {
     out_of_order: usize,
     latencies: Latencies,
     closed_early: bool,
+    /// When the last event arrived.
+    last_at: Option<Instant>,
 }
 
 async fn open_session(
     url: &str,
     token: &str,
+    source: IpAddr,
 ) -> Result<actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>, String> {
     let ws_url = format!("{}/api/v1/ws", url.replacen("http", "ws", 1));
-    let (_, mut conn) = client()
+    let (_, mut conn) = client_from(Some(source))
         .ws(ws_url)
         .bearer_auth(token)
         .max_frame_size(1024 * 1024)
@@ -294,7 +298,7 @@ async fn open_session(
 /// Runs `sessions` sessions spread over `threads` threads, each following `expect` messages
 /// (or just holding on until `hold` passes when `expect` is 0).
 fn run_sessions(
-    urls: Vec<String>,
+    common: &Common,
     tokens: Vec<String>,
     sessions: usize,
     threads: usize,
@@ -304,23 +308,31 @@ fn run_sessions(
 ) -> std::sync::mpsc::Receiver<Result<Vec<SessionLog>, String>> {
     let (tx, rx) = std::sync::mpsc::channel();
     let threads = threads.max(1);
+    let urls = &common.urls;
     for t in 0..threads {
         // Session i goes to node i mod nodes: every node gets its share of every thread.
-        let share: Vec<(usize, String)> = (0..sessions)
+        let share: Vec<(usize, String, IpAddr)> = (0..sessions)
             .filter(|i| i % threads == t)
-            .map(|i| (i % urls.len().max(1), tokens[i % tokens.len()].clone()))
+            .map(|i| {
+                (
+                    i % urls.len().max(1),
+                    tokens[i % tokens.len()].clone(),
+                    common.source_address(i),
+                )
+            })
             .collect();
         let (urls, tx, connected) = (urls.clone(), tx.clone(), connected.clone());
         std::thread::spawn(move || {
             let result = actix_rt::System::new().block_on(async move {
                 let mut conns = Vec::with_capacity(share.len());
                 for chunk in share.chunks(100) {
-                    let opened =
-                        futures_util::future::join_all(chunk.iter().map(|(node, token)| {
+                    let opened = futures_util::future::join_all(chunk.iter().map(
+                        |(node, token, source)| {
                             let url = urls.get(*node).map_or("", String::as_str);
-                            async move { (*node, open_session(url, token).await) }
-                        }))
-                        .await;
+                            async move { (*node, open_session(url, token, *source).await) }
+                        },
+                    ))
+                    .await;
                     for (node, conn) in opened {
                         conns.push((node, conn?));
                         connected.fetch_add(1, Ordering::Relaxed);
@@ -362,6 +374,7 @@ fn run_sessions(
                             }
                             last_seq = seq;
                             log.received += 1;
+                            log.last_at = Some(Instant::now());
                             if let Some(sent) = event.sent_micros {
                                 let micros = now_micros().saturating_sub(sent);
                                 log.latencies.record(Duration::from_micros(
@@ -381,13 +394,45 @@ fn run_sessions(
     rx
 }
 
+type SessionResults = std::sync::mpsc::Receiver<Result<Vec<SessionLog>, String>>;
+
+/// Waits until every session is open or `limit` passes. A session thread that could not open
+/// one (refused by a session cap, say) ends the wait with its error; one that already
+/// finished leaves its logs in `early`.
+async fn await_connected(
+    rx: &SessionResults,
+    early: &mut Vec<Vec<SessionLog>>,
+    connected: &AtomicUsize,
+    sessions: usize,
+    bar: &ProgressBar,
+    limit: Duration,
+) -> Result<(), String> {
+    let started = Instant::now();
+    while connected.load(Ordering::Relaxed) < sessions && started.elapsed() < limit {
+        match rx.try_recv() {
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(logs)) => early.push(logs),
+            Err(_) => {}
+        }
+        bar.set_position(connected.load(Ordering::Relaxed) as u64);
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
 fn collect(
-    rx: std::sync::mpsc::Receiver<Result<Vec<SessionLog>, String>>,
+    rx: SessionResults,
+    early: Vec<Vec<SessionLog>>,
     threads: usize,
     wait: Duration,
 ) -> Result<Vec<SessionLog>, String> {
-    let mut all = Vec::new();
-    for _ in 0..threads.max(1) {
+    let mut all: Vec<SessionLog> = Vec::new();
+    let pending = threads.max(1).saturating_sub(early.len());
+    for logs in early {
+        all.extend(logs);
+    }
+    for _ in 0..pending {
         all.extend(
             rx.recv_timeout(wait)
                 .map_err(|_| "a session thread did not finish".to_owned())??,
@@ -433,7 +478,7 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     let connected = Arc::new(AtomicUsize::new(0));
     let bar = progress(common, args.sessions as u64, "connect");
     let rx = run_sessions(
-        common.urls.clone(),
+        common,
         tokens,
         args.sessions,
         args.threads,
@@ -441,11 +486,13 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
         common.time_limit() + Duration::from_secs(30),
         connected.clone(),
     );
-    while connected.load(Ordering::Relaxed) < args.sessions {
-        bar.set_position(connected.load(Ordering::Relaxed) as u64);
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    let mut early = Vec::new();
+    let limit = common.time_limit() + Duration::from_secs(60);
+    await_connected(&rx, &mut early, &connected, args.sessions, &bar, limit).await?;
+    let open = connected.load(Ordering::Relaxed);
+    if open < args.sessions {
+        return Err(format!("only {open} of {} sessions opened", args.sessions));
     }
-    bar.finish_and_clear();
     let bar = progress(common, args.messages as u64, "fanout");
     let senders = args.senders.clamp(1, 64);
     // Each sender keeps its share of the rate; together they offer `rate`.
@@ -481,11 +528,18 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     }
     let sent = statuses.values().sum::<u64>() as usize;
     bar.finish_and_clear();
-    let logs =
-        actix_rt::task::spawn_blocking(move || collect(rx, args.threads, Duration::from_secs(120)))
-            .await
-            .map_err(|e| e.to_string())??;
-    let elapsed = started.elapsed();
+    let logs = actix_rt::task::spawn_blocking(move || {
+        collect(rx, early, args.threads, Duration::from_secs(120))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    // Deliveries per second over the time they took: sessions that expected more than was
+    // sent wait out their hold, which is not delivery time.
+    let elapsed = logs
+        .iter()
+        .filter_map(|log| log.last_at)
+        .max()
+        .map_or_else(|| started.elapsed(), |last| last.duration_since(started));
     let mut report = Report::new("fanout");
     report.param("sessions", args.sessions);
     report.param("users", args.users);
@@ -576,8 +630,13 @@ pub async fn idle(common: &Common, args: IdleArgs) -> Result<Report, String> {
     let connected = Arc::new(AtomicUsize::new(0));
     let hold = common.time_limit();
     let bar = progress(common, args.sessions as u64, "connect");
+    // Every session on the one server whose memory is read.
+    let one_node = Common {
+        urls: vec![common.url().to_owned()],
+        ..common.clone()
+    };
     let rx = run_sessions(
-        vec![common.url().to_owned()],
+        &one_node,
         tokens,
         args.sessions,
         args.threads,
@@ -585,20 +644,16 @@ pub async fn idle(common: &Common, args: IdleArgs) -> Result<Report, String> {
         hold + Duration::from_secs(60),
         connected.clone(),
     );
-    let started = Instant::now();
-    while connected.load(Ordering::Relaxed) < args.sessions
-        && started.elapsed() < hold + Duration::from_secs(60)
-    {
-        bar.set_position(connected.load(Ordering::Relaxed) as u64);
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    bar.finish_and_clear();
+    let mut early = Vec::new();
+    let limit = hold + Duration::from_secs(60);
+    await_connected(&rx, &mut early, &connected, args.sessions, &bar, limit).await?;
     let open = connected.load(Ordering::Relaxed);
     // Let the server settle, then read its memory while every session is open.
     actix_rt::time::sleep(Duration::from_secs(2)).await;
     let during = args.server_pid.and_then(resident_kib);
     let mut report = Report::new("idle");
     report.param("sessions", args.sessions);
+    report.param("source addresses", common.source_addresses.max(1));
     report.figure("sessions open", open as f64);
     if let (Some(before), Some(during)) = (before, during) {
         report.figure("server RSS before (KiB)", before as f64);
