@@ -264,16 +264,16 @@ impl ChatRoom {
             let event = entry.remove();
             self.delivered_seq = event.seq;
             if event.membership.is_some() {
-                self.broadcast_run(std::mem::take(&mut run));
+                self.send_run(&std::mem::take(&mut run));
                 self.broadcast_event(&event);
             } else {
                 run.push(event);
                 if run.len() == MAX_RUN {
-                    self.broadcast_run(std::mem::take(&mut run));
+                    self.send_run(&std::mem::take(&mut run));
                 }
             }
         }
-        self.broadcast_run(run);
+        self.send_run(&run);
         if !self.behind() {
             if let Some(handle) = self.gap_fill.take() {
                 ctx.cancel_future(handle);
@@ -364,15 +364,12 @@ impl ChatRoom {
         );
     }
 
-    /// Broadcasts consecutive events that change no membership. A session that has already
-    /// been sent the start of the run (it finished a replay meanwhile) gets only the rest.
-    fn broadcast_run(&mut self, run: Vec<ReadyEvent>) {
+    /// Offers consecutive events to every live session as one outbox message. A session that
+    /// has already been sent the start of them (it finished a replay meanwhile) gets the rest.
+    fn send_run(&mut self, run: &[ReadyEvent]) {
         let (Some(first), Some(last)) = (run.first(), run.last()) else {
             return;
         };
-        if run.len() == 1 {
-            return self.broadcast_event(first);
-        }
         let (first_seq, last_seq) = (first.seq, last.seq);
         self.deps.metrics.events_broadcast.inc_by(run.len() as u64);
         let whole = Outbound::many(run.iter().map(|e| e.frame.clone()).collect());
@@ -398,7 +395,6 @@ impl ChatRoom {
     }
 
     fn broadcast_event(&mut self, event: &ReadyEvent) {
-        self.deps.metrics.events_broadcast.inc();
         let membership = event.membership;
         if let Some((user_id, true)) = membership {
             // The new member's open sessions see the event that adds them, and all after it.
@@ -409,12 +405,7 @@ impl ChatRoom {
                 }
             }
         }
-        let seq = event.seq;
-        self.send_where(
-            &event.frame,
-            |b| b.replay.is_none() && b.sent_up_to < seq,
-            Some(seq),
-        );
+        self.send_run(std::slice::from_ref(event));
         if let Some((user_id, false)) = membership {
             self.members.remove(&user_id);
             let chat_id = self.chat_id;
@@ -434,12 +425,7 @@ impl ChatRoom {
     /// Puts a frame in the outbox of every session `wanted` selects, without waiting. A full
     /// outbox means a session that cannot keep up: it is dropped (and told so) rather than
     /// allowed to slow the room or grow its memory.
-    fn send_where(
-        &mut self,
-        frame: &ByteString,
-        wanted: impl Fn(&Bound) -> bool,
-        seq: Option<i64>,
-    ) {
+    fn send_where(&mut self, frame: &ByteString, wanted: impl Fn(&Bound) -> bool) {
         let chat_id = self.chat_id;
         let metrics = &self.deps.metrics;
         let outbound = Outbound::one(frame.clone());
@@ -447,11 +433,7 @@ impl ChatRoom {
             if !wanted(bound) {
                 return true;
             }
-            let keep = offer(&bound.subscriber, &outbound, chat_id, metrics);
-            if let Some(seq) = seq {
-                bound.sent_up_to = seq;
-            }
-            keep
+            offer(&bound.subscriber, &outbound, chat_id, metrics)
         });
     }
 
@@ -496,11 +478,7 @@ impl ChatRoom {
     }
 
     fn send_ephemeral(&mut self, frame: &ByteString, from_user: i64, to_sender: bool) {
-        self.send_where(
-            frame,
-            |b| to_sender || b.subscriber.user_id != from_user,
-            None,
-        );
+        self.send_where(frame, |b| to_sender || b.subscriber.user_id != from_user);
     }
 
     /// Stores the waiting sends (up to a batch) through the executor. The next batch starts
