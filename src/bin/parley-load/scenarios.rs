@@ -275,6 +275,9 @@ struct SessionLog {
     last_at: Option<Instant>,
 }
 
+/// What each session thread sends back: its sessions' logs, or why it could not open one.
+type SessionResults = std::sync::mpsc::Receiver<Result<Vec<SessionLog>, String>>;
+
 async fn open_session(
     url: &str,
     token: &str,
@@ -305,7 +308,7 @@ fn run_sessions(
     expect: usize,
     hold: Duration,
     connected: Arc<AtomicUsize>,
-) -> std::sync::mpsc::Receiver<Result<Vec<SessionLog>, String>> {
+) -> SessionResults {
     let (tx, rx) = std::sync::mpsc::channel();
     let threads = threads.max(1);
     let urls = &common.urls;
@@ -393,8 +396,6 @@ fn run_sessions(
     }
     rx
 }
-
-type SessionResults = std::sync::mpsc::Receiver<Result<Vec<SessionLog>, String>>;
 
 /// Waits until every session is open or `limit` passes. A session thread that could not open
 /// one (refused by a session cap, say) ends the wait with its error; one that already
