@@ -48,6 +48,10 @@ pub struct Common {
     /// port range (about 28,000) of connections.
     #[arg(long, default_value_t = 1, global = true)]
     pub source_addresses: u8,
+    /// The server's process id: its CPU is reported beside the tool's own, and `idle` reads
+    /// its memory.
+    #[arg(long, global = true)]
+    pub server_pid: Option<u32>,
 }
 
 impl Common {

@@ -106,6 +106,14 @@ impl Report {
         self.parameters.insert(name.to_owned(), value.to_string());
     }
 
+    /// The load tool's CPU and, if known, the server's, each as a percentage of one core.
+    pub fn cpu(&mut self, (tool, server): (f64, Option<f64>)) {
+        self.figure("load tool CPU (% of a core)", tool);
+        if let Some(server) = server {
+            self.figure("server CPU (% of a core)", server);
+        }
+    }
+
     pub fn figure(&mut self, name: &str, value: f64) {
         self.figures.insert(name.to_owned(), value);
     }

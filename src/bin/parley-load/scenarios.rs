@@ -83,6 +83,7 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     let bar = progress(common, args.count as u64, "send");
     let deadline = Instant::now() + common.time_limit();
     let started = Instant::now();
+    let meter = crate::cpu::Meter::start(common.server_pid);
     let lanes = users.iter().enumerate().map(|(lane, user)| {
         let (api, issued, bar, chats, content) = (
             api.clone(),
@@ -114,8 +115,10 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     });
     let results = futures_util::future::join_all(lanes).await;
     let elapsed = started.elapsed();
+    let cpu = meter.finish();
     bar.finish_and_clear();
     let mut report = Report::new("send");
+    report.cpu(cpu);
     report.param("clients", args.clients);
     report.param("chats", args.chats);
     report.param("message size", args.size);
@@ -149,6 +152,18 @@ pub struct HistoryArgs {
     /// Pages to fetch at most.
     #[arg(long, default_value_t = 200_000)]
     pub count: usize,
+}
+
+/// The part of a history page the readers check: how many messages, and that each carries
+/// its two reactions; the rest of the answer is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct HistoryPage {
+    messages: Vec<PageMessage>,
+}
+
+#[derive(serde::Deserialize)]
+struct PageMessage {
+    reactions: Vec<serde::de::IgnoredAny>,
 }
 
 pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, String> {
@@ -185,6 +200,7 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
     let bar = progress(common, args.count as u64, "history");
     let deadline = Instant::now() + common.time_limit();
     let started = Instant::now();
+    let meter = crate::cpu::Meter::start(common.server_pid);
     let seqs = Arc::new(seqs);
     let readers = (0..args.clients.max(1)).map(|reader| {
         let (api, issued, bar, seqs, token) = (
@@ -204,25 +220,21 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
                 let before =
                     seqs[limit.min(seqs.len() - 1) + n % (seqs.len() - limit.min(seqs.len() - 1))];
                 let t = Instant::now();
-                let answer = api
-                    .call(
-                        awc::http::Method::GET,
+                let (status, page) = api
+                    .get_as::<HistoryPage>(
                         &format!(
                             "/api/v1/chats/{chat_id}/messages?limit={limit}&before_seq={before}"
                         ),
-                        Some(&token),
-                        &[],
-                        None,
+                        &token,
                     )
                     .await;
-                tally.record(answer.status, answer.status == 200, t.elapsed());
-                if answer.status == 200 {
-                    let page = answer.body["messages"].as_array().map_or(0, |m| m.len());
-                    let reacted = answer.body["messages"].as_array().is_some_and(|m| {
-                        m.iter()
-                            .all(|m| m["reactions"].as_array().map_or(0, |r| r.len()) == 2)
+                tally.record(status, status == 200, t.elapsed());
+                if status == 200 {
+                    let complete = page.is_some_and(|page| {
+                        page.messages.len() + 1 >= limit.min(seqs.len())
+                            && page.messages.iter().all(|m| m.reactions.len() == 2)
                     });
-                    if page < limit.min(seqs.len()) - 1 || !reacted {
+                    if !complete {
                         short_pages += 1;
                     }
                 }
@@ -233,8 +245,10 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
     });
     let results = futures_util::future::join_all(readers).await;
     let elapsed = started.elapsed();
+    let cpu = meter.finish();
     bar.finish_and_clear();
     let mut report = Report::new("history");
+    report.cpu(cpu);
     report.param("clients", args.clients);
     report.param("page size", limit);
     report.param("messages (2 reactions each)", args.messages);
@@ -463,9 +477,6 @@ pub struct FanoutArgs {
     /// round-trip time).
     #[arg(long, default_value_t = 1)]
     pub senders: usize,
-    /// The server's process id, to report its CPU beside the tool's own.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
 }
 
 pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String> {
@@ -499,7 +510,7 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     // Each sender keeps its share of the rate; together they offer `rate`.
     let interval = Duration::from_secs_f64(senders as f64 / f64::from(args.rate.max(1)));
     let started = Instant::now();
-    let meter = crate::cpu::Meter::start(args.server_pid);
+    let meter = crate::cpu::Meter::start(common.server_pid);
     let deadline = started + common.time_limit();
     let claimed = AtomicUsize::new(0);
     let lanes = (0..senders).map(|_| {
@@ -536,11 +547,9 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     .map_err(|e| e.to_string())??;
     // Deliveries per second over the time they took: sessions that expected more than was
     // sent wait out their hold, which is not delivery time.
-    let elapsed = logs
-        .iter()
-        .filter_map(|log| log.last_at)
-        .max()
-        .map_or_else(|| started.elapsed(), |last| last.duration_since(started));
+    let last_delivery = logs.iter().filter_map(|log| log.last_at).max();
+    let elapsed =
+        last_delivery.map_or_else(|| started.elapsed(), |last| last.duration_since(started));
     let mut report = Report::new("fanout");
     report.param("sessions", args.sessions);
     report.param("users", args.users);
@@ -580,11 +589,9 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     report.figure("sessions missing events", incomplete as f64);
     report.figure("out-of-order deliveries", disordered as f64);
     report.figure("duplicated deliveries", duplicated as f64);
-    let (tool_cpu, server_cpu) = meter.finish();
-    report.figure("load tool CPU (% of a core)", tool_cpu);
-    if let Some(server_cpu) = server_cpu {
-        report.figure("server CPU (% of a core)", server_cpu);
-    }
+    // Up to the last delivery: sessions that expected more than was sent wait out their hold
+    // afterwards, doing nothing.
+    report.cpu(meter.finish_at(last_delivery.unwrap_or_else(Instant::now)));
     report.latency = Some(latencies.summary());
     if incomplete > 0 || disordered > 0 || duplicated > 0 {
         report.problem(format!(
@@ -600,9 +607,6 @@ pub struct IdleArgs {
     /// WebSocket sessions to hold open.
     #[arg(long, default_value_t = 1000)]
     pub sessions: usize,
-    /// The server's process id, to read its memory from /proc.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
     /// Distinct users the sessions belong to.
     #[arg(long, default_value_t = 20)]
     pub users: usize,
@@ -626,7 +630,7 @@ pub async fn idle(common: &Common, args: IdleArgs) -> Result<Report, String> {
     let users = register_many(&api, &run, args.users.max(1)).await?;
     let ids: Vec<i64> = users[1..].iter().map(|u| u.id).collect();
     api.group(&users[0], &ids).await?;
-    let before = args.server_pid.and_then(resident_kib);
+    let before = common.server_pid.and_then(resident_kib);
     let tokens: Vec<String> = users.iter().map(|u| u.token.clone()).collect();
     let connected = Arc::new(AtomicUsize::new(0));
     let hold = common.time_limit();
@@ -651,7 +655,7 @@ pub async fn idle(common: &Common, args: IdleArgs) -> Result<Report, String> {
     let open = connected.load(Ordering::Relaxed);
     // Let the server settle, then read its memory while every session is open.
     actix_rt::time::sleep(Duration::from_secs(2)).await;
-    let during = args.server_pid.and_then(resident_kib);
+    let during = common.server_pid.and_then(resident_kib);
     let mut report = Report::new("idle");
     report.param("sessions", args.sessions);
     report.param("source addresses", common.source_addresses.max(1));
@@ -663,7 +667,7 @@ pub async fn idle(common: &Common, args: IdleArgs) -> Result<Report, String> {
             "KiB per session",
             (during.saturating_sub(before)) as f64 / open.max(1) as f64,
         );
-    } else if args.server_pid.is_some() {
+    } else if common.server_pid.is_some() {
         report.problem("could not read the server's memory from /proc".into());
     }
     if open < args.sessions {

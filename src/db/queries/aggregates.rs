@@ -8,6 +8,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
+use crate::db::queries::history_page::PageRow;
+use crate::db::queries::HistoryPageStatement;
 use crate::db::rows::{chat_from_rows, ChatRow, MemberRow, MessageRow, ReactionRow};
 use crate::db::schema::{chat_members, chats, messages, reactions};
 use crate::domain::{Chat, ChatSummary, HistoryCursor, HistoryPage, Message, Reaction};
@@ -94,8 +96,9 @@ pub async fn message(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResul
     aggregate(conn, row).await
 }
 
-/// One page of a chat's history, ascending by seq. Three queries (membership, messages,
-/// reactions), whatever `limit` is.
+/// One page of a chat's history, ascending by seq: one statement (messages, their reactions
+/// and the membership check), and a second only when that finds nothing, to tell an empty
+/// page from a chat the caller may not read.
 pub async fn history(
     conn: &mut Conn,
     user_id: i64,
@@ -103,28 +106,12 @@ pub async fn history(
     cursor: HistoryCursor,
     limit: i64,
 ) -> AppResult<HistoryPage> {
-    super::guards::require_member(conn, chat_id, user_id).await?;
-    let in_chat = messages::table
-        .filter(messages::chat_id.eq(chat_id))
-        .select(MessageRow::as_select())
-        .limit(limit + 1);
-    let mut rows: Vec<MessageRow> = match cursor {
-        HistoryCursor::Newest => in_chat.order(messages::seq.desc()).load(conn).await?,
-        HistoryCursor::BeforeSeq(seq) => {
-            in_chat
-                .filter(messages::seq.lt(seq))
-                .order(messages::seq.desc())
-                .load(conn)
-                .await?
-        }
-        HistoryCursor::AfterSeq(seq) => {
-            in_chat
-                .filter(messages::seq.gt(seq))
-                .order(messages::seq.asc())
-                .load(conn)
-                .await?
-        }
-    };
+    let mut rows = conn
+        .history_rows(chat_id, user_id, cursor, limit + 1)
+        .await?;
+    if rows.is_empty() {
+        super::guards::require_member(conn, chat_id, user_id).await?;
+    }
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     // Backward pages were read newest first; a page is always shown oldest first.
@@ -132,7 +119,10 @@ pub async fn history(
         rows.reverse();
     }
     Ok(HistoryPage {
-        messages: with_reactions(conn, rows).await?,
+        messages: rows
+            .into_iter()
+            .map(PageRow::into_aggregate)
+            .collect::<AppResult<_>>()?,
         has_more,
     })
 }

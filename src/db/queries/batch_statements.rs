@@ -11,12 +11,11 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
-use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
+use super::fixed_text::FixedText;
 use crate::db::rows::{IdempotencyRow, MessageRow};
 use crate::db::schema::{chat_members, chats, messages};
 use crate::db::PgConn;
@@ -76,31 +75,6 @@ pub trait BatchStatements {
         &'a mut self,
         rows: &'a [IdempotencyRow],
     ) -> impl Future<Output = QueryResult<Vec<(i64, String)>>> + Send + 'a;
-}
-
-/// A raw query whose text never changes (its rows travel as array parameters), so that its
-/// plan can be cached per connection like any typed diesel query. diesel refuses to cache raw
-/// queries because it cannot know that their text is fixed.
-struct FixedText<Q>(Q);
-
-impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for FixedText<Q> {
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.0.walk_ast(pass)
-    }
-
-    fn is_safe_to_cache_prepared(&self, _: &Pg) -> QueryResult<bool> {
-        Ok(true)
-    }
-}
-
-impl<Q> QueryId for FixedText<Q> {
-    // Keyed by the text, not by the type: every such query has its own text.
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<Q: Query> Query for FixedText<Q> {
-    type SqlType = Q::SqlType;
 }
 
 const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.body, k.created_at \

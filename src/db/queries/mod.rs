@@ -8,6 +8,8 @@
 //! `messages`); `users` and `idempotency` stand apart.
 
 mod batch_statements;
+mod fixed_text;
+mod history_page;
 mod maintenance_lock;
 
 pub use maintenance_lock::PURGE_LOCK;
@@ -86,6 +88,7 @@ pub struct ReadMarker {
 }
 
 pub use batch_statements::BatchStatements;
+pub use history_page::HistoryPageStatement;
 
 /// What became of one send in a batch.
 // One per send of a batch, moved once; boxing the answer would allocate for every send.

@@ -1,0 +1,170 @@
+//! One page of a chat's history in one statement: the messages with their reactions
+//! aggregated per message (one row per message, not one per reaction), and the caller's
+//! membership checked in the same statement. Each backend has its own text, because each
+//! spells a JSON aggregate its own way; both return the reactions as a JSON array of
+//! `[user_id, emoji, created_at]`, ordered by `created_at`, then `user_id`, then `emoji`.
+
+use std::future::Future;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::RunQueryDsl;
+
+use super::fixed_text::FixedText;
+use crate::db::rows::MessageRow;
+use crate::db::{PgConn, SqliteConn};
+use crate::domain::{HistoryCursor, Reaction, Timestamp};
+use crate::error::{AppError, AppResult};
+
+/// A message row with its reactions as the JSON text the statement aggregated.
+#[derive(QueryableByName)]
+pub struct PageRow {
+    #[diesel(embed)]
+    pub message: MessageRow,
+    #[diesel(sql_type = Text)]
+    pub reactions: String,
+}
+
+impl PageRow {
+    /// The complete message; the reactions are parsed from the aggregate.
+    pub fn into_aggregate(self) -> AppResult<crate::domain::Message> {
+        let reactions: Vec<(i64, String, i64)> = serde_json::from_str(&self.reactions)
+            .map_err(|e| AppError::internal(format!("reactions aggregate: {e}")))?;
+        let reactions = reactions
+            .into_iter()
+            .map(|(user_id, emoji, created_at)| Reaction {
+                emoji,
+                user_id,
+                created_at: Timestamp(created_at),
+            })
+            .collect();
+        Ok(self.message.into_aggregate(reactions))
+    }
+}
+
+pub trait HistoryPageStatement {
+    /// Up to `limit` messages of `chat_id` on the cursor's side, newest first for a backward
+    /// page and oldest first for a forward one; no rows at all unless `user_id` is a member.
+    fn history_rows(
+        &mut self,
+        chat_id: i64,
+        user_id: i64,
+        cursor: HistoryCursor,
+        limit: i64,
+    ) -> impl Future<Output = QueryResult<Vec<PageRow>>> + Send + '_;
+}
+
+/// `(seq bound, forward)` of a cursor: a backward page takes seqs below the bound, a forward
+/// one seqs above it.
+fn bound(cursor: HistoryCursor) -> (i64, bool) {
+    match cursor {
+        HistoryCursor::Newest => (i64::MAX, false),
+        HistoryCursor::BeforeSeq(seq) => (seq, false),
+        HistoryCursor::AfterSeq(seq) => (seq, true),
+    }
+}
+
+macro_rules! page_text {
+    ($reactions:literal, $chat:literal, $user:literal, $seq:literal, $limit:literal, $side:literal, $order:literal) => {
+        concat!(
+            "SELECT m.id, m.chat_id, m.seq, m.author_id, m.kind, m.content, m.reply_to_id, ",
+            "m.client_id, m.created_at, m.edited_at, m.deleted, ",
+            $reactions,
+            " AS reactions FROM messages m WHERE m.chat_id = ",
+            $chat,
+            " AND EXISTS (SELECT 1 FROM chat_members c WHERE c.chat_id = ",
+            $chat,
+            " AND c.user_id = ",
+            $user,
+            ") AND m.seq ",
+            $side,
+            " ",
+            $seq,
+            " ORDER BY m.seq ",
+            $order,
+            " LIMIT ",
+            $limit
+        )
+    };
+}
+
+macro_rules! pg_page {
+    ($side:literal, $order:literal) => {
+        page_text!(
+            "COALESCE((SELECT json_agg(json_build_array(r.user_id, r.emoji, r.created_at) \
+             ORDER BY r.created_at, r.user_id, r.emoji) FROM reactions r \
+             WHERE r.message_id = m.id)::text, '[]')",
+            "$1",
+            "$2",
+            "$3",
+            "$4",
+            $side,
+            $order
+        )
+    };
+}
+
+macro_rules! sqlite_page {
+    ($side:literal, $order:literal) => {
+        page_text!(
+            "(SELECT json_group_array(json_array(r.user_id, r.emoji, r.created_at) \
+             ORDER BY r.created_at, r.user_id, r.emoji) FROM reactions r \
+             WHERE r.message_id = m.id)",
+            "?1",
+            "?2",
+            "?3",
+            "?4",
+            $side,
+            $order
+        )
+    };
+}
+
+const PG_BACKWARD: &str = pg_page!("<", "DESC");
+const PG_FORWARD: &str = pg_page!(">", "ASC");
+const SQLITE_BACKWARD: &str = sqlite_page!("<", "DESC");
+const SQLITE_FORWARD: &str = sqlite_page!(">", "ASC");
+
+impl HistoryPageStatement for PgConn {
+    async fn history_rows(
+        &mut self,
+        chat_id: i64,
+        user_id: i64,
+        cursor: HistoryCursor,
+        limit: i64,
+    ) -> QueryResult<Vec<PageRow>> {
+        let (seq, forward) = bound(cursor);
+        FixedText(
+            diesel::sql_query(if forward { PG_FORWARD } else { PG_BACKWARD })
+                .bind::<BigInt, _>(chat_id)
+                .bind::<BigInt, _>(user_id)
+                .bind::<BigInt, _>(seq)
+                .bind::<BigInt, _>(limit),
+        )
+        .load(self)
+        .await
+    }
+}
+
+impl HistoryPageStatement for SqliteConn {
+    async fn history_rows(
+        &mut self,
+        chat_id: i64,
+        user_id: i64,
+        cursor: HistoryCursor,
+        limit: i64,
+    ) -> QueryResult<Vec<PageRow>> {
+        let (seq, forward) = bound(cursor);
+        diesel::sql_query(if forward {
+            SQLITE_FORWARD
+        } else {
+            SQLITE_BACKWARD
+        })
+        .bind::<BigInt, _>(chat_id)
+        .bind::<BigInt, _>(user_id)
+        .bind::<BigInt, _>(seq)
+        .bind::<BigInt, _>(limit)
+        .load(self)
+        .await
+    }
+}
