@@ -17,9 +17,12 @@ pub mod request_context;
 pub mod web_client;
 pub mod ws;
 
+use std::cell::RefCell;
+
 use actix_web::http::header::ContentType;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::actors::messages::Reply;
@@ -107,8 +110,33 @@ impl actix_web::dev::HttpServiceFactory for Endpoint {
     }
 }
 
+thread_local! {
+    /// Each worker thread serialises its answers into one buffer that keeps its capacity, so
+    /// that a large answer (a history page) is not built by doubling and copying a fresh
+    /// vector; the body is one exact copy of it.
+    static ANSWER_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer grown past this by an unusually large answer is let go rather than kept.
+const ANSWER_BUFFER_KEEPS: usize = 1 << 20;
+
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse {
-    HttpResponse::build(status).json(value)
+    let body = ANSWER_BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        let body =
+            serde_json::to_writer(&mut *buffer, value).map(|()| Bytes::copy_from_slice(buffer));
+        if buffer.capacity() > ANSWER_BUFFER_KEEPS {
+            *buffer = Vec::new();
+        }
+        body
+    });
+    match body {
+        Ok(body) => HttpResponse::build(status)
+            .content_type(ContentType::json())
+            .body(body),
+        Err(e) => ApiError::from(AppError::internal(format!("answer not serialisable: {e}")))
+            .error_response(),
+    }
 }
 
 /// Turns an (idempotent) write's reply into the response, replaying a stored one verbatim.
