@@ -161,6 +161,22 @@ pub enum HistoryCursor {
     Newest,
     BeforeSeq(i64),
     AfterSeq(i64),
+    /// The seqs strictly between the two, read forward from `after`: the way to fill a gap
+    /// between two events a client holds.
+    Between {
+        after: i64,
+        before: i64,
+    },
+}
+
+impl HistoryCursor {
+    /// Whether the page is read oldest first (from a lower bound) rather than newest first.
+    pub fn reads_forward(self) -> bool {
+        matches!(
+            self,
+            HistoryCursor::AfterSeq(_) | HistoryCursor::Between { .. }
+        )
+    }
 }
 
 /// A freshly issued bearer token and the account it belongs to.

@@ -43,13 +43,18 @@ pub const MAX_GROUP_MEMBERS: usize = 1000;
 pub fn username(v: &mut Violations, name: &str) {
     let len = name.chars().count();
     v.check(
-        (3..=32).contains(&len)
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b)),
+        (3..=32).contains(&len) && could_be_in_username(name),
         "username",
         "must be 3-32 characters of a-z, 0-9, '_', '.' or '-'",
     );
+}
+
+/// Whether `part` could be part of some username: every character is one a username may hold.
+/// A search for anything else matches no account, on every backend alike (SQLite's `LIKE`
+/// ignores ASCII case and PostgreSQL's does not; and PostgreSQL refuses a NUL in text).
+pub fn could_be_in_username(part: &str) -> bool {
+    part.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
 }
 
 pub fn password(v: &mut Violations, password: &str) {

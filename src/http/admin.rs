@@ -37,7 +37,7 @@ struct ListQuery {
     path = "/admin/users",
     tag = "operations",
     params(
-        ("query" = Option<String>, Query, description = "Part of the username; all accounts when absent", max_length = 32),
+        ("query" = Option<String>, Query, description = "Part of the username, as written (usernames are lowercase); a query with a character no username holds matches no account; all accounts when absent", max_length = 32),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)")
     ),
     responses(

@@ -361,13 +361,9 @@ fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {
     let q: HistoryQuery = super::extractors::parse_query(query)?;
     let limit = query_number("limit", q.limit.as_deref(), 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
     let before = query_number("before_seq", q.before_seq.as_deref(), 0, i64::MAX)?;
-    let after = query_number("after_seq", q.after_seq.as_deref(), 0, i64::MAX - 1)?;
+    let after = query_number("after_seq", q.after_seq.as_deref(), 0, i64::MAX)?;
     let cursor = match (before, after) {
-        (Some(_), Some(_)) => {
-            return Err(AppError::bad_request(
-                "Give before_seq or after_seq, not both.",
-            ))
-        }
+        (Some(before), Some(after)) => HistoryCursor::Between { after, before },
         (Some(seq), None) => HistoryCursor::BeforeSeq(seq),
         (None, Some(seq)) => HistoryCursor::AfterSeq(seq),
         (None, None) => HistoryCursor::Newest,
@@ -379,7 +375,7 @@ fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {
     get,
     path = "/api/v1/chats/{chat_id}/messages",
     tag = "messages",
-    params(("chat_id" = i64, Path, minimum = 1), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("before_seq" = Option<i64>, Query, minimum = 0), ("after_seq" = Option<i64>, Query, minimum = 0)),
+    params(("chat_id" = i64, Path, minimum = 1), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("before_seq" = Option<i64>, Query, minimum = 0, description = "only seqs below this one, newest first"), ("after_seq" = Option<i64>, Query, minimum = 0, description = "only seqs above this one, oldest first; with before_seq, the seqs strictly between the two")),
     responses(
         (status = 200, description = "A page, ascending by seq", body = HistoryPage),
         Always,
@@ -428,12 +424,22 @@ mod tests {
             parse_history_query("after_seq=7").ok(),
             Some((HistoryCursor::AfterSeq(7), 50))
         );
+        assert_eq!(
+            parse_history_query("after_seq=1&before_seq=9&limit=3").ok(),
+            Some((
+                HistoryCursor::Between {
+                    after: 1,
+                    before: 9
+                },
+                3
+            ))
+        );
         for bad in [
             "limit=0",
             "limit=201",
             "limit=x",
             "before_seq=-1",
-            "after_seq=1&before_seq=2",
+            "after_seq=-2",
             "limit=1e3",
         ] {
             assert!(parse_history_query(bad).is_err(), "{bad}");

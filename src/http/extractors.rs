@@ -181,11 +181,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            let json: serde_json::Value =
+            let mut json: serde_json::Value =
                 serde_json::from_slice(&body).map_err(|_| AppError::BadRequest {
                     code: ErrorCode::MalformedJson,
                     detail: "The request body is not valid JSON.".into(),
                 })?;
+            integral_numbers_as_integers(&mut json);
             let canonical = serde_json::to_vec(&json).map_err(AppError::from)?;
             let value = serde_json::from_value(json).map_err(|e| AppError::Validation {
                 code: ErrorCode::ValidationFailed,
@@ -200,6 +201,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 fingerprint: fingerprint(&req, &canonical),
             })
         })
+    }
+}
+
+/// Turns every number written with a zero fraction (`16344.0`, `1e3`) into the integer it is.
+/// JSON Schema, and so the OpenAPI document, counts such a number as an integer, so a body
+/// the document allows must not be refused for spelling one that way; and `1` and `1.0` are then
+/// the same request to an `Idempotency-Key`.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                // Exactly the floats that are whole and inside i64: -2^63 <= f < 2^63.
+                if f.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f)
+                {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
     }
 }
 

@@ -25,9 +25,15 @@ struct TokenQuery {
     get,
     path = "/api/v1/ws",
     tag = "realtime",
-    params(("token" = Option<String>, Query, description = "bearer token, for browsers that cannot set headers")),
+    params(
+        ("token" = Option<String>, Query, description = "bearer token, for browsers that cannot set headers"),
+        ("Upgrade" = String, Header, description = "must name websocket (RFC 6455 §4.1)", pattern = "[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]"),
+        ("Connection" = String, Header, description = "a token list holding upgrade and not close", pattern = "^([^,]*,)*[ \\t]*[Uu][Pp][Gg][Rr][Aa][Dd][Ee][ \\t]*(,[^,]*)*$"),
+        ("Sec-WebSocket-Version" = String, Header, description = "13, the only version there is", pattern = "^13$"),
+        ("Sec-WebSocket-Key" = String, Header, description = "16 random bytes in base64", pattern = "^[A-Za-z0-9+/]{21}[AQgw]==$"),
+    ),
     responses(
-        (status = 101, description = "Switching to the WebSocket protocol (frames: see docs/api.md)"),
+        (status = 101, description = "Switching to the WebSocket protocol (frames: see docs/api.md); a request without a valid handshake gets 400"),
         Always,
         Authenticated,
         BadRequest,
@@ -53,6 +59,7 @@ pub async fn connect(
         metrics.ws_refused.with_label_values(&["origin"]).inc();
         return Err(AppError::forbidden("This origin may not open WebSockets here.").into());
     }
+    check_handshake(&req)?;
     let address = super::client_address::client_ip(&req, &state.trusted_proxies);
     let permit = match state.session_permits.try_acquire(user.user_id, address) {
         Ok(permit) => permit,
@@ -86,4 +93,28 @@ pub async fn connect(
             detail: format!("WebSocket handshake failed: {}", e.as_response_error()),
         })
     })
+}
+
+/// The parts of the handshake RFC 6455 (§4.1, §4.2.1) requires that actix-web-actors lets
+/// through: version 13 only, and a key that is 16 bytes in canonical base64. The rest (`Upgrade`,
+/// `Connection`) the upgrade itself checks. Each is a 400, as the document says.
+fn check_handshake(req: &HttpRequest) -> Result<(), AppError> {
+    use base64::Engine;
+    let header = |name: &str| req.headers().get(name).map(|v| v.as_bytes());
+    if header("sec-websocket-version") != Some(b"13") {
+        return Err(AppError::bad_request(
+            "WebSocket handshake failed: Sec-WebSocket-Version must be 13.",
+        ));
+    }
+    let mut nonce = [0u8; 16];
+    let key_is_nonce = header("sec-websocket-key").is_some_and(|key| {
+        key.len() == 24
+            && base64::engine::general_purpose::STANDARD.decode_slice(key, &mut nonce) == Ok(16)
+    });
+    if !key_is_nonce {
+        return Err(AppError::bad_request(
+            "WebSocket handshake failed: Sec-WebSocket-Key must be 16 bytes in base64.",
+        ));
+    }
+    Ok(())
 }

@@ -149,3 +149,78 @@ async fn the_api_reference_covers_every_route_and_error_code() {
         "docs/api.md does not mention: {missing:#?}"
     );
 }
+
+/// The status line a raw WebSocket handshake with these header lines gets.
+async fn handshake_status(server: &TestServer, token: &str, headers: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /api/v1/ws HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n{headers}\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n") && stream.read(&mut byte).await.unwrap() == 1 {
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).trim_end().to_owned()
+}
+
+/// The WebSocket route takes exactly the handshakes its OpenAPI parameters describe: the
+/// `Upgrade`, `Connection`, `Sec-WebSocket-Version` and `Sec-WebSocket-Key` patterns, and a
+/// 400 for anything else (the fuzzer cannot check this route: an accepted upgrade stops being
+/// HTTP).
+#[actix_rt::test]
+async fn the_websocket_handshake_is_what_the_document_says() {
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let alice = server.api().register("alice").await;
+    let doc = server.openapi().await;
+    let params = doc["paths"]["/api/v1/ws"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let pattern = |name: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["schema"]["pattern"].clone())
+    };
+    assert_eq!(pattern("Sec-WebSocket-Version"), Some(json!("^13$")));
+    assert_eq!(
+        pattern("Sec-WebSocket-Key"),
+        Some(json!("^[A-Za-z0-9+/]{21}[AQgw]==$"))
+    );
+    assert!(pattern("Upgrade").is_some() && pattern("Connection").is_some());
+    let responses = &doc["paths"]["/api/v1/ws"]["get"]["responses"];
+    for status in ["101", "400", "401", "403", "429"] {
+        assert!(responses.get(status).is_some(), "{status} documented");
+    }
+
+    let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let version = "Sec-WebSocket-Version: 13\r\n";
+    let accepted = [
+        format!("Upgrade: websocket\r\nConnection: Upgrade\r\n{key}{version}"),
+        // Firefox sends a token list.
+        format!("Upgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n{key}{version}"),
+    ];
+    for headers in &accepted {
+        let status = handshake_status(&server, &alice.token, headers).await;
+        assert!(status.starts_with("HTTP/1.1 101"), "{headers:?}: {status}");
+    }
+    let refused = [
+        format!("Connection: Upgrade\r\n{key}{version}"),
+        format!("Upgrade: h2c\r\nConnection: Upgrade\r\n{key}{version}"),
+        format!("Upgrade: websocket\r\n{key}{version}"),
+        format!("Upgrade: websocket\r\nConnection: close, Upgrade\r\n{key}{version}"),
+        format!("Upgrade: websocket\r\nConnection: Upgrade\r\n{key}Sec-WebSocket-Version: 8\r\n"),
+        format!("Upgrade: websocket\r\nConnection: Upgrade\r\n{version}"),
+        // 16 bytes in base64, but with bits set past the last byte: not canonical.
+        format!("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAB==\r\n{version}"),
+        format!("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: c2hvcnQ=\r\n{version}"),
+    ];
+    for headers in &refused {
+        let status = handshake_status(&server, &alice.token, headers).await;
+        assert!(status.starts_with("HTTP/1.1 400"), "{headers:?}: {status}");
+    }
+}

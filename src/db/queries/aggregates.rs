@@ -115,7 +115,7 @@ pub async fn history(
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     // Backward pages were read newest first; a page is always shown oldest first.
-    if !matches!(cursor, HistoryCursor::AfterSeq(_)) {
+    if !cursor.reads_forward() {
         rows.reverse();
     }
     Ok(HistoryPage {

@@ -43,7 +43,7 @@ impl PageRow {
 }
 
 pub trait HistoryPageStatement {
-    /// Up to `limit` messages of `chat_id` on the cursor's side, newest first for a backward
+    /// Up to `limit` messages of `chat_id` within the cursor's bounds, newest first for a backward
     /// page and oldest first for a forward one; no rows at all unless `user_id` is a member.
     fn history_rows(
         &mut self,
@@ -54,18 +54,19 @@ pub trait HistoryPageStatement {
     ) -> impl Future<Output = QueryResult<Vec<PageRow>>> + Send + '_;
 }
 
-/// `(seq bound, forward)` of a cursor: a backward page takes seqs below the bound, a forward
-/// one seqs above it.
-fn bound(cursor: HistoryCursor) -> (i64, bool) {
+/// `(lower, upper, forward)` of a cursor: a page takes the seqs strictly between the bounds,
+/// from the upper one down or, `forward`, from the lower one up.
+fn bounds(cursor: HistoryCursor) -> (i64, i64, bool) {
     match cursor {
-        HistoryCursor::Newest => (i64::MAX, false),
-        HistoryCursor::BeforeSeq(seq) => (seq, false),
-        HistoryCursor::AfterSeq(seq) => (seq, true),
+        HistoryCursor::Newest => (i64::MIN, i64::MAX, false),
+        HistoryCursor::BeforeSeq(seq) => (i64::MIN, seq, false),
+        HistoryCursor::AfterSeq(seq) => (seq, i64::MAX, true),
+        HistoryCursor::Between { after, before } => (after, before, true),
     }
 }
 
 macro_rules! page_text {
-    ($reactions:literal, $chat:literal, $user:literal, $seq:literal, $limit:literal, $side:literal, $order:literal) => {
+    ($reactions:literal, $chat:literal, $user:literal, $lower:literal, $upper:literal, $limit:literal, $order:literal) => {
         concat!(
             "SELECT m.id, m.chat_id, m.seq, m.author_id, m.kind, m.content, m.reply_to_id, ",
             "m.client_id, m.created_at, m.edited_at, m.deleted, ",
@@ -76,10 +77,10 @@ macro_rules! page_text {
             $chat,
             " AND c.user_id = ",
             $user,
-            ") AND m.seq ",
-            $side,
-            " ",
-            $seq,
+            ") AND m.seq > ",
+            $lower,
+            " AND m.seq < ",
+            $upper,
             " ORDER BY m.seq ",
             $order,
             " LIMIT ",
@@ -89,7 +90,7 @@ macro_rules! page_text {
 }
 
 macro_rules! pg_page {
-    ($side:literal, $order:literal) => {
+    ($order:literal) => {
         page_text!(
             "COALESCE((SELECT json_agg(json_build_array(r.user_id, r.emoji, r.created_at) \
              ORDER BY r.created_at, r.user_id, r.emoji) FROM reactions r \
@@ -98,14 +99,14 @@ macro_rules! pg_page {
             "$2",
             "$3",
             "$4",
-            $side,
+            "$5",
             $order
         )
     };
 }
 
 macro_rules! sqlite_page {
-    ($side:literal, $order:literal) => {
+    ($order:literal) => {
         page_text!(
             "(SELECT json_group_array(json_array(r.user_id, r.emoji, r.created_at) \
              ORDER BY r.created_at, r.user_id, r.emoji) FROM reactions r \
@@ -114,16 +115,16 @@ macro_rules! sqlite_page {
             "?2",
             "?3",
             "?4",
-            $side,
+            "?5",
             $order
         )
     };
 }
 
-const PG_BACKWARD: &str = pg_page!("<", "DESC");
-const PG_FORWARD: &str = pg_page!(">", "ASC");
-const SQLITE_BACKWARD: &str = sqlite_page!("<", "DESC");
-const SQLITE_FORWARD: &str = sqlite_page!(">", "ASC");
+const PG_BACKWARD: &str = pg_page!("DESC");
+const PG_FORWARD: &str = pg_page!("ASC");
+const SQLITE_BACKWARD: &str = sqlite_page!("DESC");
+const SQLITE_FORWARD: &str = sqlite_page!("ASC");
 
 impl HistoryPageStatement for PgConn {
     async fn history_rows(
@@ -133,12 +134,13 @@ impl HistoryPageStatement for PgConn {
         cursor: HistoryCursor,
         limit: i64,
     ) -> QueryResult<Vec<PageRow>> {
-        let (seq, forward) = bound(cursor);
+        let (lower, upper, forward) = bounds(cursor);
         FixedText(
             diesel::sql_query(if forward { PG_FORWARD } else { PG_BACKWARD })
                 .bind::<BigInt, _>(chat_id)
                 .bind::<BigInt, _>(user_id)
-                .bind::<BigInt, _>(seq)
+                .bind::<BigInt, _>(lower)
+                .bind::<BigInt, _>(upper)
                 .bind::<BigInt, _>(limit),
         )
         .load(self)
@@ -154,7 +156,7 @@ impl HistoryPageStatement for SqliteConn {
         cursor: HistoryCursor,
         limit: i64,
     ) -> QueryResult<Vec<PageRow>> {
-        let (seq, forward) = bound(cursor);
+        let (lower, upper, forward) = bounds(cursor);
         diesel::sql_query(if forward {
             SQLITE_FORWARD
         } else {
@@ -162,7 +164,8 @@ impl HistoryPageStatement for SqliteConn {
         })
         .bind::<BigInt, _>(chat_id)
         .bind::<BigInt, _>(user_id)
-        .bind::<BigInt, _>(seq)
+        .bind::<BigInt, _>(lower)
+        .bind::<BigInt, _>(upper)
         .bind::<BigInt, _>(limit)
         .load(self)
         .await

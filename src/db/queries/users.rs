@@ -186,6 +186,9 @@ pub async fn reactivate(conn: &mut Conn, user_id: i64) -> AppResult<Option<UserR
 /// Accounts whose username contains `query` (all when it is empty), by username, at most
 /// `limit`.
 pub async fn search(conn: &mut Conn, query: &str, limit: i64) -> AppResult<Vec<UserRow>> {
+    if !crate::domain::validate::could_be_in_username(query) {
+        return Ok(Vec::new());
+    }
     let escaped: String = query
         .chars()
         .flat_map(|ch| match ch {
