@@ -16,10 +16,16 @@ impl Timestamp {
     }
 
     pub fn to_rfc3339(self) -> String {
+        self.with_rfc3339(str::to_owned)
+    }
+
+    /// Hands `use_text` the RFC 3339 rendering: from a stack buffer for years 0–9999, from
+    /// chrono for any other instant.
+    fn with_rfc3339<R>(self, use_text: impl FnOnce(&str) -> R) -> R {
         let mut text = [0u8; RFC3339_LEN];
         match self.write_rfc3339(&mut text) {
-            Some(fixed) => fixed.to_owned(),
-            None => self.to_rfc3339_slow(),
+            Some(fixed) => use_text(fixed),
+            None => use_text(&self.to_rfc3339_slow()),
         }
     }
 
@@ -84,11 +90,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut text = [0u8; RFC3339_LEN];
-        match self.write_rfc3339(&mut text) {
-            Some(fixed) => serializer.serialize_str(fixed),
-            None => serializer.serialize_str(&self.to_rfc3339_slow()),
-        }
+        self.with_rfc3339(|text| serializer.serialize_str(text))
     }
 }
 

@@ -6,8 +6,11 @@
 
 use std::future::Future;
 
+use diesel::backend::Backend;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Text};
 use diesel_async::RunQueryDsl;
 
 use super::fixed_text::FixedText;
@@ -54,15 +57,42 @@ pub trait HistoryPageStatement {
     ) -> impl Future<Output = QueryResult<Vec<PageRow>>> + Send + '_;
 }
 
-/// `(lower, upper, forward)` of a cursor: a page takes the seqs strictly between the bounds,
-/// from the upper one down or, `forward`, from the lower one up.
-fn bounds(cursor: HistoryCursor) -> (i64, i64, bool) {
+/// `(lower, upper)` of a cursor: a page takes the seqs strictly between the bounds, from the
+/// upper one down or, when the cursor reads forward, from the lower one up.
+fn bounds(cursor: HistoryCursor) -> (i64, i64) {
     match cursor {
-        HistoryCursor::Newest => (i64::MIN, i64::MAX, false),
-        HistoryCursor::BeforeSeq(seq) => (i64::MIN, seq, false),
-        HistoryCursor::AfterSeq(seq) => (seq, i64::MAX, true),
-        HistoryCursor::Between { after, before } => (after, before, true),
+        HistoryCursor::Newest => (i64::MIN, i64::MAX),
+        HistoryCursor::BeforeSeq(seq) => (i64::MIN, seq),
+        HistoryCursor::AfterSeq(seq) => (seq, i64::MAX),
+        HistoryCursor::Between { after, before } => (after, before),
     }
+}
+
+/// The page statement in its backend's text (`forward` or `backward`, by the cursor), with
+/// its five parameters bound in the order both texts use them.
+fn page_query<DB>(
+    [forward, backward]: [&'static str; 2],
+    chat_id: i64,
+    user_id: i64,
+    cursor: HistoryCursor,
+    limit: i64,
+) -> BoxedSqlQuery<'static, DB, SqlQuery>
+where
+    DB: Backend + HasSqlType<BigInt>,
+    i64: ToSql<BigInt, DB>,
+{
+    let (lower, upper) = bounds(cursor);
+    diesel::sql_query(if cursor.reads_forward() {
+        forward
+    } else {
+        backward
+    })
+    .into_boxed::<DB>()
+    .bind::<BigInt, _>(chat_id)
+    .bind::<BigInt, _>(user_id)
+    .bind::<BigInt, _>(lower)
+    .bind::<BigInt, _>(upper)
+    .bind::<BigInt, _>(limit)
 }
 
 macro_rules! page_text {
@@ -121,10 +151,8 @@ macro_rules! sqlite_page {
     };
 }
 
-const PG_BACKWARD: &str = pg_page!("DESC");
-const PG_FORWARD: &str = pg_page!("ASC");
-const SQLITE_BACKWARD: &str = sqlite_page!("DESC");
-const SQLITE_FORWARD: &str = sqlite_page!("ASC");
+const PG_TEXTS: [&str; 2] = [pg_page!("ASC"), pg_page!("DESC")];
+const SQLITE_TEXTS: [&str; 2] = [sqlite_page!("ASC"), sqlite_page!("DESC")];
 
 impl HistoryPageStatement for PgConn {
     async fn history_rows(
@@ -134,17 +162,8 @@ impl HistoryPageStatement for PgConn {
         cursor: HistoryCursor,
         limit: i64,
     ) -> QueryResult<Vec<PageRow>> {
-        let (lower, upper, forward) = bounds(cursor);
-        FixedText(
-            diesel::sql_query(if forward { PG_FORWARD } else { PG_BACKWARD })
-                .bind::<BigInt, _>(chat_id)
-                .bind::<BigInt, _>(user_id)
-                .bind::<BigInt, _>(lower)
-                .bind::<BigInt, _>(upper)
-                .bind::<BigInt, _>(limit),
-        )
-        .load(self)
-        .await
+        let query = page_query::<diesel::pg::Pg>(PG_TEXTS, chat_id, user_id, cursor, limit);
+        FixedText(query).load(self).await
     }
 }
 
@@ -156,18 +175,8 @@ impl HistoryPageStatement for SqliteConn {
         cursor: HistoryCursor,
         limit: i64,
     ) -> QueryResult<Vec<PageRow>> {
-        let (lower, upper, forward) = bounds(cursor);
-        diesel::sql_query(if forward {
-            SQLITE_FORWARD
-        } else {
-            SQLITE_BACKWARD
-        })
-        .bind::<BigInt, _>(chat_id)
-        .bind::<BigInt, _>(user_id)
-        .bind::<BigInt, _>(lower)
-        .bind::<BigInt, _>(upper)
-        .bind::<BigInt, _>(limit)
-        .load(self)
-        .await
+        page_query::<diesel::sqlite::Sqlite>(SQLITE_TEXTS, chat_id, user_id, cursor, limit)
+            .load(self)
+            .await
     }
 }
