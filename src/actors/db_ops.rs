@@ -5,7 +5,8 @@ use futures_util::future::BoxFuture;
 
 use super::db_executor::{DbOp, ExecDeps};
 use crate::auth;
-use crate::db::queries::{IdempotencyKey, Idempotent, ReadMarker};
+use crate::db::queries::{IdempotencyKey, Idempotent, ReadMarker, SearchScope};
+use crate::domain::search::{SearchPage, SearchQuery};
 use crate::domain::{
     AccountStatus, Chat, ChatEvent, ChatSummary, HistoryCursor, HistoryPage, Message, Role,
     Session, User,
@@ -316,6 +317,19 @@ db_op!(LoadHistory -> HistoryPage, "load_history", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::aggregates::history(
         c, this.user_id, this.chat_id, this.cursor, this.limit,
+    ).await)
+});
+
+pub struct SearchMessages {
+    pub query: SearchQuery,
+    pub scope: SearchScope,
+    pub limit: i64,
+}
+
+db_op!(SearchMessages -> SearchPage, "search_messages", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::aggregates::search(
+        c, &this.query, this.scope, this.limit,
     ).await)
 });
 

@@ -9,6 +9,7 @@ pub mod migrations;
 pub mod queries;
 pub mod rows;
 pub mod schema;
+mod search_backfill;
 
 use diesel::{Connection, SqliteConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
@@ -258,7 +259,9 @@ fn migrate_blocking(database: &DatabaseUrl) -> Result<usize, String> {
             // Another process (a server still shutting down) may hold the write lock briefly.
             diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)
                 .map_err(|e| format!("cannot configure SQLite database {}: {e}", path.display()))?;
-            migrations::apply(&mut conn, migrations::SQLITE)
+            let applied = migrations::apply(&mut conn, migrations::SQLITE)?;
+            search_backfill::sqlite(&mut conn)?;
+            Ok(applied)
         }
         DatabaseUrl::Postgres(url) => {
             let mut conn = <AsyncConnectionWrapper<PgConn> as Connection>::establish(url)
@@ -270,7 +273,8 @@ fn migrate_blocking(database: &DatabaseUrl) -> Result<usize, String> {
                 &format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"),
             )
             .map_err(|e| format!("cannot take the migration lock: {e}"))?;
-            let applied = migrations::apply(&mut conn, migrations::POSTGRES);
+            let applied = migrations::apply(&mut conn, migrations::POSTGRES)
+                .and_then(|applied| search_backfill::postgres(&mut conn).map(|_| applied));
             diesel::connection::SimpleConnection::batch_execute(
                 &mut conn,
                 &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"),

@@ -170,6 +170,8 @@ pub struct NewMessageRow<'a> {
     pub client_id: Option<&'a str>,
     pub created_at: i64,
     pub deleted: bool,
+    /// The message's words as search indexes them (`domain::search::index_terms`).
+    pub search_terms: &'a str,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

@@ -58,6 +58,7 @@ diesel::table! {
         created_at -> BigInt,
         edited_at -> Nullable<BigInt>,
         deleted -> Bool,
+        search_terms -> Nullable<Text>,
     }
 }
 

@@ -8,7 +8,7 @@ use super::error::ApiResult;
 use super::error_docs::{
     Always, Authenticated, BadRequest, Forbidden, JsonInput, NotFound, RateLimited,
 };
-use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
+use super::extractors::{path_id, query_number, AuthUser, IdempotencyHeader, JsonBody};
 use super::{json, reply, AppState};
 use crate::actors::db_ops::{
     AddMember, ChatSpec, CreateChat, GetChat, ListChats, LoadHistory, MarkRead, RemoveMember,
@@ -339,22 +339,6 @@ struct HistoryQuery {
     limit: Option<String>,
     before_seq: Option<String>,
     after_seq: Option<String>,
-}
-
-fn query_number(
-    name: &str,
-    raw: Option<&str>,
-    min: i64,
-    max: i64,
-) -> Result<Option<i64>, AppError> {
-    let Some(raw) = raw else { return Ok(None) };
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .map(Some)
-        .ok_or_else(|| {
-            AppError::bad_request(format!("{name} must be an integer from {min} to {max}."))
-        })
 }
 
 fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {

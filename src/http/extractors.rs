@@ -267,6 +267,23 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, AppEr
         .map_err(|_| AppError::bad_request("The query string is malformed."))
 }
 
+/// An optional integer query parameter in `min..=max`; anything else is the one 400.
+pub fn query_number(
+    name: &str,
+    raw: Option<&str>,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, AppError> {
+    let Some(raw) = raw else { return Ok(None) };
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::bad_request(format!("{name} must be an integer from {min} to {max}."))
+        })
+}
+
 pub fn path_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()
         .ok()

@@ -14,6 +14,7 @@ pub mod messages;
 pub mod openapi;
 pub mod rate_limit;
 pub mod request_context;
+pub mod search;
 pub mod web_client;
 pub mod ws;
 
@@ -47,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(accounts::routes)
             .configure(chats::routes)
             .configure(messages::routes)
+            .configure(search::routes)
             .configure(ws::routes)
             .configure(openapi::routes),
     )

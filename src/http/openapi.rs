@@ -6,6 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, InternalErrorBody};
+use crate::domain::search::{SearchPage, Snippet, SnippetPart};
 use crate::domain::validate::FieldError;
 use crate::domain::{
     AccountList, AccountStatus, Chat, ChatKind, ChatSummary, HistoryPage, Member, Message,
@@ -40,6 +41,7 @@ use crate::error::ErrorCode;
         super::messages::delete_message,
         super::messages::add_reaction,
         super::messages::remove_reaction,
+        super::search::search,
         super::ws::connect,
         super::health::healthz,
         super::health::readyz,
@@ -51,6 +53,7 @@ use crate::error::ErrorCode;
     ),
     components(schemas(
         User, AccountStatus, AccountList, Session, Chat, ChatKind, ChatSummary, Member, Role, Message, Reaction, HistoryPage,
+        SearchPage, Snippet, SnippetPart,
         ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),
     modifiers(&BearerAuth),

@@ -20,6 +20,7 @@ mod operators;
 mod process;
 mod realtime;
 mod robustness;
+mod search;
 mod supervision;
 
 /// Tells, once per run, whether the PostgreSQL variants of the tests ran.

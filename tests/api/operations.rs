@@ -376,6 +376,7 @@ async fn openapi_lists_every_route_of_the_contract() {
         "DELETE /api/v1/messages/{message_id}",
         "POST /api/v1/messages/{message_id}/reactions",
         "DELETE /api/v1/messages/{message_id}/reactions/{emoji}",
+        "GET /api/v1/search",
         "GET /api/v1/ws",
         "GET /healthz",
         "GET /readyz",

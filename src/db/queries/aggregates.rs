@@ -9,9 +9,10 @@ use diesel_async::RunQueryDsl;
 
 use super::Conn;
 use crate::db::queries::history_page::PageRow;
-use crate::db::queries::HistoryPageStatement;
+use crate::db::queries::{HistoryPageStatement, SearchPageStatement, SearchScope};
 use crate::db::rows::{chat_from_rows, ChatRow, MemberRow, MessageRow, ReactionRow};
 use crate::db::schema::{chat_members, chats, messages, reactions};
+use crate::domain::search::{SearchPage, SearchQuery, Snippet};
 use crate::domain::{Chat, ChatSummary, HistoryCursor, HistoryPage, Message, Reaction};
 use crate::error::{AppError, AppResult};
 
@@ -124,6 +125,39 @@ pub async fn history(
             .map(PageRow::into_aggregate)
             .collect::<AppResult<_>>()?,
         has_more,
+    })
+}
+
+/// One page of search results, newest first: one statement, and a second only when a search
+/// within one chat finds nothing, to tell "no match" from a chat the caller may not read.
+pub async fn search(
+    conn: &mut Conn,
+    query: &SearchQuery,
+    scope: SearchScope,
+    limit: i64,
+) -> AppResult<SearchPage> {
+    let mut rows = conn.search_rows(query, scope, limit + 1).await?;
+    if let (true, Some(chat_id)) = (rows.is_empty(), scope.chat_id) {
+        super::guards::require_member(conn, chat_id, scope.user_id).await?;
+    }
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let messages: Vec<Message> = rows
+        .into_iter()
+        .map(PageRow::into_aggregate)
+        .collect::<AppResult<_>>()?;
+    let snippets = messages
+        .iter()
+        .map(|m| Snippet {
+            message_id: m.id,
+            parts: query.snippet(&m.content),
+        })
+        .collect();
+    Ok(SearchPage {
+        next_before: messages.last().map(|m| m.id).filter(|_| has_more),
+        messages,
+        has_more,
+        snippets,
     })
 }
 

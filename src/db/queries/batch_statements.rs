@@ -19,6 +19,7 @@ use super::fixed_text::FixedText;
 use crate::db::rows::{IdempotencyRow, MessageRow};
 use crate::db::schema::{chat_members, chats, messages};
 use crate::db::PgConn;
+use crate::domain::search::index_terms;
 
 /// A message of a batch that passed its checks; `pos` is its place (from 1) among the batch's
 /// messages to the same chat, so that its seq is the chat's last seq before the batch + `pos`.
@@ -88,11 +89,12 @@ r AS (UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $3
       FROM want WHERE chats.id = want.id \
       RETURNING chats.id, chats.last_seq - want.n AS base), \
 m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
-                            created_at, deleted) \
+                            created_at, deleted, search_terms) \
       SELECT s.chat_id, r.base + s.pos, s.author_id, 'text', s.content, s.reply_to_id, \
-             s.client_id, $3, false \
-      FROM unnest($4::int8[], $5::int8[], $6::int8[], $7::text[], $8::int8[], $9::text[]) \
-           AS s(chat_id, pos, author_id, content, reply_to_id, client_id) \
+             s.client_id, $3, false, s.search_terms \
+      FROM unnest($4::int8[], $5::int8[], $6::int8[], $7::text[], $8::int8[], $9::text[], \
+                  $10::text[]) \
+           AS s(chat_id, pos, author_id, content, reply_to_id, client_id, search_terms) \
       JOIN r ON r.id = s.chat_id \
       RETURNING id, chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
                 created_at, edited_at, deleted), \
@@ -197,6 +199,12 @@ impl BatchStatements for PgConn {
                 )
                 .bind::<Array<Nullable<Text>>, _>(
                     pending.iter().map(|p| p.client_id).collect::<Vec<_>>(),
+                )
+                .bind::<Array<Text>, _>(
+                    pending
+                        .iter()
+                        .map(|p| index_terms(p.content))
+                        .collect::<Vec<_>>(),
                 ),
         )
         .load::<MessageRow>(self)
@@ -337,6 +345,7 @@ mod sqlite {
                             client_id: p.client_id.as_deref(),
                             created_at: now,
                             deleted: false,
+                            search_terms: &crate::domain::search::index_terms(&p.content),
                         })
                         .returning(MessageRow::as_returning())
                         .get_result(conn)?;

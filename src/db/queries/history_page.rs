@@ -96,12 +96,10 @@ where
 }
 
 macro_rules! page_text {
-    ($reactions:literal, $chat:literal, $user:literal, $lower:literal, $upper:literal, $limit:literal, $order:literal) => {
+    ($reactions:expr, $chat:literal, $user:literal, $lower:literal, $upper:literal, $limit:literal, $order:literal) => {
         concat!(
-            "SELECT m.id, m.chat_id, m.seq, m.author_id, m.kind, m.content, m.reply_to_id, ",
-            "m.client_id, m.created_at, m.edited_at, m.deleted, ",
-            $reactions,
-            " AS reactions FROM messages m WHERE m.chat_id = ",
+            message_columns!($reactions),
+            " FROM messages m WHERE m.chat_id = ",
             $chat,
             " AND EXISTS (SELECT 1 FROM chat_members c WHERE c.chat_id = ",
             $chat,
@@ -119,35 +117,46 @@ macro_rules! page_text {
     };
 }
 
+/// The reactions of message `m` as a JSON array of `[user_id, emoji, created_at]`, in the
+/// contract's order, in PostgreSQL's spelling (`'[]'` when there are none).
+macro_rules! pg_reactions {
+    () => {
+        "COALESCE((SELECT json_agg(json_build_array(r.user_id, r.emoji, r.created_at) \
+         ORDER BY r.created_at, r.user_id, r.emoji) FROM reactions r \
+         WHERE r.message_id = m.id)::text, '[]')"
+    };
+}
+
+/// The same in SQLite's spelling.
+macro_rules! sqlite_reactions {
+    () => {
+        "(SELECT json_group_array(json_array(r.user_id, r.emoji, r.created_at) \
+         ORDER BY r.created_at, r.user_id, r.emoji) FROM reactions r \
+         WHERE r.message_id = m.id)"
+    };
+}
+
+/// The columns of `MessageRow` from messages `m`, then the reactions aggregate.
+macro_rules! message_columns {
+    ($reactions:expr) => {
+        concat!(
+            "SELECT m.id, m.chat_id, m.seq, m.author_id, m.kind, m.content, m.reply_to_id, ",
+            "m.client_id, m.created_at, m.edited_at, m.deleted, ",
+            $reactions,
+            " AS reactions"
+        )
+    };
+}
+
 macro_rules! pg_page {
     ($order:literal) => {
-        page_text!(
-            "COALESCE((SELECT json_agg(json_build_array(r.user_id, r.emoji, r.created_at) \
-             ORDER BY r.created_at, r.user_id, r.emoji) FROM reactions r \
-             WHERE r.message_id = m.id)::text, '[]')",
-            "$1",
-            "$2",
-            "$3",
-            "$4",
-            "$5",
-            $order
-        )
+        page_text!(pg_reactions!(), "$1", "$2", "$3", "$4", "$5", $order)
     };
 }
 
 macro_rules! sqlite_page {
     ($order:literal) => {
-        page_text!(
-            "(SELECT json_group_array(json_array(r.user_id, r.emoji, r.created_at) \
-             ORDER BY r.created_at, r.user_id, r.emoji) FROM reactions r \
-             WHERE r.message_id = m.id)",
-            "?1",
-            "?2",
-            "?3",
-            "?4",
-            "?5",
-            $order
-        )
+        page_text!(sqlite_reactions!(), "?1", "?2", "?3", "?4", "?5", $order)
     };
 }
 

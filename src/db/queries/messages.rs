@@ -12,6 +12,7 @@ use crate::db::queries::{
 use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
 use crate::domain::events::EventKind;
+use crate::domain::search::index_terms;
 use crate::domain::{ChatEvent, EventPayload, Message, ReactionChange, Role, Timestamp};
 use crate::error::{AppError, AppResult, ErrorCode};
 
@@ -68,6 +69,7 @@ pub async fn edit(
     let row: MessageRow = diesel::update(messages::table.find(message_id))
         .set((
             messages::content.eq(content),
+            messages::search_terms.eq(index_terms(content)),
             messages::edited_at.eq(Timestamp::now().millis()),
         ))
         .returning(MessageRow::as_returning())
@@ -106,7 +108,11 @@ pub async fn delete(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult
         .execute(conn)
         .await?;
     let row: MessageRow = diesel::update(messages::table.find(message_id))
-        .set((messages::content.eq(""), messages::deleted.eq(true)))
+        .set((
+            messages::content.eq(""),
+            messages::search_terms.eq(""),
+            messages::deleted.eq(true),
+        ))
         .returning(MessageRow::as_returning())
         .get_result(conn)
         .await?;

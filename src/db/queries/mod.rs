@@ -9,8 +9,10 @@
 
 mod batch_statements;
 mod fixed_text;
+#[macro_use]
 mod history_page;
 mod maintenance_lock;
+mod search_page;
 
 pub use maintenance_lock::PURGE_LOCK;
 
@@ -89,6 +91,7 @@ pub struct ReadMarker {
 
 pub use batch_statements::BatchStatements;
 pub use history_page::HistoryPageStatement;
+pub use search_page::{SearchPageStatement, SearchScope};
 
 /// What became of one send in a batch.
 // One per send of a batch, moved once; boxing the answer would allocate for every send.
