@@ -122,6 +122,15 @@ pub struct Settings {
         global = true
     )]
     pub dead_peer_secs: u64,
+    /// Milliseconds a user stays online after their last session closes, so that a reconnect
+    /// in that time is no offline/online flap.
+    #[arg(
+        long,
+        env = "PARLEY_PRESENCE_GRACE_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub presence_grace_ms: u64,
     /// NATS server that carries events between the nodes that share this PostgreSQL database
     /// (`nats://host:4222`); without it the node runs alone.
     #[arg(long, env = "PARLEY_NATS_URL", global = true)]
@@ -353,6 +362,8 @@ pub struct Config {
     /// How long an accepted connection may go without its peer acknowledging data or
     /// keep-alive probes before the kernel drops it.
     pub dead_peer_timeout: Duration,
+    /// How long a user stays online after their last session closes.
+    pub presence_grace: Duration,
     /// Other nodes, when there are any.
     pub cluster: Option<ClusterSettings>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -430,6 +441,9 @@ impl Config {
                     .collect::<Result<_, _>>()?,
             )),
         };
+        if s.presence_grace_ms > 600_000 {
+            return Err("PARLEY_PRESENCE_GRACE_MS must be at most 600000".into());
+        }
         if !(1..=3600).contains(&s.dead_peer_secs) {
             return Err("PARLEY_DEAD_PEER_SECS must be from 1 to 3600".into());
         }
@@ -475,6 +489,7 @@ impl Config {
             log_json,
             send_batch: s.send_batch,
             dead_peer_timeout: Duration::from_secs(s.dead_peer_secs),
+            presence_grace: Duration::from_millis(s.presence_grace_ms),
             cluster,
             trusted_proxies,
             cors,
@@ -500,6 +515,7 @@ impl Config {
             log_json: false,
             send_batch: 64,
             dead_peer_timeout: Duration::from_secs(30),
+            presence_grace: Duration::from_secs(5),
             cluster: None,
             trusted_proxies: Vec::new(),
             cors: None,

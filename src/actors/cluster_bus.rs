@@ -23,6 +23,10 @@ pub const EVENTS: &str = "parley.events";
 pub const EPHEMERAL: &str = "parley.ephemeral";
 /// Revoked tokens.
 pub const REVOKED: &str = "parley.revoked";
+/// Which users have sessions on a node (changes, and the periodic roster).
+pub const PRESENCE: &str = "parley.presence";
+/// Most users named in one presence message (a roster goes out in parts).
+const PRESENCE_PART: usize = 10_000;
 
 /// Messages waiting for the NATS link; past this, new ones are dropped.
 pub const QUEUE: usize = 8192;
@@ -65,6 +69,13 @@ struct EphemeralMessage<F> {
 }
 
 #[derive(Serialize, Deserialize)]
+struct PresenceReport {
+    origin: String,
+    users: Vec<i64>,
+    here: bool,
+}
+
+#[derive(Serialize, Deserialize)]
 struct Revocation {
     origin: String,
     user_id: i64,
@@ -87,6 +98,12 @@ pub enum Incoming {
     Revoked {
         user_id: i64,
         token_id: i64,
+    },
+    /// Node `node` has sessions of `users` (`here`), or no longer has.
+    Presence {
+        node: String,
+        users: Vec<i64>,
+        here: bool,
     },
 }
 
@@ -162,6 +179,18 @@ impl ClusterBus {
         self.enqueue(REVOKED.to_owned(), &message);
     }
 
+    /// Whether these users have sessions on this node.
+    pub fn publish_presence(&self, users: &[i64], here: bool) {
+        for part in users.chunks(PRESENCE_PART) {
+            let report = PresenceReport {
+                origin: self.node_id.to_string(),
+                users: part.to_vec(),
+                here,
+            };
+            self.enqueue(PRESENCE.to_owned(), &report);
+        }
+    }
+
     fn enqueue(&self, subject: String, message: &impl Serialize) {
         let payload = match serde_json::to_vec(message) {
             Ok(bytes) => Bytes::from(bytes),
@@ -201,6 +230,14 @@ impl ClusterBus {
                 from_user: m.from_user,
                 to_sender: m.to_sender,
                 frame: ByteString::from(m.frame.get().to_owned()),
+            };
+            (m.origin, incoming)
+        } else if subject == PRESENCE {
+            let m: PresenceReport = serde_json::from_slice(payload).ok()?;
+            let incoming = Incoming::Presence {
+                node: m.origin.clone(),
+                users: m.users,
+                here: m.here,
             };
             (m.origin, incoming)
         } else if subject == REVOKED {
@@ -244,6 +281,7 @@ mod tests {
         a.publish_events(7, &events);
         a.publish_ephemeral(7, 12, false, &ByteString::from(r#"{"type":"typing"}"#));
         a.publish_revocation(12, 99);
+        a.publish_presence(&[12, 13], true);
         let mut read = Vec::new();
         while let Ok(out) = a_out.try_recv() {
             assert_eq!(a.parse(&out.subject, &out.payload), None, "own echo");
@@ -262,6 +300,11 @@ mod tests {
                 Incoming::Revoked {
                     user_id: 12,
                     token_id: 99,
+                },
+                Incoming::Presence {
+                    node: "a".to_owned(),
+                    users: vec![12, 13],
+                    here: true,
                 },
             ]
         );

@@ -22,6 +22,7 @@ use super::cluster_bus::{self, ClusterBus, Incoming, Outgoing};
 use super::db_executor::{ask, DbExecutor};
 use super::db_ops::{LastSeqsOf, RevokedAmong};
 use super::messages::{EphemeralRemote, Kick, Sweep};
+use super::presence::{Presence, RemotePresence};
 use super::session_directory::SessionDirectory;
 use crate::metrics::Metrics;
 
@@ -34,6 +35,7 @@ pub struct LinkDeps {
     pub db: Addr<DbExecutor>,
     pub metrics: Arc<Metrics>,
     pub sweep_every: Duration,
+    pub presence: Addr<Presence>,
 }
 
 /// Starts the link on its own thread. The answer comes once the subscriptions are registered
@@ -56,13 +58,14 @@ pub fn start(
                 return;
             }
         };
-        let subscriptions = futures_util::future::try_join3(
+        let subscriptions = futures_util::future::try_join4(
             client.subscribe(format!("{}.*", cluster_bus::EVENTS)),
             client.subscribe(format!("{}.*", cluster_bus::EPHEMERAL)),
             client.subscribe(cluster_bus::REVOKED),
+            client.subscribe(cluster_bus::PRESENCE),
         )
         .await;
-        let (events, ephemeral, revoked) = match subscriptions {
+        let (events, ephemeral, revoked, presence) = match subscriptions {
             Ok(subscribed) => subscribed,
             Err(e) => {
                 let _ = ready.send(Err(format!("cannot subscribe on NATS: {e}")));
@@ -72,7 +75,7 @@ pub fn start(
         let _ = ready.send(Ok(()));
         actix::spawn(publish(client, outgoing, deps.metrics.clone()));
         actix::spawn(sweep(deps.clone(), sweep_now));
-        let mut incoming = futures_util::stream::select_all([events, ephemeral, revoked]);
+        let mut incoming = futures_util::stream::select_all([events, ephemeral, revoked, presence]);
         while let Some(message) = incoming.next().await {
             deps.metrics.nats_received.inc();
             match deps.bus.parse(&message.subject, &message.payload) {
@@ -169,6 +172,9 @@ fn dispatch(deps: &LinkDeps, incoming: Incoming) {
         }
         Incoming::Revoked { user_id, token_id } => {
             deps.directory.kick_token(user_id, token_id, revoked());
+        }
+        Incoming::Presence { node, users, here } => {
+            deps.presence.do_send(RemotePresence { node, users, here });
         }
     }
 }

@@ -190,14 +190,37 @@ db_op!(FindUser -> Option<User>, "find_user", |this, deps| {
     Ok(user.map(User::from))
 });
 
+/// A user as another user (or itself) sees it: with presence where they share a chat.
 pub struct GetUser {
     pub user_id: i64,
+    pub viewer_id: i64,
 }
 
 db_op!(GetUser -> User, "get_user", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::users::find(c, this.user_id).await)?
+    with_backend!(&mut conn, q, c => q::users::find_seen_by(c, this.user_id, this.viewer_id).await)?
         .ok_or(AppError::NotFound("user"))
+});
+
+/// Users who share a chat with this one: whom its presence concerns.
+pub struct ContactsOf {
+    pub user_id: i64,
+    pub limit: i64,
+}
+
+db_op!(ContactsOf -> Vec<i64>, "contacts_of", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::users::contacts(c, this.user_id, this.limit).await)
+});
+
+/// `(user_id, millis)`: when each user was last seen online.
+pub struct RecordLastSeen {
+    pub seen: Vec<(i64, i64)>,
+}
+
+db_op!(RecordLastSeen -> (), "record_last_seen", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::users::record_last_seen(c, &this.seen).await)
 });
 
 // ---- chats -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ pub mod db_executor;
 pub mod db_ops;
 pub mod group_commit;
 pub mod messages;
+pub mod presence;
 pub mod room_slots;
 pub mod session_directory;
 pub mod session_permits;
@@ -19,6 +20,7 @@ pub mod ws_protocol;
 pub mod ws_session;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::{Actor, Addr, Arbiter};
 
@@ -35,6 +37,7 @@ pub use db_executor::DbExecutor;
 use db_executor::{ask, DbOp};
 use db_ops::{ChangeMessage, ChatOfMessage, CreateChat, DeactivateUser, Logout};
 use messages::{ChatWrite, Kick, PostMessage, Reply, Write};
+pub use presence::{Presence, PresenceBoard};
 pub use session_directory::SessionDirectory;
 use token_cache::TokenCache;
 
@@ -48,6 +51,10 @@ pub struct Actors {
     pub metrics: Arc<Metrics>,
     /// The way to the other nodes, when there are any.
     pub bus: Option<ClusterBus>,
+    /// Counts sessions per user and announces who comes online and goes offline.
+    pub presence: Addr<Presence>,
+    /// Who is online, for answers that show it.
+    pub board: PresenceBoard,
 }
 
 pub struct ActorThreads {
@@ -75,6 +82,7 @@ pub async fn start(
     metrics: Arc<Metrics>,
     settings: RoomSettings,
     send_batch: usize,
+    presence_grace: Duration,
     cluster: Option<&ClusterSettings>,
 ) -> Result<(Actors, ActorThreads), String> {
     let directory = SessionDirectory::default();
@@ -114,6 +122,17 @@ pub async fn start(
         },
         room_threads.iter().map(|t| t.handle()).collect(),
     );
+    let board = PresenceBoard::default();
+    let presence = {
+        let (board, db, directory, bus) =
+            (board.clone(), db.clone(), directory.clone(), bus.clone());
+        let thread = room_threads
+            .first()
+            .map_or_else(|| db_thread.handle(), Arbiter::handle);
+        Presence::start_in_arbiter(&thread, move |_| {
+            Presence::new(board, db, directory, bus, presence_grace)
+        })
+    };
     let mut link_thread = None;
     if let (Some(cluster), Some(bus), Some(outgoing)) = (cluster, &bus, outgoing) {
         let deps = cluster_link::LinkDeps {
@@ -123,6 +142,7 @@ pub async fn start(
             db: db.clone(),
             metrics: metrics.clone(),
             sweep_every: cluster.sweep_every,
+            presence: presence.clone(),
         };
         let (thread, subscribed) = cluster_link::start(cluster.nats_url.clone(), deps, outgoing);
         subscribed
@@ -138,6 +158,8 @@ pub async fn start(
             directory,
             metrics,
             bus,
+            presence,
+            board,
         },
         ActorThreads {
             db: db_thread,

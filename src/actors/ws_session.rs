@@ -27,6 +27,7 @@ use super::db_ops::ChatIdsOf;
 use super::messages::{
     Backlog, Kick, Membership, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing,
 };
+use super::presence::{SessionClosed, SessionOpened};
 use super::session_permits::SessionPermit;
 use super::ws_protocol::{parse_client_frame, to_json, ClientFrame, ErrorData, Ready, ServerFrame};
 use super::{Actors, ChatRoom};
@@ -268,6 +269,9 @@ impl Actor for WsSession {
     fn started(&mut self, ctx: &mut Ctx) {
         ctx.set_mailbox_capacity(OUTBOX_CAPACITY);
         self.actors.metrics.ws_sessions.inc();
+        self.actors.presence.do_send(SessionOpened {
+            user_id: self.user_id,
+        });
         ctx.run_interval(self.settings.ping_every, |session, ctx| {
             if session.last_heard.elapsed() >= session.settings.silence_limit {
                 session.close(ctx, 1000, "heartbeat timeout");
@@ -281,6 +285,9 @@ impl Actor for WsSession {
 
     fn stopped(&mut self, _: &mut Ctx) {
         self.actors.directory.remove(self.user_id, self.key);
+        self.actors.presence.do_send(SessionClosed {
+            user_id: self.user_id,
+        });
         self.actors.metrics.ws_sessions.dec();
         tracing::debug!(session.id = %self.public_id, "websocket session ended");
     }

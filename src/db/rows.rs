@@ -16,6 +16,7 @@ pub struct UserRow {
     pub password_hash: String,
     pub created_at: i64,
     pub deactivated_at: Option<i64>,
+    pub last_seen_at: Option<i64>,
 }
 
 impl From<UserRow> for domain::AccountStatus {
@@ -37,6 +38,8 @@ impl From<UserRow> for domain::User {
             username: r.username,
             display_name: r.display_name,
             created_at: Timestamp(r.created_at),
+            online: None,
+            last_seen_at: None,
         }
     }
 }
@@ -97,17 +100,24 @@ impl MemberRow {
             .ok_or_else(|| AppError::internal(format!("unknown role {:?} in database", self.role)))
     }
 
-    pub fn into_domain(self) -> Result<domain::Member, AppError> {
+    /// The member as the database knows it: `last_seen_at` as last written, and never `online`,
+    /// which only the presence tracker in memory knows (it fills that in).
+    pub fn into_domain(self, last_seen_at: Option<i64>) -> Result<domain::Member, AppError> {
         Ok(domain::Member {
             role: self.role()?,
             user_id: self.user_id,
             joined_at: Timestamp(self.joined_at),
             last_read_seq: self.last_read_seq,
+            online: false,
+            last_seen_at: last_seen_at.map(Timestamp),
         })
     }
 }
 
-pub fn chat_from_rows(chat: ChatRow, members: Vec<MemberRow>) -> Result<domain::Chat, AppError> {
+/// A member row with its user's `last_seen_at`.
+pub type MemberSeen = (MemberRow, Option<i64>);
+
+pub fn chat_from_rows(chat: ChatRow, members: Vec<MemberSeen>) -> Result<domain::Chat, AppError> {
     let kind = domain::ChatKind::parse(&chat.kind)
         .ok_or_else(|| AppError::internal(format!("unknown chat kind {:?}", chat.kind)))?;
     Ok(domain::Chat {
@@ -118,7 +128,7 @@ pub fn chat_from_rows(chat: ChatRow, members: Vec<MemberRow>) -> Result<domain::
         last_seq: chat.last_seq,
         members: members
             .into_iter()
-            .map(MemberRow::into_domain)
+            .map(|(member, seen)| member.into_domain(seen))
             .collect::<Result<_, _>>()?,
     })
 }

@@ -9,6 +9,7 @@ diesel::table! {
         password_hash -> Text,
         created_at -> BigInt,
         deactivated_at -> Nullable<BigInt>,
+        last_seen_at -> Nullable<BigInt>,
     }
 }
 

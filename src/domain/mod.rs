@@ -18,6 +18,14 @@ pub struct User {
     pub username: String,
     pub display_name: String,
     pub created_at: Timestamp,
+    /// Whether the user has a session open. Only where the caller shares a chat with this user
+    /// (or is this user); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
+    /// When the user was last online (about now while online). Only where `online` is, and
+    /// not before the user was first seen online.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<Timestamp>,
 }
 
 /// An account as operators see it: a `User`, and whether (since when) it is deactivated.
@@ -98,6 +106,10 @@ pub struct Member {
     pub role: Role,
     pub joined_at: Timestamp,
     pub last_read_seq: i64,
+    /// Whether the member has a session open.
+    pub online: bool,
+    /// When the member was last online (about now while online); null if never.
+    pub last_seen_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]

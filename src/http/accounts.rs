@@ -158,9 +158,13 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
         .actors
         .ask(GetUser {
             user_id: user.user_id,
+            viewer_id: user.user_id,
         })
         .await?;
-    Ok(json(StatusCode::OK, &found))
+    Ok(json(
+        StatusCode::OK,
+        &state.actors.board.showing_user(found),
+    ))
 }
 
 #[utoipa::path(
@@ -178,12 +182,21 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpRes
 )]
 pub async fn get_user(
     state: web::Data<AppState>,
-    _caller: AuthUser,
+    caller: AuthUser,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let user_id = path_id(&path)?;
-    let found = state.actors.ask(GetUser { user_id }).await?;
-    Ok(json(StatusCode::OK, &found))
+    let found = state
+        .actors
+        .ask(GetUser {
+            user_id,
+            viewer_id: caller.user_id,
+        })
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &state.actors.board.showing_user(found),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -134,7 +134,7 @@ pub async fn create_chat(
             spec,
         })
         .await?;
-    reply(answer)
+    reply(answer.map(|chat| state.actors.board.showing(chat)))
 }
 
 #[utoipa::path(
@@ -150,12 +150,13 @@ pub async fn create_chat(
     security(("bearer" = []))
 )]
 pub async fn list_chats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    let chats = state
+    let mut chats = state
         .actors
         .ask(ListChats {
             user_id: user.user_id,
         })
         .await?;
+    state.actors.board.show_chats(&mut chats);
     Ok(json(StatusCode::OK, &chats))
 }
 
@@ -186,7 +187,7 @@ pub async fn get_chat(
             chat_id,
         })
         .await?;
-    Ok(json(StatusCode::OK, &chat))
+    Ok(json(StatusCode::OK, &state.actors.board.showing(chat)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -240,7 +241,7 @@ pub async fn add_member(
             },
         )
         .await?;
-    reply(answer)
+    reply(answer.map(|chat| state.actors.board.showing(chat)))
 }
 
 #[utoipa::path(

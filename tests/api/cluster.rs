@@ -28,6 +28,11 @@ impl Cluster {
     /// the nodes catch up from the event log; a test of the live path sets it longer than it
     /// runs, so that only NATS can deliver in time.
     async fn start(nodes: usize, sweep_ms: u64) -> Option<Cluster> {
+        Self::start_with(nodes, sweep_ms, &[]).await
+    }
+
+    /// With more settings for every node.
+    async fn start_with(nodes: usize, sweep_ms: u64, more: &[(&str, String)]) -> Option<Cluster> {
         let database = TestDatabase::provision(Backend::Postgres)?;
         let Some(nats) = NatsServer::start() else {
             eprintln!("SKIPPED: nats-server is not installed");
@@ -35,11 +40,12 @@ impl Cluster {
         };
         let mut started = Vec::new();
         for _ in 0..nodes {
-            let env = [
+            let mut env = vec![
                 ("PARLEY_NATS_URL", nats.url()),
                 ("PARLEY_NATS_SWEEP_MS", sweep_ms.to_string()),
                 ("PARLEY_ADMIN_TOKEN", ADMIN.to_owned()),
             ];
+            env.extend(more.iter().cloned());
             started.push(ServerProcess::start_with(&database, &env).await);
         }
         Some(Cluster {
@@ -422,4 +428,88 @@ async fn nodes_started_together_on_a_fresh_database_all_come_up() {
             .await
             .expect(200);
     }
+}
+
+/// A user is online while a session is open on any node: each node tells its own sessions,
+/// once; a user moving from one node to another is no flap; the last session closing anywhere
+/// is an offline on every node, after the grace period.
+#[actix_rt::test]
+async fn presence_spans_the_nodes() {
+    let grace = Duration::from_millis(700);
+    let settings = [("PARLEY_PRESENCE_GRACE_MS", grace.as_millis().to_string())];
+    let Some(cluster) = Cluster::start_with(2, NO_SWEEP, &settings).await else {
+        return;
+    };
+    let api = cluster.api(0);
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let carol = api.register("carol").await;
+    api.group(&alice, &[&bob, &carol]).await;
+    let mut alice_ws = cluster.ws(0, &alice).await;
+    let mut carol_ws = cluster.ws(1, &carol).await;
+    let presence = |user: &TestUser, status: &str| {
+        Some(json!({"type": "presence", "data": {"user_id": user.id, "status": status}}))
+    };
+    assert_eq!(
+        alice_ws
+            .next_presence_of(carol.id, Duration::from_secs(10))
+            .await,
+        presence(&carol, "online")
+    );
+
+    let bob_on_1 = cluster.ws(1, &bob).await;
+    assert_eq!(
+        alice_ws
+            .next_presence_of(bob.id, Duration::from_secs(10))
+            .await,
+        presence(&bob, "online")
+    );
+    assert_eq!(
+        carol_ws
+            .next_presence_of(bob.id, Duration::from_secs(10))
+            .await,
+        presence(&bob, "online")
+    );
+    for node in 0..2 {
+        let seen = cluster
+            .api(node)
+            .get(&format!("/api/v1/users/{}", bob.id), &alice.token)
+            .await;
+        assert_eq!(seen.expect(200)["online"], true, "node {node}");
+    }
+
+    // Bob moves to node 0: no node says he went offline.
+    let bob_on_0 = cluster.ws(0, &bob).await;
+    bob_on_1.close().await;
+    assert_eq!(alice_ws.next_presence_of(bob.id, grace * 3).await, None);
+    assert_eq!(
+        carol_ws
+            .next_presence_of(bob.id, Duration::from_millis(10))
+            .await,
+        None
+    );
+    let seen = cluster
+        .api(1)
+        .get(&format!("/api/v1/users/{}", bob.id), &carol.token)
+        .await;
+    assert_eq!(seen.expect(200)["online"], true);
+
+    bob_on_0.close().await;
+    assert_eq!(
+        alice_ws
+            .next_presence_of(bob.id, Duration::from_secs(10))
+            .await,
+        presence(&bob, "offline")
+    );
+    assert_eq!(
+        carol_ws
+            .next_presence_of(bob.id, Duration::from_secs(10))
+            .await,
+        presence(&bob, "offline")
+    );
+    assert_eq!(
+        alice_ws.next_presence_of(bob.id, grace * 2).await,
+        None,
+        "once"
+    );
 }

@@ -17,6 +17,7 @@ mod membership;
 mod messages;
 mod operations;
 mod operators;
+mod presence;
 mod process;
 mod realtime;
 mod robustness;

@@ -15,6 +15,9 @@ pub struct WsClient {
     pub session_id: String,
     /// WebSocket pings the server has sent so far (skipped, never answered).
     pub pings: usize,
+    /// `presence` frames, set aside as they come (they depend on who else connects when), for
+    /// the tests about presence to read with `next_presence`.
+    presence: std::collections::VecDeque<Value>,
 }
 
 /// What the next frame turned out to be.
@@ -57,6 +60,7 @@ impl WsClient {
             conn,
             session_id: String::new(),
             pings: 0,
+            presence: std::collections::VecDeque::new(),
         };
         let ready = client.next_json().await;
         assert_eq!(ready["type"], "ready", "{ready}");
@@ -83,6 +87,13 @@ impl WsClient {
         }
     }
 
+    /// Closes the session as a browser leaving the page does: a close frame, then the
+    /// connection. (Dropping the client alone leaves the socket to awc, which may hold it.)
+    pub async fn close(mut self) {
+        let _ = self.conn.send(Message::Close(None)).await;
+        let _ = self.conn.close().await;
+    }
+
     pub async fn send(&mut self, value: &Value) {
         self.send_text(&value.to_string()).await;
     }
@@ -102,9 +113,49 @@ impl WsClient {
     }
 
     /// The next text frame as JSON, a close, or nothing within `wait`. Pings are skipped
-    /// without an answer: the client is silent unless a test speaks.
+    /// without an answer: the client is silent unless a test speaks. `presence` frames are set
+    /// aside for `next_presence`.
     pub async fn next_within(&mut self, wait: Duration) -> Next {
         let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.read_until(deadline).await {
+                Next::Json(value) if value["type"] == "presence" => self.presence.push_back(value),
+                other => return other,
+            }
+        }
+    }
+
+    /// The next `presence` frame, or `None` if none comes within `wait` (other frames that
+    /// arrive meanwhile are dropped).
+    pub async fn next_presence(&mut self, wait: Duration) -> Option<Value> {
+        if let Some(frame) = self.presence.pop_front() {
+            return Some(frame);
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.read_until(deadline).await {
+                Next::Json(value) if value["type"] == "presence" => return Some(value),
+                Next::Json(_) => continue,
+                Next::Silent | Next::Closed(_) => return None,
+            }
+        }
+    }
+
+    /// The next `presence` frame about this user (others are dropped: whether a session that
+    /// opens while someone's announcement is under way hears it too is a race, and harmless).
+    pub async fn next_presence_of(&mut self, user_id: i64, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let frame = self.next_presence(left).await?;
+            if frame["data"]["user_id"] == user_id {
+                return Some(frame);
+            }
+        }
+    }
+
+    /// The next text frame, whatever its type.
+    async fn read_until(&mut self, deadline: tokio::time::Instant) -> Next {
         loop {
             let frame = match tokio::time::timeout_at(deadline, self.conn.next()).await {
                 Err(_) => return Next::Silent,

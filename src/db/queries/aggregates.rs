@@ -10,8 +10,8 @@ use diesel_async::RunQueryDsl;
 use super::Conn;
 use crate::db::queries::history_page::PageRow;
 use crate::db::queries::{HistoryPageStatement, SearchPageStatement, SearchScope};
-use crate::db::rows::{chat_from_rows, ChatRow, MemberRow, MessageRow, ReactionRow};
-use crate::db::schema::{chat_members, chats, messages, reactions};
+use crate::db::rows::{chat_from_rows, ChatRow, MemberRow, MemberSeen, MessageRow, ReactionRow};
+use crate::db::schema::{chat_members, chats, messages, reactions, users};
 use crate::domain::search::{SearchPage, SearchQuery, Snippet};
 use crate::domain::{Chat, ChatSummary, HistoryCursor, HistoryPage, Message, Reaction};
 use crate::error::{AppError, AppResult};
@@ -161,11 +161,13 @@ pub async fn search(
     })
 }
 
-pub async fn members(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<MemberRow>> {
+/// The members of the chats, each with when its user was last seen online.
+pub async fn members(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<MemberSeen>> {
     Ok(chat_members::table
+        .inner_join(users::table)
         .filter(chat_members::chat_id.eq_any(chat_ids))
         .order((chat_members::joined_at.asc(), chat_members::user_id.asc()))
-        .select(MemberRow::as_select())
+        .select((MemberRow::as_select(), users::last_seen_at))
         .load(conn)
         .await?)
 }
@@ -235,9 +237,9 @@ pub async fn list_for_user(conn: &mut Conn, user_id: i64) -> AppResult<Vec<ChatS
         .await?;
     let chat_ids: Vec<i64> = mine.iter().map(|(c, _)| c.id).collect();
 
-    let mut members_by_chat: HashMap<i64, Vec<MemberRow>> = HashMap::new();
+    let mut members_by_chat: HashMap<i64, Vec<MemberSeen>> = HashMap::new();
     for m in members(conn, &chat_ids).await? {
-        members_by_chat.entry(m.chat_id).or_default().push(m);
+        members_by_chat.entry(m.0.chat_id).or_default().push(m);
     }
 
     let later = diesel::alias!(messages as later);

@@ -283,7 +283,11 @@ pub async fn remove_member(
 }
 
 async fn promote_successor(conn: &mut Conn, chat_id: i64) -> AppResult<()> {
-    let remaining = super::aggregates::members(conn, &[chat_id]).await?;
+    let remaining: Vec<MemberRow> = super::aggregates::members(conn, &[chat_id])
+        .await?
+        .into_iter()
+        .map(|(member, _)| member)
+        .collect();
     let successor = remaining
         .iter()
         .find(|m| m.role == Role::Admin.as_str())

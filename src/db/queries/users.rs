@@ -6,7 +6,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::Conn;
 use crate::db::queries::TokenOwner;
 use crate::db::rows::{NewTokenRow, NewUserRow, UserRow};
-use crate::db::schema::{auth_tokens, users};
+use crate::db::schema::{auth_tokens, chat_members, users};
 use crate::domain::{Timestamp, User};
 use crate::error::{AppError, AppResult, ErrorCode};
 
@@ -203,4 +203,78 @@ pub async fn search(conn: &mut Conn, query: &str, limit: i64) -> AppResult<Vec<U
         .select(UserRow::as_select())
         .load(conn)
         .await?)
+}
+
+/// The user as `viewer_id` may see it: with `last_seen_at` as last written (and `online`
+/// false, which the presence tracker corrects) when the viewer shares a chat with it; without
+/// either otherwise (users do not need to be told their own presence).
+pub async fn find_seen_by(
+    conn: &mut Conn,
+    user_id: i64,
+    viewer_id: i64,
+) -> AppResult<Option<User>> {
+    let Some(row) = users::table
+        .find(user_id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let last_seen_at = row.last_seen_at;
+    let mut user = User::from(row);
+    if viewer_id != user_id && share_a_chat(conn, user_id, viewer_id).await? {
+        user.online = Some(false);
+        user.last_seen_at = last_seen_at.map(Timestamp);
+    }
+    Ok(Some(user))
+}
+
+/// Whether the two users are members of one chat.
+async fn share_a_chat(conn: &mut Conn, a: i64, b: i64) -> AppResult<bool> {
+    let other = diesel::alias!(chat_members as other);
+    let shared: Option<i64> = chat_members::table
+        .inner_join(
+            other.on(other
+                .field(chat_members::chat_id)
+                .eq(chat_members::chat_id)
+                .and(other.field(chat_members::user_id).eq(b))),
+        )
+        .filter(chat_members::user_id.eq(a))
+        .select(chat_members::chat_id)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(shared.is_some())
+}
+
+/// Users who share a chat with `user_id` (the user not among them), at most `limit`.
+pub async fn contacts(conn: &mut Conn, user_id: i64, limit: i64) -> AppResult<Vec<i64>> {
+    let other = diesel::alias!(chat_members as other);
+    Ok(chat_members::table
+        .inner_join(other.on(other.field(chat_members::chat_id).eq(chat_members::chat_id)))
+        .filter(chat_members::user_id.eq(user_id))
+        .filter(other.field(chat_members::user_id).ne(user_id))
+        .select(other.field(chat_members::user_id))
+        .distinct()
+        .limit(limit)
+        .load(conn)
+        .await?)
+}
+
+/// Moves each user's `last_seen_at` forward to the given time (milliseconds), never back (two
+/// nodes may write it for one user), in one transaction.
+pub async fn record_last_seen(conn: &mut Conn, seen: &[(i64, i64)]) -> AppResult<()> {
+    conn.transaction::<_, AppError, _>(async |c| {
+        for &(user_id, at) in seen {
+            diesel::update(users::table.find(user_id))
+                .filter(users::last_seen_at.is_null().or(users::last_seen_at.lt(at)))
+                .set(users::last_seen_at.eq(at))
+                .execute(c)
+                .await?;
+        }
+        Ok(())
+    })
+    .await
 }

@@ -1,0 +1,178 @@
+//! Presence: who is online, told to those who share a chat with them and to nobody else.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::ws::WsClient;
+use crate::common::{Backend, TestServer};
+
+/// Short, so that the tests can wait it out; long enough that a reconnect fits inside it.
+const GRACE: Duration = Duration::from_millis(700);
+
+async fn server(backend: Backend) -> Option<TestServer> {
+    TestServer::start_with(backend, Default::default(), |config| {
+        config.presence_grace = GRACE;
+    })
+    .await
+}
+
+fn frame(user_id: i64, status: &str) -> Value {
+    json!({"type": "presence", "data": {"user_id": user_id, "status": status}})
+}
+
+/// Waits until the server has ended every session but `open` (it has seen the closes).
+async fn sessions_fall_to(server: &TestServer, open: usize) {
+    for _ in 0..200 {
+        if server.metric("ws_sessions") as usize == open {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!(
+        "the server still holds {} sessions",
+        server.metric("ws_sessions")
+    );
+}
+
+/// Generates a `sqlite` and a `postgres` test of each body, on servers with a short grace.
+macro_rules! presence_tests {
+    ($($(#[$meta:meta])* async fn $name:ident($server:ident) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                use super::*;
+
+                async fn run($server: TestServer) $body
+
+                #[actix_rt::test]
+                async fn sqlite() {
+                    run(server(Backend::Sqlite).await.expect("sqlite server")).await;
+                }
+
+                #[actix_rt::test]
+                async fn postgres() {
+                    if let Some(server) = server(Backend::Postgres).await {
+                        run(server).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+presence_tests! {
+    /// Coming online and going offline reach those who share a chat with the user, once, and
+    /// nobody else; the user's own answers show it to them and hide it from strangers.
+    async fn presence_reaches_those_who_share_a_chat(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let carol = api.register("carol").await;
+        let dave = api.register("dave").await;
+        let chat_id = api.group(&alice, &[&bob]).await;
+        api.group(&carol, &[&dave]).await;
+        let mut alice_ws = WsClient::connect(&server, &alice.token).await;
+        let mut carol_ws = WsClient::connect(&server, &carol.token).await;
+
+        let bob_ws = WsClient::connect(&server, &bob.token).await;
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(5)).await, Some(frame(bob.id, "online")));
+        // A second session of an online user changes nothing.
+        let bob_second = WsClient::connect(&server, &bob.token).await;
+
+        let seen_by_alice = api.get(&format!("/api/v1/users/{}", bob.id), &alice.token).await;
+        assert_eq!(seen_by_alice.expect(200)["online"], true);
+        assert!(seen_by_alice.json["last_seen_at"].is_string());
+        let chat = api.get(&format!("/api/v1/chats/{chat_id}"), &alice.token).await;
+        let members = chat.expect(200)["members"].as_array().unwrap().clone();
+        assert!(members.iter().all(|m| m["online"] == true), "{members:?}");
+        let listed = api.get("/api/v1/chats", &bob.token).await;
+        assert!(listed.expect(200)[0]["members"].as_array().unwrap().iter().all(|m| m["online"] == true));
+        // Nobody needs telling their own presence.
+        let me = api.get("/api/v1/users/me", &bob.token).await;
+        assert!(me.expect(200).get("online").is_none());
+        // A stranger sees the account, not its presence.
+        let seen_by_carol = api.get(&format!("/api/v1/users/{}", bob.id), &carol.token).await;
+        let seen_by_carol = seen_by_carol.expect(200);
+        assert_eq!(seen_by_carol["username"], "bob");
+        assert!(seen_by_carol.get("online").is_none() && seen_by_carol.get("last_seen_at").is_none(),
+            "{seen_by_carol}");
+        let looked_up = api.get("/api/v1/users/lookup?username=bob", &carol.token).await;
+        assert!(looked_up.expect(200).get("online").is_none());
+
+        bob_second.close().await;
+        bob_ws.close().await;
+        let closed = Instant::now();
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(10)).await, Some(frame(bob.id, "offline")));
+        assert!(closed.elapsed() >= GRACE.mul_f32(0.9), "offline came after {:?}", closed.elapsed());
+        let seen_by_alice = api.get(&format!("/api/v1/users/{}", bob.id), &alice.token).await;
+        assert_eq!(seen_by_alice.expect(200)["online"], false);
+        assert!(seen_by_alice.json["last_seen_at"].is_string(), "{}", seen_by_alice.json);
+
+        // Nothing more for alice, nothing at all for the stranger.
+        assert_eq!(alice_ws.next_presence(GRACE * 2).await, None);
+        assert_eq!(carol_ws.next_presence(Duration::from_millis(100)).await, None);
+    }
+
+    /// A reconnect within the grace period (a reload, a network blip) is no offline/online
+    /// flap, and closing one of two sessions is no change at all.
+    async fn a_reconnect_within_the_grace_is_no_flap(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        api.group(&alice, &[&bob]).await;
+        let mut alice_ws = WsClient::connect(&server, &alice.token).await;
+        let bob_ws = WsClient::connect(&server, &bob.token).await;
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(5)).await, Some(frame(bob.id, "online")));
+
+        let closed = Instant::now();
+        bob_ws.close().await;
+        sessions_fall_to(&server, 1).await;
+        let bob_ws = WsClient::connect(&server, &bob.token).await;
+        assert!(closed.elapsed() < GRACE, "the reconnect took {:?}", closed.elapsed());
+        let other = WsClient::connect(&server, &bob.token).await;
+        other.close().await;
+        sessions_fall_to(&server, 2).await;
+        assert_eq!(alice_ws.next_presence(GRACE * 3).await, None, "no flap");
+        let seen = api.get(&format!("/api/v1/users/{}", bob.id), &alice.token).await;
+        assert_eq!(seen.expect(200)["online"], true);
+
+        bob_ws.close().await;
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(10)).await, Some(frame(bob.id, "offline")));
+    }
+
+    /// Whom a change concerns is decided when it happens: a user who came to share a chat
+    /// with someone already online hears when that one goes offline, and a user who left
+    /// the only chat they shared hears nothing more.
+    async fn presence_follows_who_shares_a_chat_now(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let carol = api.register("carol").await;
+        let chat_id = api.group(&alice, &[&carol]).await;
+        let mut alice_ws = WsClient::connect(&server, &alice.token).await;
+        let mut carol_ws = WsClient::connect(&server, &carol.token).await;
+        assert_eq!(alice_ws.next_presence_of(carol.id, Duration::from_secs(5)).await, Some(frame(carol.id, "online")));
+        let bob_ws = WsClient::connect(&server, &bob.token).await;
+        assert_eq!(alice_ws.next_presence(Duration::from_millis(300)).await, None, "strangers");
+
+        // Alice and bob come to share a chat while bob is online; carol leaves alice's chat.
+        api.post(&format!("/api/v1/chats/{chat_id}/members"), &alice.token, &json!({"user_id": bob.id}))
+            .await
+            .expect(200);
+        api.delete(&format!("/api/v1/chats/{chat_id}/members/{}", carol.id), &carol.token)
+            .await
+            .expect(204);
+        let chat = api.get(&format!("/api/v1/chats/{chat_id}"), &alice.token).await;
+        let bob_member = chat.expect(200)["members"].as_array().unwrap().iter()
+            .find(|m| m["user_id"] == bob.id).cloned().unwrap();
+        assert_eq!(bob_member["online"], true);
+
+        bob_ws.close().await;
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(10)).await, Some(frame(bob.id, "offline")));
+        // Carol may have heard alice come online, if she connected while that went out.
+        while carol_ws.next_presence(Duration::from_millis(50)).await.is_some() {}
+        alice_ws.close().await;
+        assert_eq!(carol_ws.next_presence(GRACE * 3).await, None, "carol no longer shares a chat");
+    }
+}
