@@ -226,6 +226,25 @@ impl Default for WsSettings {
     }
 }
 
+/// Tunables of presence.
+#[derive(Clone, Copy, Debug)]
+pub struct PresenceSettings {
+    /// How long a user stays online after their last session closes, so that a reconnect in
+    /// that time is no offline/online flap.
+    pub grace: Duration,
+    /// How often `last_seen_at` is written: the most often it is written for one user.
+    pub flush_every: Duration,
+}
+
+impl Default for PresenceSettings {
+    fn default() -> Self {
+        PresenceSettings {
+            grace: Duration::from_secs(5),
+            flush_every: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Tunables of the room actors.
 #[derive(Clone, Copy, Debug)]
 pub struct RoomSettings {
@@ -362,8 +381,7 @@ pub struct Config {
     /// How long an accepted connection may go without its peer acknowledging data or
     /// keep-alive probes before the kernel drops it.
     pub dead_peer_timeout: Duration,
-    /// How long a user stays online after their last session closes.
-    pub presence_grace: Duration,
+    pub presence: PresenceSettings,
     /// Other nodes, when there are any.
     pub cluster: Option<ClusterSettings>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -489,7 +507,10 @@ impl Config {
             log_json,
             send_batch: s.send_batch,
             dead_peer_timeout: Duration::from_secs(s.dead_peer_secs),
-            presence_grace: Duration::from_millis(s.presence_grace_ms),
+            presence: PresenceSettings {
+                grace: Duration::from_millis(s.presence_grace_ms),
+                ..PresenceSettings::default()
+            },
             cluster,
             trusted_proxies,
             cors,
@@ -515,7 +536,7 @@ impl Config {
             log_json: false,
             send_batch: 64,
             dead_peer_timeout: Duration::from_secs(30),
-            presence_grace: Duration::from_secs(5),
+            presence: PresenceSettings::default(),
             cluster: None,
             trusted_proxies: Vec::new(),
             cors: None,

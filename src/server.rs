@@ -106,7 +106,7 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         metrics.clone(),
         config.rooms,
         config.send_batch,
-        config.presence_grace,
+        config.presence,
         config.cluster.as_ref(),
     )
     .await?;

@@ -20,11 +20,10 @@ pub mod ws_protocol;
 pub mod ws_session;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::{Actor, Addr, Arbiter};
 
-use crate::config::{ClusterSettings, RoomSettings};
+use crate::config::{ClusterSettings, PresenceSettings, RoomSettings};
 use crate::db::queries::BatchedSend;
 use crate::db::Database;
 use crate::domain::{AccountStatus, Chat, Message};
@@ -82,7 +81,7 @@ pub async fn start(
     metrics: Arc<Metrics>,
     settings: RoomSettings,
     send_batch: usize,
-    presence_grace: Duration,
+    presence_settings: PresenceSettings,
     cluster: Option<&ClusterSettings>,
 ) -> Result<(Actors, ActorThreads), String> {
     let directory = SessionDirectory::default();
@@ -130,7 +129,7 @@ pub async fn start(
             .first()
             .map_or_else(|| db_thread.handle(), Arbiter::handle);
         Presence::start_in_arbiter(&thread, move |_| {
-            Presence::new(board, db, directory, bus, presence_grace)
+            Presence::new(board, db, directory, bus, presence_settings)
         })
     };
     let mut link_thread = None;

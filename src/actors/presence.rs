@@ -24,12 +24,11 @@ use super::db_executor::{ask, DbExecutor};
 use super::db_ops::{ContactsOf, RecordLastSeen};
 use super::messages::Outbound;
 use super::session_directory::SessionDirectory;
+use crate::config::PresenceSettings;
 use crate::domain::{Chat, ChatSummary, Member, Timestamp, User};
 
 /// Most users told of one user's change (the first this many who share a chat with them).
 const MAX_CONTACTS: i64 = 10_000;
-/// How often `last_seen_at` is written, and so the most often it is written for one user.
-const FLUSH_EVERY: Duration = Duration::from_secs(60);
 /// How often a node tells the others which users have sessions on it.
 pub const ROSTER_EVERY: Duration = Duration::from_secs(10);
 /// A user another node reported and has not confirmed for this long is taken as gone from it
@@ -166,7 +165,7 @@ pub struct Presence {
     db: Addr<DbExecutor>,
     directory: SessionDirectory,
     bus: Option<ClusterBus>,
-    grace: Duration,
+    settings: PresenceSettings,
     /// Open sessions here, per user.
     local: HashMap<i64, usize>,
     /// Nodes that reported the user, and when they last confirmed it.
@@ -187,14 +186,14 @@ impl Presence {
         db: Addr<DbExecutor>,
         directory: SessionDirectory,
         bus: Option<ClusterBus>,
-        grace: Duration,
+        settings: PresenceSettings,
     ) -> Self {
         Presence {
             board,
             db,
             directory,
             bus,
-            grace,
+            settings,
             local: HashMap::new(),
             remote: HashMap::new(),
             told_online: HashSet::new(),
@@ -225,7 +224,7 @@ impl Presence {
         } else if self.told_online.contains(&user_id)
             && !self.pending_offline.contains_key(&user_id)
         {
-            let pending = ctx.run_later(self.grace, move |this, ctx| {
+            let pending = ctx.run_later(self.settings.grace, move |this, ctx| {
                 this.pending_offline.remove(&user_id);
                 if this.online_anywhere(user_id) || !this.told_online.remove(&user_id) {
                     return;
@@ -340,7 +339,7 @@ impl Actor for Presence {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(FLUSH_EVERY, Self::flush);
+        ctx.run_interval(self.settings.flush_every, Self::flush);
         if self.bus.is_some() {
             ctx.run_interval(ROSTER_EVERY, Self::roster);
         }

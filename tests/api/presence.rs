@@ -9,10 +9,13 @@ use crate::common::{Backend, TestServer};
 
 /// Short, so that the tests can wait it out; long enough that a reconnect fits inside it.
 const GRACE: Duration = Duration::from_millis(700);
+/// How often these servers write `last_seen_at` (a minute by default).
+const FLUSH: Duration = Duration::from_millis(300);
 
 async fn server(backend: Backend) -> Option<TestServer> {
     TestServer::start_with(backend, Default::default(), |config| {
-        config.presence_grace = GRACE;
+        config.presence.grace = GRACE;
+        config.presence.flush_every = FLUSH;
     })
     .await
 }
@@ -174,5 +177,41 @@ presence_tests! {
         while carol_ws.next_presence(Duration::from_millis(50)).await.is_some() {}
         alice_ws.close().await;
         assert_eq!(carol_ws.next_presence(GRACE * 3).await, None, "carol no longer shares a chat");
+    }
+
+    /// `last_seen_at` is kept in the database (written each flush period, never on connect),
+    /// where it outlives the process.
+    async fn last_seen_is_kept_in_the_database(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        api.group(&alice, &[&bob]).await;
+        let recorded = || async {
+            let mut conn = server.database.conn().await.expect("connection");
+            parley::with_backend!(&mut conn, q, c => q::users::find_seen_by(c, bob.id, alice.id).await)
+                .expect("query")
+                .expect("bob")
+                .last_seen_at
+        };
+        assert_eq!(recorded().await, None, "never seen");
+
+        let bob_ws = WsClient::connect(&server, &bob.token).await;
+        actix_rt::time::sleep(FLUSH * 3).await;
+        let while_online = recorded().await.expect("written while online");
+        bob_ws.close().await;
+        let mut offline_at = None;
+        for _ in 0..100 {
+            let seen = api.get(&format!("/api/v1/users/{}", bob.id), &alice.token).await;
+            if seen.expect(200)["online"] == false {
+                offline_at = seen.json["last_seen_at"].as_str().map(str::to_owned);
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        let offline_at = offline_at.expect("bob went offline with a last_seen_at");
+        actix_rt::time::sleep(FLUSH * 3).await;
+        let kept = recorded().await.expect("written after going offline");
+        assert!(kept > while_online);
+        assert_eq!(serde_json::to_value(kept).unwrap(), json!(offline_at));
     }
 }
