@@ -96,4 +96,27 @@ async fn load_scenarios_run_briefly() {
     .await;
     assert_eq!(idle["figures"]["sessions open"], 10.0);
     assert!(idle["figures"]["KiB per session"].is_number());
+
+    let search = run_load(
+        &server,
+        &[
+            "search",
+            "--clients",
+            "2",
+            "--messages",
+            "200",
+            "--chats",
+            "3",
+            "--count",
+            "60",
+        ],
+    )
+    .await;
+    assert_eq!(search["figures"]["2 clients: searches"], 60.0);
+    assert!(
+        search["problems"].as_array().unwrap().is_empty(),
+        "{search}"
+    );
+    let found = &search["figures"]["2 clients: common (ranks 1-20) searches with results"];
+    assert!(found.as_f64().unwrap() > 0.0, "{search}");
 }

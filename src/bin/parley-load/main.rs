@@ -10,6 +10,7 @@ mod cpu;
 mod frames;
 mod report;
 mod scenarios;
+mod search;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -85,6 +86,8 @@ enum Scenario {
     Idle(scenarios::IdleArgs),
     /// C concurrent readers fetching pages of 50 messages that carry reactions.
     History(scenarios::HistoryArgs),
+    /// Seed a corpus of M messages (Zipf-distributed words), then C concurrent searchers.
+    Search(search::SearchArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
             Scenario::Fanout(args) => scenarios::fanout(&common, args).await,
             Scenario::Idle(args) => scenarios::idle(&common, args).await,
             Scenario::History(args) => scenarios::history(&common, args).await,
+            Scenario::Search(args) => search::search(&common, args).await,
         }
     });
     match outcome {

@@ -1,4 +1,4 @@
-//! The four scenarios. Each sets up its own users and chats, runs bounded by count and time,
+//! The send, fanout, idle and history scenarios (search has a file of its own). Each sets up its own users and chats, runs bounded by count and time,
 //! and returns a report.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use crate::client::{client_from, run_id, Api, User};
 use crate::report::{Latencies, Report, Tally};
 use crate::Common;
 
-fn progress(common: &Common, total: u64, what: &str) -> ProgressBar {
+pub fn progress(common: &Common, total: u64, what: &str) -> ProgressBar {
     if common.quiet || common.json {
         return ProgressBar::hidden();
     }
@@ -32,7 +32,7 @@ fn progress(common: &Common, total: u64, what: &str) -> ProgressBar {
     bar
 }
 
-async fn register_many(api: &Api, run: &str, n: usize) -> Result<Vec<User>, String> {
+pub async fn register_many(api: &Api, run: &str, n: usize) -> Result<Vec<User>, String> {
     let mut users = Vec::with_capacity(n);
     // A few at a time: registration hashes passwords, deliberately slowly.
     for chunk in (0..n).collect::<Vec<_>>().chunks(8) {

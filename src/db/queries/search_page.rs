@@ -5,10 +5,12 @@
 
 use std::future::Future;
 
-use diesel::sql_types::{BigInt, Text};
+use diesel::backend::Backend;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Text};
 use diesel_async::RunQueryDsl;
 
-use super::fixed_text::FixedText;
 use super::history_page::PageRow;
 use crate::db::{PgConn, SqliteConn};
 use crate::domain::search::SearchQuery;
@@ -45,7 +47,7 @@ pub trait SearchPageStatement {
 const PG_SEARCH: &str = concat!(
     message_columns!(pg_reactions!()),
     " FROM messages m",
-    " WHERE array_to_tsvector(string_to_array(m.search_terms, ' ')) @@ $1::tsquery",
+    " WHERE m.search_vector @@ $1::tsquery",
     " AND NOT m.deleted",
     " AND m.chat_id IN (SELECT c.chat_id FROM chat_members c WHERE c.user_id = $2)",
     " AND ($3 = 0 OR m.chat_id = $3)",
@@ -65,6 +67,29 @@ const SQLITE_SEARCH: &str = concat!(
     " ORDER BY messages_fts.rowid DESC LIMIT ?5"
 );
 
+/// The statement `text` with its parameters bound: the query in its backend's syntax, then the
+/// scope and the page size, in the order both texts use them.
+fn search_query<DB>(
+    text: &'static str,
+    query: String,
+    scope: SearchScope,
+    limit: i64,
+) -> BoxedSqlQuery<'static, DB, SqlQuery>
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text>,
+    i64: ToSql<BigInt, DB>,
+    String: ToSql<Text, DB>,
+{
+    let (chat, before) = scope.bounds();
+    diesel::sql_query(text)
+        .into_boxed::<DB>()
+        .bind::<Text, _>(query)
+        .bind::<BigInt, _>(scope.user_id)
+        .bind::<BigInt, _>(chat)
+        .bind::<BigInt, _>(before)
+        .bind::<BigInt, _>(limit)
+}
+
 impl SearchPageStatement for PgConn {
     async fn search_rows<'a>(
         &'a mut self,
@@ -72,17 +97,13 @@ impl SearchPageStatement for PgConn {
         scope: SearchScope,
         limit: i64,
     ) -> diesel::QueryResult<Vec<PageRow>> {
-        let (chat, before) = scope.bounds();
-        FixedText(
-            diesel::sql_query(PG_SEARCH)
-                .bind::<Text, _>(query.to_tsquery())
-                .bind::<BigInt, _>(scope.user_id)
-                .bind::<BigInt, _>(chat)
-                .bind::<BigInt, _>(before)
-                .bind::<BigInt, _>(limit),
-        )
-        .load(self)
-        .await
+        // Planned afresh for each query, never from a cached generic plan: the best plan
+        // depends on how common the words are (a common word is found fastest by walking the
+        // newest messages, a rare one through the index), which PostgreSQL's statistics tell
+        // it only when it sees the words.
+        search_query::<diesel::pg::Pg>(PG_SEARCH, query.to_tsquery(), scope, limit)
+            .load(self)
+            .await
     }
 }
 
@@ -93,13 +114,7 @@ impl SearchPageStatement for SqliteConn {
         scope: SearchScope,
         limit: i64,
     ) -> diesel::QueryResult<Vec<PageRow>> {
-        let (chat, before) = scope.bounds();
-        diesel::sql_query(SQLITE_SEARCH)
-            .bind::<Text, _>(query.to_fts5())
-            .bind::<BigInt, _>(scope.user_id)
-            .bind::<BigInt, _>(chat)
-            .bind::<BigInt, _>(before)
-            .bind::<BigInt, _>(limit)
+        search_query::<diesel::sqlite::Sqlite>(SQLITE_SEARCH, query.to_fts5(), scope, limit)
             .load(self)
             .await
     }
