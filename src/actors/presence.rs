@@ -293,17 +293,20 @@ impl Presence {
         if seen.is_empty() {
             return;
         }
-        let written: Vec<i64> = seen.iter().map(|&(user_id, _)| user_id).collect();
+        let written = seen.clone();
         let db = self.db.clone();
         let record = async move { ask(&db, RecordLastSeen { seen }).await };
         ctx.spawn(
             record
                 .into_actor(self)
                 .map(move |result, this, _| match result {
-                    // The database has them now; keep only what changed since.
+                    // The database has them now; keep only what is newer (gone offline since).
                     Ok(()) => this.board.write(|s| {
-                        for user_id in written {
-                            if !s.online.contains(&user_id) {
+                        for (user_id, at) in written {
+                            if s.went_offline
+                                .get(&user_id)
+                                .is_some_and(|t| t.millis() <= at)
+                            {
                                 s.went_offline.remove(&user_id);
                             }
                         }
