@@ -447,29 +447,11 @@ async fn presence_spans_the_nodes() {
     api.group(&alice, &[&bob, &carol]).await;
     let mut alice_ws = cluster.ws(0, &alice).await;
     let mut carol_ws = cluster.ws(1, &carol).await;
-    let presence = |user: &TestUser, status: &str| {
-        Some(json!({"type": "presence", "data": {"user_id": user.id, "status": status}}))
-    };
-    assert_eq!(
-        alice_ws
-            .next_presence_of(carol.id, Duration::from_secs(10))
-            .await,
-        presence(&carol, "online")
-    );
+    hears(&mut alice_ws, &carol, "online").await;
 
     let bob_on_1 = cluster.ws(1, &bob).await;
-    assert_eq!(
-        alice_ws
-            .next_presence_of(bob.id, Duration::from_secs(10))
-            .await,
-        presence(&bob, "online")
-    );
-    assert_eq!(
-        carol_ws
-            .next_presence_of(bob.id, Duration::from_secs(10))
-            .await,
-        presence(&bob, "online")
-    );
+    hears(&mut alice_ws, &bob, "online").await;
+    hears(&mut carol_ws, &bob, "online").await;
     for node in 0..2 {
         let seen = cluster
             .api(node)
@@ -495,21 +477,20 @@ async fn presence_spans_the_nodes() {
     assert_eq!(seen.expect(200)["online"], true);
 
     bob_on_0.close().await;
-    assert_eq!(
-        alice_ws
-            .next_presence_of(bob.id, Duration::from_secs(10))
-            .await,
-        presence(&bob, "offline")
-    );
-    assert_eq!(
-        carol_ws
-            .next_presence_of(bob.id, Duration::from_secs(10))
-            .await,
-        presence(&bob, "offline")
-    );
+    hears(&mut alice_ws, &bob, "offline").await;
+    hears(&mut carol_ws, &bob, "offline").await;
     assert_eq!(
         alice_ws.next_presence_of(bob.id, grace * 2).await,
         None,
         "once"
+    );
+}
+
+/// The next presence frame about `user` says `status`.
+async fn hears(ws: &mut WsClient, user: &TestUser, status: &str) {
+    let frame = ws.next_presence_of(user.id, Duration::from_secs(10)).await;
+    assert_eq!(
+        frame,
+        Some(json!({"type": "presence", "data": {"user_id": user.id, "status": status}}))
     );
 }
