@@ -96,6 +96,7 @@ async function start(me) {
   state.live = new Live(state.api.token, {
     event: onEvent,
     ephemeral: onEphemeral,
+    presence: onPresence,
     state: (text) => {
       $('connection').textContent = text;
       document.body.classList.toggle('offline', text !== '');
@@ -265,8 +266,9 @@ function renderHeader() {
     ...chat.members.map((m) =>
       el(
         'li',
-        {},
-        `${state.users.get(m.user_id)?.display_name ?? `user ${m.user_id}`} (${m.role})`,
+        { class: m.online ? 'online' : 'offline' },
+        el('span', { class: 'presence', title: presenceTitle(m), 'aria-label': presenceTitle(m) }, m.online ? '●' : '○'),
+        ` ${state.users.get(m.user_id)?.display_name ?? `user ${m.user_id}`} (${m.role})`,
         m.user_id !== state.me.id && mine && rank[mine.role] > rank[m.role] && chat.kind === 'group'
           ? el('button', { type: 'button', class: 'link', onclick: () => removeMember(m.user_id) }, 'Remove')
           : null,
@@ -605,6 +607,24 @@ async function onEvent(frame) {
   else if (frame.type.startsWith('reaction.')) settle(data.message);
   else renderHeader();
   if (frame.type === 'message.created') markRead();
+}
+
+/** Someone who shares a chat with us came online or went offline. */
+function onPresence({ user_id: userId, status }) {
+  const online = status === 'online';
+  for (const chat of state.chats.values()) {
+    for (const member of chat.members) {
+      if (member.user_id !== userId) continue;
+      member.online = online;
+      if (!online) member.last_seen_at = new Date().toISOString();
+    }
+  }
+  if (state.open) renderHeader();
+}
+
+function presenceTitle(member) {
+  if (member.online) return 'online';
+  return member.last_seen_at ? `last seen ${new Date(member.last_seen_at).toLocaleString()}` : 'offline';
 }
 
 function onEphemeral(frame) {

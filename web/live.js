@@ -63,6 +63,9 @@ export class Live {
       case 'read':
         this.handlers.ephemeral(frame);
         return;
+      case 'presence':
+        this.handlers.presence(frame.data);
+        return;
       case 'pong':
       case 'error':
         return;

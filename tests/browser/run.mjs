@@ -76,6 +76,8 @@ try {
   await alice.page.getByRole('button', { name: 'Create' }).click();
   await alice.page.locator('#chat-title', { hasText: 'Team' }).waitFor(WAIT);
   await bob.page.locator('.chat-item', { hasText: 'Team' }).waitFor(WAIT);
+  // Bob has the page open: alice's member list shows him online.
+  await alice.page.locator('#members li.online', { hasText: 'bob' }).waitFor({ state: 'attached', ...WAIT });
 
   step('a message goes one way without a reload, with an unread count');
   await send(alice.page, 'hello bob');
@@ -142,6 +144,10 @@ try {
   assert.equal(await bob.page.locator('#messages li.message:not(.pending)').count(), 4);
   await bob.page.screenshot({ path: `${shots}/chat-phone.png` });
   await alice.page.screenshot({ path: `${shots}/chat-desktop.png` });
+
+  step('bob leaves: alice sees him go offline once the grace period is over');
+  await bob.context.close();
+  await alice.page.locator('#members li.offline', { hasText: 'bob' }).waitFor({ state: 'attached', timeout: 15_000 });
 
   step('the operators page shows live figures');
   const admin = await person({ width: 1024, height: 700 });
