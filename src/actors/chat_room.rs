@@ -25,8 +25,7 @@ use super::db_executor::{ask, DbExecutor, StoreSends};
 use super::db_ops::{LoadEvents, LoadRoomState};
 use super::messages::{
     ChatWrite, Deliver, DeliverRemote, EphemeralEvent, EphemeralRemote, Kick, Membership, Outbound,
-    Overflowed, PostMessage, ReadyEvent, Refusal, Reply, Resume, Subscribe, Subscriber, Sweep,
-    Typing, Write,
+    PostMessage, ReadyEvent, Refusal, Reply, Resume, Subscribe, Subscriber, Sweep, Typing, Write,
 };
 use super::room_slots::{Retire, RoomSlots};
 use super::session_directory::SessionDirectory;
@@ -833,28 +832,9 @@ impl ChatRoom {
     }
 }
 
-/// Offers one frame to one session; false if the session is gone or overflowed.
+/// Offers the room's frames to one session; false if the session is gone or overflowed.
 fn offer(subscriber: &Subscriber, outbound: &Outbound, chat_id: i64, metrics: &Metrics) -> bool {
-    let frames = outbound.frames().len();
-    if !subscriber.backlog.reserve(frames) {
-        return overflowed(subscriber, chat_id, metrics);
-    }
-    match subscriber.outbox.try_send(outbound.clone()) {
-        Ok(()) => true,
-        Err(refused) => {
-            subscriber.backlog.release(frames);
-            match refused {
-                SendError::Full(_) => overflowed(subscriber, chat_id, metrics),
-                SendError::Closed(_) => false,
-            }
-        }
-    }
-}
-
-fn overflowed(subscriber: &Subscriber, chat_id: i64, metrics: &Metrics) -> bool {
-    metrics.ws_slow_consumer_closes.inc();
-    subscriber.overflow.do_send(Overflowed { chat_id });
-    false
+    subscriber.offer(outbound, Some(chat_id), metrics)
 }
 
 /// Closes sessions with 1012 (service restart) so that their clients reconnect and resume.

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use actix::prelude::SendError;
 use actix::{Message, Recipient};
 use bytestring::ByteString;
 
@@ -193,6 +194,34 @@ pub struct Subscriber {
     pub membership: Recipient<Membership>,
 }
 
+impl Subscriber {
+    /// Offers frames to the session's outbox; false if the session is gone, or if its outbox
+    /// is full: then it is told to close as a slow consumer (its client reconnects and
+    /// resumes), and counted. `chat_id` names the chat whose frames overflowed it, if any.
+    pub fn offer(&self, outbound: &Outbound, chat_id: Option<i64>, metrics: &Metrics) -> bool {
+        let frames = outbound.frames().len();
+        if !self.backlog.reserve(frames) {
+            return self.overflowed(chat_id, metrics);
+        }
+        match self.outbox.try_send(outbound.clone()) {
+            Ok(()) => true,
+            Err(refused) => {
+                self.backlog.release(frames);
+                match refused {
+                    SendError::Full(_) => self.overflowed(chat_id, metrics),
+                    SendError::Closed(_) => false,
+                }
+            }
+        }
+    }
+
+    fn overflowed(&self, chat_id: Option<i64>, metrics: &Metrics) -> bool {
+        metrics.ws_slow_consumer_closes.inc();
+        self.overflow.do_send(Overflowed { chat_id });
+        false
+    }
+}
+
 /// How many frames a session has been offered and not yet written, against its limit. The
 /// outbox is bounded in frames rather than in messages because one message may carry a run of
 /// frames: a session that stops reading is dropped after the same backlog either way.
@@ -257,11 +286,12 @@ impl Outbound {
     }
 }
 
-/// Told to a session whose outbox overflowed; the room has already dropped it.
+/// Told to a session whose outbox overflowed; a room has already dropped it.
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct Overflowed {
-    pub chat_id: i64,
+    /// The chat whose frames found the outbox full (none for presence frames).
+    pub chat_id: Option<i64>,
 }
 
 /// Tells a session to close with this WebSocket close code.

@@ -123,13 +123,18 @@ pub async fn start(
     );
     let board = PresenceBoard::default();
     let presence = {
-        let (board, db, directory, bus) =
-            (board.clone(), db.clone(), directory.clone(), bus.clone());
+        let (board, db, directory, metrics, bus) = (
+            board.clone(),
+            db.clone(),
+            directory.clone(),
+            metrics.clone(),
+            bus.clone(),
+        );
         let thread = room_threads
             .first()
             .map_or_else(|| db_thread.handle(), Arbiter::handle);
         Presence::start_in_arbiter(&thread, move |_| {
-            Presence::new(board, db, directory, bus, presence_settings)
+            Presence::new(board, db, directory, metrics, bus, presence_settings)
         })
     };
     let mut link_thread = None;

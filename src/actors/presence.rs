@@ -26,6 +26,7 @@ use super::messages::Outbound;
 use super::session_directory::SessionDirectory;
 use crate::config::PresenceSettings;
 use crate::domain::{Chat, ChatSummary, Member, Timestamp, User};
+use crate::metrics::Metrics;
 
 /// Most users told of one user's change (the first this many who share a chat with them).
 const MAX_CONTACTS: i64 = 10_000;
@@ -164,6 +165,7 @@ pub struct Presence {
     board: PresenceBoard,
     db: Addr<DbExecutor>,
     directory: SessionDirectory,
+    metrics: Arc<Metrics>,
     bus: Option<ClusterBus>,
     settings: PresenceSettings,
     /// Open sessions here, per user.
@@ -185,6 +187,7 @@ impl Presence {
         board: PresenceBoard,
         db: Addr<DbExecutor>,
         directory: SessionDirectory,
+        metrics: Arc<Metrics>,
         bus: Option<ClusterBus>,
         settings: PresenceSettings,
     ) -> Self {
@@ -192,6 +195,7 @@ impl Presence {
             board,
             db,
             directory,
+            metrics,
             bus,
             settings,
             local: HashMap::new(),
@@ -273,12 +277,7 @@ impl Presence {
             let outbound = Outbound::one(frame);
             for contact in contacts {
                 for session in this.directory.sessions_of(contact) {
-                    // A session too far behind to take one more frame is being closed already.
-                    if session.backlog.reserve(1)
-                        && session.outbox.try_send(outbound.clone()).is_err()
-                    {
-                        session.backlog.release(1);
-                    }
+                    session.offer(&outbound, None, &this.metrics);
                 }
             }
         }));

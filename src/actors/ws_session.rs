@@ -315,7 +315,7 @@ impl Handler<Overflowed> for WsSession {
     type Result = ();
 
     fn handle(&mut self, msg: Overflowed, ctx: &mut Ctx) {
-        tracing::info!(session.id = %self.public_id, chat.id = msg.chat_id, "slow consumer closed");
+        tracing::info!(session.id = %self.public_id, chat.id = ?msg.chat_id, "slow consumer closed");
         self.close(ctx, 1013, "try again later");
     }
 }
