@@ -151,9 +151,10 @@ pub struct SessionClosed {
     pub user_id: i64,
 }
 
-/// Another node says whether these users have sessions on it. A roster (`complete`) names
-/// users that do and confirms them; a change names one user that does or no longer does.
-#[derive(Message, Debug, PartialEq, Eq)]
+/// Another node says whether these users have sessions on it: `here` for users that do (a
+/// change, or its periodic roster, which confirms them), not `here` for a user that no longer
+/// does.
+#[derive(Message, Debug)]
 #[rtype(result = "()")]
 pub struct RemotePresence {
     pub node: String,
