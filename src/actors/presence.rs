@@ -25,7 +25,7 @@ use super::db_ops::{ContactsOf, RecordLastSeen};
 use super::messages::Outbound;
 use super::session_directory::SessionDirectory;
 use crate::config::PresenceSettings;
-use crate::domain::{Chat, ChatSummary, Member, Timestamp, User};
+use crate::domain::{Chat, ChatSummary, Timestamp, User};
 use crate::metrics::Metrics;
 
 /// Most users told of one user's change (the first this many who share a chat with them).
@@ -50,10 +50,6 @@ struct BoardState {
 }
 
 impl PresenceBoard {
-    pub fn is_online(&self, user_id: i64) -> bool {
-        self.read(|s| s.online.contains(&user_id))
-    }
-
     fn read<R>(&self, f: impl FnOnce(&BoardState) -> R) -> R {
         // Every update is a single insert or remove, so a poisoned lock holds whole state.
         f(&self.state.read().unwrap_or_else(PoisonError::into_inner))
@@ -75,41 +71,35 @@ impl PresenceBoard {
         })
     }
 
-    /// Fills in a user's presence where the database marked it as visible to the caller.
-    pub fn show_user(&self, user: &mut User) {
+    fn show_members(&self, chat: &mut Chat) {
+        for member in &mut chat.members {
+            (member.online, member.last_seen_at) = self.seen(member.user_id, member.last_seen_at);
+        }
+    }
+
+    /// The chat with its members' presence filled in.
+    pub fn showing(&self, mut chat: Chat) -> Chat {
+        self.show_members(&mut chat);
+        chat
+    }
+
+    /// The chats with their members' presence filled in.
+    pub fn showing_chats(&self, mut chats: Vec<ChatSummary>) -> Vec<ChatSummary> {
+        for summary in &mut chats {
+            self.show_members(&mut summary.chat);
+        }
+        chats
+    }
+
+    /// The user with its presence filled in, where the database marked it as visible to the
+    /// caller (`online` set).
+    pub fn showing_user(&self, mut user: User) -> User {
         if user.online.is_some() {
             let (online, last_seen_at) = self.seen(user.id, user.last_seen_at);
             user.online = Some(online);
             user.last_seen_at = last_seen_at;
         }
-    }
-
-    pub fn show_members(&self, members: &mut [Member]) {
-        for member in members {
-            (member.online, member.last_seen_at) = self.seen(member.user_id, member.last_seen_at);
-        }
-    }
-
-    pub fn show_chat(&self, chat: &mut Chat) {
-        self.show_members(&mut chat.members);
-    }
-
-    /// The chat with its members' presence filled in.
-    pub fn showing(&self, mut chat: Chat) -> Chat {
-        self.show_chat(&mut chat);
-        chat
-    }
-
-    /// The user with its presence filled in, where the caller may see it.
-    pub fn showing_user(&self, mut user: User) -> User {
-        self.show_user(&mut user);
         user
-    }
-
-    pub fn show_chats(&self, chats: &mut [ChatSummary]) {
-        for summary in chats {
-            self.show_chat(&mut summary.chat);
-        }
     }
 }
 

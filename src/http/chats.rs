@@ -150,14 +150,16 @@ pub async fn create_chat(
     security(("bearer" = []))
 )]
 pub async fn list_chats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    let mut chats = state
+    let chats = state
         .actors
         .ask(ListChats {
             user_id: user.user_id,
         })
         .await?;
-    state.actors.board.show_chats(&mut chats);
-    Ok(json(StatusCode::OK, &chats))
+    Ok(json(
+        StatusCode::OK,
+        &state.actors.board.showing_chats(chats),
+    ))
 }
 
 #[utoipa::path(
