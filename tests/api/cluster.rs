@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::process::{NatsServer, ServerProcess};
-use crate::common::ws::{Next, WsClient};
+use crate::common::ws::{presence_frame, Next, WsClient};
 use crate::common::{Api, Backend, TestDatabase, TestUser};
 
 const ADMIN: &str = "admin-token-for-cluster-tests-0123";
@@ -489,8 +489,5 @@ async fn presence_spans_the_nodes() {
 /// The next presence frame about `user` says `status`.
 async fn hears(ws: &mut WsClient, user: &TestUser, status: &str) {
     let frame = ws.next_presence_of(user.id, Duration::from_secs(10)).await;
-    assert_eq!(
-        frame,
-        Some(json!({"type": "presence", "data": {"user_id": user.id, "status": status}}))
-    );
+    assert_eq!(frame, Some(presence_frame(user.id, status)));
 }

@@ -2,26 +2,23 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::common::ws::WsClient;
-use crate::common::{Backend, TestServer};
+use parley::config::Config;
+
+use crate::common::ws::{presence_frame, WsClient};
+use crate::common::TestServer;
+use crate::on_both_backends;
 
 /// Short, so that the tests can wait it out; long enough that a reconnect fits inside it.
 const GRACE: Duration = Duration::from_millis(700);
 /// How often these servers write `last_seen_at` (a minute by default).
 const FLUSH: Duration = Duration::from_millis(300);
 
-async fn server(backend: Backend) -> Option<TestServer> {
-    TestServer::start_with(backend, Default::default(), |config| {
-        config.presence.grace = GRACE;
-        config.presence.flush_every = FLUSH;
-    })
-    .await
-}
-
-fn frame(user_id: i64, status: &str) -> Value {
-    json!({"type": "presence", "data": {"user_id": user_id, "status": status}})
+/// Servers with a short grace and frequent writes of `last_seen_at`.
+fn quick_presence(config: &mut Config) {
+    config.presence.grace = GRACE;
+    config.presence.flush_every = FLUSH;
 }
 
 /// Waits until the server has ended every session but `open` (it has seen the closes).
@@ -38,36 +35,10 @@ async fn sessions_fall_to(server: &TestServer, open: usize) {
     );
 }
 
-/// Generates a `sqlite` and a `postgres` test of each body, on servers with a short grace.
-macro_rules! presence_tests {
-    ($($(#[$meta:meta])* async fn $name:ident($server:ident) $body:block)*) => {
-        $(
-            $(#[$meta])*
-            mod $name {
-                use super::*;
-
-                async fn run($server: TestServer) $body
-
-                #[actix_rt::test]
-                async fn sqlite() {
-                    run(server(Backend::Sqlite).await.expect("sqlite server")).await;
-                }
-
-                #[actix_rt::test]
-                async fn postgres() {
-                    if let Some(server) = server(Backend::Postgres).await {
-                        run(server).await;
-                    }
-                }
-            }
-        )*
-    };
-}
-
-presence_tests! {
+on_both_backends! {
     /// Coming online and going offline reach those who share a chat with the user, once, and
     /// nobody else; the user's own answers show it to them and hide it from strangers.
-    async fn presence_reaches_those_who_share_a_chat(server) {
+    async fn presence_reaches_those_who_share_a_chat(server) configured (quick_presence) {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;
@@ -79,7 +50,7 @@ presence_tests! {
         let mut carol_ws = WsClient::connect(&server, &carol.token).await;
 
         let bob_ws = WsClient::connect(&server, &bob.token).await;
-        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(5)).await, Some(frame(bob.id, "online")));
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(5)).await, Some(presence_frame(bob.id, "online")));
         // A second session of an online user changes nothing.
         let bob_second = WsClient::connect(&server, &bob.token).await;
 
@@ -106,7 +77,7 @@ presence_tests! {
         bob_second.close().await;
         bob_ws.close().await;
         let closed = Instant::now();
-        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(10)).await, Some(frame(bob.id, "offline")));
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(10)).await, Some(presence_frame(bob.id, "offline")));
         assert!(closed.elapsed() >= GRACE.mul_f32(0.9), "offline came after {:?}", closed.elapsed());
         let seen_by_alice = api.get(&format!("/api/v1/users/{}", bob.id), &alice.token).await;
         assert_eq!(seen_by_alice.expect(200)["online"], false);
@@ -119,14 +90,14 @@ presence_tests! {
 
     /// A reconnect within the grace period (a reload, a network blip) is no offline/online
     /// flap, and closing one of two sessions is no change at all.
-    async fn a_reconnect_within_the_grace_is_no_flap(server) {
+    async fn a_reconnect_within_the_grace_is_no_flap(server) configured (quick_presence) {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;
         api.group(&alice, &[&bob]).await;
         let mut alice_ws = WsClient::connect(&server, &alice.token).await;
         let bob_ws = WsClient::connect(&server, &bob.token).await;
-        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(5)).await, Some(frame(bob.id, "online")));
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(5)).await, Some(presence_frame(bob.id, "online")));
 
         let closed = Instant::now();
         bob_ws.close().await;
@@ -141,13 +112,13 @@ presence_tests! {
         assert_eq!(seen.expect(200)["online"], true);
 
         bob_ws.close().await;
-        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(10)).await, Some(frame(bob.id, "offline")));
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(10)).await, Some(presence_frame(bob.id, "offline")));
     }
 
     /// Whom a change concerns is decided when it happens: a user who came to share a chat
     /// with someone already online hears when that one goes offline, and a user who left
     /// the only chat they shared hears nothing more.
-    async fn presence_follows_who_shares_a_chat_now(server) {
+    async fn presence_follows_who_shares_a_chat_now(server) configured (quick_presence) {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;
@@ -155,7 +126,7 @@ presence_tests! {
         let chat_id = api.group(&alice, &[&carol]).await;
         let mut alice_ws = WsClient::connect(&server, &alice.token).await;
         let mut carol_ws = WsClient::connect(&server, &carol.token).await;
-        assert_eq!(alice_ws.next_presence_of(carol.id, Duration::from_secs(5)).await, Some(frame(carol.id, "online")));
+        assert_eq!(alice_ws.next_presence_of(carol.id, Duration::from_secs(5)).await, Some(presence_frame(carol.id, "online")));
         let bob_ws = WsClient::connect(&server, &bob.token).await;
         assert_eq!(alice_ws.next_presence(Duration::from_millis(300)).await, None, "strangers");
 
@@ -172,7 +143,7 @@ presence_tests! {
         assert_eq!(bob_member["online"], true);
 
         bob_ws.close().await;
-        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(10)).await, Some(frame(bob.id, "offline")));
+        assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(10)).await, Some(presence_frame(bob.id, "offline")));
         // Carol may have heard alice come online, if she connected while that went out.
         while carol_ws.next_presence(Duration::from_millis(50)).await.is_some() {}
         alice_ws.close().await;
@@ -181,7 +152,7 @@ presence_tests! {
 
     /// `last_seen_at` is kept in the database (written each flush period, never on connect),
     /// where it outlives the process.
-    async fn last_seen_is_kept_in_the_database(server) {
+    async fn last_seen_is_kept_in_the_database(server) configured (quick_presence) {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;

@@ -245,10 +245,11 @@ impl TestServer {
 }
 
 /// Generates `sqlite` and `postgres` variants of each test body; `with (rooms)` after the
-/// signature gives the servers other room settings.
+/// signature gives the servers other room settings, and `configured (f)` lets `f` adjust
+/// the rest of their configuration (`fn(&mut Config)`).
 #[macro_export]
 macro_rules! on_both_backends {
-    ($($(#[$meta:meta])* async fn $name:ident($server:ident) $(with ($rooms:expr))? $body:block)*) => {
+    ($($(#[$meta:meta])* async fn $name:ident($server:ident) $(with ($rooms:expr))? $(configured ($adjust:expr))? $body:block)*) => {
         $(
             $(#[$meta])*
             mod $name {
@@ -264,10 +265,15 @@ macro_rules! on_both_backends {
                     rooms
                 }
 
+                #[allow(unused_variables)]
+                fn adjust(config: &mut parley::config::Config) {
+                    $(($adjust)(config);)?
+                }
+
                 #[actix_rt::test]
                 async fn sqlite() {
                     let server = $crate::common::TestServer::start_with(
-                        $crate::common::Backend::Sqlite, rooms(), |_| {},
+                        $crate::common::Backend::Sqlite, rooms(), adjust,
                     )
                     .await
                     .expect("sqlite server");
@@ -277,7 +283,7 @@ macro_rules! on_both_backends {
                 #[actix_rt::test]
                 async fn postgres() {
                     if let Some(server) = $crate::common::TestServer::start_with(
-                        $crate::common::Backend::Postgres, rooms(), |_| {},
+                        $crate::common::Backend::Postgres, rooms(), adjust,
                     )
                     .await
                     {

@@ -10,6 +10,11 @@ use serde_json::Value;
 
 use super::TestServer;
 
+/// The `presence` frame that says `user_id` is `status` (`online` or `offline`).
+pub fn presence_frame(user_id: i64, status: &str) -> Value {
+    serde_json::json!({"type": "presence", "data": {"user_id": user_id, "status": status}})
+}
+
 pub struct WsClient {
     conn: Framed<BoxedSocket, Codec>,
     pub session_id: String,
