@@ -12,6 +12,9 @@ pub struct Created {
     pub seq: i64,
     /// Microseconds since the epoch, from content `t=<micros>`.
     pub sent_micros: Option<u128>,
+    /// Microseconds since the epoch, from the message's `created_at` (the server's commit
+    /// time, to the millisecond): splits send-to-receipt into the send and the fan-out.
+    pub committed_micros: Option<u128>,
 }
 
 const CREATED: &str = r#"{"type":"message.created","#;
@@ -33,15 +36,26 @@ fn fast(frame: &str) -> Option<Created> {
         .find(r#""content":"t="#)
         .and_then(|i| frame.get(i + r#""content":"t="#.len()..))
         .and_then(leading_number);
+    let committed_micros = frame
+        .find(r#""created_at":""#)
+        .and_then(|i| frame.get(i + r#""created_at":""#.len()..))
+        .and_then(|rest| rest.split('"').next())
+        .and_then(epoch_micros);
     Some(Created {
         seq: i64::try_from(seq).ok()?,
         sent_micros,
+        committed_micros,
     })
 }
 
 fn leading_number(text: &str) -> Option<u128> {
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     text.get(..digits)?.parse().ok()
+}
+
+fn epoch_micros(timestamp: &str) -> Option<u128> {
+    let at = chrono::DateTime::parse_from_rfc3339(timestamp).ok()?;
+    u128::try_from(at.timestamp_micros()).ok()
 }
 
 fn created_slowly(frame: &str) -> Option<Created> {
@@ -55,6 +69,7 @@ fn created_slowly(frame: &str) -> Option<Created> {
             .as_str()
             .and_then(|c| c.strip_prefix("t="))
             .and_then(|t| t.parse().ok()),
+        committed_micros: value["data"]["created_at"].as_str().and_then(epoch_micros),
     })
 }
 
@@ -70,6 +85,7 @@ mod tests {
         let expected = Created {
             seq: 7,
             sent_micros: Some(1_764_633_600_123_456),
+            committed_micros: Some(1_796_169_600_123_000),
         };
         assert_eq!(fast(FRAME), Some(expected));
         assert_eq!(created(FRAME), created_slowly(FRAME));
@@ -87,7 +103,8 @@ mod tests {
             created(reordered),
             Some(Created {
                 seq: 5,
-                sent_micros: Some(42)
+                sent_micros: Some(42),
+                committed_micros: None,
             })
         );
     }

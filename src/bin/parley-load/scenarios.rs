@@ -284,9 +284,15 @@ struct SessionLog {
     /// Events that skipped a seq (one missing, or one to come later).
     out_of_order: usize,
     latencies: Latencies,
+    /// From the message's commit (`created_at`) to its receipt.
+    after_commit: Latencies,
     closed_early: bool,
     /// When the last event arrived.
     last_at: Option<Instant>,
+}
+
+fn micros_between(earlier: u128, later: u128) -> Duration {
+    Duration::from_micros(u64::try_from(later.saturating_sub(earlier)).unwrap_or(u64::MAX))
 }
 
 /// What each session thread sends back: its sessions' logs, or why it could not open one.
@@ -392,11 +398,12 @@ fn run_sessions(
                             last_seq = seq;
                             log.received += 1;
                             log.last_at = Some(Instant::now());
+                            let now = now_micros();
                             if let Some(sent) = event.sent_micros {
-                                let micros = now_micros().saturating_sub(sent);
-                                log.latencies.record(Duration::from_micros(
-                                    u64::try_from(micros).unwrap_or(u64::MAX),
-                                ));
+                                log.latencies.record(micros_between(sent, now));
+                            }
+                            if let Some(committed) = event.committed_micros {
+                                log.after_commit.record(micros_between(committed, now));
                             }
                         }
                         log
@@ -513,30 +520,39 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     let meter = crate::cpu::Meter::start(common.server_pid);
     let deadline = started + common.time_limit();
     let claimed = AtomicUsize::new(0);
-    let lanes = (0..senders).map(|_| {
+    let lanes = (0..senders).map(|lane| {
         let (api, sender, bar, claimed) = (&api, &sender, &bar, &claimed);
+        // Lanes start a share of the interval apart, so that the sends are spread evenly over
+        // time instead of leaving in bursts of `senders` at once.
+        let phase = interval.mul_f64(lane as f64 / senders as f64);
         async move {
             let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
-            let mut ticker = actix_rt::time::interval(interval);
+            let mut answered = Latencies::default();
+            let mut ticker =
+                actix_rt::time::interval_at(tokio::time::Instant::now() + phase, interval);
             while Instant::now() < deadline {
                 ticker.tick().await;
                 if claimed.fetch_add(1, Ordering::Relaxed) >= args.messages {
                     break;
                 }
+                let asked = Instant::now();
                 let answer = api
                     .send(sender, chat_id, &format!("t={}", now_micros()), None)
                     .await;
+                answered.record(asked.elapsed());
                 *statuses.entry(answer.status).or_default() += 1;
                 bar.inc(1);
             }
-            statuses
+            (statuses, answered)
         }
     });
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
-    for lane in futures_util::future::join_all(lanes).await {
+    let mut answered = Latencies::default();
+    for (lane, lane_answered) in futures_util::future::join_all(lanes).await {
         for (status, count) in lane {
             *statuses.entry(status).or_default() += count;
         }
+        answered.extend(lane_answered);
     }
     let sent = statuses.values().sum::<u64>() as usize;
     bar.finish_and_clear();
@@ -558,6 +574,7 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     report.param("nodes", common.urls.len());
     report.statuses = statuses;
     let mut latencies = Latencies::default();
+    let mut after_commit = Latencies::default();
     let (mut same_node, mut cross_node) = (Latencies::default(), Latencies::default());
     let (mut delivered, mut disordered, mut duplicated, mut incomplete) = (0, 0, 0, 0);
     for log in logs {
@@ -573,6 +590,7 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
             cross_node.extend_from(&log.latencies);
         }
         latencies.extend(log.latencies);
+        after_commit.extend(log.after_commit);
     }
     if common.urls.len() > 1 {
         for (name, part) in [("same-node", same_node), ("cross-node", cross_node)] {
@@ -581,6 +599,14 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
             report.figure(&format!("{name} p99 (ms)"), summary.p99_ms);
         }
     }
+    // The send's own time (request, commit) against the fan-out's: created_at is the
+    // server's clock to the millisecond, on this machine the tool's clock too.
+    let answered = answered.summary();
+    report.figure("send answered p50 (ms)", answered.p50_ms);
+    report.figure("send answered p99 (ms)", answered.p99_ms);
+    let after_commit = after_commit.summary();
+    report.figure("commit-to-receipt p50 (ms)", after_commit.p50_ms);
+    report.figure("commit-to-receipt p99 (ms)", after_commit.p99_ms);
     report.figure("deliveries", delivered as f64);
     report.figure(
         "deliveries per second",
