@@ -4,15 +4,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_http::body::{BoxBody, MessageBody};
+use actix_http::{Extensions, HttpService, Request, Response};
+use actix_service::{map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{AppConfig, Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::rt::net::TcpStream;
+use actix_web::{web, App};
 
 use crate::actors::messages::Kick;
 use crate::actors::{self, ActorThreads, SessionDirectory};
 use crate::config::Config;
 use crate::db::{self, Database};
 use crate::http::rate_limit::RateLimits;
+use crate::http::upgraded::{UpgradeFactory, Upgraded};
 use crate::http::{self, request_context::request_context, AppState};
 use crate::metrics::Metrics;
 
@@ -25,6 +30,8 @@ pub struct Parley {
     pub server: Server,
     threads: ActorThreads,
     directory: SessionDirectory,
+    upgraded: Upgraded,
+    shutdown_timeout: Duration,
     #[cfg(feature = "fault-injection")]
     faults: crate::actors::Faults,
 }
@@ -53,6 +60,7 @@ impl Parley {
     pub async fn run_until_signal(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let directory = self.directory.clone();
+        let (upgraded, limit) = (self.upgraded.clone(), self.shutdown_timeout);
         actix_web::rt::spawn(async move {
             wait_for_shutdown_signal().await;
             tracing::info!("shutdown signal received; finishing in-flight requests");
@@ -60,6 +68,8 @@ impl Parley {
                 code: 1001,
                 reason: "server shutting down",
             });
+            // WebSockets run outside the server's own count of connections in flight.
+            upgraded.drained(limit).await;
             handle.stop(true).await;
         });
         let result = self.run().await;
@@ -126,39 +136,107 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         ),
     });
     let cors = config.cors.clone();
-    let dead_peer_timeout = config.dead_peer_timeout;
-    let mut http_server = HttpServer::new(move || {
+    let make_app = move || {
         App::new()
             .app_data(state.clone())
             .wrap(http::cross_origin::layer(cors.as_ref()))
             .wrap(from_fn(request_context))
             .configure(http::routes)
             .default_service(web::to(http::not_found))
-    })
-    .on_connect(move |connection, _| crate::dead_peer::bound(connection, dead_peer_timeout))
-    // Signals are handled by `run_until_signal`, which closes WebSockets first.
-    .disable_signals()
-    .shutdown_timeout(config.shutdown_timeout.as_secs())
-    .client_request_timeout(Duration::from_secs(10));
-    if let Some(workers) = config.workers {
-        http_server = http_server.workers(workers);
-    }
-    let http_server = http_server
-        .bind(config.bind)
+    };
+    let listener = listen(config.bind)?;
+    let addr = listener
+        .local_addr()
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-    let addr = http_server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| "the server bound no address".to_owned())?;
+    let dead_peer_timeout = config.dead_peer_timeout;
+    let upgraded = Upgraded::default();
+    let upgraded_here = upgraded.clone();
+    // Signals are handled by `run_until_signal`, which closes WebSockets first.
+    let mut builder = actix_server::Server::build()
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_timeout.as_secs());
+    if let Some(workers) = config.workers {
+        builder = builder.workers(workers);
+    }
+    let shutdown = builder.graceful_shutdown_signal();
+    // What `actix_web::HttpServer` builds, plus the `upgrade` service that carries WebSockets
+    // outside the HTTP/1 dispatcher (http::upgraded).
+    let server = builder
+        .listen("parley", listener, move || {
+            let shutdown = shutdown.clone();
+            let upgraded = upgraded_here.clone();
+            HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .client_request_timeout(Duration::from_secs(10))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .on_connect_ext(move |connection: &TcpStream, _: &mut Extensions| {
+                    crate::dead_peer::bound(connection, dead_peer_timeout)
+                })
+                .upgrade(UpgradeFactory::new(boxed(make_app()), upgraded))
+                .finish(map_config(
+                    make_app()
+                        .into_factory()
+                        .map_err(|e: actix_web::Error| e.error_response()),
+                    // HttpServer puts the bound address here; only a request without a Host
+                    // header (HTTP/1.0) would see the difference, and nothing here reads it.
+                    |_| AppConfig::default(),
+                ))
+                .tcp()
+        })
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?
+        .run();
     Ok(Parley {
         addr,
         database,
         metrics,
-        server: http_server.run(),
+        server,
         threads,
         directory,
+        upgraded,
+        shutdown_timeout: config.shutdown_timeout,
         #[cfg(feature = "fault-injection")]
         faults,
     })
+}
+
+/// The listening socket, as `actix_web::HttpServer::bind` makes it.
+fn listen(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let fail = |e: std::io::Error| format!("cannot listen on {addr}: {e}");
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
+    socket.set_reuse_address(true).map_err(fail)?;
+    socket.bind(&addr.into()).map_err(fail)?;
+    socket.listen(1024).map_err(fail)?;
+    Ok(socket.into())
+}
+
+/// The app as a service whose answers, and errors, are responses with a boxed body: what the
+/// upgrade service writes itself.
+fn boxed<T, B>(
+    app: App<T>,
+) -> impl ServiceFactory<
+    Request,
+    Config = (),
+    Response = Response<BoxBody>,
+    Error = Response<BoxBody>,
+    InitError = (),
+>
+where
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    map_config(app.into_factory(), |_| AppConfig::default())
+        .map(|response: ServiceResponse<B>| Response::from(response.map_into_boxed_body()))
+        .map_err(|e: actix_web::Error| Response::from(e.error_response()))
 }

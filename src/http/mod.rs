@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod request_context;
 pub mod search;
+pub mod upgraded;
 pub mod web_client;
 pub mod ws;
 

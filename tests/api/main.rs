@@ -23,6 +23,7 @@ mod realtime;
 mod robustness;
 mod search;
 mod supervision;
+mod upgrades;
 
 /// Tells, once per run, whether the PostgreSQL variants of the tests ran.
 #[test]
