@@ -7,7 +7,6 @@
 //! whose sent data (or probes) stay unacknowledged, or whose peer's window stays shut, for
 //! longer than the limit.
 
-use std::any::Any;
 use std::time::Duration;
 
 use actix_web::rt::net::TcpStream;
@@ -28,12 +27,9 @@ fn keepalive_for(limit: Duration) -> TcpKeepalive {
         .with_retries(PROBES)
 }
 
-/// Applies the limit to a newly accepted connection (`HttpServer::on_connect`). A socket that
-/// refuses the options keeps the kernel's defaults; that is logged, not fatal.
-pub fn bound(connection: &dyn Any, limit: Duration) {
-    let Some(stream) = connection.downcast_ref::<TcpStream>() else {
-        return;
-    };
+/// Applies the limit to a newly accepted connection (the HTTP service's `on_connect_ext`). A
+/// socket that refuses the options keeps the kernel's defaults; that is logged, not fatal.
+pub fn bound(stream: &TcpStream, limit: Duration) {
     let socket = SockRef::from(stream);
     let applied = socket
         .set_tcp_keepalive(&keepalive_for(limit))

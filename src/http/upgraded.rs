@@ -2,7 +2,7 @@
 //!
 //! The dispatcher keeps an 8 KiB read buffer and an 8 KiB write buffer for as long as its
 //! connection lives, and a WebSocket upgraded inside it stays a streaming response: those two
-//! buffers were two thirds of what an idle session cost. For a request that asks for an upgrade,
+//! buffers were most of what an idle session cost. For a request that asks for an upgrade,
 //! actix-http can hand over the socket instead, to an `upgrade` service. This module is that
 //! service. It runs the request through the same app as any other (authentication, limits,
 //! request ids and every error answer stay where they are), with the socket as the request's
