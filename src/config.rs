@@ -135,6 +135,15 @@ pub struct Settings {
     /// (`nats://host:4222`); without it the node runs alone.
     #[arg(long, env = "PARLEY_NATS_URL", global = true)]
     pub nats_url: Option<String>,
+    /// The shortest time between two broadcasts of a chat, in milliseconds: events committed
+    /// sooner go out together with the next one (0: each at once).
+    #[arg(
+        long,
+        env = "PARLEY_FANOUT_INTERVAL_MS",
+        default_value_t = DEFAULT_FANOUT_INTERVAL_MS,
+        global = true
+    )]
+    pub fanout_interval_ms: u64,
     /// With NATS: milliseconds between sweeps that catch up whatever the broker lost.
     #[arg(
         long,
@@ -245,6 +254,8 @@ impl Default for PresenceSettings {
     }
 }
 
+const DEFAULT_FANOUT_INTERVAL_MS: u64 = 20;
+
 /// Tunables of the room actors.
 #[derive(Clone, Copy, Debug)]
 pub struct RoomSettings {
@@ -253,6 +264,9 @@ pub struct RoomSettings {
     /// How long a room holds a later event while waiting for an earlier one before it reads
     /// the missing seqs from the event log.
     pub gap_timeout: Duration,
+    /// The shortest time between two broadcasts of a room: events committed sooner after one
+    /// wait and go out together with the next (zero: each as soon as it is committed).
+    pub fanout_interval: Duration,
 }
 
 impl Default for RoomSettings {
@@ -260,6 +274,7 @@ impl Default for RoomSettings {
         RoomSettings {
             idle_after: Duration::from_secs(60),
             gap_timeout: Duration::from_millis(250),
+            fanout_interval: Duration::from_millis(DEFAULT_FANOUT_INTERVAL_MS),
         }
     }
 }
@@ -459,6 +474,9 @@ impl Config {
                     .collect::<Result<_, _>>()?,
             )),
         };
+        if s.fanout_interval_ms > 1000 {
+            return Err("PARLEY_FANOUT_INTERVAL_MS must be at most 1000".into());
+        }
         if s.presence_grace_ms > 600_000 {
             return Err("PARLEY_PRESENCE_GRACE_MS must be at most 600000".into());
         }
@@ -496,7 +514,10 @@ impl Config {
                 frame_burst: s.ws_frame_burst.max(1),
                 ..WsSettings::default()
             },
-            rooms: RoomSettings::default(),
+            rooms: RoomSettings {
+                fanout_interval: Duration::from_millis(s.fanout_interval_ms),
+                ..RoomSettings::default()
+            },
             rates: RateSettings {
                 send_rate: s.send_rate,
                 send_burst: s.send_burst,

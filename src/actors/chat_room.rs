@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -115,6 +115,10 @@ pub struct ChatRoom {
     bound: HashMap<u64, Bound>,
     last_activity: Instant,
     gap_fill: Option<SpawnHandle>,
+    /// When the last broadcast of committed events went out, and the broadcast waiting for
+    /// the fan-out interval to pass since then, if one is.
+    last_broadcast: Option<Instant>,
+    paced_flush: Option<SpawnHandle>,
     replay_generation: u64,
     /// Sends waiting for the next batch.
     sends: VecDeque<QueuedSend>,
@@ -181,6 +185,8 @@ impl ChatRoom {
             bound: HashMap::new(),
             last_activity: Instant::now(),
             gap_fill: None,
+            last_broadcast: None,
+            paced_flush: None,
             replay_generation: 0,
             sends: VecDeque::new(),
             storing: false,
@@ -255,6 +261,10 @@ impl ChatRoom {
     /// changes with them; the others go out in runs of up to `MAX_RUN`, one outbox message
     /// per session for the lot.
     fn flush(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.paced_flush.take() {
+            ctx.cancel_future(handle);
+        }
+        let broadcast_before = self.delivered_seq;
         let mut run: Vec<ReadyEvent> = Vec::new();
         while let Some(entry) = self.pending.first_entry() {
             if *entry.key() != self.delivered_seq + 1 {
@@ -273,6 +283,9 @@ impl ChatRoom {
             }
         }
         self.send_run(&run);
+        if self.delivered_seq > broadcast_before {
+            self.last_broadcast = Some(Instant::now());
+        }
         if !self.behind() {
             if let Some(handle) = self.gap_fill.take() {
                 ctx.cancel_future(handle);
@@ -281,6 +294,28 @@ impl ChatRoom {
             self.gap_fill = Some(ctx.run_later(self.deps.settings.gap_timeout, |room, ctx| {
                 room.gap_fill = None;
                 room.fill_gap(ctx);
+            }));
+        }
+    }
+
+    /// Flushes now if the room's last broadcast went out at least the fan-out interval ago,
+    /// and otherwise when it has: events committed meanwhile join the same broadcast. Under a
+    /// stream of sends this bounds the outbox messages, and socket writes, per session to one
+    /// per interval, however many events a second the chat has; a lone event waits for nothing.
+    fn flush_paced(&mut self, ctx: &mut Context<Self>) {
+        if self.paced_flush.is_some() {
+            return;
+        }
+        let interval = self.deps.settings.fanout_interval;
+        let wait = self
+            .last_broadcast
+            .map_or(Duration::ZERO, |at| interval.saturating_sub(at.elapsed()));
+        if wait.is_zero() {
+            self.flush(ctx);
+        } else {
+            self.paced_flush = Some(ctx.run_later(wait, |room, ctx| {
+                room.paced_flush = None;
+                room.flush(ctx);
             }));
         }
     }
@@ -566,7 +601,7 @@ impl ChatRoom {
         }
         let broadcasting = Instant::now();
         self.accept_committed(committed);
-        self.flush(ctx);
+        self.flush_paced(ctx);
         self.deps
             .metrics
             .send_phase
@@ -939,7 +974,7 @@ impl<O: ChatWrite> Handler<Write<O>> for ChatRoom {
                     room.in_flight -= 1;
                     let (reply, events) = Reply::settle(result?, &room.deps.metrics);
                     room.accept_committed(events);
-                    room.flush(ctx);
+                    room.flush_paced(ctx);
                     if let Reply::Fresh { value, .. } = &reply {
                         if let Some(event) = O::ephemeral(value) {
                             // The writer was a member when it committed; a refusal here only
@@ -962,7 +997,7 @@ impl Handler<Deliver> for ChatRoom {
             return;
         }
         self.accept_committed(msg.events);
-        self.flush(ctx);
+        self.flush_paced(ctx);
     }
 }
 
@@ -978,7 +1013,7 @@ impl Handler<DeliverRemote> for ChatRoom {
             self.known_seq = self.known_seq.max(event.seq);
             self.accept(event);
         }
-        self.flush(ctx);
+        self.flush_paced(ctx);
     }
 }
 

@@ -1,4 +1,4 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -559,4 +559,54 @@ on_both_backends! {
         assert_eq!(server.queries(), queries, "a refused frame cost a query");
         assert_eq!(server.metric("chat_rooms"), rooms, "a refused frame started a room");
     }
+}
+
+/// A room broadcasts at most once per fan-out interval: an event after a quiet spell goes out
+/// at once, and the events committed within the interval after it wait, then go out together,
+/// in order.
+#[actix_rt::test]
+async fn a_busy_room_paces_its_broadcasts() {
+    let interval = Duration::from_secs(2);
+    let rooms = parley::config::RoomSettings {
+        fanout_interval: interval,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(Backend::Sqlite, rooms, |_| {})
+        .await
+        .unwrap();
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let chat_id = api.group(&alice, &[&bob]).await;
+    let mut ws = WsClient::connect(&server, &bob.token).await;
+    // Past the interval since the chat's creation was broadcast: the room is quiet.
+    actix_rt::time::sleep(interval + Duration::from_millis(200)).await;
+
+    let sent = Instant::now();
+    let lone = api.send(&alice, chat_id, "lone").await;
+    let frame = ws.next_event().await;
+    let first_out = Instant::now();
+    assert_eq!(frame["seq"], lone["seq"]);
+    assert!(
+        first_out - sent < interval / 2,
+        "a lone event waits for nothing ({:?})",
+        first_out - sent
+    );
+
+    let mut seqs = Vec::new();
+    for n in 0..5 {
+        seqs.push(api.send(&alice, chat_id, &format!("busy {n}")).await["seq"].clone());
+    }
+    let mut received = Vec::new();
+    for _ in 0..5 {
+        received.push(ws.next_event().await["seq"].clone());
+        if received.len() == 1 {
+            let waited = first_out.elapsed();
+            assert!(
+                waited >= interval / 2,
+                "events right after a broadcast wait for the interval ({waited:?})"
+            );
+        }
+    }
+    assert_eq!(received, seqs, "every event, once, in order");
 }

@@ -19,16 +19,17 @@ pub struct Created {
 
 const CREATED: &str = r#"{"type":"message.created","#;
 
-/// `Some` for a `message.created` frame, `None` for any other frame.
-pub fn created(frame: &str) -> Option<Created> {
+/// `Some` for a `message.created` frame, `None` for any other frame. The commit time costs a
+/// second scan and a timestamp parse, so it is read only when `with_commit_time`.
+pub fn created(frame: &str, with_commit_time: bool) -> Option<Created> {
     if !frame.starts_with(CREATED) {
         // Other frames (ready, pong, typing, ...) are few; a full parse settles them.
         return created_slowly(frame);
     }
-    fast(frame).or_else(|| created_slowly(frame))
+    fast(frame, with_commit_time).or_else(|| created_slowly(frame))
 }
 
-fn fast(frame: &str) -> Option<Created> {
+fn fast(frame: &str, with_commit_time: bool) -> Option<Created> {
     // The event's own seq follows its data (which holds the message's seq too): the last one.
     let at = frame.rfind(r#""seq":"#)? + r#""seq":"#.len();
     let seq = leading_number(frame.get(at..)?)?;
@@ -36,8 +37,9 @@ fn fast(frame: &str) -> Option<Created> {
         .find(r#""content":"t="#)
         .and_then(|i| frame.get(i + r#""content":"t="#.len()..))
         .and_then(leading_number);
-    let committed_micros = frame
-        .find(r#""created_at":""#)
+    let committed_micros = with_commit_time
+        .then(|| frame.find(r#""created_at":""#))
+        .flatten()
         .and_then(|i| frame.get(i + r#""created_at":""#.len()..))
         .and_then(|rest| rest.split('"').next())
         .and_then(epoch_micros);
@@ -87,20 +89,25 @@ mod tests {
             sent_micros: Some(1_764_633_600_123_456),
             committed_micros: Some(1_796_169_600_123_000),
         };
-        assert_eq!(fast(FRAME), Some(expected));
-        assert_eq!(created(FRAME), created_slowly(FRAME));
+        assert_eq!(fast(FRAME, true), Some(expected));
+        assert_eq!(created(FRAME, true), created_slowly(FRAME));
+        let without = fast(FRAME, false).unwrap();
+        assert_eq!((without.seq, without.committed_micros), (7, None));
     }
 
     #[test]
     fn other_frames_and_other_orders_fall_back() {
         assert_eq!(
-            created(r#"{"type":"ready","data":{"user_id":1,"session_id":"x"}}"#),
+            created(
+                r#"{"type":"ready","data":{"user_id":1,"session_id":"x"}}"#,
+                true
+            ),
             None
         );
         let reordered =
             r#"{"seq":5,"chat_id":2,"type":"message.created","data":{"content":"t=42","seq":5}}"#;
         assert_eq!(
-            created(reordered),
+            created(reordered, true),
             Some(Created {
                 seq: 5,
                 sent_micros: Some(42),

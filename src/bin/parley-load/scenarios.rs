@@ -291,6 +291,11 @@ struct SessionLog {
     last_at: Option<Instant>,
 }
 
+/// One session in this many reads its events' commit times (commit-to-receipt): a sample,
+/// because the parse would otherwise be a good part of the tool's own cost at a million
+/// frames a second.
+const COMMIT_TIME_SAMPLE: usize = 16;
+
 fn micros_between(earlier: u128, later: u128) -> Duration {
     Duration::from_micros(u64::try_from(later.saturating_sub(earlier)).unwrap_or(u64::MAX))
 }
@@ -362,50 +367,52 @@ fn run_sessions(
                     }
                 }
                 let deadline = tokio::time::Instant::now() + hold;
-                let logs = futures_util::future::join_all(conns.into_iter().map(
-                    |(node, mut conn)| async move {
+                let logs = futures_util::future::join_all(conns.into_iter().enumerate().map(
+                    |(index, (node, mut conn))| async move {
                         let mut log = SessionLog {
                             node,
                             ..SessionLog::default()
                         };
-                        let mut last_seq = 0i64;
-                        while expect == 0 || log.received < expect {
-                            let frame = match tokio::time::timeout_at(deadline, conn.next()).await {
-                                Err(_) => break,
-                                Ok(Some(Ok(frame))) => frame,
-                                Ok(_) => {
+                        let with_commit_time = index % COMMIT_TIME_SAMPLE == 0;
+                        // One deadline for the whole read, not a timer per frame.
+                        let read = async {
+                            let mut last_seq = 0i64;
+                            while expect == 0 || log.received < expect {
+                                let Some(Ok(frame)) = conn.next().await else {
                                     log.closed_early = expect > 0;
                                     break;
+                                };
+                                let awc::ws::Frame::Text(bytes) = frame else {
+                                    continue;
+                                };
+                                let Some(event) =
+                                    std::str::from_utf8(&bytes).ok().and_then(|text| {
+                                        crate::frames::created(text, with_commit_time)
+                                    })
+                                else {
+                                    continue;
+                                };
+                                let seq = event.seq;
+                                if last_seq != 0 && seq <= last_seq {
+                                    log.duplicated += 1;
+                                    continue;
                                 }
-                            };
-                            let awc::ws::Frame::Text(bytes) = frame else {
-                                continue;
-                            };
-                            let Some(event) = std::str::from_utf8(&bytes)
-                                .ok()
-                                .and_then(crate::frames::created)
-                            else {
-                                continue;
-                            };
-                            let seq = event.seq;
-                            if last_seq != 0 && seq <= last_seq {
-                                log.duplicated += 1;
-                                continue;
+                                if last_seq != 0 && seq != last_seq + 1 {
+                                    log.out_of_order += 1;
+                                }
+                                last_seq = seq;
+                                log.received += 1;
+                                log.last_at = Some(Instant::now());
+                                let now = now_micros();
+                                if let Some(sent) = event.sent_micros {
+                                    log.latencies.record(micros_between(sent, now));
+                                }
+                                if let Some(committed) = event.committed_micros {
+                                    log.after_commit.record(micros_between(committed, now));
+                                }
                             }
-                            if last_seq != 0 && seq != last_seq + 1 {
-                                log.out_of_order += 1;
-                            }
-                            last_seq = seq;
-                            log.received += 1;
-                            log.last_at = Some(Instant::now());
-                            let now = now_micros();
-                            if let Some(sent) = event.sent_micros {
-                                log.latencies.record(micros_between(sent, now));
-                            }
-                            if let Some(committed) = event.committed_micros {
-                                log.after_commit.record(micros_between(committed, now));
-                            }
-                        }
+                        };
+                        let _ = tokio::time::timeout_at(deadline, read).await;
                         log
                     },
                 ))
