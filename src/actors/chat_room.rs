@@ -251,6 +251,12 @@ impl ChatRoom {
         }
     }
 
+    /// The highest seq this room knows to be committed, broadcast or not.
+    fn committed_seq(&self) -> i64 {
+        let waiting = self.pending.last_key_value().map_or(0, |(&seq, _)| seq);
+        self.delivered_seq.max(waiting).max(self.known_seq)
+    }
+
     /// Whether committed events are missing below the ones waiting, or below what a sweep saw.
     fn behind(&self) -> bool {
         !self.pending.is_empty() || self.known_seq > self.delivered_seq
@@ -1054,7 +1060,10 @@ impl Handler<Subscribe> for ChatRoom {
             && self.members.contains(&subscriber.user_id)
             && !self.bound.contains_key(&subscriber.session_id)
         {
-            self.bind(subscriber, self.delivered_seq);
+            // A session arriving now is owed what is committed after it, not the events
+            // committed before and still waiting for their broadcast (the fan-out interval, or a
+            // gap): it says `ready` after this, and those came before.
+            self.bind(subscriber, self.committed_seq());
         }
     }
 }

@@ -610,3 +610,39 @@ async fn a_busy_room_paces_its_broadcasts() {
     }
     assert_eq!(received, seqs, "every event, once, in order");
 }
+
+/// A session is owed the events committed after its `ready`, not those committed before and
+/// still waiting for their broadcast: a client that read the history and then connected gets
+/// no event twice.
+#[actix_rt::test]
+async fn a_session_is_not_sent_what_was_committed_before_it_was_ready() {
+    let interval = Duration::from_secs(2);
+    let rooms = parley::config::RoomSettings {
+        fanout_interval: interval,
+        ..Default::default()
+    };
+    let server = TestServer::start_with(Backend::Sqlite, rooms, |_| {})
+        .await
+        .unwrap();
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let chat_id = api.group(&alice, &[&bob]).await;
+    let mut early = WsClient::connect(&server, &alice.token).await;
+    actix_rt::time::sleep(interval + Duration::from_millis(200)).await;
+
+    let a = api.send(&alice, chat_id, "a").await;
+    // Committed right after a broadcast: it waits for the interval.
+    let b = api.send(&alice, chat_id, "b").await;
+    let mut late = WsClient::connect(&server, &bob.token).await;
+    let c = api.send(&alice, chat_id, "c").await;
+
+    for expected in [&a, &b, &c] {
+        assert_eq!(early.next_event().await["data"], *expected);
+    }
+    let first = late.next_event().await;
+    assert_eq!(
+        first["data"], c,
+        "b was committed before bob's session was ready"
+    );
+}
