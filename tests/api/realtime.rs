@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::common::ws::WsClient;
-use crate::common::{Backend, TestServer};
+use crate::common::{Backend, TestServer, TestUser};
 use crate::on_both_backends;
 
 fn seq(frame: &Value) -> i64 {
@@ -561,12 +561,10 @@ on_both_backends! {
     }
 }
 
-/// A room broadcasts at most once per fan-out interval: an event after a quiet spell goes out
-/// at once, and the events committed within the interval after it wait, then go out together,
-/// in order.
-#[actix_rt::test]
-async fn a_busy_room_paces_its_broadcasts() {
-    let interval = Duration::from_secs(2);
+/// A chat of alice and bob on a server whose rooms broadcast at most once per `interval`, with
+/// bob's session open, once the interval since the chat's creation was broadcast has passed
+/// (the room is quiet).
+async fn quiet_paced_chat(interval: Duration) -> (TestServer, TestUser, i64, WsClient) {
     let rooms = parley::config::RoomSettings {
         fanout_interval: interval,
         ..Default::default()
@@ -578,9 +576,19 @@ async fn a_busy_room_paces_its_broadcasts() {
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let chat_id = api.group(&alice, &[&bob]).await;
-    let mut ws = WsClient::connect(&server, &bob.token).await;
-    // Past the interval since the chat's creation was broadcast: the room is quiet.
+    let ws = WsClient::connect(&server, &bob.token).await;
     actix_rt::time::sleep(interval + Duration::from_millis(200)).await;
+    (server, alice, chat_id, ws)
+}
+
+/// A room broadcasts at most once per fan-out interval: an event after a quiet spell goes out
+/// at once, and the events committed within the interval after it wait, then go out together,
+/// in order.
+#[actix_rt::test]
+async fn a_busy_room_paces_its_broadcasts() {
+    let interval = Duration::from_secs(2);
+    let (server, alice, chat_id, mut ws) = quiet_paced_chat(interval).await;
+    let api = server.api();
 
     let sent = Instant::now();
     let lone = api.send(&alice, chat_id, "lone").await;
@@ -616,25 +624,13 @@ async fn a_busy_room_paces_its_broadcasts() {
 /// no event twice.
 #[actix_rt::test]
 async fn a_session_is_not_sent_what_was_committed_before_it_was_ready() {
-    let interval = Duration::from_secs(2);
-    let rooms = parley::config::RoomSettings {
-        fanout_interval: interval,
-        ..Default::default()
-    };
-    let server = TestServer::start_with(Backend::Sqlite, rooms, |_| {})
-        .await
-        .unwrap();
+    let (server, alice, chat_id, mut early) = quiet_paced_chat(Duration::from_secs(2)).await;
     let api = server.api();
-    let alice = api.register("alice").await;
-    let bob = api.register("bob").await;
-    let chat_id = api.group(&alice, &[&bob]).await;
-    let mut early = WsClient::connect(&server, &alice.token).await;
-    actix_rt::time::sleep(interval + Duration::from_millis(200)).await;
 
     let a = api.send(&alice, chat_id, "a").await;
     // Committed right after a broadcast: it waits for the interval.
     let b = api.send(&alice, chat_id, "b").await;
-    let mut late = WsClient::connect(&server, &bob.token).await;
+    let mut late = WsClient::connect(&server, &alice.token).await;
     let c = api.send(&alice, chat_id, "c").await;
 
     for expected in [&a, &b, &c] {
@@ -643,6 +639,6 @@ async fn a_session_is_not_sent_what_was_committed_before_it_was_ready() {
     let first = late.next_event().await;
     assert_eq!(
         first["data"], c,
-        "b was committed before bob's session was ready"
+        "b was committed before the late session was ready"
     );
 }
