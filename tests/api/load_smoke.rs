@@ -58,6 +58,14 @@ async fn load_scenarios_run_briefly() {
     assert_eq!(fanout["figures"]["deliveries"], 120.0);
     assert_eq!(fanout["figures"]["sessions missing events"], 0.0);
     assert_eq!(fanout["latency"]["samples"], 120);
+    // Send-to-receipt split into the send's own answer and the time from commit to receipt.
+    assert!(
+        fanout["figures"]["send answered p99 (ms)"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(fanout["figures"]["commit-to-receipt p99 (ms)"].is_number());
 
     let history = run_load(
         &server,
