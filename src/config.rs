@@ -187,6 +187,24 @@ pub struct Settings {
         global = true
     )]
     pub max_sessions_per_ip: usize,
+    /// Seconds a request body may take to arrive in full; past it the request is answered
+    /// 408 and its connection closed (1-3600).
+    #[arg(
+        long,
+        env = "PARLEY_BODY_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub body_timeout_secs: u64,
+    /// Requests one client address may have in flight at once (WebSocket sessions aside);
+    /// past it `429`. 0 = no cap.
+    #[arg(
+        long,
+        env = "PARLEY_MAX_REQUESTS_PER_IP",
+        default_value_t = 256,
+        global = true
+    )]
+    pub max_requests_per_ip: usize,
     /// Log format: `text` (for people) or `json` (for log pipelines).
     #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
@@ -403,6 +421,10 @@ pub struct Config {
     pub cors: Option<CorsOrigins>,
     pub max_sessions_per_user: usize,
     pub max_sessions_per_ip: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
+    /// Requests in flight per client address; 0 = no cap.
+    pub max_requests_per_ip: usize,
 }
 
 impl Config {
@@ -483,6 +505,9 @@ impl Config {
         if !(1..=3600).contains(&s.dead_peer_secs) {
             return Err("PARLEY_DEAD_PEER_SECS must be from 1 to 3600".into());
         }
+        if !(1..=3600).contains(&s.body_timeout_secs) {
+            return Err("PARLEY_BODY_TIMEOUT_SECS must be from 1 to 3600".into());
+        }
         if s.send_rate > 0 && s.send_burst == 0 {
             return Err("PARLEY_SEND_BURST must be at least 1 when PARLEY_SEND_RATE is set".into());
         }
@@ -537,6 +562,8 @@ impl Config {
             cors,
             max_sessions_per_user: s.max_sessions_per_user,
             max_sessions_per_ip: s.max_sessions_per_ip,
+            body_timeout: Duration::from_secs(s.body_timeout_secs),
+            max_requests_per_ip: s.max_requests_per_ip,
         })
     }
 
@@ -563,6 +590,8 @@ impl Config {
             cors: None,
             max_sessions_per_user: 32,
             max_sessions_per_ip: 0,
+            body_timeout: Duration::from_secs(10),
+            max_requests_per_ip: 0,
         }
     }
 }

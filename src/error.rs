@@ -44,10 +44,14 @@ error_codes! {
     NotAMember = "not_a_member",
     /// Logging in to an account an operator has deactivated (with the right password).
     AccountDeactivated = "account_deactivated",
+    /// Changing the password with a wrong `current_password`.
+    WrongPassword = "wrong_password",
     NotFound = "not_found",
     /// Editing or reacting to a deleted message.
     MessageDeleted = "message_deleted",
     UsernameTaken = "username_taken",
+    /// Adding a member to a group that has as many as a group may have.
+    GroupFull = "group_full",
     /// An earlier request with this key has not finished yet.
     IdempotencyKeyInFlight = "idempotency_key_in_flight",
     /// An `Idempotency-Key` reused with another request.
@@ -59,6 +63,8 @@ error_codes! {
     RateLimited = "rate_limited",
     /// A WebSocket past the cap of open sessions per user, or per client address.
     TooManySessions = "too_many_sessions",
+    /// A request whose body did not arrive within the deadline.
+    RequestTimeout = "request_timeout",
     /// WebSocket only: a frame whose `type` the server does not know.
     UnknownType = "unknown_type",
     Unavailable = "unavailable",
@@ -104,6 +110,12 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("too many sessions: {0}")]
     TooManySessions(&'static str),
+    /// The client address has as many requests in flight as it may.
+    #[error("too many requests in flight")]
+    TooManyInFlight,
+    /// The request body did not arrive in time.
+    #[error("request body timed out")]
+    RequestTimeout,
     #[error("unavailable: {0}")]
     Unavailable(String),
     /// A bug or an unexpected database answer. `context` and the cause chain are logged at

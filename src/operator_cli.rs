@@ -120,9 +120,15 @@ impl AdminClient {
         Ok(found.users)
     }
 
+    /// The id of the account with exactly this username.
     async fn id_of(&self, username: &str) -> Result<i64, String> {
-        self.search(username)
-            .await?
+        let params =
+            serde_urlencoded::to_string([("username", username)]).map_err(|e| e.to_string())?;
+        let found: AccountList = self
+            .call(self.http.get(format!("{}/admin/users?{params}", self.base)))
+            .await?;
+        found
+            .users
             .iter()
             .find(|u| u.username == username)
             .map(|u| u.id)

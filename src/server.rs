@@ -134,11 +134,14 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
             config.max_sessions_per_user,
             config.max_sessions_per_ip,
         ),
+        in_flight: http::in_flight::InFlight::new(config.max_requests_per_ip),
+        body_timeout: config.body_timeout,
     });
     let cors = config.cors.clone();
     let make_app = move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(http::in_flight::limit_in_flight))
             .wrap(http::cross_origin::layer(cors.as_ref()))
             .wrap(from_fn(request_context))
             .configure(http::routes)

@@ -89,7 +89,7 @@ async function userName(id) {
 async function start(me) {
   state.me = me;
   state.users.set(me.id, me);
-  $('me').textContent = me.display_name;
+  $('me').replaceChildren(el('bdi', {}, me.display_name));
   $('auth').hidden = true;
   $('chat-ui').hidden = false;
   await loadChats();
@@ -161,7 +161,7 @@ function renderChats() {
             'aria-current': state.open?.id === chat.id ? 'true' : null,
             onclick: () => openChat(chat.id),
           },
-          el('span', { class: 'chat-name' }, chatTitle(chat)),
+          el('span', { class: 'chat-name' }, el('bdi', {}, chatTitle(chat))),
           unread > 0 ? el('span', { class: 'unread', 'aria-label': `${unread} unread` }, unread) : null,
           el('span', { class: 'last' }, last ? (last.deleted ? 'Message deleted' : last.content) : 'No messages yet'),
         ),
@@ -259,7 +259,7 @@ function remember(message) {
 
 function renderHeader() {
   const chat = state.chats.get(state.open.id);
-  $('chat-title').textContent = chatTitle(chat);
+  $('chat-title').replaceChildren(el('bdi', {}, chatTitle(chat)));
   const mine = chat.members.find((m) => m.user_id === state.me.id);
   const rank = { owner: 3, admin: 2, member: 1 };
   $('members').replaceChildren(
@@ -268,7 +268,9 @@ function renderHeader() {
         'li',
         { class: m.online ? 'online' : 'offline' },
         el('span', { class: 'presence', title: presenceTitle(m), 'aria-label': presenceTitle(m) }, m.online ? '●' : '○'),
-        ` ${state.users.get(m.user_id)?.display_name ?? `user ${m.user_id}`} (${m.role})`,
+        ' ',
+        el('bdi', {}, state.users.get(m.user_id)?.display_name ?? `user ${m.user_id}`),
+        ` (${m.role})`,
         m.user_id !== state.me.id && mine && rank[mine.role] > rank[m.role] && chat.kind === 'group'
           ? el('button', { type: 'button', class: 'link', onclick: () => removeMember(m.user_id) }, 'Remove')
           : null,
@@ -343,7 +345,7 @@ function renderMessage(message, readSeq) {
   return el(
     'li',
     { class: `message${mine ? ' mine' : ''}${message.deleted ? ' deleted' : ''}`, 'data-id': message.id, 'data-seq': message.seq, 'data-client-id': message.client_id },
-    el('span', { class: 'author' }, author),
+    el('span', { class: 'author' }, el('bdi', {}, author)),
     quoted ? el('blockquote', {}, quoted.deleted ? 'Message deleted' : quoted.content) : null,
     state.editing?.id === message.id && !message.deleted
       ? renderEditForm(message)
@@ -364,7 +366,7 @@ function renderPending(pending) {
   return el(
     'li',
     { class: `message mine pending ${pending.status}`, 'data-client-id': pending.clientId },
-    el('span', { class: 'author' }, state.me.display_name),
+    el('span', { class: 'author' }, el('bdi', {}, state.me.display_name)),
     el('p', { class: 'content' }, pending.content),
     el(
       'span',
@@ -579,6 +581,8 @@ async function onEvent(frame) {
     case 'message.created':
       chat.last_message = data;
       if (data.author_id !== state.me.id && state.open?.id !== chatId) chat.unread_count += 1;
+      // A member shows their presence in a chat once they write in it: read it then.
+      if (chat.members.some((m) => m.user_id === data.author_id && m.online == null)) refreshMembers(chatId);
       break;
     case 'message.updated':
     case 'message.deleted':
@@ -609,12 +613,26 @@ async function onEvent(frame) {
   if (frame.type === 'message.created') markRead();
 }
 
-/** Someone who shares a chat with us came online or went offline. */
+/** The members of a chat as the server sees them now (with the presence they show). */
+async function refreshMembers(chatId) {
+  try {
+    const fresh = await state.api.get(`/chats/${chatId}`);
+    const chat = state.chats.get(chatId);
+    if (!chat) return;
+    chat.members = fresh.members;
+    if (state.open?.id === chatId) renderHeader();
+  } catch (e) {
+    // The next presence frame or reload brings it.
+  }
+}
+
+/** Someone who shows us their presence came online or went offline. */
 function onPresence({ user_id: userId, status }) {
   const online = status === 'online';
   for (const chat of state.chats.values()) {
     for (const member of chat.members) {
-      if (member.user_id !== userId) continue;
+      // Where the member does not show presence (online is null), it stays unshown.
+      if (member.user_id !== userId || member.online == null) continue;
       member.online = online;
       if (!online) member.last_seen_at = new Date().toISOString();
     }
@@ -646,7 +664,11 @@ function onEphemeral(frame) {
 
 function renderTyping() {
   const names = [...state.typing.keys()].map((id) => state.users.get(id)?.display_name ?? `user ${id}`);
-  $('typing').textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+  // Each name isolated (<bdi>), so that a right-to-left name cannot reorder what follows it.
+  $('typing').replaceChildren(
+    ...names.flatMap((name, i) => [i ? ', ' : '', el('bdi', {}, name)]),
+    names.length ? ` ${names.length > 1 ? 'are' : 'is'} typing…` : '',
+  );
 }
 
 function closeChat() {

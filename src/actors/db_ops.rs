@@ -93,20 +93,28 @@ db_op!(Login -> Session, "login", |this, deps| {
         Some(user) if verified => user,
         _ => return Err(AppError::Unauthorized),
     };
-    // Said only to whoever knows the password; anyone else learns nothing from a 401.
-    if user.deactivated_at.is_some() {
-        return Err(AppError::Forbidden {
-            code: ErrorCode::AccountDeactivated,
-            detail: "This account has been deactivated by an operator.".into(),
-        });
-    }
+    // The token is created only if the account is active when it commits (the row read
+    // above may be stale by now: an operator can deactivate it during the hash check).
     let token = auth::issue_token();
-    let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::users::insert_token(
-        c, user.id, &token.digest, auth::TOKEN_TTL_MILLIS,
-    ).await)?;
+    let issued = {
+        let mut conn = deps.db.conn().await?;
+        with_backend!(&mut conn, q, c => q::users::issue_token_if_active(
+            c, user.id, &token.digest, auth::TOKEN_TTL_MILLIS,
+        ).await)?
+    };
+    if !issued {
+        return Err(account_deactivated());
+    }
     Ok(Session { user: User::from(user), access_token: token.token, token_type: "bearer" })
 });
+
+/// Said only to whoever knows the password; anyone else learns nothing from a 401.
+fn account_deactivated() -> AppError {
+    AppError::Forbidden {
+        code: ErrorCode::AccountDeactivated,
+        detail: "This account has been deactivated by an operator.".into(),
+    }
+}
 
 pub struct Authenticate {
     pub token: String,
@@ -125,6 +133,16 @@ db_op!(Authenticate -> Option<TokenOwner>, "authenticate", |this, deps| {
     Ok(owner)
 });
 
+/// Whether a token is live now, from the database (never the cache).
+pub struct TokenIsLive {
+    pub token_id: i64,
+}
+
+db_op!(TokenIsLive -> bool, "token_is_live", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::users::token_is_live(c, this.token_id).await)
+});
+
 /// Revokes a token; the caller closes the token's sessions.
 pub struct Logout {
     pub token_id: i64,
@@ -137,6 +155,59 @@ db_op!(Logout -> (), "logout", |this, deps| {
     }
     deps.tokens.forget_token(this.token_id);
     Ok(())
+});
+
+/// Revokes every token of a user ("sign out everywhere"); returns their ids.
+pub struct RevokeAllTokens {
+    pub user_id: i64,
+}
+
+db_op!(RevokeAllTokens -> Vec<i64>, "revoke_all_tokens", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    let revoked = with_backend!(&mut conn, q, c => q::users::revoke_tokens_of(
+        c, this.user_id, None,
+    ).await)?;
+    for &token_id in &revoked {
+        deps.tokens.forget_token(token_id);
+    }
+    Ok(revoked)
+});
+
+/// Changes a user's password, given the current one; every other token of the user is
+/// revoked. Returns the revoked tokens' ids, or `WrongPassword` (403) for a wrong current one.
+pub struct ChangePassword {
+    pub user_id: i64,
+    pub token_id: i64,
+    pub current_password: String,
+    pub new_password: String,
+}
+
+db_op!(ChangePassword -> Vec<i64>, "change_password", |this, deps| {
+    let found = {
+        let mut conn = deps.db.conn().await?;
+        with_backend!(&mut conn, q, c => q::users::find_row(c, this.user_id).await)?
+    };
+    let stored_hash = found.map(|u| u.password_hash);
+    let current = this.current_password;
+    let verified =
+        off_thread(move || auth::verify_password(&current, stored_hash.as_deref())).await?;
+    if !verified {
+        return Err(AppError::Forbidden {
+            code: ErrorCode::WrongPassword,
+            detail: "current_password is not this account's password.".into(),
+        });
+    }
+    let new_password = this.new_password;
+    let password_hash = off_thread(move || auth::hash_password(&new_password)).await??;
+    let mut conn = deps.db.conn().await?;
+    let revoked = with_backend!(&mut conn, q, c => q::users::change_password(
+        c, this.user_id, &password_hash, this.token_id,
+    ).await)?
+    .ok_or(AppError::Unauthorized)?;
+    for &token_id in &revoked {
+        deps.tokens.forget_token(token_id);
+    }
+    Ok(revoked)
 });
 
 /// Deactivates an account: revokes its tokens (forgotten by the cache at once) and blocks
@@ -177,6 +248,20 @@ db_op!(SearchUsers -> Vec<AccountStatus>, "search_users", |this, deps| {
     let users =
         with_backend!(&mut conn, q, c => q::users::search(c, &this.query, this.limit).await)?;
     Ok(users.into_iter().map(AccountStatus::from).collect())
+});
+
+/// The account with this exact username, as operators see it.
+pub struct FindAccount {
+    pub username: String,
+}
+
+db_op!(FindAccount -> Option<AccountStatus>, "find_account", |this, deps| {
+    if !crate::domain::validate::could_be_in_username(&this.username) {
+        return Ok(None);
+    }
+    let mut conn = deps.db.conn().await?;
+    let user = with_backend!(&mut conn, q, c => q::users::find_by_username(c, &this.username).await)?;
+    Ok(user.map(AccountStatus::from))
 });
 
 /// The account with this exact username.

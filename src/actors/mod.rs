@@ -34,7 +34,10 @@ pub use chat_room::ChatRoom;
 use cluster_bus::ClusterBus;
 pub use db_executor::DbExecutor;
 use db_executor::{ask, DbOp};
-use db_ops::{ChangeMessage, ChatOfMessage, CreateChat, DeactivateUser, Logout};
+use db_ops::{
+    ChangeMessage, ChangePassword, ChatOfMessage, CreateChat, DeactivateUser, Logout,
+    RevokeAllTokens,
+};
 use messages::{ChatWrite, Kick, PostMessage, Reply, Write};
 pub use presence::{Presence, PresenceBoard};
 pub use session_directory::SessionDirectory;
@@ -257,17 +260,41 @@ impl Actors {
     /// Revokes the token and closes the sessions opened with it.
     pub async fn logout(&self, user_id: i64, token_id: i64) -> AppResult<()> {
         self.ask(Logout { token_id }).await?;
-        if let Some(bus) = &self.bus {
-            bus.publish_revocation(user_id, token_id);
-        }
-        self.directory.kick_token(
-            user_id,
-            token_id,
-            Kick {
-                code: 1008,
-                reason: "token revoked",
-            },
-        );
+        self.close_sessions_of(user_id, &[token_id]);
         Ok(())
+    }
+
+    /// Revokes every token of the user and closes all their sessions, on every node.
+    pub async fn logout_everywhere(&self, user_id: i64) -> AppResult<()> {
+        let revoked = self.ask(RevokeAllTokens { user_id }).await?;
+        self.close_sessions_of(user_id, &revoked);
+        Ok(())
+    }
+
+    /// Changes the password; every other token of the user is revoked and its sessions closed.
+    pub async fn change_password(&self, change: ChangePassword) -> AppResult<()> {
+        let user_id = change.user_id;
+        let revoked = self.ask(change).await?;
+        self.close_sessions_of(user_id, &revoked);
+        Ok(())
+    }
+
+    /// Closes the sessions opened with these (just revoked) tokens, here and on other nodes.
+    fn close_sessions_of(&self, user_id: i64, token_ids: &[i64]) {
+        if let Some(bus) = &self.bus {
+            for &token_id in token_ids {
+                bus.publish_revocation(user_id, token_id);
+            }
+        }
+        for &token_id in token_ids {
+            self.directory.kick_token(
+                user_id,
+                token_id,
+                Kick {
+                    code: 1008,
+                    reason: "token revoked",
+                },
+            );
+        }
     }
 }

@@ -71,9 +71,17 @@ impl PresenceBoard {
         })
     }
 
+    /// Fills in the presence of the members who show it in this chat; the others' stays null.
     fn show_members(&self, chat: &mut Chat) {
         for member in &mut chat.members {
-            (member.online, member.last_seen_at) = self.seen(member.user_id, member.last_seen_at);
+            if member.shows_presence {
+                let (online, last_seen_at) = self.seen(member.user_id, member.last_seen_at);
+                member.online = Some(online);
+                member.last_seen_at = last_seen_at;
+            } else {
+                member.online = None;
+                member.last_seen_at = None;
+            }
         }
     }
 

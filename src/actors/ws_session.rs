@@ -23,7 +23,7 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
-use super::db_ops::ChatIdsOf;
+use super::db_ops::{ChatIdsOf, TokenIsLive};
 use super::messages::{
     Backlog, Kick, Membership, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing,
 };
@@ -165,12 +165,22 @@ impl WsSession {
     /// first, so a chat the user joins meanwhile binds it too (binding twice is harmless).
     /// Nothing else is handled until then, so `ready` is the first frame and every event
     /// committed after it reaches the session.
+    ///
+    /// The token was checked before the upgrade, but a logout or a deactivation may have
+    /// committed since, and its kick found no session to close. So the token is read again
+    /// from the database once the session is in the directory: a revocation that commits
+    /// after that read finds the session there (its kick, or another node's over the bus);
+    /// one that committed before it is seen by it, and the session closes without `ready`.
     fn bind_to_chats(&mut self, ctx: &mut Ctx) {
         let subscriber = self.subscriber(ctx);
         self.actors.directory.add(subscriber.clone());
         let actors = self.actors.clone();
         let user_id = self.user_id;
+        let token_id = self.token_id;
         let bind = async move {
+            if !actors.ask(TokenIsLive { token_id }).await? {
+                return Ok(None);
+            }
             let chat_ids = actors.ask(ChatIdsOf { user_id }).await?;
             for &chat_id in &chat_ids {
                 let subscribe = Subscribe {
@@ -178,10 +188,11 @@ impl WsSession {
                 };
                 actors.rooms.send(chat_id, subscribe).await?;
             }
-            Ok::<Vec<i64>, AppError>(chat_ids)
+            Ok::<Option<Vec<i64>>, AppError>(Some(chat_ids))
         };
         ctx.wait(bind.into_actor(self).map(|result, session, ctx| match result {
-            Ok(chat_ids) => {
+            Ok(None) => session.close(ctx, 1008, "token revoked"),
+            Ok(Some(chat_ids)) => {
                 session.chats.extend(chat_ids);
                 session.send_frame(
                     ctx,

@@ -92,6 +92,9 @@ pub struct MemberRow {
     pub role: String,
     pub joined_at: i64,
     pub last_read_seq: i64,
+    /// Whether the other members may see this member's presence: set for the chat's creator,
+    /// and by the member's first message in it.
+    pub shows_presence: bool,
 }
 
 impl MemberRow {
@@ -100,7 +103,7 @@ impl MemberRow {
             .ok_or_else(|| AppError::internal(format!("unknown role {:?} in database", self.role)))
     }
 
-    /// The member as the database knows it: `last_seen_at` as last written, and never `online`,
+    /// The member as the database knows it: `last_seen_at` as last written, and no `online`,
     /// which only the presence tracker in memory knows (it fills that in).
     pub fn into_domain(self, last_seen_at: Option<i64>) -> Result<domain::Member, AppError> {
         Ok(domain::Member {
@@ -108,8 +111,11 @@ impl MemberRow {
             user_id: self.user_id,
             joined_at: Timestamp(self.joined_at),
             last_read_seq: self.last_read_seq,
-            online: false,
-            last_seen_at: last_seen_at.map(Timestamp),
+            // Where the member shows presence, `false` until the board says otherwise (so a
+            // stored answer reads as the fresh one did); elsewhere nothing.
+            online: self.shows_presence.then_some(false),
+            last_seen_at: last_seen_at.filter(|_| self.shows_presence).map(Timestamp),
+            shows_presence: self.shows_presence,
         })
     }
 }
@@ -226,6 +232,8 @@ pub struct IdempotencyRow {
     pub status: i32,
     pub body: String,
     pub created_at: i64,
+    /// The message the stored answer shows, if it shows one.
+    pub message_id: Option<i64>,
 }
 
 impl EventRow {

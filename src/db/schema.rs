@@ -43,6 +43,7 @@ diesel::table! {
         role -> Text,
         joined_at -> BigInt,
         last_read_seq -> BigInt,
+        shows_presence -> Bool,
     }
 }
 
@@ -94,6 +95,7 @@ diesel::table! {
         status -> Integer,
         body -> Text,
         created_at -> BigInt,
+        message_id -> Nullable<BigInt>,
     }
 }
 

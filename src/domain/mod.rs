@@ -106,10 +106,15 @@ pub struct Member {
     pub role: Role,
     pub joined_at: Timestamp,
     pub last_read_seq: i64,
-    /// Whether the member has a session open.
-    pub online: bool,
-    /// When the member was last online (about now while online); null if never.
+    /// Whether the member has a session open; null where the member has not shown their
+    /// presence in this chat (created it, or written in it).
+    pub online: Option<bool>,
+    /// When the member was last online (about now while online); null if never, or where
+    /// `online` is null.
     pub last_seen_at: Option<Timestamp>,
+    /// Whether the member has shown their presence in this chat; never sent.
+    #[serde(skip)]
+    pub shows_presence: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]

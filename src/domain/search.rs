@@ -49,6 +49,12 @@ fn is_mark(c: char) -> bool {
         0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
 }
 
+/// JSON Schema for a search `q`: it holds a character that is not plainly punctuation, a
+/// symbol or a space. Every word character is such a character (a unit test checks this over
+/// the Basic Multilingual Plane), so no query the server takes is outside the pattern; a query
+/// of symbols the pattern cannot name (emoji past the BMP, say) still gets 422.
+pub const QUERY_PATTERN: &str = "[^\\u0000-\\u002F\\u003A-\\u0040\\u005B-\\u0060\\u007B-\\u00A9\\u00AB-\\u00B1\\u00B4\\u00B6-\\u00B8\\u00BB\\u00BF\\u00D7\\u00F7\\u2000-\\u206F\\u2190-\\u23FF\\u2500-\\u2775\\u2794-\\u2BFF\\u3000-\\u3004\\u3008-\\u3020\\uFE10-\\uFE1F\\uFE30-\\uFE6F\\uFF01-\\uFF0F\\uFF1A-\\uFF20\\uFF3B-\\uFF40\\uFF5B-\\uFF65]";
+
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || is_mark(c)
 }
@@ -289,6 +295,21 @@ impl SnippetPart {
 
 #[cfg(test)]
 mod tests {
+    /// Every query the server takes matches the document's pattern: no word character is
+    /// among the characters the pattern leaves out.
+    #[test]
+    fn the_query_pattern_leaves_out_no_word_character() {
+        let pattern = regex::Regex::new(QUERY_PATTERN).unwrap();
+        for c in (0u32..0x10000).filter_map(char::from_u32) {
+            if is_word_char(c) {
+                assert!(pattern.is_match(&c.to_string()), "{c:?} U+{:04X}", c as u32);
+            }
+        }
+        for punctuation in ["?!", "...", "-- --", "“”", "→", "。、"] {
+            assert!(!pattern.is_match(punctuation), "{punctuation}");
+        }
+    }
+
     use super::*;
 
     fn query(q: &str) -> SearchQuery {

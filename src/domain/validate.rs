@@ -57,14 +57,77 @@ pub fn could_be_in_username(part: &str) -> bool {
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
 }
 
-pub fn password(v: &mut Violations, password: &str) {
-    let len = password.chars().count();
-    v.check(
-        (8..=128).contains(&len),
-        "password",
-        "must be 8-128 characters",
-    );
+// ---- text people show each other ------------------------------------------------------
+//
+// One policy for every text one user shows others (message content, chat titles, display
+// names, reactions): it must show something, and it must not be able to disguise itself or
+// what is around it. So: no control characters (NUL, terminal escapes, bells; content may
+// hold newlines and tabs), no bidirectional embeddings, overrides or isolates (U+202A-U+202E,
+// U+2066-U+2069: they reverse what follows, in this text and around it), and a text of only
+// invisible characters (zero-width spaces, Hangul fillers, blank Braille, ...) counts as empty.
+// The OpenAPI patterns (`CONTENT_PATTERN`, `LINE_PATTERN`) say the same in JSON Schema terms;
+// a unit test holds them to these functions.
+
+/// Whether `c` is a bidirectional embedding, override or isolate.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
+
+/// Whether `c` shows nothing by itself: whitespace, and the characters that render as nothing
+/// (or as blank space) in common fonts. They may appear in a text, but not make it up alone.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+        )
+}
+
+/// Whether a text may hold line breaks and tabs (message content) or is one line (a name).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    Many,
+    One,
+}
+
+/// Whether `c` may appear in a text of this kind.
+fn is_allowed(c: char, lines: Lines) -> bool {
+    if c.is_control() {
+        return lines == Lines::Many && (c == '\n' || c == '\t');
+    }
+    !is_bidi_control(c)
+}
+
+/// The text policy: every character allowed, and at least one visible.
+fn shows_something(text: &str, lines: Lines) -> bool {
+    text.chars().all(|c| is_allowed(c, lines)) && text.chars().any(|c| !is_invisible(c))
+}
+
+/// JSON Schema for message content: what `shows_something(_, Lines::Many)` accepts.
+pub const CONTENT_PATTERN: &str = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$";
+
+/// JSON Schema for one-line texts (titles, display names): `shows_something(_, Lines::One)`.
+pub const LINE_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$";
+
+/// JSON Schema for a reaction, as far as it can say it (one grapheme it cannot): one line
+/// without whitespace that shows something.
+pub const EMOJI_PATTERN: &str = "^[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028-\\u202F\\u205F\\u2066-\\u2069\\u3000]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028-\\u202F\\u205F\\u2066-\\u2069\\u3000]*$";
 
 /// No stored text may hold NUL: PostgreSQL cannot store it, and no client means it.
 fn has_nul(s: &str) -> bool {
@@ -74,18 +137,18 @@ fn has_nul(s: &str) -> bool {
 pub fn display_name(v: &mut Violations, name: &str) {
     let len = name.chars().count();
     v.check(
-        (1..=64).contains(&len) && !name.trim().is_empty() && !has_nul(name),
+        (1..=64).contains(&len) && shows_something(name, Lines::One),
         "display_name",
-        "must be 1-64 characters, not only whitespace, without NUL",
+        "must be 1-64 characters on one line, showing something, without control or bidirectional-override characters",
     );
 }
 
 pub fn content(v: &mut Violations, content: &str) {
     let len = content.chars().count();
     v.check(
-        (1..=MAX_CONTENT_CHARS).contains(&len) && !content.trim().is_empty() && !has_nul(content),
+        (1..=MAX_CONTENT_CHARS).contains(&len) && shows_something(content, Lines::Many),
         "content",
-        "must be 1-4000 characters, not only whitespace, without NUL",
+        "must be 1-4000 characters showing something, without control characters (but newline and tab) or bidirectional overrides",
     );
 }
 
@@ -103,9 +166,9 @@ pub fn title(v: &mut Violations, title: Option<&str>) {
     if let Some(t) = title {
         let len = t.chars().count();
         v.check(
-            (1..=MAX_TITLE_CHARS).contains(&len) && !t.trim().is_empty() && !has_nul(t),
+            (1..=MAX_TITLE_CHARS).contains(&len) && shows_something(t, Lines::One),
             "title",
-            "must be 1-128 characters, not only whitespace, without NUL",
+            "must be 1-128 characters on one line, showing something, without control or bidirectional-override characters",
         );
     }
 }
@@ -114,12 +177,46 @@ pub fn emoji(v: &mut Violations, emoji: &str) {
     v.check(
         is_valid_emoji(emoji),
         "emoji",
-        "must be 1-32 bytes without whitespace or control characters",
+        "must be one emoji (one character as people see it) of at most 32 bytes",
     );
 }
 
+/// A reaction is one emoji: a single grapheme (which may be a sequence of code points, such
+/// as a family or a skin tone), 1-32 bytes, within the text policy, without whitespace. So
+/// `<b>x</b>` is not a reaction.
 pub fn is_valid_emoji(emoji: &str) -> bool {
-    (1..=32).contains(&emoji.len()) && !emoji.chars().any(|c| c.is_whitespace() || c.is_control())
+    use unicode_segmentation::UnicodeSegmentation;
+    (1..=32).contains(&emoji.len())
+        && !emoji.chars().any(char::is_whitespace)
+        && shows_something(emoji, Lines::One)
+        && emoji.graphemes(true).count() == 1
+}
+
+/// The password rules: 8-128 characters that show something, and not easily guessed (a
+/// well-known password, a keyboard walk, the username or display name with little added:
+/// zxcvbn's score of at least 2, "somewhat guessable" past 10^6 guesses).
+pub fn password(v: &mut Violations, password: &str, username: &str, display_name: Option<&str>) {
+    let len = password.chars().count();
+    if !(8..=128).contains(&len) {
+        v.check(false, "password", "must be 8-128 characters");
+        return;
+    }
+    if !password.chars().any(|c| !is_invisible(c)) {
+        v.check(
+            false,
+            "password",
+            "must hold visible characters, not only spaces or invisible ones",
+        );
+        return;
+    }
+    let mut known: Vec<&str> = vec![username];
+    known.extend(display_name);
+    let guessable = zxcvbn::zxcvbn(password, &known).score() < zxcvbn::Score::Two;
+    v.check(
+        !guessable,
+        "password",
+        "is too easy to guess (a common password, a simple pattern, or your name); choose a longer or less common one",
+    );
 }
 
 pub fn positive_id(v: &mut Violations, field: &str, id: i64) {
@@ -160,6 +257,81 @@ mod tests {
         assert!(!ok(|v| content(v, "a\0b")));
     }
 
+    /// The patterns the OpenAPI document gives agree with the rules, character by character,
+    /// over the whole Basic Multilingual Plane (and a few characters past it).
+    #[test]
+    fn the_document_patterns_say_what_the_rules_do() {
+        let content_re = regex::Regex::new(CONTENT_PATTERN).unwrap();
+        let line_re = regex::Regex::new(LINE_PATTERN).unwrap();
+        let emoji_re = regex::Regex::new(EMOJI_PATTERN).unwrap();
+        let extra = ['\u{1F44D}', '\u{E0001}', '\u{10FFFF}'];
+        let chars = (0u32..0x10000).filter_map(char::from_u32).chain(extra);
+        for c in chars {
+            for text in [c.to_string(), format!("a{c}"), format!("{c}a")] {
+                assert_eq!(
+                    content_re.is_match(&text),
+                    shows_something(&text, Lines::Many),
+                    "content {:?}",
+                    text
+                );
+                assert_eq!(
+                    line_re.is_match(&text),
+                    shows_something(&text, Lines::One),
+                    "line {:?}",
+                    text
+                );
+                let emoji_like =
+                    !text.chars().any(char::is_whitespace) && shows_something(&text, Lines::One);
+                assert_eq!(emoji_re.is_match(&text), emoji_like, "emoji {:?}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn text_that_impersonates_is_refused() {
+        for bad in [
+            "\u{200B}",
+            "\u{3164}",
+            "\u{200B}\u{200B} \u{2800}",
+            "hi \u{202E}gnp.exe",
+            "\u{2066}x\u{2069}",
+            "\u{1b}[31mred",
+            "bell\u{7}",
+            "a\rb",
+        ] {
+            assert!(!ok(|v| content(v, bad)), "{bad:?}");
+        }
+        assert!(ok(|v| content(v, "line one\n\tline two")));
+        assert!(ok(|v| content(v, "مرحبا \u{200F}world")));
+        assert!(!ok(|v| display_name(v, "bob\nadmin")));
+        assert!(!ok(|v| display_name(v, "\u{3164}")));
+        assert!(ok(|v| display_name(v, "Zoë 🦊")));
+        assert!(!ok(|v| title(v, Some("\u{202E}maet"))));
+    }
+
+    #[test]
+    fn passwords() {
+        let check = |p: &str| ok(|v| password(v, p, "alice", Some("Alice")));
+        for weak in [
+            "        ",
+            "\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}",
+            "password",
+            "12345678",
+            "alicealice",
+            "qwertyuiop",
+            "short",
+        ] {
+            assert!(!check(weak), "{weak:?}");
+        }
+        assert!(check("correct horse"));
+        assert!(check("violet-tractor-92"));
+        assert!(!ok(|v| password(v, "bobbybobby", "bobbybobby", None)));
+        // The longest password is judged quickly.
+        let started = std::time::Instant::now();
+        assert!(check(&"Tr0ub4dor&3x".repeat(11)[..128]));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
     #[test]
     fn emojis() {
         assert!(is_valid_emoji("👍"));
@@ -168,6 +340,13 @@ mod tests {
         assert!(!is_valid_emoji("a b"));
         assert!(!is_valid_emoji("\u{0007}"));
         assert!(!is_valid_emoji(&"x".repeat(33)));
+        assert!(is_valid_emoji("👍🏽"));
+        assert!(is_valid_emoji("❤️"));
+        assert!(is_valid_emoji("1️⃣"));
+        assert!(!is_valid_emoji("<b>x</b>"));
+        assert!(!is_valid_emoji("\u{202E}"));
+        assert!(!is_valid_emoji("\u{200B}"));
+        assert!(!is_valid_emoji("👍👍"));
     }
 
     #[test]

@@ -6,11 +6,11 @@ use serde::Deserialize;
 
 use super::error::ApiResult;
 use super::error_docs::{
-    Always, Authenticated, BadRequest, Conflict, JsonInput, NotFound, RateLimited,
+    Always, Authenticated, BadRequest, Conflict, Forbidden, JsonInput, NotFound, RateLimited,
 };
 use super::extractors::{limited, parse_query, path_id, AuthAttempt, AuthUser, JsonBody};
 use super::{json, AppState};
-use crate::actors::db_ops::{FindUser, GetUser, Login, Register};
+use crate::actors::db_ops::{ChangePassword, FindUser, GetUser, Login, Register};
 use crate::domain::validate::{self, Violations};
 use crate::domain::{Session, User};
 use crate::error::AppError;
@@ -20,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::endpoint("/auth/login").post(login))
         .service(super::endpoint("/auth/logout").post(logout))
         .service(super::endpoint("/users/me").get(me))
+        .service(super::endpoint("/users/me/password").post(change_password))
         .service(super::endpoint("/users/lookup").get(lookup))
         .service(super::endpoint("/users/{user_id}").get(get_user));
 }
@@ -28,13 +29,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct RegisterRequest {
     #[schema(pattern = "^[a-z0-9_.-]{3,32}$", example = "alice")]
     username: String,
+    /// Not only spaces or invisible characters, and not easily guessed (a common password, a
+    /// simple pattern, the username): such a password is refused with 422.
     #[schema(min_length = 8, max_length = 128)]
     password: String,
-    /// Not only whitespace, no NUL.
+    /// One line that shows something: no control characters, no bidirectional overrides.
     #[schema(
         min_length = 1,
         max_length = 64,
-        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$"
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
     )]
     display_name: Option<String>,
 }
@@ -64,7 +67,7 @@ pub async fn register(
     } = body.value;
     let mut v = Violations::new();
     validate::username(&mut v, &username);
-    validate::password(&mut v, &password);
+    validate::password(&mut v, &password, &username, display_name.as_deref());
     if let Some(name) = &display_name {
         validate::display_name(&mut v, name);
     }
@@ -124,21 +127,120 @@ pub async fn login(
     Ok(json(StatusCode::OK, &outcome?))
 }
 
+#[derive(Deserialize)]
+struct LogoutQuery {
+    all: Option<String>,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
     tag = "auth",
+    params(("all" = Option<bool>, Query, description = "`true`: sign out everywhere, revoking every token of the account and closing all its WebSockets")),
     responses(
-        (status = 204, description = "Token revoked; its WebSockets are closed"),
+        (status = 204, description = "Token revoked (every token, with all=true); their WebSockets are closed"),
         Always,
         Authenticated,
+        BadRequest,
         RateLimited
     ),
     security(("bearer" = []))
 )]
-pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    state.actors.logout(user.user_id, user.token_id).await?;
+pub async fn logout(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: actix_web::HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let query: LogoutQuery = parse_query(req.query_string())?;
+    let everywhere = match query.all.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(AppError::bad_request("all must be true or false.").into()),
+    };
+    if everywhere {
+        state.actors.logout_everywhere(user.user_id).await?;
+    } else {
+        state.actors.logout(user.user_id, user.token_id).await?;
+    }
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ChangePasswordRequest {
+    current_password: String,
+    /// The same rules as at registration.
+    #[schema(min_length = 8, max_length = 128)]
+    new_password: String,
+}
+
+/// Changes the caller's password. Every other token of the account is revoked (its
+/// WebSockets closed); the token of this request stays valid.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/me/password",
+    tag = "users",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Password changed; every other token revoked"),
+        Always,
+        Authenticated,
+        JsonInput,
+        Forbidden,
+        RateLimited
+    ),
+    security(("bearer" = []))
+)]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: JsonBody<ChangePasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    let ChangePasswordRequest {
+        current_password,
+        new_password,
+    } = body.value;
+    let me = state
+        .actors
+        .ask(GetUser {
+            user_id: user.user_id,
+            viewer_id: user.user_id,
+        })
+        .await?;
+    let mut v = Violations::new();
+    validate::password(&mut v, &new_password, &me.username, Some(&me.display_name));
+    v.into_result().map_err(|mut errors| {
+        for e in &mut errors {
+            e.field = "new_password".into();
+        }
+        AppError::validation(errors)
+    })?;
+    if current_password.chars().count() > 128 {
+        return Err(wrong_password().into());
+    }
+    // Guessing the current password here costs what a failed login does, from the same
+    // per-account allowance.
+    limited(&state, state.limits.check_login(&me.username))?;
+    let outcome = state
+        .actors
+        .change_password(ChangePassword {
+            user_id: user.user_id,
+            token_id: user.token_id,
+            current_password,
+            new_password,
+        })
+        .await;
+    if let Err(AppError::Forbidden { .. }) = outcome {
+        state.limits.login_failed(&me.username);
+    }
+    outcome?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn wrong_password() -> AppError {
+    AppError::Forbidden {
+        code: crate::error::ErrorCode::WrongPassword,
+        detail: "current_password is not this account's password.".into(),
+    }
 }
 
 #[utoipa::path(

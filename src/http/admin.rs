@@ -12,7 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::error_docs::{Always, Authenticated, BadRequest, NotFound};
 use super::extractors::{bearer_token, parse_query, path_id};
 use super::AppState;
-use crate::actors::db_ops::{ReactivateUser, ReadPoolStatus, SearchUsers};
+use crate::actors::db_ops::{FindAccount, ReactivateUser, ReadPoolStatus, SearchUsers};
 use crate::domain::{AccountList, AccountStatus};
 use crate::error::AppError;
 
@@ -29,6 +29,7 @@ const MAX_LISTED: i64 = 200;
 #[derive(Deserialize)]
 struct ListQuery {
     query: Option<String>,
+    username: Option<String>,
     limit: Option<String>,
 }
 
@@ -38,6 +39,7 @@ struct ListQuery {
     tag = "operations",
     params(
         ("query" = Option<String>, Query, description = "Part of the username, as written (usernames are lowercase); a query with a character no username holds matches no account; all accounts when absent", max_length = 32),
+        ("username" = Option<String>, Query, description = "An exact username: the list holds that account, or nothing (`query` is then ignored)", max_length = 64),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)")
     ),
     responses(
@@ -55,6 +57,16 @@ pub async fn list_users(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let q: ListQuery = parse_query(req.query_string())?;
+    if let Some(username) = q.username {
+        // An account is named exactly, however many others hold its name inside theirs.
+        let users = state
+            .actors
+            .ask(FindAccount { username })
+            .await?
+            .into_iter()
+            .collect();
+        return Ok(super::json(StatusCode::OK, &AccountList { users }));
+    }
     let query = q.query.unwrap_or_default();
     if query.chars().count() > 32 {
         return Err(AppError::bad_request("query is at most 32 characters.").into());

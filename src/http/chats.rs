@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::error::ApiResult;
 use super::error_docs::{
-    Always, Authenticated, BadRequest, Forbidden, JsonInput, NotFound, RateLimited,
+    Always, Authenticated, BadRequest, Conflict, Forbidden, JsonInput, NotFound, RateLimited,
 };
 use super::extractors::{path_id, query_number, AuthUser, IdempotencyHeader, JsonBody};
 use super::{json, reply, AppState};
@@ -29,7 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 pub struct CreateChatRequest {
     kind: ChatKind,
-    /// Groups only; not only whitespace, no NUL.
+    /// Groups only; one line that shows something: no control characters, no bidirectional overrides.
     title: Option<String>,
     /// A direct chat names exactly one other user.
     #[serde(default)]
@@ -47,7 +47,7 @@ pub enum CreateChatBody {
         #[schema(
             min_length = 1,
             max_length = 128,
-            pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$"
+            pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
         )]
         title: Option<String>,
         #[serde(default)]
@@ -214,7 +214,8 @@ pub struct AddMemberRequest {
         JsonInput,
         NotFound,
         Forbidden,
-        RateLimited
+        RateLimited,
+        Conflict
     ),
     security(("bearer" = []))
 )]

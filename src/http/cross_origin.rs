@@ -64,15 +64,15 @@ pub fn layer(origins: Option<&CorsOrigins>) -> Condition<Cors> {
     Condition::new(true, cors)
 }
 
-/// Whether a WebSocket upgrade may go ahead: always without configured origins (as before),
-/// else when the request carries no `Origin` (not a browser), comes from Parley's own pages,
-/// or from a listed origin.
+/// Whether a WebSocket upgrade may go ahead: when the request carries no `Origin` (not a
+/// browser), comes from Parley's own pages, or from a listed origin. Browsers do not apply
+/// CORS to WebSockets, so without this any page a user visits could open one with their
+/// cookies' or stored token's authority.
 pub fn upgrade_allowed(req: &HttpRequest, origins: Option<&CorsOrigins>) -> bool {
-    let Some(origins) = origins else {
-        return true;
-    };
     match req.headers().get(header::ORIGIN) {
         None => true,
-        Some(origin) => listed(origin, origins) || same_origin(origin, req.head()),
+        Some(origin) => {
+            same_origin(origin, req.head()) || origins.is_some_and(|list| listed(origin, list))
+        }
     }
 }

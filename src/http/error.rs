@@ -60,6 +60,14 @@ impl ApiError {
             ),
             AppError::Validation { code, detail, .. } => (*code, detail),
             AppError::TooManySessions(detail) => (ErrorCode::TooManySessions, detail),
+            AppError::TooManyInFlight => (
+                ErrorCode::RateLimited,
+                "This address has as many requests in flight as it may; retry when one is answered.",
+            ),
+            AppError::RequestTimeout => (
+                ErrorCode::RequestTimeout,
+                "The request body did not arrive in time.",
+            ),
             AppError::RateLimited { .. } => {
                 (ErrorCode::RateLimited, "Too many requests; retry later.")
             }
@@ -84,9 +92,10 @@ impl ResponseError for ApiError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::RateLimited { .. } | AppError::TooManySessions(_) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            AppError::RateLimited { .. }
+            | AppError::TooManySessions(_)
+            | AppError::TooManyInFlight => StatusCode::TOO_MANY_REQUESTS,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -116,6 +125,15 @@ impl ResponseError for ApiError {
             }
             AppError::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            // The rest of such a request's body may still be on its way (or never come): the
+            // connection cannot carry another request, and closing it frees what it holds.
+            AppError::TooManyInFlight => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+                response.force_close();
+            }
+            AppError::RequestTimeout => {
+                response.force_close();
             }
             AppError::Unavailable(_) => {
                 response.insert_header((

@@ -50,6 +50,7 @@ response_set!(
             "Allow",
             Header::new(ObjectBuilder::new().schema_type(Type::String)),
         ),
+        429 => retry_after(error("Rate limited, or too many requests in flight from this address", "ErrorBody")),
         500 => error("A bug; quote the request id", "InternalErrorBody"),
         503 => retry_after(error("Database unavailable or shutting down", "ErrorBody")),
     ]
@@ -69,6 +70,7 @@ response_set!(
     /// Routes that read a JSON body.
     JsonInput => [
         400 => error("Body is not valid JSON, or a bad Idempotency-Key", "ErrorBody"),
+        408 => error("The body did not arrive in time (PARLEY_BODY_TIMEOUT_SECS); the connection is closed", "ErrorBody"),
         413 => error("Body over 64 KiB", "ErrorBody"),
         415 => error("Body is not application/json", "ErrorBody"),
         422 => error("Validation failed, or Idempotency-Key reused with another request", "ErrorBody"),

@@ -172,15 +172,25 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             if declared_length(&req).is_some_and(|len| len > MAX_BODY_BYTES) {
                 return Err(AppError::PayloadTooLarge.into());
             }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|_| AppError::bad_request("The request body could not be read."))?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(AppError::PayloadTooLarge.into());
+            // The whole body must arrive within the deadline: a client that announces a body
+            // and sends it a byte at a time (or not at all) holds a connection until then.
+            let deadline = state(&req)?.body_timeout;
+            let read = async {
+                let mut body = BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|_| {
+                        AppError::bad_request("The request body could not be read.")
+                    })?;
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Err(AppError::PayloadTooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
+                Ok(body)
+            };
+            let body = tokio::time::timeout(deadline, read)
+                .await
+                .map_err(|_| AppError::RequestTimeout)??;
             let mut json: serde_json::Value =
                 serde_json::from_slice(&body).map_err(|_| AppError::BadRequest {
                     code: ErrorCode::MalformedJson,

@@ -37,11 +37,12 @@ pub struct SendMessageRequest {
     #[serde(rename = "type", default = "text_type")]
     #[schema(pattern = "^text$", example = "text")]
     kind: String,
-    /// Not only whitespace, no NUL.
+    /// Shows something (not only spaces or invisible characters); no control characters but
+    /// newline and tab; no bidirectional overrides or isolates.
     #[schema(
         min_length = 1,
         max_length = 4000,
-        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$",
+        pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$",
         example = "Test message"
     )]
     content: String,
@@ -158,11 +159,12 @@ async fn change(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct EditMessageRequest {
-    /// Not only whitespace, no NUL.
+    /// Shows something (not only spaces or invisible characters); no control characters but
+    /// newline and tab; no bidirectional overrides or isolates.
     #[schema(
         min_length = 1,
         max_length = 4000,
-        pattern = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000]*$"
+        pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
     )]
     content: String,
 }
@@ -232,12 +234,13 @@ pub async fn delete_message(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReactionRequest {
-    /// No whitespace or control characters; the server takes up to 32 bytes, the document
-    /// promises 8 characters (at most 32 bytes whatever they are).
+    /// One emoji: a single grapheme (a family or a skin tone counts as one) that shows
+    /// something, without whitespace, control or bidirectional-override characters; the
+    /// server takes up to 32 bytes, the document promises 8 characters.
     #[schema(
         min_length = 1,
         max_length = 8,
-        pattern = "^[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\u0000-\\u001F\\u007F-\\u009F]{1,8}$",
+        pattern = "^[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028-\\u202F\\u205F\\u2066-\\u2069\\u3000]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028-\\u202F\\u205F\\u2066-\\u2069\\u3000]*$",
         example = "👍"
     )]
     emoji: String,
@@ -288,7 +291,7 @@ pub async fn add_reaction(
     delete,
     path = "/api/v1/messages/{message_id}/reactions/{emoji}",
     tag = "messages",
-    params(("message_id" = i64, Path, minimum = 1), ("emoji" = String, Path, description = "percent-encoded; as in the reaction body", pattern = "^[^\\t-\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\u0000-\\u001F\\u007F-\\u009F]{1,8}$", max_length = 8)),
+    params(("message_id" = i64, Path, minimum = 1), ("emoji" = String, Path, description = "percent-encoded; as in the reaction body", pattern = "^[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028-\\u202F\\u205F\\u2066-\\u2069\\u3000]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028-\\u202F\\u205F\\u2066-\\u2069\\u3000]*$", max_length = 8)),
     responses(
         (status = 200, body = Message),
         Always,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod error_docs;
 pub mod extractors;
 pub mod health;
+pub mod in_flight;
 pub mod messages;
 pub mod openapi;
 pub mod rate_limit;
@@ -41,6 +42,10 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub cors: Option<crate::config::CorsOrigins>,
     pub session_permits: crate::actors::session_permits::SessionPermits,
+    /// Requests in flight per client address, under `PARLEY_MAX_REQUESTS_PER_IP`.
+    pub in_flight: in_flight::InFlight,
+    /// How long a request body may take to arrive (`PARLEY_BODY_TIMEOUT_SECS`).
+    pub body_timeout: std::time::Duration,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -97,7 +102,26 @@ macro_rules! endpoint_methods {
     };
 }
 
-endpoint_methods!(get => "GET", post => "POST", patch => "PATCH", delete => "DELETE");
+endpoint_methods!(post => "POST", patch => "PATCH", delete => "DELETE");
+
+impl Endpoint {
+    /// `GET`, and `HEAD` by the same handler: RFC 9110 asks every general-purpose server to
+    /// answer `HEAD` wherever it answers `GET` (uptime checks and load balancers probe with
+    /// it); the HTTP layer sends the head of the answer without its body.
+    fn get<F, Args>(mut self, handler: F) -> Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.resource = self
+            .resource
+            .route(web::get().to(handler.clone()))
+            .route(web::head().to(handler));
+        self.allow.extend(["GET", "HEAD"]);
+        self
+    }
+}
 
 impl actix_web::dev::HttpServiceFactory for Endpoint {
     fn register(self, config: &mut actix_web::dev::AppService) {

@@ -26,6 +26,7 @@ use crate::error::ErrorCode;
         super::accounts::login,
         super::accounts::logout,
         super::accounts::me,
+        super::accounts::change_password,
         super::accounts::lookup,
         super::accounts::get_user,
         super::chats::create_chat,
@@ -56,7 +57,7 @@ use crate::error::ErrorCode;
         SearchPage, Snippet, SnippetPart,
         ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &HeadForEveryGet),
 )]
 pub struct ApiDoc;
 
@@ -69,6 +70,28 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    }
+}
+
+/// Every `GET` route answers `HEAD` too (`super::Endpoint::get`): the same operation, whose
+/// answers carry no body.
+struct HeadForEveryGet;
+
+impl Modify for HeadForEveryGet {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        for item in openapi.paths.paths.values_mut() {
+            let Some(get) = &item.get else { continue };
+            let mut head = get.clone();
+            head.operation_id = get.operation_id.as_ref().map(|id| format!("{id}_head"));
+            head.summary = Some("The head of the GET answer, without its body".to_owned());
+            for response in head.responses.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response.content.clear();
+                }
+            }
+            item.head = Some(head);
+        }
     }
 }
 

@@ -54,7 +54,7 @@ fn parse_search(user_id: i64, raw: &str) -> Result<SearchMessages, AppError> {
     path = "/api/v1/search",
     tag = "messages",
     params(
-        ("q" = String, Query, min_length = 1, max_length = 256, description = "words to find (letters and digits; case is ignored; a message must hold every word); 1-256 characters, at most 16 different words"),
+        ("q" = String, Query, min_length = 1, max_length = 256, pattern = "[^\\u0000-\\u002F\\u003A-\\u0040\\u005B-\\u0060\\u007B-\\u00A9\\u00AB-\\u00B1\\u00B4\\u00B6-\\u00B8\\u00BB\\u00BF\\u00D7\\u00F7\\u2000-\\u206F\\u2190-\\u23FF\\u2500-\\u2775\\u2794-\\u2BFF\\u3000-\\u3004\\u3008-\\u3020\\uFE10-\\uFE1F\\uFE30-\\uFE6F\\uFF01-\\uFF0F\\uFF1A-\\uFF20\\uFF3B-\\uFF40\\uFF5B-\\uFF65]", description = "words to find (letters and digits; case is ignored; a message must hold every word); 1-256 characters, at most 16 different words; punctuation alone is 422"),
         ("chat_id" = Option<i64>, Query, minimum = 1, description = "only this chat"),
         ("before" = Option<i64>, Query, minimum = 1, description = "only messages with a smaller id: the previous page's next_before"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "page size, 20 by default"),

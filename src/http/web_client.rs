@@ -39,6 +39,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
 ];
 
 const INDEX: &str = include_str!("../../web/index.html");
+const FAVICON_ICO: &[u8] = include_bytes!("../../web/favicon.ico");
+const FAVICON_SVG: &str = include_str!("../../web/favicon.svg");
 const ADMIN: &str = include_str!("../../web/admin.html");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -47,7 +49,32 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::endpoint("/").get(index))
         .service(super::endpoint("/admin").get(admin))
-        .service(super::endpoint("/app/{asset}").get(asset));
+        .service(super::endpoint("/app/{asset}").get(asset))
+        .service(super::endpoint("/favicon.ico").get(favicon_ico))
+        .service(super::endpoint("/favicon.svg").get(favicon_svg));
+}
+
+/// Browsers ask every site for `/favicon.ico`; the pages name the SVG, which scales.
+async fn favicon_ico() -> HttpResponse {
+    icon("image/x-icon", FAVICON_ICO)
+}
+
+async fn favicon_svg() -> HttpResponse {
+    icon("image/svg+xml", FAVICON_SVG.as_bytes())
+}
+
+fn icon(content_type: &'static str, body: &'static [u8]) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=86400"),
+        ))
+        .body(body)
 }
 
 fn page(content_type: &'static str, body: &'static str) -> HttpResponse {

@@ -43,7 +43,7 @@ on_both_backends! {
     async fn display_name_defaults_to_username(server) {
         let api = server.api();
         let res = api.send_json(Method::POST, "/api/v1/auth/register", None,
-            &json!({"username": "bob.b-0_x", "password": "12345678"})).await;
+            &json!({"username": "bob.b-0_x", "password": "violet-tractor-92"})).await;
         assert_eq!(res.expect(201)["user"]["display_name"], "bob.b-0_x");
     }
 

@@ -444,7 +444,10 @@ async fn presence_spans_the_nodes() {
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let carol = api.register("carol").await;
-    api.group(&alice, &[&bob, &carol]).await;
+    let chat_id = api.group(&alice, &[&bob, &carol]).await;
+    // Members show their presence in a chat once they have written in it.
+    api.send(&bob, chat_id, "hi").await;
+    api.send(&carol, chat_id, "hi").await;
     let mut alice_ws = cluster.ws(0, &alice).await;
     let mut carol_ws = cluster.ws(1, &carol).await;
     hears(&mut alice_ws, &carol, "online").await;

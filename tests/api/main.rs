@@ -11,6 +11,7 @@ mod cluster;
 mod cross_origin;
 mod dead_peers;
 mod errors;
+mod hardening;
 mod idempotency;
 mod load_smoke;
 mod membership;

@@ -356,7 +356,7 @@ async fn openapi_lists_every_route_of_the_contract() {
         })
         .collect();
     routes.sort();
-    let mut expected = vec![
+    let expected = vec![
         "POST /api/v1/auth/register",
         "POST /api/v1/auth/login",
         "POST /api/v1/auth/logout",
@@ -385,9 +385,24 @@ async fn openapi_lists_every_route_of_the_contract() {
         "POST /admin/users/{user_id}/deactivate",
         "POST /admin/users/{user_id}/reactivate",
         "GET /api/v1/openapi.json",
+        "POST /api/v1/users/me/password",
     ];
+    // Every GET route answers HEAD as well.
+    let heads: Vec<String> = expected
+        .iter()
+        .filter_map(|route| route.strip_prefix("GET "))
+        .map(|path| format!("HEAD {path}"))
+        .collect();
+    let mut expected: Vec<String> = expected
+        .into_iter()
+        .map(str::to_owned)
+        .chain(heads)
+        .collect();
     expected.sort();
     assert_eq!(routes, expected);
+    // A HEAD is answered with the GET's head and no body.
+    let head = api_head(&server, "/healthz").await;
+    assert_eq!(head, (200, 0));
     // Every write documents the contract's errors.
     let send = &doc["paths"]["/api/v1/messages"]["post"]["responses"];
     for status in [
@@ -434,4 +449,13 @@ async fn sends_without_group_commit_keep_every_promise() {
         seqs.sort_unstable();
         assert_eq!(seqs, (4..24).collect::<Vec<i64>>());
     }
+}
+
+/// The status and body length of a `HEAD` request.
+async fn api_head(server: &TestServer, path: &str) -> (u16, usize) {
+    let answer = server
+        .api()
+        .request(awc::http::Method::HEAD, path, None, &[], None)
+        .await;
+    (answer.status, answer.text.len())
 }

@@ -1,4 +1,5 @@
-//! Presence: who is online, told to those who share a chat with them and to nobody else.
+//! Presence: who is online, told to those who share a chat in which the user has shown
+//! themselves (created it, or written in it) and to nobody else.
 
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,8 @@ on_both_backends! {
         let carol = api.register("carol").await;
         let dave = api.register("dave").await;
         let chat_id = api.group(&alice, &[&bob]).await;
+        // Bob shows himself in alice's chat by writing in it.
+        api.send(&bob, chat_id, "hi").await;
         api.group(&carol, &[&dave]).await;
         let mut alice_ws = WsClient::connect(&server, &alice.token).await;
         let mut carol_ws = WsClient::connect(&server, &carol.token).await;
@@ -94,7 +97,8 @@ on_both_backends! {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;
-        api.group(&alice, &[&bob]).await;
+        let chat_id = api.group(&alice, &[&bob]).await;
+        api.send(&bob, chat_id, "hi").await;
         let mut alice_ws = WsClient::connect(&server, &alice.token).await;
         let bob_ws = WsClient::connect(&server, &bob.token).await;
         assert_eq!(alice_ws.next_presence_of(bob.id, Duration::from_secs(5)).await, Some(presence_frame(bob.id, "online")));
@@ -124,6 +128,7 @@ on_both_backends! {
         let bob = api.register("bob").await;
         let carol = api.register("carol").await;
         let chat_id = api.group(&alice, &[&carol]).await;
+        api.send(&carol, chat_id, "hi").await;
         let mut alice_ws = WsClient::connect(&server, &alice.token).await;
         let mut carol_ws = WsClient::connect(&server, &carol.token).await;
         assert_eq!(alice_ws.next_presence_of(carol.id, Duration::from_secs(5)).await, Some(presence_frame(carol.id, "online")));
@@ -134,6 +139,7 @@ on_both_backends! {
         api.post(&format!("/api/v1/chats/{chat_id}/members"), &alice.token, &json!({"user_id": bob.id}))
             .await
             .expect(200);
+        api.send(&bob, chat_id, "hello all").await;
         api.delete(&format!("/api/v1/chats/{chat_id}/members/{}", carol.id), &carol.token)
             .await
             .expect(204);
@@ -156,7 +162,8 @@ on_both_backends! {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;
-        api.group(&alice, &[&bob]).await;
+        let chat_id = api.group(&alice, &[&bob]).await;
+        api.send(&bob, chat_id, "hi").await;
         let recorded = || async {
             let mut conn = server.database.conn().await.expect("connection");
             parley::with_backend!(&mut conn, q, c => q::users::find_seen_by(c, bob.id, alice.id).await)

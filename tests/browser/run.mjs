@@ -76,8 +76,6 @@ try {
   await alice.page.getByRole('button', { name: 'Create' }).click();
   await alice.page.locator('#chat-title', { hasText: 'Team' }).waitFor(WAIT);
   await bob.page.locator('.chat-item', { hasText: 'Team' }).waitFor(WAIT);
-  // Bob has the page open: alice's member list shows him online.
-  await alice.page.locator('#members li.online', { hasText: 'bob' }).waitFor({ state: 'attached', ...WAIT });
 
   step('a message goes one way without a reload, with an unread count');
   await send(alice.page, 'hello bob');
@@ -92,6 +90,8 @@ try {
   await bob.page.getByLabel('Message', { exact: true }).fill('hi alice');
   await bob.page.getByLabel('Message', { exact: true }).press('Enter');
   await stored(alice.page, 'hi alice').waitFor(WAIT);
+  // Bob has written in the chat and has the page open: alice's member list shows him online.
+  await alice.page.locator('#members li.online', { hasText: 'bob' }).waitFor({ state: 'attached', ...WAIT });
 
   step('a reaction shows on the other side');
   const hello = bob.page.locator('#messages li.message', { hasText: 'hello bob' });

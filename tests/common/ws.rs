@@ -79,6 +79,36 @@ impl WsClient {
         client
     }
 
+    /// Opens a session that may be refused or closed at once: `Err(status)` for an upgrade
+    /// refused with that status, `Ok(Err(code))` for a session closed before `ready`, else the
+    /// ready session.
+    pub async fn try_open(base: &str, token: &str) -> Result<Result<WsClient, Option<u16>>, u16> {
+        let conn = match awc::Client::new()
+            .ws(format!("{base}/api/v1/ws"))
+            .bearer_auth(token)
+            .max_frame_size(1024 * 1024)
+            .connect()
+            .await
+        {
+            Ok((_, conn)) => conn,
+            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
+                return Err(status.as_u16())
+            }
+            Err(e) => panic!("unexpected client error: {e}"),
+        };
+        let mut client = WsClient {
+            conn,
+            session_id: String::new(),
+            pings: 0,
+            presence: std::collections::VecDeque::new(),
+        };
+        match client.next_within(Duration::from_secs(10)).await {
+            Next::Json(ready) if ready["type"] == "ready" => Ok(Ok(client)),
+            Next::Closed(code) => Ok(Err(code)),
+            other => panic!("expected ready or a close, got {other:?}"),
+        }
+    }
+
     /// The status the server answers an upgrade with (for refused ones).
     pub async fn refused_status(server: &TestServer, token: Option<&str>) -> u16 {
         let mut request = awc::Client::new().ws(server.url("/api/v1/ws"));

@@ -3,7 +3,7 @@
 //! On PostgreSQL every statement is a round trip, and diesel caches the plan of neither an
 //! `UPDATE`, a multi-row `INSERT` nor a raw query (each would cost a parse, a bind and a
 //! close), so a batch is six round trips whatever its size: `BEGIN`; lock the chats; the three
-//! checks, pipelined; the seqs, messages and events in one statement; the idempotency records;
+//! checks, pipelined; the seqs, messages, events and the authors' presence in one statement; the idempotency records;
 //! `COMMIT`. Every statement has a fixed text with arrays for its rows, so its plan is cached.
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
@@ -78,7 +78,8 @@ pub trait BatchStatements {
     ) -> impl Future<Output = QueryResult<Vec<(i64, String)>>> + Send + 'a;
 }
 
-const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.body, k.created_at \
+const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.body, k.created_at, \
+            k.message_id \
      FROM idempotency_keys k \
      JOIN unnest($1::int8[], $2::text[]) AS want(user_id, key) \
        ON k.user_id = want.user_id AND k.key = want.key";
@@ -99,12 +100,17 @@ m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id,
       RETURNING id, chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
                 created_at, edited_at, deleted), \
 e AS (INSERT INTO chat_events (chat_id, seq, kind, message_id, created_at) \
-      SELECT chat_id, seq, 'message.created', id, $3 FROM m) \
+      SELECT chat_id, seq, 'message.created', id, $3 FROM m), \
+p AS (UPDATE chat_members SET shows_presence = true \
+      FROM (SELECT DISTINCT chat_id, author_id FROM m) AS a \
+      WHERE chat_members.chat_id = a.chat_id AND chat_members.user_id = a.author_id \
+        AND NOT chat_members.shows_presence) \
 SELECT * FROM m";
 
 const INSERT_KEYS: &str = "\
-INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at) \
-SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int8[]) \
+INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at, message_id) \
+SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int8[], \
+                     $7::int8[]) \
 ON CONFLICT (user_id, key) DO NOTHING \
 RETURNING user_id, key";
 
@@ -231,7 +237,10 @@ impl BatchStatements for PgConn {
                     rows.iter().map(|r| r.status).collect::<Vec<_>>(),
                 )
                 .bind::<Array<Text>, _>(rows.iter().map(|r| r.body.as_str()).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.created_at).collect::<Vec<_>>()),
+                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+                .bind::<Array<Nullable<BigInt>>, _>(
+                    rows.iter().map(|r| r.message_id).collect::<Vec<_>>(),
+                ),
         )
         .load(self)
         .await?;
@@ -359,6 +368,17 @@ mod sqlite {
                         ))
                         .execute(conn)?;
                     stored.push(row);
+                }
+                // Writing in a chat shows the author's presence to its members.
+                let mut authors: Vec<(i64, i64)> =
+                    pending.iter().map(|p| (p.chat_id, p.author_id)).collect();
+                authors.sort_unstable();
+                authors.dedup();
+                for (chat_id, author_id) in authors {
+                    diesel::update(chat_members::table.find((chat_id, author_id)))
+                        .filter(chat_members::shows_presence.eq(false))
+                        .set(chat_members::shows_presence.eq(true))
+                        .execute(conn)?;
                 }
                 Ok(stored)
             })

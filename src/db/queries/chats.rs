@@ -8,8 +8,9 @@ use crate::db::queries::{ReadMarker, Written};
 use crate::db::rows::{EventRow, MemberRow, NewChatRow};
 use crate::db::schema::{chat_members, chats};
 use crate::domain::events::EventKind;
+use crate::domain::validate::MAX_GROUP_MEMBERS;
 use crate::domain::{Chat, ChatEvent, ChatKind, EventPayload, MemberChange, Role, Timestamp};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Rejects ids that name no account, so a chat never lists a member who does not exist.
 async fn require_users(conn: &mut Conn, field: &str, ids: &[i64]) -> AppResult<()> {
@@ -134,6 +135,8 @@ async fn add_members(
             role: role.as_str().to_owned(),
             joined_at: now,
             last_read_seq: 0,
+            // A member joins with the owner's role only as the chat's creator, who chose it.
+            shows_presence: role == Role::Owner,
         })
         .collect();
     // One statement per row: diesel-async cannot send a multi-row INSERT to SQLite, and this
@@ -212,6 +215,18 @@ pub async fn add_member(
     let events = if already {
         Vec::new()
     } else {
+        // Counted under the chat's lock: concurrent adds cannot each see room for one more.
+        let members: i64 = chat_members::table
+            .filter(chat_members::chat_id.eq(chat_id))
+            .count()
+            .get_result(conn)
+            .await?;
+        if members >= MAX_GROUP_MEMBERS as i64 {
+            return Err(AppError::Conflict {
+                code: ErrorCode::GroupFull,
+                detail: format!("A group has at most {MAX_GROUP_MEMBERS} members."),
+            });
+        }
         add_members(conn, chat_id, &[(user_id, role)]).await?
     };
     Ok(Written::new(

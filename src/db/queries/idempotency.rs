@@ -46,7 +46,7 @@ where
             } else {
                 serde_json::to_string(&written.value)?
             };
-            complete(conn, user_id, key, written.status, body).await?;
+            complete(conn, user_id, key, written.status, body, written.message_id).await?;
         }
         Ok(Idempotent::Fresh(written))
     })
@@ -67,6 +67,7 @@ async fn claim(
             status: CLAIMED,
             body: String::new(),
             created_at: Timestamp::now().millis(),
+            message_id: None,
         })
         .on_conflict((ik::user_id, ik::key))
         .do_nothing()
@@ -121,9 +122,25 @@ async fn complete(
     key: &IdempotencyKey,
     status: u16,
     body: String,
+    message_id: Option<i64>,
 ) -> AppResult<()> {
     diesel::update(ik::table.find((user_id, &key.key)))
-        .set((ik::status.eq(i32::from(status)), ik::body.eq(body)))
+        .set((
+            ik::status.eq(i32::from(status)),
+            ik::body.eq(body),
+            ik::message_id.eq(message_id),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes every record whose answer shows the message replay `tombstone` instead: once a
+/// message is deleted, no retry of the request that sent, edited or reacted to it shows its
+/// text again.
+pub async fn replay_tombstone(conn: &mut Conn, message_id: i64, tombstone: &str) -> AppResult<()> {
+    diesel::update(ik::table.filter(ik::message_id.eq(message_id)))
+        .set(ik::body.eq(tombstone))
         .execute(conn)
         .await?;
     Ok(())

@@ -86,7 +86,7 @@ pub async fn edit(
         seq,
         payload: EventPayload::MessageUpdated(message.clone()),
     };
-    Ok(Written::new(200, message, vec![event]))
+    Ok(Written::message(200, message, vec![event]))
 }
 
 /// Turns the message into a tombstone. Deleting a tombstone again changes nothing.
@@ -98,7 +98,7 @@ pub async fn delete(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult
         ));
     }
     if row.deleted {
-        return Ok(Written::new(
+        return Ok(Written::message(
             200,
             row.into_aggregate(Vec::new()),
             Vec::new(),
@@ -122,12 +122,14 @@ pub async fn delete(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult
     })
     .await?;
     let message = row.into_aggregate(Vec::new());
+    super::idempotency::replay_tombstone(conn, message_id, &serde_json::to_string(&message)?)
+        .await?;
     let event = ChatEvent {
         chat_id,
         seq,
         payload: EventPayload::MessageDeleted(message.clone()),
     };
-    Ok(Written::new(200, message, vec![event]))
+    Ok(Written::message(200, message, vec![event]))
 }
 
 /// Adds the caller's reaction; adding the same emoji again changes nothing.
@@ -155,7 +157,7 @@ pub async fn add_reaction(
     let chat_id = row.chat_id;
     let message = super::aggregates::aggregate(conn, row).await?;
     if inserted == 0 {
-        return Ok(Written::new(200, message, Vec::new()));
+        return Ok(Written::message(200, message, Vec::new()));
     }
     let reaction = reaction.into_domain();
     let seq = append_one(conn, chat_id, |seq, at| {
@@ -177,7 +179,7 @@ pub async fn add_reaction(
             reaction,
         }),
     };
-    Ok(Written::new(200, message, vec![event]))
+    Ok(Written::message(200, message, vec![event]))
 }
 
 /// Removes the caller's reaction; removing one that is not there changes nothing.
@@ -200,7 +202,7 @@ pub async fn remove_reaction(
     let chat_id = row.chat_id;
     let message = super::aggregates::aggregate(conn, row).await?;
     let Some(removed) = removed else {
-        return Ok(Written::new(200, message, Vec::new()));
+        return Ok(Written::message(200, message, Vec::new()));
     };
     let reaction = removed.into_domain();
     let seq = append_one(conn, chat_id, |seq, at| {
@@ -222,7 +224,7 @@ pub async fn remove_reaction(
             reaction,
         }),
     };
-    Ok(Written::new(200, message, vec![event]))
+    Ok(Written::message(200, message, vec![event]))
 }
 
 /// Stores a batch of sends in one transaction (group commit): every check for the whole batch
@@ -380,6 +382,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
                 status: 200,
                 body: serde_json::to_string(&message)?,
                 created_at: now,
+                message_id: Some(message.id),
             });
         }
         messages.push((i, message));
@@ -402,7 +405,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             payload: EventPayload::MessageCreated(message.clone()),
         };
         if let Some((_, outcome)) = slots.get_mut(i) {
-            *outcome = Some(BatchOutcome::Done(Ok(Idempotent::Fresh(Written::new(
+            *outcome = Some(BatchOutcome::Done(Ok(Idempotent::Fresh(Written::message(
                 200,
                 message,
                 vec![event],

@@ -29,6 +29,9 @@ pub struct Written<T> {
     pub status: u16,
     pub value: T,
     pub events: Vec<crate::domain::ChatEvent>,
+    /// The message the answer shows, recorded with its idempotency record so that deleting
+    /// the message can rewrite what the record replays.
+    pub message_id: Option<i64>,
 }
 
 impl<T> Written<T> {
@@ -37,6 +40,22 @@ impl<T> Written<T> {
             status,
             value,
             events,
+            message_id: None,
+        }
+    }
+}
+
+impl Written<crate::domain::Message> {
+    /// An answer that shows a message.
+    pub fn message(
+        status: u16,
+        value: crate::domain::Message,
+        events: Vec<crate::domain::ChatEvent>,
+    ) -> Self {
+        let message_id = Some(value.id);
+        Written {
+            message_id,
+            ..Written::new(status, value, events)
         }
     }
 }

@@ -57,6 +57,15 @@ pub async fn find_by_username(conn: &mut Conn, username: &str) -> AppResult<Opti
         .optional()?)
 }
 
+pub async fn find_row(conn: &mut Conn, user_id: i64) -> AppResult<Option<UserRow>> {
+    Ok(users::table
+        .find(user_id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 pub async fn find(conn: &mut Conn, user_id: i64) -> AppResult<Option<User>> {
     Ok(users::table
         .find(user_id)
@@ -76,7 +85,7 @@ pub async fn existing_ids(conn: &mut Conn, ids: &[i64]) -> AppResult<Vec<i64>> {
         .await?)
 }
 
-pub async fn insert_token(
+async fn insert_token(
     conn: &mut Conn,
     user_id: i64,
     token_hash: &str,
@@ -95,13 +104,53 @@ pub async fn insert_token(
     Ok(())
 }
 
-/// The owner of a live (not expired, not revoked) token.
+/// Locks the account's row until the transaction ends if it is active; `false` (and no lock
+/// kept) when it is deactivated or gone. A deactivation either committed before (then this
+/// sees it, after waiting for its lock) or waits for this transaction (then it revokes what
+/// this one created), so no token outlives a deactivation.
+async fn lock_active_user(conn: &mut Conn, user_id: i64) -> AppResult<bool> {
+    let locked: Option<i64> = diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::deactivated_at.is_null()),
+    )
+    .set(users::deactivated_at.eq(users::deactivated_at))
+    .returning(users::id)
+    .get_result(conn)
+    .await
+    .optional()?;
+    Ok(locked.is_some())
+}
+
+/// Creates a token for the account if, and only if, it is active when the token commits;
+/// `false` when it is not.
+pub async fn issue_token_if_active(
+    conn: &mut Conn,
+    user_id: i64,
+    token_hash: &str,
+    ttl_millis: i64,
+) -> AppResult<bool> {
+    let token_hash = token_hash.to_owned();
+    conn.transaction::<_, AppError, _>(async move |c| {
+        if !lock_active_user(c, user_id).await? {
+            return Ok(false);
+        }
+        insert_token(c, user_id, &token_hash, ttl_millis).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// The owner of a live token: not expired, not revoked, and of an account that is active now
+/// (checked in the same statement, so a deactivation is final the moment it commits).
 pub async fn authenticate(conn: &mut Conn, token_hash: &str) -> AppResult<Option<TokenOwner>> {
     let now = Timestamp::now().millis();
     let found: Option<(i64, i64, i64)> = auth_tokens::table
+        .inner_join(users::table)
         .filter(auth_tokens::token_hash.eq(token_hash))
         .filter(auth_tokens::revoked_at.is_null())
         .filter(auth_tokens::expires_at.gt(now))
+        .filter(users::deactivated_at.is_null())
         .select((
             auth_tokens::id,
             auth_tokens::user_id,
@@ -117,12 +166,80 @@ pub async fn authenticate(conn: &mut Conn, token_hash: &str) -> AppResult<Option
     }))
 }
 
+/// Whether the token is live now, read from the database: the check a WebSocket session makes
+/// once it is where revocations can find it.
+pub async fn token_is_live(conn: &mut Conn, token_id: i64) -> AppResult<bool> {
+    let now = Timestamp::now().millis();
+    let found: Option<i64> = auth_tokens::table
+        .inner_join(users::table)
+        .filter(auth_tokens::id.eq(token_id))
+        .filter(auth_tokens::revoked_at.is_null())
+        .filter(auth_tokens::expires_at.gt(now))
+        .filter(users::deactivated_at.is_null())
+        .select(auth_tokens::id)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.is_some())
+}
+
 pub async fn revoke_token(conn: &mut Conn, token_id: i64) -> AppResult<()> {
     diesel::update(auth_tokens::table.find(token_id))
         .set(auth_tokens::revoked_at.eq(Timestamp::now().millis()))
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Revokes every live token of the user but `keep` (the caller's own, or none); returns the
+/// ids revoked.
+pub async fn revoke_tokens_of(
+    conn: &mut Conn,
+    user_id: i64,
+    keep: Option<i64>,
+) -> AppResult<Vec<i64>> {
+    let live = auth_tokens::table
+        .filter(auth_tokens::user_id.eq(user_id))
+        .filter(auth_tokens::revoked_at.is_null());
+    let revoked = match keep {
+        Some(keep) => {
+            diesel::update(live.filter(auth_tokens::id.ne(keep)))
+                .set(auth_tokens::revoked_at.eq(Timestamp::now().millis()))
+                .returning(auth_tokens::id)
+                .get_results(conn)
+                .await?
+        }
+        None => {
+            diesel::update(live)
+                .set(auth_tokens::revoked_at.eq(Timestamp::now().millis()))
+                .returning(auth_tokens::id)
+                .get_results(conn)
+                .await?
+        }
+    };
+    Ok(revoked)
+}
+
+/// Replaces the password of an active account and revokes every other token of it, in one
+/// transaction; `None` if the account is deactivated (or gone) by then.
+pub async fn change_password(
+    conn: &mut Conn,
+    user_id: i64,
+    password_hash: &str,
+    keep_token: i64,
+) -> AppResult<Option<Vec<i64>>> {
+    let password_hash = password_hash.to_owned();
+    conn.transaction::<_, AppError, _>(async move |c| {
+        if !lock_active_user(c, user_id).await? {
+            return Ok(None);
+        }
+        diesel::update(users::table.find(user_id))
+            .set(users::password_hash.eq(&password_hash))
+            .execute(c)
+            .await?;
+        Ok(Some(revoke_tokens_of(c, user_id, Some(keep_token)).await?))
+    })
+    .await
 }
 
 /// Which of `token_ids` are revoked (a node's sweep closes their sessions).
@@ -206,7 +323,8 @@ pub async fn search(conn: &mut Conn, query: &str, limit: i64) -> AppResult<Vec<U
 }
 
 /// The user as `viewer_id` may see it: with `last_seen_at` as last written (and `online`
-/// false, which the presence tracker corrects) when the viewer shares a chat with it; without
+/// false, which the presence tracker corrects) when the viewer is a member of a chat in which
+/// the user shows their presence; without
 /// either otherwise (users do not need to be told their own presence).
 pub async fn find_seen_by(
     conn: &mut Conn,
@@ -231,7 +349,7 @@ pub async fn find_seen_by(
     Ok(Some(user))
 }
 
-/// Whether the two users are members of one chat.
+/// Whether `b` is a member of a chat in which `a` shows their presence (see `contacts`).
 async fn share_a_chat(conn: &mut Conn, a: i64, b: i64) -> AppResult<bool> {
     let other = diesel::alias!(chat_members as other);
     let shared: Option<i64> = chat_members::table
@@ -242,6 +360,7 @@ async fn share_a_chat(conn: &mut Conn, a: i64, b: i64) -> AppResult<bool> {
                 .and(other.field(chat_members::user_id).eq(b))),
         )
         .filter(chat_members::user_id.eq(a))
+        .filter(chat_members::shows_presence.eq(true))
         .select(chat_members::chat_id)
         .first(conn)
         .await
@@ -249,12 +368,15 @@ async fn share_a_chat(conn: &mut Conn, a: i64, b: i64) -> AppResult<bool> {
     Ok(shared.is_some())
 }
 
-/// Users who share a chat with `user_id` (the user not among them), at most `limit`.
+/// Users who may see `user_id`'s presence (the user not among them), at most `limit`: the
+/// members of the chats in which the user shows it, having created the chat or written in
+/// it. Being added to a chat, or sent a direct chat by a stranger, shows nothing.
 pub async fn contacts(conn: &mut Conn, user_id: i64, limit: i64) -> AppResult<Vec<i64>> {
     let other = diesel::alias!(chat_members as other);
     Ok(chat_members::table
         .inner_join(other.on(other.field(chat_members::chat_id).eq(chat_members::chat_id)))
         .filter(chat_members::user_id.eq(user_id))
+        .filter(chat_members::shows_presence.eq(true))
         .filter(other.field(chat_members::user_id).ne(user_id))
         .select(other.field(chat_members::user_id))
         .distinct()
