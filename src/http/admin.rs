@@ -39,7 +39,7 @@ struct ListQuery {
     tag = "operations",
     params(
         ("query" = Option<String>, Query, description = "Part of the username, as written (usernames are lowercase); a query with a character no username holds matches no account; all accounts when absent", max_length = 32),
-        ("username" = Option<String>, Query, description = "An exact username: the list holds that account, or nothing (`query` is then ignored)", max_length = 64),
+        ("username" = Option<String>, Query, description = "An exact username: the list holds that account, or nothing (`query` is then ignored)", max_length = 32),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "At most this many (default 50)")
     ),
     responses(
@@ -57,16 +57,7 @@ pub async fn list_users(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let q: ListQuery = parse_query(req.query_string())?;
-    if let Some(username) = q.username {
-        // An account is named exactly, however many others hold its name inside theirs.
-        let users = state
-            .actors
-            .ask(FindAccount { username })
-            .await?
-            .into_iter()
-            .collect();
-        return Ok(super::json(StatusCode::OK, &AccountList { users }));
-    }
+    // Every parameter is checked, whichever of them decides the answer.
     let query = q.query.unwrap_or_default();
     if query.chars().count() > 32 {
         return Err(AppError::bad_request("query is at most 32 characters.").into());
@@ -79,6 +70,19 @@ pub async fn list_users(
             .filter(|n| (1..=MAX_LISTED).contains(n))
             .ok_or_else(|| AppError::bad_request("limit must be an integer from 1 to 200."))?,
     };
+    if let Some(username) = q.username {
+        if username.chars().count() > 32 {
+            return Err(AppError::bad_request("username is at most 32 characters.").into());
+        }
+        // An account is named exactly, however many others hold its name inside theirs.
+        let users = state
+            .actors
+            .ask(FindAccount { username })
+            .await?
+            .into_iter()
+            .collect();
+        return Ok(super::json(StatusCode::OK, &AccountList { users }));
+    }
     let users = state.actors.ask(SearchUsers { query, limit }).await?;
     Ok(super::json(StatusCode::OK, &AccountList { users }))
 }
