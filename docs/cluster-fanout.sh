@@ -21,7 +21,7 @@ for N in 1 2 3; do
     PORT=$((18000 + N * 10 + i))
     DATABASE_URL=postgres://root@127.0.0.1:5432/$DB PARLEY_NATS_URL=nats://127.0.0.1:$NATS_PORT \
       PARLEY_BIND=127.0.0.1:$PORT PARLEY_SEND_RATE=0 PARLEY_AUTH_RATE=0 PARLEY_LOGIN_RATE=0 \
-      RUST_LOG=warn $BIN >/dev/null 2>&1 &
+      PARLEY_MAX_REQUESTS_PER_IP=0 RUST_LOG=warn $BIN >/dev/null 2>&1 &
     PIDS+=($!)
     URLS+=(--url http://127.0.0.1:$PORT)
   done

@@ -23,7 +23,7 @@ run() {  # backend scenario-args...
     url=/tmp/parley-round-two/parley.db
   fi
   DATABASE_URL=$url PARLEY_BIND=127.0.0.1:$PORT PARLEY_SEND_RATE=0 PARLEY_AUTH_RATE=0 \
-    PARLEY_MAX_SESSIONS_PER_USER=0 PARLEY_MAX_SESSIONS_PER_IP=0 RUST_LOG=warn \
+    PARLEY_MAX_SESSIONS_PER_USER=0 PARLEY_MAX_SESSIONS_PER_IP=0 PARLEY_MAX_REQUESTS_PER_IP=0 RUST_LOG=warn \
     "$SERVER" > "/tmp/round-two-$LABEL-$backend.log" 2>&1 &
   local pid=$!
   sleep 3

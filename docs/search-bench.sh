@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 L=./target/release/parley-load
 PG=postgres://root@127.0.0.1:5432
 run() {  # name database_url
-  DATABASE_URL="$2" PARLEY_BIND=127.0.0.1:18300 PARLEY_SEND_RATE=0 PARLEY_AUTH_RATE=0 RUST_LOG=warn \
+  DATABASE_URL="$2" PARLEY_BIND=127.0.0.1:18300 PARLEY_SEND_RATE=0 PARLEY_AUTH_RATE=0 PARLEY_MAX_REQUESTS_PER_IP=0 RUST_LOG=warn \
     ./target/release/parley > "/tmp/search-bench-$1.log" 2>&1 &
   local pid=$!
   sleep 3
