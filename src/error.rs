@@ -162,6 +162,22 @@ impl AppError {
         }
     }
 
+    /// Logging in to a deactivated account: said only to whoever gave the right password;
+    /// anyone else learns nothing from a 401.
+    pub fn account_deactivated() -> Self {
+        AppError::Forbidden {
+            code: ErrorCode::AccountDeactivated,
+            detail: "This account has been deactivated by an operator.".into(),
+        }
+    }
+
+    pub fn wrong_password() -> Self {
+        AppError::Forbidden {
+            code: ErrorCode::WrongPassword,
+            detail: "current_password is not this account's password.".into(),
+        }
+    }
+
     pub fn invalid(field: &str, detail: &str) -> Self {
         AppError::validation(vec![FieldError {
             field: field.into(),

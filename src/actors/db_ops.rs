@@ -11,7 +11,7 @@ use crate::domain::{
     AccountStatus, Chat, ChatEvent, ChatSummary, HistoryCursor, HistoryPage, Message, Role,
     Session, User,
 };
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppError, AppResult};
 use crate::with_backend;
 
 pub use crate::db::queries::{NewMessage, TokenOwner};
@@ -103,18 +103,10 @@ db_op!(Login -> Session, "login", |this, deps| {
         ).await)?
     };
     if !issued {
-        return Err(account_deactivated());
+        return Err(AppError::account_deactivated());
     }
     Ok(Session { user: User::from(user), access_token: token.token, token_type: "bearer" })
 });
-
-/// Said only to whoever knows the password; anyone else learns nothing from a 401.
-fn account_deactivated() -> AppError {
-    AppError::Forbidden {
-        code: ErrorCode::AccountDeactivated,
-        detail: "This account has been deactivated by an operator.".into(),
-    }
-}
 
 pub struct Authenticate {
     pub token: String,
@@ -131,16 +123,6 @@ db_op!(Authenticate -> Option<TokenOwner>, "authenticate", |this, deps| {
         deps.tokens.put(digest, owner);
     }
     Ok(owner)
-});
-
-/// Whether a token is live now, from the database (never the cache).
-pub struct TokenIsLive {
-    pub token_id: i64,
-}
-
-db_op!(TokenIsLive -> bool, "token_is_live", |this, deps| {
-    let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::users::token_is_live(c, this.token_id).await)
 });
 
 /// Revokes a token; the caller closes the token's sessions.
@@ -192,10 +174,7 @@ db_op!(ChangePassword -> Vec<i64>, "change_password", |this, deps| {
     let verified =
         off_thread(move || auth::verify_password(&current, stored_hash.as_deref())).await?;
     if !verified {
-        return Err(AppError::Forbidden {
-            code: ErrorCode::WrongPassword,
-            detail: "current_password is not this account's password.".into(),
-        });
+        return Err(AppError::wrong_password());
     }
     let new_password = this.new_password;
     let password_hash = off_thread(move || auth::hash_password(&new_password)).await??;
@@ -250,7 +229,7 @@ db_op!(SearchUsers -> Vec<AccountStatus>, "search_users", |this, deps| {
     Ok(users.into_iter().map(AccountStatus::from).collect())
 });
 
-/// The account with this exact username, as operators see it.
+/// The account with this exact username (operators see its state; users see it as a `User`).
 pub struct FindAccount {
     pub username: String,
 }
@@ -262,17 +241,6 @@ db_op!(FindAccount -> Option<AccountStatus>, "find_account", |this, deps| {
     let mut conn = deps.db.conn().await?;
     let user = with_backend!(&mut conn, q, c => q::users::find_by_username(c, &this.username).await)?;
     Ok(user.map(AccountStatus::from))
-});
-
-/// The account with this exact username.
-pub struct FindUser {
-    pub username: String,
-}
-
-db_op!(FindUser -> Option<User>, "find_user", |this, deps| {
-    let mut conn = deps.db.conn().await?;
-    let user = with_backend!(&mut conn, q, c => q::users::find_by_username(c, &this.username).await)?;
-    Ok(user.map(User::from))
 });
 
 /// A user as another user (or itself) sees it: with presence where they share a chat.
@@ -534,13 +502,22 @@ db_op!(LoadEvents -> Vec<ChatEvent>, "load_events", |this, deps| {
     ).await)
 });
 
-pub struct ChatIdsOf {
+/// What a WebSocket session binds to once it is in the directory: its user's chats, or `None`
+/// when its token is no longer live (read from the database, never the cache: a revocation
+/// may have committed since the upgrade checked it).
+pub struct SessionChats {
     pub user_id: i64,
+    pub token_id: i64,
 }
 
-db_op!(ChatIdsOf -> Vec<i64>, "chat_ids_of", |this, deps| {
+db_op!(SessionChats -> Option<Vec<i64>>, "session_chats", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::aggregates::chat_ids_of(c, this.user_id).await)
+    with_backend!(&mut conn, q, c => {
+        if !q::users::token_is_live(c, this.token_id).await? {
+            return Ok(None);
+        }
+        q::aggregates::chat_ids_of(c, this.user_id).await.map(Some)
+    })
 });
 
 pub struct ReadPoolStatus;

@@ -281,12 +281,10 @@ impl Actors {
 
     /// Closes the sessions opened with these (just revoked) tokens, here and on other nodes.
     fn close_sessions_of(&self, user_id: i64, token_ids: &[i64]) {
-        if let Some(bus) = &self.bus {
-            for &token_id in token_ids {
+        for &token_id in token_ids {
+            if let Some(bus) = &self.bus {
                 bus.publish_revocation(user_id, token_id);
             }
-        }
-        for &token_id in token_ids {
             self.directory.kick_token(
                 user_id,
                 token_id,

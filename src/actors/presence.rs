@@ -71,17 +71,13 @@ impl PresenceBoard {
         })
     }
 
-    /// Fills in the presence of the members who show it in this chat; the others' stays null.
+    /// Fills in the presence of the members who show it in this chat; the others' stays null,
+    /// as the database layer loaded it (`MemberRow::into_domain`).
     fn show_members(&self, chat: &mut Chat) {
-        for member in &mut chat.members {
-            if member.shows_presence {
-                let (online, last_seen_at) = self.seen(member.user_id, member.last_seen_at);
-                member.online = Some(online);
-                member.last_seen_at = last_seen_at;
-            } else {
-                member.online = None;
-                member.last_seen_at = None;
-            }
+        for member in chat.members.iter_mut().filter(|m| m.shows_presence) {
+            let (online, last_seen_at) = self.seen(member.user_id, member.last_seen_at);
+            member.online = Some(online);
+            member.last_seen_at = last_seen_at;
         }
     }
 

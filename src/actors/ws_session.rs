@@ -23,7 +23,7 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
-use super::db_ops::{ChatIdsOf, TokenIsLive};
+use super::db_ops::SessionChats;
 use super::messages::{
     Backlog, Kick, Membership, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing,
 };
@@ -178,10 +178,9 @@ impl WsSession {
         let user_id = self.user_id;
         let token_id = self.token_id;
         let bind = async move {
-            if !actors.ask(TokenIsLive { token_id }).await? {
+            let Some(chat_ids) = actors.ask(SessionChats { user_id, token_id }).await? else {
                 return Ok(None);
-            }
-            let chat_ids = actors.ask(ChatIdsOf { user_id }).await?;
+            };
             for &chat_id in &chat_ids {
                 let subscribe = Subscribe {
                     subscriber: subscriber.clone(),

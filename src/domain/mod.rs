@@ -38,6 +38,20 @@ pub struct AccountStatus {
     pub deactivated_at: Option<Timestamp>,
 }
 
+impl From<AccountStatus> for User {
+    /// The account as other users see it: without its state.
+    fn from(account: AccountStatus) -> Self {
+        User {
+            id: account.id,
+            username: account.username,
+            display_name: account.display_name,
+            created_at: account.created_at,
+            online: None,
+            last_seen_at: None,
+        }
+    }
+}
+
 /// `GET /admin/users`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AccountList {

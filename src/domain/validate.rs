@@ -195,16 +195,22 @@ pub fn is_valid_emoji(emoji: &str) -> bool {
 /// The password rules: 8-128 characters that show something, and not easily guessed (a
 /// well-known password, a keyboard walk, the username or display name with little added:
 /// zxcvbn's score of at least 2, "somewhat guessable" past 10^6 guesses).
-pub fn password(v: &mut Violations, password: &str, username: &str, display_name: Option<&str>) {
+pub fn password(
+    v: &mut Violations,
+    field: &str,
+    password: &str,
+    username: &str,
+    display_name: Option<&str>,
+) {
     let len = password.chars().count();
     if !(8..=128).contains(&len) {
-        v.check(false, "password", "must be 8-128 characters");
+        v.check(false, field, "must be 8-128 characters");
         return;
     }
-    if !password.chars().any(|c| !is_invisible(c)) {
+    if password.chars().all(is_invisible) {
         v.check(
             false,
-            "password",
+            field,
             "must hold visible characters, not only spaces or invisible ones",
         );
         return;
@@ -214,7 +220,7 @@ pub fn password(v: &mut Violations, password: &str, username: &str, display_name
     let guessable = zxcvbn::zxcvbn(password, &known).score() < zxcvbn::Score::Two;
     v.check(
         !guessable,
-        "password",
+        field,
         "is too easy to guess (a common password, a simple pattern, or your name); choose a longer or less common one",
     );
 }
@@ -311,7 +317,7 @@ mod tests {
 
     #[test]
     fn passwords() {
-        let check = |p: &str| ok(|v| password(v, p, "alice", Some("Alice")));
+        let check = |p: &str| ok(|v| password(v, "password", p, "alice", Some("Alice")));
         for weak in [
             "        ",
             "\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}\u{200B}",
@@ -325,7 +331,13 @@ mod tests {
         }
         assert!(check("correct horse"));
         assert!(check("violet-tractor-92"));
-        assert!(!ok(|v| password(v, "bobbybobby", "bobbybobby", None)));
+        assert!(!ok(|v| password(
+            v,
+            "password",
+            "bobbybobby",
+            "bobbybobby",
+            None
+        )));
         // The longest password is judged quickly.
         let started = std::time::Instant::now();
         assert!(check(&"Tr0ub4dor&3x".repeat(11)[..128]));

@@ -10,7 +10,7 @@ use super::error_docs::{
 };
 use super::extractors::{limited, parse_query, path_id, AuthAttempt, AuthUser, JsonBody};
 use super::{json, AppState};
-use crate::actors::db_ops::{ChangePassword, FindUser, GetUser, Login, Register};
+use crate::actors::db_ops::{ChangePassword, FindAccount, GetUser, Login, Register};
 use crate::domain::validate::{self, Violations};
 use crate::domain::{Session, User};
 use crate::error::AppError;
@@ -67,7 +67,13 @@ pub async fn register(
     } = body.value;
     let mut v = Violations::new();
     validate::username(&mut v, &username);
-    validate::password(&mut v, &password, &username, display_name.as_deref());
+    validate::password(
+        &mut v,
+        "password",
+        &password,
+        &username,
+        display_name.as_deref(),
+    );
     if let Some(name) = &display_name {
         validate::display_name(&mut v, name);
     }
@@ -207,15 +213,17 @@ pub async fn change_password(
         })
         .await?;
     let mut v = Violations::new();
-    validate::password(&mut v, &new_password, &me.username, Some(&me.display_name));
-    v.into_result().map_err(|mut errors| {
-        for e in &mut errors {
-            e.field = "new_password".into();
-        }
-        AppError::validation(errors)
-    })?;
+    validate::password(
+        &mut v,
+        "new_password",
+        &new_password,
+        &me.username,
+        Some(&me.display_name),
+    );
+    v.into_result().map_err(AppError::validation)?;
+    // No password is longer: refused without hashing.
     if current_password.chars().count() > 128 {
-        return Err(wrong_password().into());
+        return Err(AppError::wrong_password().into());
     }
     // Guessing the current password here costs what a failed login does, from the same
     // per-account allowance.
@@ -234,13 +242,6 @@ pub async fn change_password(
     }
     outcome?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-fn wrong_password() -> AppError {
-    AppError::Forbidden {
-        code: crate::error::ErrorCode::WrongPassword,
-        detail: "current_password is not this account's password.".into(),
-    }
 }
 
 #[utoipa::path(
@@ -338,8 +339,9 @@ pub async fn lookup(
     }
     let found = state
         .actors
-        .ask(FindUser { username })
+        .ask(FindAccount { username })
         .await?
+        .map(User::from)
         .ok_or(AppError::NotFound("user"))?;
     Ok(json(StatusCode::OK, &found))
 }

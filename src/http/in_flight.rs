@@ -77,25 +77,32 @@ pub async fn limit_in_flight(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let permit = match req.app_data::<Data<AppState>>() {
-        Some(state) if state.in_flight.per_address > 0 => {
-            let address = super::client_address::client_ip(req.request(), &state.trusted_proxies);
-            match address {
-                Some(address) => match state.in_flight.try_acquire(address) {
-                    Some(permit) => Some(permit),
-                    None => {
-                        state.actors.metrics.rate_limited.inc();
-                        return Err(ApiError(AppError::TooManyInFlight).into());
-                    }
-                },
-                None => None,
-            }
-        }
-        _ => None,
-    };
+    let permit = admit(&req)?;
     let response = next.call(req).await?.map_into_boxed_body();
     drop(permit);
     Ok(response)
+}
+
+/// A permit for the request, `None` when there is no cap (or no address to count it under),
+/// or the refusal past the cap.
+fn admit(req: &ServiceRequest) -> Result<Option<InFlightPermit>, ApiError> {
+    let Some(state) = req.app_data::<Data<AppState>>() else {
+        return Ok(None);
+    };
+    if state.in_flight.per_address == 0 {
+        return Ok(None);
+    }
+    let Some(address) = super::client_address::client_ip(req.request(), &state.trusted_proxies)
+    else {
+        return Ok(None);
+    };
+    match state.in_flight.try_acquire(address) {
+        Some(permit) => Ok(Some(permit)),
+        None => {
+            state.actors.metrics.rate_limited.inc();
+            Err(ApiError(AppError::TooManyInFlight))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -124,17 +124,7 @@ async fn without_configured_origins_nothing_changes() {
 }
 
 async fn upgrade_status(server: &TestServer, token: &str, origin: Option<&str>) -> u16 {
-    let mut request = awc::Client::new()
-        .ws(server.url("/api/v1/ws"))
-        .bearer_auth(token);
-    if let Some(origin) = origin {
-        request = request.origin(origin);
-    }
-    match request.connect().await {
-        Ok(_) => 101,
-        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => status.as_u16(),
-        Err(e) => panic!("unexpected client error: {e}"),
-    }
+    WsClient::upgrade_status(server, Some(token), origin).await
 }
 
 #[actix_rt::test]

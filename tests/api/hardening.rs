@@ -16,17 +16,9 @@ fn with_admin(config: &mut parley::config::Config) {
     config.admin_token = Some(ADMIN.to_owned());
 }
 
-async fn deactivate(server: &TestServer, user_id: i64) {
-    let path = format!("/admin/users/{user_id}/deactivate");
-    server
-        .api()
-        .post(&path, ADMIN, &json!({}))
-        .await
-        .expect(200);
-}
-
-async fn reactivate(server: &TestServer, user_id: i64) {
-    let path = format!("/admin/users/{user_id}/reactivate");
+/// An operator's action on an account (`deactivate`, `reactivate`), which must succeed.
+async fn operator(server: &TestServer, action: &str, user_id: i64) {
+    let path = format!("/admin/users/{user_id}/{action}");
     server
         .api()
         .post(&path, ADMIN, &json!({}))
@@ -55,12 +47,6 @@ async fn assert_closed_by_revocation(opened: Result<Result<WsClient, Option<u16>
     }
 }
 
-fn login_body(username: &str, password: &str) -> Vec<u8> {
-    json!({"username": username, "password": password})
-        .to_string()
-        .into_bytes()
-}
-
 on_both_backends! {
     /// Finding 1: a login whose password check overlaps an operator's deactivation got a
     /// 30-day token for the deactivated account (6/20 on SQLite, 16/20 on PostgreSQL before).
@@ -74,16 +60,10 @@ on_both_backends! {
             // The hash check takes tens of milliseconds; the deactivation lands in it, before
             // it or after it, depending on the round.
             let delay = Duration::from_millis((round % 10) * 5);
-            let login = api.request(
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                &[],
-                Some(("application/json", login_body(&name, "correct horse"))),
-            );
+            let login = api.login(&name, "correct horse");
             let deactivation = async {
                 tokio::time::sleep(delay).await;
-                deactivate(&server, user.id).await;
+                operator(&server, "deactivate", user.id).await;
             };
             let (login, ()) = tokio::join!(login, deactivation);
             let token = match login.status {
@@ -97,7 +77,7 @@ on_both_backends! {
                 assert_dead(&server, token).await;
             }
             // Nor does a token from the race come back with the account.
-            reactivate(&server, user.id).await;
+            operator(&server, "reactivate", user.id).await;
             for token in [Some(user.token.as_str()), token.as_deref()].into_iter().flatten() {
                 assert_dead(&server, token).await;
             }
@@ -133,7 +113,7 @@ on_both_backends! {
             let open = WsClient::try_open(&server.base, &user.token);
             let deactivation = async {
                 tokio::time::sleep(delay).await;
-                deactivate(&server, user.id).await;
+                operator(&server, "deactivate", user.id).await;
             };
             let (opened, ()) = tokio::join!(open, deactivation);
             assert_closed_by_revocation(opened).await;
@@ -159,6 +139,12 @@ on_both_backends! {
         assert_eq!(none.expect(200)["users"], json!([]));
         let odd = api.get("/admin/users?username=EVE%00", ADMIN).await;
         assert_eq!(odd.expect(200)["users"], json!([]));
+        let long = format!("/admin/users?username={}", "e".repeat(33));
+        api.get(&long, ADMIN).await.expect_error(400, "bad_request");
+        // Operators only.
+        api.get("/admin/users?username=eve", &eve.token)
+            .await
+            .expect_error(401, "unauthorized");
     }
 
     /// Finding 5: opening a direct chat with someone shows the opener nothing of their
@@ -304,6 +290,13 @@ on_both_backends! {
         assert_eq!(own_ws.closed(Duration::from_secs(5)).await, Some(1008));
         assert_dead(&server, &laptop).await;
         assert_dead(&server, &alice.token).await;
+        // Neither route works without a token.
+        api.request(Method::POST, "/api/v1/auth/logout?all=true", None, &[], None)
+            .await
+            .expect_error(401, "unauthorized");
+        api.send_json(Method::POST, path, None, &json!({"current_password": "x", "new_password": "y"}))
+            .await
+            .expect_error(401, "unauthorized");
         // A revoked token cannot change the password.
         api.post(path, &laptop, &json!({"current_password": "violet-tractor-92", "new_password": "another-long-one-7"}))
             .await
@@ -476,17 +469,7 @@ async fn slow_bodies_time_out_and_in_flight_requests_are_bounded() {
 
 /// The status of a WebSocket upgrade sent with this `Origin` (or none).
 async fn upgrade_status(server: &TestServer, token: &str, origin: Option<&str>) -> u16 {
-    let mut request = awc::Client::new()
-        .ws(server.url("/api/v1/ws"))
-        .bearer_auth(token);
-    if let Some(origin) = origin {
-        request = request.origin(origin);
-    }
-    match request.connect().await {
-        Ok(_) => 101,
-        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => status.as_u16(),
-        Err(e) => panic!("unexpected client error: {e}"),
-    }
+    WsClient::upgrade_status(server, Some(token), origin).await
 }
 
 /// Finding 9: with no origins configured, a page of another origin cannot open a WebSocket;

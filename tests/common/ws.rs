@@ -60,13 +60,17 @@ impl WsClient {
         Self::after_handshake(conn).await
     }
 
-    async fn after_handshake(conn: Framed<BoxedSocket, Codec>) -> WsClient {
-        let mut client = WsClient {
+    fn new(conn: Framed<BoxedSocket, Codec>) -> WsClient {
+        WsClient {
             conn,
             session_id: String::new(),
             pings: 0,
             presence: std::collections::VecDeque::new(),
-        };
+        }
+    }
+
+    async fn after_handshake(conn: Framed<BoxedSocket, Codec>) -> WsClient {
+        let mut client = Self::new(conn);
         let ready = client.next_json().await;
         assert_eq!(ready["type"], "ready", "{ready}");
         client.session_id = ready["data"]["session_id"]
@@ -96,12 +100,7 @@ impl WsClient {
             }
             Err(e) => panic!("unexpected client error: {e}"),
         };
-        let mut client = WsClient {
-            conn,
-            session_id: String::new(),
-            pings: 0,
-            presence: std::collections::VecDeque::new(),
-        };
+        let mut client = Self::new(conn);
         match client.next_within(Duration::from_secs(10)).await {
             Next::Json(ready) if ready["type"] == "ready" => Ok(Ok(client)),
             Next::Closed(code) => Ok(Err(code)),
@@ -111,9 +110,22 @@ impl WsClient {
 
     /// The status the server answers an upgrade with (for refused ones).
     pub async fn refused_status(server: &TestServer, token: Option<&str>) -> u16 {
+        Self::upgrade_status(server, token, None).await
+    }
+
+    /// The status of an upgrade with this token and `Origin` (either may be absent): 101 for
+    /// one that is accepted.
+    pub async fn upgrade_status(
+        server: &TestServer,
+        token: Option<&str>,
+        origin: Option<&str>,
+    ) -> u16 {
         let mut request = awc::Client::new().ws(server.url("/api/v1/ws"));
         if let Some(token) = token {
             request = request.bearer_auth(token);
+        }
+        if let Some(origin) = origin {
+            request = request.origin(origin);
         }
         match request.connect().await {
             Ok(_) => 101,

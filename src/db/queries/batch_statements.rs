@@ -3,8 +3,8 @@
 //! On PostgreSQL every statement is a round trip, and diesel caches the plan of neither an
 //! `UPDATE`, a multi-row `INSERT` nor a raw query (each would cost a parse, a bind and a
 //! close), so a batch is six round trips whatever its size: `BEGIN`; lock the chats; the three
-//! checks, pipelined; the seqs, messages, events and the authors' presence in one statement; the idempotency records;
-//! `COMMIT`. Every statement has a fixed text with arrays for its rows, so its plan is cached.
+//! checks, pipelined; the seqs, messages, events and the authors' presence in one statement;
+//! the idempotency records; `COMMIT`. Every statement has a fixed text with arrays for its rows, so its plan is cached.
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 

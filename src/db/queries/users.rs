@@ -57,6 +57,7 @@ pub async fn find_by_username(conn: &mut Conn, username: &str) -> AppResult<Opti
         .optional()?)
 }
 
+/// The account's row, if there is one.
 pub async fn find_row(conn: &mut Conn, user_id: i64) -> AppResult<Option<UserRow>> {
     Ok(users::table
         .find(user_id)
@@ -64,16 +65,6 @@ pub async fn find_row(conn: &mut Conn, user_id: i64) -> AppResult<Option<UserRow
         .first(conn)
         .await
         .optional()?)
-}
-
-pub async fn find(conn: &mut Conn, user_id: i64) -> AppResult<Option<User>> {
-    Ok(users::table
-        .find(user_id)
-        .select(UserRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .map(User::from))
 }
 
 /// Which of `ids` name existing accounts.
@@ -141,16 +132,21 @@ pub async fn issue_token_if_active(
     .await
 }
 
-/// The owner of a live token: not expired, not revoked, and of an account that is active now
-/// (checked in the same statement, so a deactivation is final the moment it commits).
-pub async fn authenticate(conn: &mut Conn, token_hash: &str) -> AppResult<Option<TokenOwner>> {
-    let now = Timestamp::now().millis();
-    let found: Option<(i64, i64, i64)> = auth_tokens::table
+/// Tokens that are live now: not revoked, not expired, of an account that is active (checked
+/// in the statement that reads the token, so a deactivation is final the moment it commits).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn live_tokens(now: i64) -> _ {
+    auth_tokens::table
         .inner_join(users::table)
-        .filter(auth_tokens::token_hash.eq(token_hash))
         .filter(auth_tokens::revoked_at.is_null())
         .filter(auth_tokens::expires_at.gt(now))
         .filter(users::deactivated_at.is_null())
+}
+
+/// The owner of a live token.
+pub async fn authenticate(conn: &mut Conn, token_hash: &str) -> AppResult<Option<TokenOwner>> {
+    let found: Option<(i64, i64, i64)> = live_tokens(Timestamp::now().millis())
+        .filter(auth_tokens::token_hash.eq(token_hash))
         .select((
             auth_tokens::id,
             auth_tokens::user_id,
@@ -169,13 +165,8 @@ pub async fn authenticate(conn: &mut Conn, token_hash: &str) -> AppResult<Option
 /// Whether the token is live now, read from the database: the check a WebSocket session makes
 /// once it is where revocations can find it.
 pub async fn token_is_live(conn: &mut Conn, token_id: i64) -> AppResult<bool> {
-    let now = Timestamp::now().millis();
-    let found: Option<i64> = auth_tokens::table
-        .inner_join(users::table)
+    let found: Option<i64> = live_tokens(Timestamp::now().millis())
         .filter(auth_tokens::id.eq(token_id))
-        .filter(auth_tokens::revoked_at.is_null())
-        .filter(auth_tokens::expires_at.gt(now))
-        .filter(users::deactivated_at.is_null())
         .select(auth_tokens::id)
         .first(conn)
         .await
@@ -198,26 +189,18 @@ pub async fn revoke_tokens_of(
     user_id: i64,
     keep: Option<i64>,
 ) -> AppResult<Vec<i64>> {
-    let live = auth_tokens::table
-        .filter(auth_tokens::user_id.eq(user_id))
-        .filter(auth_tokens::revoked_at.is_null());
-    let revoked = match keep {
-        Some(keep) => {
-            diesel::update(live.filter(auth_tokens::id.ne(keep)))
-                .set(auth_tokens::revoked_at.eq(Timestamp::now().millis()))
-                .returning(auth_tokens::id)
-                .get_results(conn)
-                .await?
-        }
-        None => {
-            diesel::update(live)
-                .set(auth_tokens::revoked_at.eq(Timestamp::now().millis()))
-                .returning(auth_tokens::id)
-                .get_results(conn)
-                .await?
-        }
-    };
-    Ok(revoked)
+    // Token ids start at 1, so keeping id 0 keeps none.
+    let keep = keep.unwrap_or(0);
+    Ok(diesel::update(
+        auth_tokens::table
+            .filter(auth_tokens::user_id.eq(user_id))
+            .filter(auth_tokens::revoked_at.is_null())
+            .filter(auth_tokens::id.ne(keep)),
+    )
+    .set(auth_tokens::revoked_at.eq(Timestamp::now().millis()))
+    .returning(auth_tokens::id)
+    .get_results(conn)
+    .await?)
 }
 
 /// Replaces the password of an active account and revokes every other token of it, in one
@@ -275,15 +258,7 @@ pub async fn deactivate(conn: &mut Conn, user_id: i64) -> AppResult<Option<(User
         let Some(user) = updated else {
             return Ok(None);
         };
-        let revoked: Vec<i64> = diesel::update(
-            auth_tokens::table
-                .filter(auth_tokens::user_id.eq(user_id))
-                .filter(auth_tokens::revoked_at.is_null()),
-        )
-        .set(auth_tokens::revoked_at.eq(now))
-        .returning(auth_tokens::id)
-        .get_results(c)
-        .await?;
+        let revoked = revoke_tokens_of(c, user_id, None).await?;
         Ok(Some((user, revoked)))
     })
     .await
@@ -331,13 +306,7 @@ pub async fn find_seen_by(
     user_id: i64,
     viewer_id: i64,
 ) -> AppResult<Option<User>> {
-    let Some(row) = users::table
-        .find(user_id)
-        .select(UserRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-    else {
+    let Some(row) = find_row(conn, user_id).await? else {
         return Ok(None);
     };
     let last_seen_at = row.last_seen_at;
