@@ -6,10 +6,10 @@ use futures_util::future::BoxFuture;
 use super::db_executor::{DbOp, ExecDeps};
 use crate::auth;
 use crate::db::queries::{IdempotencyKey, Idempotent, ReadMarker, SearchScope};
+use crate::domain::chat_list::{ChatListPage, ChatListRange};
 use crate::domain::search::{SearchPage, SearchQuery};
 use crate::domain::{
-    AccountStatus, Chat, ChatEvent, ChatSummary, HistoryCursor, HistoryPage, Message, Role,
-    Session, User,
+    AccountStatus, Chat, ChatEvent, HistoryCursor, HistoryPage, Message, Role, Session, User,
 };
 use crate::error::{AppError, AppResult};
 use crate::with_backend;
@@ -311,11 +311,12 @@ db_op!(CreateChat -> Idempotent<Chat>, "create_chat", |this, deps| {
 
 pub struct ListChats {
     pub user_id: i64,
+    pub range: ChatListRange,
 }
 
-db_op!(ListChats -> Vec<ChatSummary>, "list_chats", |this, deps| {
+db_op!(ListChats -> ChatListPage, "list_chats", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::aggregates::list_for_user(c, this.user_id).await)
+    with_backend!(&mut conn, q, c => q::aggregates::list_for_user(c, this.user_id, this.range).await)
 });
 
 pub struct GetChat {

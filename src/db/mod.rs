@@ -96,6 +96,9 @@ impl Database {
                     let latency = latency.clone();
                     async move {
                         let mut conn = PgConn::establish(url).await?;
+                        conn.batch_execute(PG_SESSION)
+                            .await
+                            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                         conn.set_instrumentation(meter::QueryMeter::new(latency));
                         Ok(conn)
                     }
@@ -187,6 +190,17 @@ impl Database {
         with_backend!(&mut conn, q, c => q::guards::ping(c).await)
     }
 }
+
+/// Every statement is planned for the values it runs with, never from a plan cached for the
+/// connection. diesel prepares each statement once per connection, and PostgreSQL's default
+/// (`auto`) switches a prepared statement to one generic plan after five runs; a generic plan
+/// chosen while a table was small (a hash join over a sequential scan of `idempotency_keys`
+/// or `chats`, the right plan for a few hundred rows) stays in use as the table grows until
+/// the next `ANALYZE` of it: with 300,000 keys added by SQL after a minute of sends, sends fell
+/// from 2,900 to 470 a second while every batch read whole tables (docs/benchmarks.md,
+/// "Flat at scale"). A custom plan sees the table's current size and the arrays' lengths;
+/// planning the send's statements again costs less than the noise of a send run there.
+pub const PG_SESSION: &str = "SET plan_cache_mode = force_custom_plan";
 
 /// WAL lets readers proceed during a write; `synchronous = FULL` makes a commit durable before
 /// the client hears about it; the busy timeout covers other processes (`parley migrate`).

@@ -33,6 +33,7 @@ diesel::table! {
         created_at -> BigInt,
         last_seq -> BigInt,
         last_activity_at -> BigInt,
+        message_count -> BigInt,
     }
 }
 
@@ -44,6 +45,15 @@ diesel::table! {
         joined_at -> BigInt,
         last_read_seq -> BigInt,
         shows_presence -> Bool,
+        read_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    chat_authors (chat_id, user_id) {
+        chat_id -> BigInt,
+        user_id -> BigInt,
+        message_count -> BigInt,
     }
 }
 
@@ -100,6 +110,7 @@ diesel::table! {
 }
 
 diesel::joinable!(auth_tokens -> users (user_id));
+diesel::joinable!(chat_authors -> chats (chat_id));
 diesel::joinable!(chat_members -> chats (chat_id));
 diesel::joinable!(chat_members -> users (user_id));
 diesel::joinable!(messages -> chats (chat_id));
@@ -110,6 +121,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_tokens,
     chats,
     chat_members,
+    chat_authors,
     messages,
     reactions,
     chat_events,

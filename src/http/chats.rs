@@ -13,6 +13,7 @@ use super::{json, reply, AppState};
 use crate::actors::db_ops::{
     AddMember, ChatSpec, CreateChat, GetChat, ListChats, LoadHistory, MarkRead, RemoveMember,
 };
+use crate::domain::chat_list::{ChatListCursor, ChatListRange};
 use crate::domain::validate::{self, Violations, MAX_GROUP_MEMBERS};
 use crate::domain::{Chat, ChatKind, ChatSummary, HistoryCursor, HistoryPage, Role};
 use crate::error::AppError;
@@ -137,29 +138,80 @@ pub async fn create_chat(
     reply(answer.map(|chat| state.actors.board.showing(chat)))
 }
 
+#[derive(Deserialize)]
+struct ChatListQuery {
+    limit: Option<String>,
+    before: Option<String>,
+}
+
+/// The chat list's range: every chat without `limit`; else a page, continued from `before`
+/// (a cursor only the `Link` of a previous page gives, so it needs `limit` too).
+fn parse_chat_list_query(query: &str) -> Result<ChatListRange, AppError> {
+    let q: ChatListQuery = super::extractors::parse_query(query)?;
+    let limit = query_number("limit", q.limit.as_deref(), 1, MAX_PAGE)?;
+    let before = q
+        .before
+        .as_deref()
+        .map(|raw| {
+            ChatListCursor::parse(raw).ok_or_else(|| {
+                AppError::bad_request("before must be a cursor from the Link of a previous page.")
+            })
+        })
+        .transpose()?;
+    match (limit, before) {
+        (None, None) => Ok(ChatListRange::All),
+        (Some(limit), before) => Ok(ChatListRange::Page { limit, before }),
+        (None, Some(_)) => Err(AppError::bad_request("before needs limit.")),
+    }
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/chats",
     tag = "chats",
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "at most this many chats; a `Link` header (rel=\"next\") leads to the next page when there are more"),
+        ("before" = Option<String>, Query, description = "opaque: the cursor of the `Link` of the previous page (with `limit`)"),
+    ),
     responses(
-        (status = 200, description = "The caller's chats, most recent activity first", body = Vec<ChatSummary>),
+        (status = 200, description = "The caller's chats, most recent activity first", body = Vec<ChatSummary>,
+         headers(("Link" = String, description = "`</api/v1/chats?limit=N&before=CURSOR>; rel=\"next\"` when there are more chats"))),
         Always,
         Authenticated,
+        BadRequest,
         NotFound
     ),
     security(("bearer" = []))
 )]
-pub async fn list_chats(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
-    let chats = state
+pub async fn list_chats(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: actix_web::HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let range = parse_chat_list_query(req.query_string())?;
+    let page = state
         .actors
         .ask(ListChats {
             user_id: user.user_id,
+            range,
         })
         .await?;
-    Ok(json(
+    let mut response = json(
         StatusCode::OK,
-        &state.actors.board.showing_chats(chats),
-    ))
+        &state.actors.board.showing_chats(page.chats),
+    );
+    if let (Some(next), ChatListRange::Page { limit, .. }) = (page.next, range) {
+        let link = format!(
+            "</api/v1/chats?limit={limit}&before={}>; rel=\"next\"",
+            next.encode()
+        );
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&link) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 #[utoipa::path(

@@ -22,6 +22,7 @@ mod presence;
 mod process;
 mod realtime;
 mod robustness;
+mod scale;
 mod search;
 mod supervision;
 mod upgrades;

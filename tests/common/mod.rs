@@ -234,6 +234,38 @@ impl TestServer {
         }
     }
 
+    /// Runs a query whose one column, `n`, is a `BIGINT`, and returns its rows.
+    pub fn sql_numbers(&self, sql: &str) -> Vec<i64> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        use diesel::{Connection, RunQueryDsl};
+        match &self.database_url {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                    .expect("open sqlite");
+                let rows: Vec<Row> = diesel::sql_query(sql).load(&mut conn).expect("query runs");
+                rows.into_iter().map(|r| r.n).collect()
+            }
+            DatabaseUrl::Postgres(url) => {
+                use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+                let (url, sql) = (url.clone(), sql.to_owned());
+                std::thread::spawn(move || {
+                    let mut conn =
+                        AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(&url)
+                            .expect("connect");
+                    let rows: Vec<Row> =
+                        diesel::sql_query(sql).load(&mut conn).expect("query runs");
+                    rows.into_iter().map(|r| r.n).collect()
+                })
+                .join()
+                .expect("sql thread")
+            }
+        }
+    }
+
     pub fn api(&self) -> Api {
         Api {
             base: self.base.clone(),

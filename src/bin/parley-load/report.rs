@@ -87,6 +87,49 @@ pub struct Report {
     pub statuses: BTreeMap<u16, u64>,
     pub problems: Vec<String>,
     pub failed: bool,
+    /// Throughput and latency per stretch of the run, when asked for (`--interval`).
+    pub intervals: Vec<IntervalFigure>,
+}
+
+/// The successes that completed within one stretch of a run.
+#[derive(Serialize, Debug)]
+pub struct IntervalFigure {
+    pub from_s: u64,
+    pub to_s: u64,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl IntervalFigure {
+    /// One figure per `every` of the run from the completion times (offsets from the start)
+    /// and latencies of its successes; a last, shorter stretch is left out.
+    pub fn series(samples: &[(Duration, Duration)], every: Duration, run: Duration) -> Vec<Self> {
+        let every_s = every.as_secs().max(1);
+        let stretches = run.as_secs() / every_s;
+        let mut by_stretch: Vec<Latencies> = (0..stretches).map(|_| Latencies::default()).collect();
+        for (at, latency) in samples {
+            let i = (at.as_secs() / every_s) as usize;
+            if let Some(bucket) = by_stretch.get_mut(i) {
+                bucket.record(*latency);
+            }
+        }
+        by_stretch
+            .into_iter()
+            .enumerate()
+            .map(|(i, latencies)| {
+                let count = latencies.len();
+                let summary = latencies.summary();
+                IntervalFigure {
+                    from_s: i as u64 * every_s,
+                    to_s: (i as u64 + 1) * every_s,
+                    per_second: count as f64 / every_s as f64,
+                    p50_ms: summary.p50_ms,
+                    p99_ms: summary.p99_ms,
+                }
+            })
+            .collect()
+    }
 }
 
 impl Report {
@@ -99,6 +142,7 @@ impl Report {
             statuses: BTreeMap::new(),
             problems: Vec::new(),
             failed: false,
+            intervals: Vec::new(),
         }
     }
 
@@ -161,6 +205,15 @@ impl Report {
                     status.to_string()
                 };
                 out += &format!("  {label:<24} {n}\n");
+            }
+        }
+        if !self.intervals.is_empty() {
+            out += "by interval (s: per second, p50 ms, p99 ms)\n";
+            for i in &self.intervals {
+                out += &format!(
+                    "  {:>5}-{:<5} {:>9.1} {:>9.2} {:>9.2}\n",
+                    i.from_s, i.to_s, i.per_second, i.p50_ms, i.p99_ms
+                );
             }
         }
         for p in &self.problems {

@@ -67,6 +67,10 @@ pub struct SendArgs {
     /// Characters per message.
     #[arg(long, default_value_t = 64)]
     pub size: usize,
+    /// Also report throughput and latency per stretch of this many seconds (0: only the
+    /// whole run).
+    #[arg(long, default_value_t = 0)]
+    pub interval: u64,
 }
 
 pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
@@ -94,6 +98,7 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
         );
         async move {
             let mut tally = Tally::default();
+            let mut completions = Vec::new();
             let mut i = lane;
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.count {
                 let chat_id = chats[i % chats.len()];
@@ -108,9 +113,12 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
                     )
                     .await;
                 tally.record(answer.status, answer.status == 200, t.elapsed());
+                if answer.status == 200 && args.interval > 0 {
+                    completions.push((started.elapsed(), t.elapsed()));
+                }
                 bar.inc(1);
             }
-            tally
+            (tally, completions)
         }
     });
     let results = futures_util::future::join_all(lanes).await;
@@ -123,8 +131,17 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     report.param("chats", args.chats);
     report.param("message size", args.size);
     let mut tally = Tally::default();
-    for lane in results {
+    let mut completions = Vec::new();
+    for (lane, lane_completions) in results {
         tally.merge(lane);
+        completions.extend(lane_completions);
+    }
+    if args.interval > 0 {
+        report.intervals = crate::report::IntervalFigure::series(
+            &completions,
+            Duration::from_secs(args.interval),
+            elapsed,
+        );
     }
     let ok = report.absorb(tally);
     report.figure("messages sent (200)", ok as f64);

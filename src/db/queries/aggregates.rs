@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use diesel::dsl::{count_star, max};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -11,7 +10,8 @@ use super::Conn;
 use crate::db::queries::history_page::PageRow;
 use crate::db::queries::{HistoryPageStatement, SearchPageStatement, SearchScope};
 use crate::db::rows::{chat_from_rows, ChatRow, MemberRow, MemberSeen, MessageRow, ReactionRow};
-use crate::db::schema::{chat_members, chats, messages, reactions, users};
+use crate::db::schema::{chat_authors, chat_members, chats, messages, reactions, users};
+use crate::domain::chat_list::{ChatListCursor, ChatListPage, ChatListRange};
 use crate::domain::search::{SearchPage, SearchQuery, Snippet};
 use crate::domain::{Chat, ChatSummary, HistoryCursor, HistoryPage, Message, Reaction};
 use crate::error::{AppError, AppResult};
@@ -225,71 +225,100 @@ pub async fn last_seqs(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<(i64,
         .await?)
 }
 
-/// The caller's chats with their last message and unread count, most recent activity first.
-/// Five queries, whatever the number of chats.
-pub async fn list_for_user(conn: &mut Conn, user_id: i64) -> AppResult<Vec<ChatSummary>> {
-    let mine: Vec<(ChatRow, MemberRow)> = chats::table
+/// The caller's chats (all, or one page) with their last message and unread count, most
+/// recent activity first. Four queries whatever the number of chats, and none of them reads
+/// more than a few rows of each chat however many messages it holds: the unread count is three
+/// counters (`queries::unread`), the last message one index walk from the chat's newest seq.
+pub async fn list_for_user(
+    conn: &mut Conn,
+    user_id: i64,
+    range: ChatListRange,
+) -> AppResult<ChatListPage> {
+    let mut mine = chats::table
         .inner_join(chat_members::table)
+        .left_join(
+            chat_authors::table.on(chat_authors::chat_id
+                .eq(chats::id)
+                .and(chat_authors::user_id.eq(user_id))),
+        )
         .filter(chat_members::user_id.eq(user_id))
         .order((chats::last_activity_at.desc(), chats::id.desc()))
-        .select((ChatRow::as_select(), MemberRow::as_select()))
-        .load(conn)
-        .await?;
-    let chat_ids: Vec<i64> = mine.iter().map(|(c, _)| c.id).collect();
+        .select((
+            ChatRow::as_select(),
+            chats::message_count,
+            chat_authors::message_count.nullable(),
+            chat_members::read_count,
+        ))
+        .into_boxed();
+    let mut limit = None;
+    if let ChatListRange::Page { limit: n, before } = range {
+        if let Some(c) = before {
+            mine = mine.filter(
+                chats::last_activity_at
+                    .lt(c.last_activity_at)
+                    .or(chats::last_activity_at
+                        .eq(c.last_activity_at)
+                        .and(chats::id.lt(c.chat_id))),
+            );
+        }
+        // One more than asked: whether there is a next page.
+        mine = mine.limit(n + 1);
+        limit = Some(usize::try_from(n).unwrap_or(0));
+    }
+    let mut mine: Vec<(ChatRow, i64, Option<i64>, i64)> = mine.load(conn).await?;
+    let next = match limit {
+        Some(n) if mine.len() > n => {
+            mine.truncate(n);
+            mine.last().map(|(chat, ..)| ChatListCursor {
+                last_activity_at: chat.last_activity_at,
+                chat_id: chat.id,
+            })
+        }
+        _ => None,
+    };
+    let chat_ids: Vec<i64> = mine.iter().map(|(c, ..)| c.id).collect();
 
     let mut members_by_chat: HashMap<i64, Vec<MemberSeen>> = HashMap::new();
     for m in members(conn, &chat_ids).await? {
         members_by_chat.entry(m.0.chat_id).or_default().push(m);
     }
 
-    let later = diesel::alias!(messages as later);
+    // Each chat's newest message that is not deleted: a walk down the (chat_id, seq) index
+    // from the chat's end, which stops at the first such message.
+    let newest = diesel::alias!(messages as newest);
+    let last_ids = chats::table.filter(chats::id.eq_any(&chat_ids)).select(
+        newest
+            .filter(newest.field(messages::chat_id).eq(chats::id))
+            .filter(newest.field(messages::deleted).eq(false))
+            .order(newest.field(messages::seq).desc())
+            .select(newest.field(messages::id))
+            .limit(1)
+            .single_value(),
+    );
     let last_rows: Vec<MessageRow> = messages::table
-        .filter(messages::chat_id.eq_any(&chat_ids))
-        .filter(messages::deleted.eq(false))
-        .filter(
-            messages::seq.nullable().eq(later
-                .filter(later.field(messages::chat_id).eq(messages::chat_id))
-                .filter(later.field(messages::deleted).eq(false))
-                .select(max(later.field(messages::seq)))
-                .single_value()),
-        )
+        .filter(messages::id.nullable().eq_any(last_ids))
         .select(MessageRow::as_select())
         .load(conn)
         .await?;
-    let mut last_by_chat: HashMap<i64, crate::domain::Message> = with_reactions(conn, last_rows)
+    let mut last_by_chat: HashMap<i64, Message> = with_reactions(conn, last_rows)
         .await?
         .into_iter()
         .map(|m| (m.chat_id, m))
         .collect();
 
-    let unread: HashMap<i64, i64> = messages::table
-        .inner_join(
-            chat_members::table.on(chat_members::chat_id
-                .eq(messages::chat_id)
-                .and(chat_members::user_id.eq(user_id))),
-        )
-        .filter(messages::chat_id.eq_any(&chat_ids))
-        .filter(messages::deleted.eq(false))
-        .filter(messages::author_id.ne(user_id))
-        .filter(messages::seq.gt(chat_members::last_read_seq))
-        .group_by(messages::chat_id)
-        .select((messages::chat_id, count_star()))
-        .load::<(i64, i64)>(conn)
-        .await?
+    let chats = mine
         .into_iter()
-        .collect();
-
-    mine.into_iter()
-        .map(|(chat, _)| {
+        .map(|(chat, live, own, read)| {
             let id = chat.id;
             let members = members_by_chat.remove(&id).unwrap_or_default();
             Ok(ChatSummary {
                 chat: chat_from_rows(chat, members)?,
                 last_message: last_by_chat.remove(&id),
-                unread_count: unread.get(&id).copied().unwrap_or(0),
+                unread_count: live - own.unwrap_or(0) - read,
             })
         })
-        .collect()
+        .collect::<AppResult<_>>()?;
+    Ok(ChatListPage { chats, next })
 }
 
 /// What a chat's room starts from: the chat's `last_seq` and its members' ids, read in one

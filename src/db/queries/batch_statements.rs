@@ -1,10 +1,12 @@
 //! The statements of a send batch that each backend runs its own way.
 //!
-//! On PostgreSQL every statement is a round trip, and diesel caches the plan of neither an
-//! `UPDATE`, a multi-row `INSERT` nor a raw query (each would cost a parse, a bind and a
-//! close), so a batch is six round trips whatever its size: `BEGIN`; lock the chats; the three
-//! checks, pipelined; the seqs, messages, events and the authors' presence in one statement;
-//! the idempotency records; `COMMIT`. Every statement has a fixed text with arrays for its rows, so its plan is cached.
+//! On PostgreSQL every statement is a round trip, and diesel caches the prepared statement of
+//! neither an `UPDATE`, a multi-row `INSERT` nor a raw query (each would cost a parse, a bind
+//! and a close), so a batch is six round trips whatever its size: `BEGIN`; lock the chats; the
+//! three checks, pipelined; the seqs, messages, events, unread counters and the authors'
+//! presence in one statement; the idempotency records; `COMMIT`. Every statement has a fixed
+//! text with arrays for its rows, so it is parsed once per connection (and planned on every
+//! run, see `db::PG_SESSION`).
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 
@@ -86,7 +88,8 @@ const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.bod
 
 const STORE_MESSAGES: &str = "\
 WITH want AS (SELECT * FROM unnest($1::int8[], $2::int8[]) AS w(id, n)), \
-r AS (UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $3 \
+r AS (UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $3, \
+                       message_count = chats.message_count + want.n \
       FROM want WHERE chats.id = want.id \
       RETURNING chats.id, chats.last_seq - want.n AS base), \
 m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
@@ -101,6 +104,10 @@ m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id,
                 created_at, edited_at, deleted), \
 e AS (INSERT INTO chat_events (chat_id, seq, kind, message_id, created_at) \
       SELECT chat_id, seq, 'message.created', id, $3 FROM m), \
+a AS (INSERT INTO chat_authors (chat_id, user_id, message_count) \
+      SELECT chat_id, author_id, count(*) FROM m GROUP BY chat_id, author_id \
+      ON CONFLICT (chat_id, user_id) \
+      DO UPDATE SET message_count = chat_authors.message_count + EXCLUDED.message_count), \
 p AS (UPDATE chat_members SET shows_presence = true \
       FROM (SELECT DISTINCT chat_id, author_id FROM m) AS a \
       WHERE chat_members.chat_id = a.chat_id AND chat_members.user_id = a.author_id \
@@ -128,7 +135,9 @@ impl BatchStatements for PgConn {
             .filter(chats::id.eq_any(chat_ids))
             .order(chats::id)
             .select(chats::id)
-            .for_update()
+            // Not `FOR UPDATE`: a send changes no key, and this lock must not keep read
+            // markers waiting (`UnreadLocks`).
+            .for_no_key_update()
             .load(self)
             .await
     }
@@ -255,7 +264,9 @@ mod sqlite {
 
     use super::{BatchChecks, BatchStatements, PendingMessage};
     use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow};
-    use crate::db::schema::{chat_events, chat_members, chats, idempotency_keys, messages};
+    use crate::db::schema::{
+        chat_authors, chat_events, chat_members, chats, idempotency_keys, messages,
+    };
     use crate::db::SqliteConn;
 
     // SQLite runs each statement on a blocking thread of the runtime; one hand-off per step (not
@@ -333,6 +344,7 @@ mod sqlite {
                         .set((
                             chats::last_seq.eq(chats::last_seq + count),
                             chats::last_activity_at.eq(now),
+                            chats::message_count.eq(chats::message_count + count),
                         ))
                         .returning(chats::last_seq)
                         .get_result(conn)?;
@@ -369,12 +381,24 @@ mod sqlite {
                         .execute(conn)?;
                     stored.push(row);
                 }
+                let mut written: HashMap<(i64, i64), i64> = HashMap::new();
+                for row in &stored {
+                    *written.entry((row.chat_id, row.author_id)).or_default() += 1;
+                }
+                for (&(chat_id, author_id), &count) in &written {
+                    diesel::insert_into(chat_authors::table)
+                        .values((
+                            chat_authors::chat_id.eq(chat_id),
+                            chat_authors::user_id.eq(author_id),
+                            chat_authors::message_count.eq(count),
+                        ))
+                        .on_conflict((chat_authors::chat_id, chat_authors::user_id))
+                        .do_update()
+                        .set(chat_authors::message_count.eq(chat_authors::message_count + count))
+                        .execute(conn)?;
+                }
                 // Writing in a chat shows the author's presence to its members.
-                let mut authors: Vec<(i64, i64)> =
-                    pending.iter().map(|p| (p.chat_id, p.author_id)).collect();
-                authors.sort_unstable();
-                authors.dedup();
-                for (chat_id, author_id) in authors {
+                for &(chat_id, author_id) in written.keys() {
                     diesel::update(chat_members::table.find((chat_id, author_id)))
                         .filter(chat_members::shows_presence.eq(false))
                         .set(chat_members::shows_presence.eq(true))

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::db::queries::{ReadMarker, Written};
+use crate::db::queries::{ReadMarker, UnreadLocks, Written};
 use crate::db::rows::{EventRow, MemberRow, NewChatRow};
 use crate::db::schema::{chat_members, chats};
 use crate::domain::events::EventKind;
@@ -328,13 +328,17 @@ pub async fn mark_read(
     if target <= member.last_read_seq {
         return Ok(Written::new(204, None, Vec::new()));
     }
-    // The guard keeps the marker monotonic against a concurrent, further-ahead update.
-    let moved = diesel::update(chat_members::table.find((chat_id, user_id)))
-        .filter(chat_members::last_read_seq.lt(target))
-        .set(chat_members::last_read_seq.eq(target))
-        .execute(conn)
-        .await?;
-    let marker = (moved == 1).then_some(ReadMarker {
+    // Under the lock, the marker may have moved further meanwhile (another request of theirs):
+    // it never goes back.
+    let from = conn
+        .lock_read_marker(chat_id, user_id)
+        .await?
+        .ok_or_else(AppError::not_a_member)?;
+    if target <= from {
+        return Ok(Written::new(204, None, Vec::new()));
+    }
+    super::unread::move_marker(conn, chat_id, user_id, from, target).await?;
+    let marker = Some(ReadMarker {
         chat_id,
         user_id,
         seq: target,

@@ -146,16 +146,56 @@ pub async fn replay_tombstone(conn: &mut Conn, message_id: i64, tombstone: &str)
     Ok(())
 }
 
-/// Forgets keys older than the retention period; returns how many were removed.
-/// Deletes the records past retention, unless another node is doing it right now.
+/// Keys removed per transaction by the purge: a day of keys at a thousand sends a second is
+/// 86 million rows, and one statement deleting them all would hold its locks (and, on SQLite,
+/// the one writer) for minutes.
+pub const PURGE_BATCH: i64 = 5_000;
+
+/// Forgets the keys older than the retention period, a bounded batch per transaction, unless
+/// another node is doing it right now; returns how many were removed.
 pub async fn purge_expired(conn: &mut Conn, now: Timestamp) -> AppResult<usize> {
+    let cutoff = now.millis() - RETENTION_MILLIS;
+    let mut purged = 0;
+    loop {
+        let (removed, more) = purge_batch(conn, cutoff).await?;
+        purged += removed;
+        if !more {
+            return Ok(purged);
+        }
+    }
+}
+
+/// Deletes about `PURGE_BATCH` of the oldest expired keys (with every key sharing the last
+/// one's time) and says whether more may be left; nothing if another node is purging.
+async fn purge_batch(conn: &mut Conn, cutoff: i64) -> AppResult<(usize, bool)> {
     use crate::db::queries::maintenance_lock::MaintenanceLock;
     conn.transaction::<_, AppError, _>(async |c| {
         if !c.try_maintenance_lock().await? {
-            return Ok(0);
+            return Ok((0, false));
         }
-        let expired = ik::created_at.lt(now.millis() - RETENTION_MILLIS);
-        Ok(diesel::delete(ik::table.filter(expired)).execute(c).await?)
+        let expired = ik::created_at.lt(cutoff);
+        // The batch's newest time, read from the `created_at` index.
+        let boundary: Option<i64> = ik::table
+            .filter(expired)
+            .order(ik::created_at.asc())
+            .select(ik::created_at)
+            .offset(PURGE_BATCH - 1)
+            .first(c)
+            .await
+            .optional()?;
+        Ok(match boundary {
+            Some(last) => {
+                let batch = expired.and(ik::created_at.le(last));
+                (
+                    diesel::delete(ik::table.filter(batch)).execute(c).await?,
+                    true,
+                )
+            }
+            None => (
+                diesel::delete(ik::table.filter(expired)).execute(c).await?,
+                false,
+            ),
+        })
     })
     .await
 }

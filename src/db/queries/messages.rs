@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::Conn;
 use crate::db::queries::{
-    BatchOutcome, BatchStatements, BatchedSend, Idempotent, Written, BATCH_RACE,
+    BatchOutcome, BatchStatements, BatchedSend, Idempotent, UnreadLocks, Written, BATCH_RACE,
 };
 use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
@@ -104,6 +104,8 @@ pub async fn delete(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult
             Vec::new(),
         ));
     }
+    // Read markers must not move while the unread counts learn of the delete.
+    conn.lock_against_read_markers(row.chat_id).await?;
     diesel::delete(reactions::table.filter(reactions::message_id.eq(message_id)))
         .execute(conn)
         .await?;
@@ -117,6 +119,7 @@ pub async fn delete(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult
         .get_result(conn)
         .await?;
     let chat_id = row.chat_id;
+    super::unread::forget_message(conn, chat_id, row.seq, row.author_id).await?;
     let seq = append_one(conn, chat_id, |seq, at| {
         EventRow::message(EventKind::MessageDeleted, chat_id, seq, message_id, at)
     })

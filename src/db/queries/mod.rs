@@ -13,6 +13,7 @@ mod fixed_text;
 mod history_page;
 mod maintenance_lock;
 mod search_page;
+mod unread_locks;
 
 pub use maintenance_lock::PURGE_LOCK;
 
@@ -111,6 +112,7 @@ pub struct ReadMarker {
 pub use batch_statements::BatchStatements;
 pub use history_page::HistoryPageStatement;
 pub use search_page::{SearchPageStatement, SearchScope};
+pub use unread_locks::UnreadLocks;
 
 /// What became of one send in a batch.
 // One per send of a batch, moved once; boxing the answer would allocate for every send.

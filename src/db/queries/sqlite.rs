@@ -15,5 +15,7 @@ pub mod guards;
 pub mod idempotency;
 #[path = "messages.rs"]
 pub mod messages;
+#[path = "unread.rs"]
+pub mod unread;
 #[path = "users.rs"]
 pub mod users;

@@ -1,0 +1,3 @@
+DROP TABLE chat_authors;
+ALTER TABLE chat_members DROP COLUMN read_count;
+ALTER TABLE chats DROP COLUMN message_count;

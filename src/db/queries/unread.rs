@@ -1,0 +1,118 @@
+//! Unread counts as counters, so that the chat list costs the same whatever the chats hold.
+//!
+//! For member `u` of chat `c` (the contract: messages by others, not deleted, with `seq`
+//! greater than `u`'s `last_read_seq`):
+//!
+//! ```text
+//! unread = chats.message_count          messages of c not deleted
+//!        - chat_authors.message_count   ... of which u wrote
+//!        - chat_members.read_count      ... of which others wrote, up to last_read_seq
+//! ```
+//!
+//! A send adds to the first two (in its own statement, `BatchStatements::store_messages`), a
+//! delete takes from all three, and a marker move adds what it passes over to the third.
+//! Joining starts at `read_count` 0 with the marker at 0; `chat_authors` outlives a
+//! membership, so a member who comes back finds their own messages still counted as theirs.
+//! Every change happens under the chat's lock (`UnreadLocks` says which).
+
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::Conn;
+use crate::db::schema::{chat_authors, chat_members, chats, messages};
+use crate::error::AppResult;
+
+/// Messages by others than `user_id`, not deleted, with `after < seq <= upto`.
+async fn others_between(
+    conn: &mut Conn,
+    chat_id: i64,
+    user_id: i64,
+    after: i64,
+    upto: i64,
+) -> AppResult<i64> {
+    Ok(messages::table
+        .filter(messages::chat_id.eq(chat_id))
+        .filter(messages::seq.gt(after))
+        .filter(messages::seq.le(upto))
+        .filter(messages::deleted.eq(false))
+        .filter(messages::author_id.ne(user_id))
+        .select(count_star())
+        .get_result(conn)
+        .await?)
+}
+
+/// Moves the member's marker from `from` to `to` (`from < to <= last_seq`), with their
+/// `read_count`. The caller holds `UnreadLocks::lock_read_marker`. Counts the messages on
+/// the shorter side of `to`: those passed over, or those still unread after it, so that
+/// marking a whole chat read costs nothing however far behind the member was.
+pub async fn move_marker(
+    conn: &mut Conn,
+    chat_id: i64,
+    user_id: i64,
+    from: i64,
+    to: i64,
+) -> AppResult<()> {
+    // One statement, so that the three figures describe the same moment: sends may commit
+    // meanwhile (they do not wait for marker moves), but only above that moment's last seq.
+    let (last_seq, live, own): (i64, i64, Option<i64>) = chats::table
+        .left_join(
+            chat_authors::table.on(chat_authors::chat_id
+                .eq(chats::id)
+                .and(chat_authors::user_id.eq(user_id))),
+        )
+        .filter(chats::id.eq(chat_id))
+        .select((
+            chats::last_seq,
+            chats::message_count,
+            chat_authors::message_count.nullable(),
+        ))
+        .first(conn)
+        .await?;
+    let read_before: i64 = chat_members::table
+        .find((chat_id, user_id))
+        .select(chat_members::read_count)
+        .first(conn)
+        .await?;
+    let read_count = if to - from <= last_seq - to {
+        read_before + others_between(conn, chat_id, user_id, from, to).await?
+    } else {
+        live - own.unwrap_or(0) - others_between(conn, chat_id, user_id, to, last_seq).await?
+    };
+    diesel::update(chat_members::table.find((chat_id, user_id)))
+        .set((
+            chat_members::last_read_seq.eq(to),
+            chat_members::read_count.eq(read_count),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes a message that was just deleted out of the counts. The caller holds the chat's
+/// lock and `UnreadLocks::lock_against_read_markers`.
+pub async fn forget_message(
+    conn: &mut Conn,
+    chat_id: i64,
+    seq: i64,
+    author_id: i64,
+) -> AppResult<()> {
+    diesel::update(chats::table.find(chat_id))
+        .set(chats::message_count.eq(chats::message_count - 1))
+        .execute(conn)
+        .await?;
+    diesel::update(chat_authors::table.find((chat_id, author_id)))
+        .set(chat_authors::message_count.eq(chat_authors::message_count - 1))
+        .execute(conn)
+        .await?;
+    diesel::update(
+        chat_members::table
+            .filter(chat_members::chat_id.eq(chat_id))
+            .filter(chat_members::user_id.ne(author_id))
+            .filter(chat_members::last_read_seq.ge(seq)),
+    )
+    .set(chat_members::read_count.eq(chat_members::read_count - 1))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! The locks that keep each member's `read_count` exact (see `queries::unread`).
+//!
+//! A read marker's move counts messages; a delete changes which messages count. On PostgreSQL
+//! the two must not interleave, so a marker move holds its chat's row `FOR KEY SHARE` and a
+//! delete holds it `FOR UPDATE`, which conflict; sends hold it `FOR NO KEY UPDATE`, which
+//! conflicts with neither a marker move (marker moves never wait for sends) nor nothing else
+//! they need. A member's concurrent marker moves are serialised on their membership row.
+//! SQLite has one connection, so every transaction already runs alone.
+
+use std::future::Future;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::schema::{chat_members, chats};
+use crate::db::{PgConn, SqliteConn};
+
+pub trait UnreadLocks {
+    /// Holds the chat against deletes and the membership against the member's other marker
+    /// moves until the transaction ends; returns the member's `last_read_seq` as it is then,
+    /// or `None` if they are not a member.
+    fn lock_read_marker(
+        &mut self,
+        chat_id: i64,
+        user_id: i64,
+    ) -> impl Future<Output = QueryResult<Option<i64>>> + Send;
+
+    /// Holds the chat against marker moves until the transaction ends (the caller already
+    /// holds it against every other writer).
+    fn lock_against_read_markers(
+        &mut self,
+        chat_id: i64,
+    ) -> impl Future<Output = QueryResult<()>> + Send;
+}
+
+impl UnreadLocks for PgConn {
+    async fn lock_read_marker(&mut self, chat_id: i64, user_id: i64) -> QueryResult<Option<i64>> {
+        chats::table
+            .find(chat_id)
+            .select(chats::id)
+            .for_key_share()
+            .first::<i64>(self)
+            .await
+            .optional()?;
+        chat_members::table
+            .find((chat_id, user_id))
+            .select(chat_members::last_read_seq)
+            .for_update()
+            .first(self)
+            .await
+            .optional()
+    }
+
+    async fn lock_against_read_markers(&mut self, chat_id: i64) -> QueryResult<()> {
+        chats::table
+            .find(chat_id)
+            .select(chats::id)
+            .for_update()
+            .first::<i64>(self)
+            .await
+            .optional()?;
+        Ok(())
+    }
+}
+
+impl UnreadLocks for SqliteConn {
+    async fn lock_read_marker(&mut self, chat_id: i64, user_id: i64) -> QueryResult<Option<i64>> {
+        chat_members::table
+            .find((chat_id, user_id))
+            .select(chat_members::last_read_seq)
+            .first(self)
+            .await
+            .optional()
+    }
+
+    async fn lock_against_read_markers(&mut self, _chat_id: i64) -> QueryResult<()> {
+        Ok(())
+    }
+}
