@@ -7,6 +7,9 @@
 --   50th; 2,000,000 idempotency keys of the last 23 hours; 100,000 tokens.
 --   Read markers: in chat 1 bob has read nothing, members 1-5 everything, 6-10 half; elsewhere
 --   everyone is a few messages behind.
+-- The sizes are psql variables (sitting.sh sets them): big (chat 1's messages, 1000000),
+-- per_chat (401) and keys (2000000); `seed hollow` (1, 1, 0) gives the same users, chats and
+-- members with one message a chat, to compare with.
 \set ON_ERROR_STOP on
 \timing on
 
@@ -47,9 +50,9 @@ SELECT c, s, pg_temp.author(c, s), 'text',
        CASE WHEN s % 997 = 0 THEN '' ELSE a.w || ' ' || b.w || 'x report ' || s END,
        1764000000000 + s * 1000 + c, s % 997 = 0,
        CASE WHEN s % 997 = 0 THEN '' ELSE a.w || ' ' || b.w || 'x report ' || s END
-FROM (SELECT 1 AS c, s FROM generate_series(1, 1000000) AS s
+FROM (SELECT 1 AS c, s FROM generate_series(1, :big) AS s
       UNION ALL
-      SELECT c, s FROM generate_series(2, 10000) AS c, generate_series(1, 401) AS s) AS g
+      SELECT c, s FROM generate_series(2, 10000) AS c, generate_series(1, :per_chat) AS s) AS g
 JOIN words a ON a.n = g.s % 20
 JOIN words b ON b.n = (g.s * 7 + g.c) % 20;
 
@@ -65,7 +68,7 @@ SELECT i % 49999 + 2, md5(i::text), md5('f' || i), 200,
        '{"id":' || i || ',"chat_id":' || (i % 10000 + 1) || ',"seq":' || i
          || ',"author_id":2,"type":"text","content":"a message of about sixty characters, as the load tool sends","reply_to_id":null,"client_id":null,"created_at":"2026-12-06T12:00:00Z","edited_at":null,"deleted":false,"reactions":[]}',
        (extract(epoch FROM now()) * 1000)::bigint - (i % 82800) * 1000, i
-FROM generate_series(1, 2000000) AS i;
+FROM generate_series(1, :keys) AS i;
 
 INSERT INTO auth_tokens (user_id, token_hash, created_at, expires_at, revoked_at)
 SELECT i % 49999 + 2, md5('token' || i), 1764000000000, 4102444800000,

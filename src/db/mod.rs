@@ -193,13 +193,15 @@ impl Database {
 
 /// Every statement is planned for the values it runs with, never from a plan cached for the
 /// connection. diesel prepares each statement once per connection, and PostgreSQL's default
-/// (`auto`) switches a prepared statement to one generic plan after five runs; a generic plan
-/// chosen while a table was small (a hash join over a sequential scan of `idempotency_keys`
-/// or `chats`, the right plan for a few hundred rows) stays in use as the table grows until
-/// the next `ANALYZE` of it: with 300,000 keys added by SQL after a minute of sends, sends fell
-/// from 2,900 to 470 a second while every batch read whole tables (docs/benchmarks.md,
-/// "Flat at scale"). A custom plan sees the table's current size and the arrays' lengths;
-/// planning the send's statements again costs less than the noise of a send run there.
+/// (`auto`) then settles on plans chosen while the tables were small (a hash join over a
+/// sequential scan of `idempotency_keys` or `chats`, right for a few hundred rows) and keeps
+/// them as the tables grow, until an `ANALYZE` of the table happens to invalidate them: with
+/// 300,000 keys and 50,000 chats added by SQL after 3 s of sends, sends fell from 2,881 to 908 a
+/// second while batches read 64 million rows of `chats` in 10 s (docs/benchmarks.md, "Flat at
+/// scale"). For a table of a few pages a sequential scan is the cheapest plan, so no statement
+/// shape avoids this; only not keeping the plan does. The price is planning every run: about a
+/// millisecond of PostgreSQL's time per send batch (20 % of its throughput on the batch's
+/// statements alone, measured with `docs/pgbench/send_batch.sql`).
 pub const PG_SESSION: &str = "SET plan_cache_mode = force_custom_plan";
 
 /// WAL lets readers proceed during a write; `synchronous = FULL` makes a commit durable before

@@ -1,5 +1,5 @@
 -- Counters that make a chat's unread count for a member a sum of three numbers, whatever the
--- chat holds (docs/api.md, "Unread counts"):
+-- chat holds (src/db/queries/unread.rs):
 --   unread = chats.message_count - chat_authors.message_count (own) - chat_members.read_count
 -- Each is kept by the writes that change it, under the chat's lock.
 

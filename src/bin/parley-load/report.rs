@@ -222,3 +222,30 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_count_completions_per_stretch_and_leave_out_a_short_last_one() {
+        let ms = Duration::from_millis;
+        let samples = [
+            (ms(100), ms(5)),
+            (ms(900), ms(7)),
+            (ms(1_500), ms(9)),
+            (ms(2_100), ms(1)), // in the stretch cut short by the run's end
+        ];
+        let series = IntervalFigure::series(&samples, Duration::from_secs(1), ms(2_500));
+        assert_eq!(series.len(), 2);
+        assert_eq!(
+            (series[0].from_s, series[0].to_s, series[0].per_second),
+            (0, 1, 2.0)
+        );
+        assert_eq!(series[0].p99_ms, 7.0);
+        assert_eq!(
+            (series[1].from_s, series[1].per_second, series[1].p50_ms),
+            (1, 1.0, 9.0)
+        );
+    }
+}

@@ -4,8 +4,8 @@
 //! where `super::Conn` is that backend's concrete connection: diesel checks every query
 //! against both backends at compile time, and `with_backend!` chooses the module at run time.
 //! The modules depend on each other in one direction: `guards` (checks and locks), then
-//! `aggregates` (complete reads), then `events` (the log), then the commands (`chats`,
-//! `messages`); `users` and `idempotency` stand apart.
+//! `aggregates` (complete reads), then `events` (the log) and `unread` (the unread counters),
+//! then the commands (`chats`, `messages`); `users` and `idempotency` stand apart.
 
 mod batch_statements;
 mod fixed_text;

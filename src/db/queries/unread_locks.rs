@@ -1,10 +1,11 @@
 //! The locks that keep each member's `read_count` exact (see `queries::unread`).
 //!
 //! A read marker's move counts messages; a delete changes which messages count. On PostgreSQL
-//! the two must not interleave, so a marker move holds its chat's row `FOR KEY SHARE` and a
-//! delete holds it `FOR UPDATE`, which conflict; sends hold it `FOR NO KEY UPDATE`, which
-//! conflicts with neither a marker move (marker moves never wait for sends) nor nothing else
-//! they need. A member's concurrent marker moves are serialised on their membership row.
+//! the two must not interleave: a marker move holds its chat's row `FOR KEY SHARE`, a delete
+//! holds it `FOR UPDATE`, and those two conflict. Sends hold the row `FOR NO KEY UPDATE`, which
+//! conflicts with deletes but not with marker moves: a marker never passes a seq that is not
+//! committed (it is capped at the chat's committed `last_seq`), so sends cannot change what a
+//! move counts. A member's own concurrent moves queue on their membership row.
 //! SQLite has one connection, so every transaction already runs alone.
 
 use std::future::Future;
