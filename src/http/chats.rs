@@ -144,8 +144,9 @@ struct ChatListQuery {
     before: Option<String>,
 }
 
-/// The chat list's range: every chat without `limit`; else a page, continued from `before`
-/// (a cursor only the `Link` of a previous page gives, so it needs `limit` too).
+/// The chat list's range: every chat without `limit` or `before`; else a page (of
+/// `DEFAULT_PAGE` when only `before` is given), continued from `before`, a cursor that the
+/// `Link` of a previous page gives.
 fn parse_chat_list_query(query: &str) -> Result<ChatListRange, AppError> {
     let q: ChatListQuery = super::extractors::parse_query(query)?;
     let limit = query_number("limit", q.limit.as_deref(), 1, MAX_PAGE)?;
@@ -158,11 +159,13 @@ fn parse_chat_list_query(query: &str) -> Result<ChatListRange, AppError> {
             })
         })
         .transpose()?;
-    match (limit, before) {
-        (None, None) => Ok(ChatListRange::All),
-        (Some(limit), before) => Ok(ChatListRange::Page { limit, before }),
-        (None, Some(_)) => Err(AppError::bad_request("before needs limit.")),
-    }
+    Ok(match (limit, before) {
+        (None, None) => ChatListRange::All,
+        (limit, before) => ChatListRange::Page {
+            limit: limit.unwrap_or(DEFAULT_PAGE),
+            before,
+        },
+    })
 }
 
 #[utoipa::path(
@@ -171,7 +174,7 @@ fn parse_chat_list_query(query: &str) -> Result<ChatListRange, AppError> {
     tag = "chats",
     params(
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "at most this many chats; a `Link` header (rel=\"next\") leads to the next page when there are more"),
-        ("before" = Option<String>, Query, description = "opaque: the cursor of the `Link` of the previous page (with `limit`)"),
+        ("before" = Option<String>, Query, pattern = r"^[0-9]{1,18}\.[1-9][0-9]{0,17}$", description = "opaque: the cursor of the `Link` of the previous page; alone, a page of 50"),
     ),
     responses(
         (status = 200, description = "The caller's chats, most recent activity first", body = Vec<ChatSummary>,

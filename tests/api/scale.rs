@@ -213,7 +213,7 @@ on_both_backends! {
         assert!(page[1]["members"].as_array().is_some_and(|m| m.len() == 2));
 
         for bad in ["limit=0", "limit=201", "limit=x", "limit=2&before=nonsense", "limit=2&before=1.0",
-                    "before=1.2", "limit=2&before=", "limit=-1"] {
+                    "before=x", "limit=2&before=", "limit=-1"] {
             api.get(&format!("/api/v1/chats?{bad}"), &bob.token).await.expect_error(400, "bad_request");
         }
         // Only the caller's own chats, and only with a live token.
@@ -221,6 +221,13 @@ on_both_backends! {
         let cursor = first.header("link").unwrap().split("before=").nth(1).unwrap().split('>').next().unwrap().to_owned();
         let theirs = api.get(&format!("/api/v1/chats?limit=5&before={cursor}"), &carol.token).await;
         assert_eq!(theirs.expect(200), &json!([]));
+        // A cursor alone reads a page of the default size: here, the rest of the list.
+        let rest = api.get(&format!("/api/v1/chats?before={cursor}"), &bob.token).await;
+        let rest: Vec<i64> = rest.expect(200).as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+        assert_eq!(rest, whole[2..]);
+        // The cursor's documented pattern holds what Parley writes.
+        let pattern = regex::Regex::new(r"^[0-9]{1,18}\.[1-9][0-9]{0,17}$").unwrap();
+        assert!(pattern.is_match(&cursor), "{cursor}");
         api.request(awc::http::Method::POST, "/api/v1/auth/logout", Some(&bob.token), &[], None).await.expect(204);
         api.get("/api/v1/chats?limit=2", &bob.token).await.expect_error(401, "unauthorized");
     }
