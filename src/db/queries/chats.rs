@@ -330,13 +330,17 @@ pub async fn mark_read(
     }
     // Under the lock, the marker may have moved further meanwhile (another request of theirs):
     // it never goes back.
-    let from = conn
+    let (last_read_seq, read_count) = conn
         .lock_read_marker(chat_id, user_id)
         .await?
         .ok_or_else(AppError::not_a_member)?;
-    if target <= from {
+    if target <= last_read_seq {
         return Ok(Written::new(204, None, Vec::new()));
     }
+    let from = super::unread::Marker {
+        last_read_seq,
+        read_count,
+    };
     super::unread::move_marker(conn, chat_id, user_id, from, target).await?;
     let marker = Some(ReadMarker {
         chat_id,

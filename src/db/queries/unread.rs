@@ -42,15 +42,23 @@ async fn others_between(
         .await?)
 }
 
-/// Moves the member's marker from `from` to `to` (`from < to <= last_seq`), with their
-/// `read_count`. The caller holds `UnreadLocks::lock_read_marker`. Counts the messages on
-/// the shorter side of `to`: those passed over, or those still unread after it, so that
-/// marking a whole chat read costs nothing however far behind the member was.
+/// Where a member's marker is, and what it has counted: `read_count` at `last_read_seq`.
+#[derive(Clone, Copy, Debug)]
+pub struct Marker {
+    pub last_read_seq: i64,
+    pub read_count: i64,
+}
+
+/// Moves the member's marker from `from` to `to` (`from.last_read_seq < to <= last_seq`),
+/// with their `read_count`. The caller holds `UnreadLocks::lock_read_marker`, which read
+/// `from`. Counts the messages on the shorter side of `to`: those passed over, or those still
+/// unread after it, so that marking a whole chat read costs nothing however far behind the
+/// member was.
 pub async fn move_marker(
     conn: &mut Conn,
     chat_id: i64,
     user_id: i64,
-    from: i64,
+    from: Marker,
     to: i64,
 ) -> AppResult<()> {
     // One statement, so that the three figures describe the same moment: sends may commit
@@ -69,13 +77,8 @@ pub async fn move_marker(
         ))
         .first(conn)
         .await?;
-    let read_before: i64 = chat_members::table
-        .find((chat_id, user_id))
-        .select(chat_members::read_count)
-        .first(conn)
-        .await?;
-    let read_count = if to - from <= last_seq - to {
-        read_before + others_between(conn, chat_id, user_id, from, to).await?
+    let read_count = if to - from.last_read_seq <= last_seq - to {
+        from.read_count + others_between(conn, chat_id, user_id, from.last_read_seq, to).await?
     } else {
         live - own.unwrap_or(0) - others_between(conn, chat_id, user_id, to, last_seq).await?
     };

@@ -18,13 +18,13 @@ use crate::db::{PgConn, SqliteConn};
 
 pub trait UnreadLocks {
     /// Holds the chat against deletes and the membership against the member's other marker
-    /// moves until the transaction ends; returns the member's `last_read_seq` as it is then,
-    /// or `None` if they are not a member.
+    /// moves until the transaction ends; returns the member's `last_read_seq` and
+    /// `read_count` as they are then, or `None` if they are not a member.
     fn lock_read_marker(
         &mut self,
         chat_id: i64,
         user_id: i64,
-    ) -> impl Future<Output = QueryResult<Option<i64>>> + Send;
+    ) -> impl Future<Output = QueryResult<Option<(i64, i64)>>> + Send;
 
     /// Holds the chat against marker moves until the transaction ends (the caller already
     /// holds it against every other writer).
@@ -35,7 +35,11 @@ pub trait UnreadLocks {
 }
 
 impl UnreadLocks for PgConn {
-    async fn lock_read_marker(&mut self, chat_id: i64, user_id: i64) -> QueryResult<Option<i64>> {
+    async fn lock_read_marker(
+        &mut self,
+        chat_id: i64,
+        user_id: i64,
+    ) -> QueryResult<Option<(i64, i64)>> {
         chats::table
             .find(chat_id)
             .select(chats::id)
@@ -45,7 +49,7 @@ impl UnreadLocks for PgConn {
             .optional()?;
         chat_members::table
             .find((chat_id, user_id))
-            .select(chat_members::last_read_seq)
+            .select((chat_members::last_read_seq, chat_members::read_count))
             .for_update()
             .first(self)
             .await
@@ -65,10 +69,14 @@ impl UnreadLocks for PgConn {
 }
 
 impl UnreadLocks for SqliteConn {
-    async fn lock_read_marker(&mut self, chat_id: i64, user_id: i64) -> QueryResult<Option<i64>> {
+    async fn lock_read_marker(
+        &mut self,
+        chat_id: i64,
+        user_id: i64,
+    ) -> QueryResult<Option<(i64, i64)>> {
         chat_members::table
             .find((chat_id, user_id))
-            .select(chat_members::last_read_seq)
+            .select((chat_members::last_read_seq, chat_members::read_count))
             .first(self)
             .await
             .optional()
