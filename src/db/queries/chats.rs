@@ -341,7 +341,7 @@ pub async fn mark_read(
         last_read_seq,
         read_count,
     };
-    super::unread::move_marker(conn, chat_id, user_id, from, target).await?;
+    super::unread::move_marker(conn, chat_id, user_id, from, target, chat.last_seq).await?;
     let marker = Some(ReadMarker {
         chat_id,
         user_id,

@@ -49,37 +49,38 @@ pub struct Marker {
     pub read_count: i64,
 }
 
-/// Moves the member's marker from `from` to `to` (`from.last_read_seq < to <= last_seq`),
-/// with their `read_count`. The caller holds `UnreadLocks::lock_read_marker`, which read
-/// `from`. Counts the messages on the shorter side of `to`: those passed over, or those still
-/// unread after it, so that marking a whole chat read costs nothing however far behind the
-/// member was.
+/// Moves the member's marker from `from` to `to` (`from.last_read_seq < to <= seen_last_seq`,
+/// the chat's last seq as the caller read it), with their `read_count`. The caller holds
+/// `UnreadLocks::lock_read_marker`, which read `from`. Counts the messages on the shorter side
+/// of `to`: those passed over, or those still unread after it, so that marking a whole chat
+/// read costs nothing however far behind the member was.
 pub async fn move_marker(
     conn: &mut Conn,
     chat_id: i64,
     user_id: i64,
     from: Marker,
     to: i64,
+    seen_last_seq: i64,
 ) -> AppResult<()> {
-    // One statement, so that the three figures describe the same moment: sends may commit
-    // meanwhile (they do not wait for marker moves), but only above that moment's last seq.
-    let (last_seq, live, own): (i64, i64, Option<i64>) = chats::table
-        .left_join(
-            chat_authors::table.on(chat_authors::chat_id
-                .eq(chats::id)
-                .and(chat_authors::user_id.eq(user_id))),
-        )
-        .filter(chats::id.eq(chat_id))
-        .select((
-            chats::last_seq,
-            chats::message_count,
-            chat_authors::message_count.nullable(),
-        ))
-        .first(conn)
-        .await?;
-    let read_count = if to - from.last_read_seq <= last_seq - to {
+    let read_count = if to - from.last_read_seq <= seen_last_seq - to {
         from.read_count + others_between(conn, chat_id, user_id, from.last_read_seq, to).await?
     } else {
+        // One statement, so that the three figures describe the same moment: sends may commit
+        // meanwhile (they do not wait for marker moves), but only above that moment's last seq.
+        let (last_seq, live, own): (i64, i64, Option<i64>) = chats::table
+            .left_join(
+                chat_authors::table.on(chat_authors::chat_id
+                    .eq(chats::id)
+                    .and(chat_authors::user_id.eq(user_id))),
+            )
+            .filter(chats::id.eq(chat_id))
+            .select((
+                chats::last_seq,
+                chats::message_count,
+                chat_authors::message_count.nullable(),
+            ))
+            .first(conn)
+            .await?;
         live - own.unwrap_or(0) - others_between(conn, chat_id, user_id, to, last_seq).await?
     };
     diesel::update(chat_members::table.find((chat_id, user_id)))
