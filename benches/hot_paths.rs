@@ -10,15 +10,18 @@ use actix::prelude::*;
 use bytestring::ByteString;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use parley::actors::messages::Outbound;
-use parley::domain::{ChatEvent, EventPayload, Message, Reaction, Timestamp};
+use parley::domain::{
+    ChatEvent, ChatId, EventPayload, Message, MessageId, MessageKind, Reaction, Seq, Timestamp,
+    UserId,
+};
 
 fn message() -> Message {
     Message {
-        id: 101,
-        chat_id: 2,
-        seq: 57,
-        author_id: 3,
-        kind: "text".into(),
+        id: MessageId(101),
+        chat_id: ChatId(2),
+        seq: Seq(57),
+        author_id: UserId(3),
+        kind: MessageKind::Text,
         content: "A message of ordinary length, with some ünïcödé and an emoji 👍 in it.".into(),
         reply_to_id: None,
         client_id: Some("c-123".into()),
@@ -28,7 +31,7 @@ fn message() -> Message {
         reactions: (0..5)
             .map(|i| Reaction {
                 emoji: "👍".into(),
-                user_id: 10 + i,
+                user_id: UserId(10 + i),
                 created_at: Timestamp(1_795_698_302_000 + i),
             })
             .collect(),
@@ -37,8 +40,8 @@ fn message() -> Message {
 
 fn serialisation(c: &mut Criterion) {
     let event = ChatEvent {
-        chat_id: 2,
-        seq: 57,
+        chat_id: ChatId(2),
+        seq: Seq(57),
         payload: EventPayload::MessageCreated(message()),
     };
     c.bench_function("serialise message.created (5 reactions)", |b| {

@@ -2,12 +2,8 @@
 //! that what they change takes effect in that server at once (open sockets closed, tokens out
 //! of its cache) on every node.
 
-use std::time::Duration;
-
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
-
 use crate::config::{Config, UsersCommand};
+use crate::domain::{AccountStatus, UserId};
 
 pub async fn run(
     config: &Config,
@@ -26,117 +22,61 @@ pub async fn run(
         }
         format!("http://{addr}")
     });
-    let admin = AdminClient {
-        base: base.trim_end_matches('/').to_owned(),
-        token,
-        http: awc::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .finish(),
-    };
+    let admin = parley_client::Client::new(&base).with_token(&token);
     match action {
         UsersCommand::List { query } => {
-            for user in admin.search(query.as_deref().unwrap_or_default()).await? {
+            let query = query.as_deref().unwrap_or_default();
+            for user in admin.admin_users(query, 200).await.map_err(say)?.users {
                 println!("{}", describe(&user));
             }
         }
         UsersCommand::Deactivate { username } => {
-            let id = admin.id_of(&username).await?;
-            let user = admin.post(&format!("/admin/users/{id}/deactivate")).await?;
+            let id = id_of(&admin, &username).await?;
+            let user = admin.admin_deactivate(id).await.map_err(say)?;
             println!(
                 "deactivated: {} (tokens revoked, sessions closed)",
                 describe(&user)
             );
         }
         UsersCommand::Reactivate { username } => {
-            let id = admin.id_of(&username).await?;
-            let user = admin.post(&format!("/admin/users/{id}/reactivate")).await?;
+            let id = id_of(&admin, &username).await?;
+            let user = admin.admin_reactivate(id).await.map_err(say)?;
             println!("reactivated: {}", describe(&user));
         }
     }
     Ok(())
 }
 
-/// The parts of the admin API's `AccountStatus` this command shows.
-#[derive(Deserialize)]
-struct Account {
-    id: i64,
-    username: String,
-    deactivated_at: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct AccountList {
-    users: Vec<Account>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    detail: String,
-}
-
-fn describe(user: &Account) -> String {
+fn describe(user: &AccountStatus) -> String {
     let state = match &user.deactivated_at {
-        Some(at) => format!("deactivated since {at}"),
+        Some(at) => format!("deactivated since {}", at.to_rfc3339()),
         None => "active".to_owned(),
     };
     format!("{} (id {}, {state})", user.username, user.id)
 }
 
-struct AdminClient {
-    base: String,
-    token: String,
-    http: awc::Client,
+/// The account with exactly this username.
+async fn id_of(admin: &parley_client::Client, username: &str) -> Result<UserId, String> {
+    admin
+        .admin_user_named(username)
+        .await
+        .map_err(say)?
+        .map(|u| u.id)
+        .ok_or_else(|| format!("no account named {username:?}"))
 }
 
-impl AdminClient {
-    async fn call<T: DeserializeOwned>(&self, request: awc::ClientRequest) -> Result<T, String> {
-        let mut response = request
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach the server at {}: {e}", self.base))?;
-        let body = response
-            .body()
-            .await
-            .map_err(|e| format!("the server's answer was cut short: {e}"))?;
-        match response.status().as_u16() {
-            200 => serde_json::from_slice(&body)
-                .map_err(|e| format!("the server's answer is not what this version expects: {e}")),
-            401 => Err("the server refused PARLEY_ADMIN_TOKEN".to_owned()),
-            status => Err(format!(
-                "the server answered {status}: {}",
-                serde_json::from_slice::<ErrorBody>(&body)
-                    .map_or_else(|_| "no detail".to_owned(), |e| e.detail)
-            )),
+/// What an operator reads when a call fails.
+fn say(error: parley_client::Error) -> String {
+    match error {
+        parley_client::Error::Api { status: 401, .. } => {
+            "the server refused PARLEY_ADMIN_TOKEN".to_owned()
         }
-    }
-
-    async fn search(&self, query: &str) -> Result<Vec<Account>, String> {
-        let params = serde_urlencoded::to_string([("query", query), ("limit", "200")])
-            .map_err(|e| e.to_string())?;
-        let found: AccountList = self
-            .call(self.http.get(format!("{}/admin/users?{params}", self.base)))
-            .await?;
-        Ok(found.users)
-    }
-
-    /// The id of the account with exactly this username.
-    async fn id_of(&self, username: &str) -> Result<i64, String> {
-        let params =
-            serde_urlencoded::to_string([("username", username)]).map_err(|e| e.to_string())?;
-        let found: AccountList = self
-            .call(self.http.get(format!("{}/admin/users?{params}", self.base)))
-            .await?;
-        found
-            .users
-            .iter()
-            .find(|u| u.username == username)
-            .map(|u| u.id)
-            .ok_or_else(|| format!("no account named {username:?}"))
-    }
-
-    async fn post(&self, path: &str) -> Result<Account, String> {
-        self.call(self.http.post(format!("{}{path}", self.base)))
-            .await
+        parley_client::Error::Api { status, detail, .. } => {
+            format!("the server answered {status}: {detail}")
+        }
+        parley_client::Error::Transport(e) => format!("cannot reach the server: {e}"),
+        parley_client::Error::Decode(e) => {
+            format!("the server's answer is not what this version expects: {e}")
+        }
     }
 }

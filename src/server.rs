@@ -65,7 +65,7 @@ impl Parley {
             wait_for_shutdown_signal().await;
             tracing::info!("shutdown signal received; finishing in-flight requests");
             directory.kick_all(Kick {
-                code: 1001,
+                code: parley_types::CloseCode::GoingAway,
                 reason: "server shutting down",
             });
             // WebSockets run outside the server's own count of connections in flight.

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
-use super::chat_room::{ChatRoom, RoomDeps};
+use parley_types::ChatId;
+
 use super::db_executor::{ask, DbExecutor};
 use super::db_ops::CreateChat;
 use super::messages::{Deliver, DeliverRemote, ReadyEvent, Reply};
+use super::room::{ChatRoom, RoomDeps};
 use super::session_directory::SessionDirectory;
 use crate::domain::Chat;
 use crate::error::AppResult;
@@ -30,9 +32,9 @@ impl ChatRegistry {
         }
     }
 
-    fn thread_of(&self, chat_id: i64) -> Option<&ArbiterHandle> {
+    fn thread_of(&self, chat_id: ChatId) -> Option<&ArbiterHandle> {
         let count = i64::try_from(self.threads.len()).ok()?;
-        let index = usize::try_from(chat_id.rem_euclid(count.max(1))).ok()?;
+        let index = usize::try_from(chat_id.get().rem_euclid(count.max(1))).ok()?;
         self.threads.get(index)
     }
 
@@ -45,7 +47,7 @@ impl ChatRegistry {
 
     /// Sends `message` to the chat's room, starting the room if none is running, and waits
     /// for its reply.
-    pub async fn send<M>(&self, chat_id: i64, message: M) -> AppResult<M::Result>
+    pub async fn send<M>(&self, chat_id: ChatId, message: M) -> AppResult<M::Result>
     where
         M: Message + Send + 'static,
         M::Result: Send,
@@ -59,7 +61,7 @@ impl ChatRegistry {
     }
 
     /// Queues `message` for the chat's room if one is running (see `RoomSlots::tell_if_running`).
-    pub fn tell_if_running<M>(&self, chat_id: i64, message: M) -> bool
+    pub fn tell_if_running<M>(&self, chat_id: ChatId, message: M) -> bool
     where
         M: Message + Send + 'static,
         M::Result: Send,
@@ -70,7 +72,7 @@ impl ChatRegistry {
     }
 
     /// The chats whose rooms run on this node.
-    pub fn running_chats(&self) -> Vec<i64> {
+    pub fn running_chats(&self) -> Vec<ChatId> {
         self.deps.slots.running()
     }
 
@@ -81,7 +83,7 @@ impl ChatRegistry {
     pub fn deliver_remote(
         &self,
         directory: &SessionDirectory,
-        chat_id: i64,
+        chat_id: ChatId,
         events: Vec<ReadyEvent>,
     ) {
         let Some(first_seq) = events.first().map(|e| e.seq) else {
@@ -93,7 +95,11 @@ impl ChatRegistry {
         let deliver = DeliverRemote { events };
         if joins_someone_here {
             self.deps.slots.tell(chat_id, deliver, || {
-                self.start(ChatRoom::seeded(chat_id, self.deps.clone(), first_seq - 1))
+                self.start(ChatRoom::seeded(
+                    chat_id,
+                    self.deps.clone(),
+                    first_seq.prev(),
+                ))
             });
         } else {
             self.deps.slots.tell_if_running(chat_id, deliver);
@@ -117,13 +123,13 @@ impl ChatRegistry {
             return Ok(reply);
         };
         let member_ids = chat.members.iter().map(|m| m.user_id).collect();
-        let room = ChatRoom::created(chat.id, self.deps.clone(), member_ids, first_seq - 1);
+        let room = ChatRoom::created(chat.id, self.deps.clone(), member_ids, first_seq.prev());
         let addr = self.start(room);
         self.deps.slots.install(chat.id, addr);
         // Answered once the room has bound the members' sessions and sent them the creation,
         // so that whatever the client does next comes after it.
         if let Err(e) = self.send(chat.id, Deliver { events }).await {
-            tracing::warn!(chat.id = chat.id, error = %e.chain(), "the new chat's room did not take its events");
+            tracing::warn!(chat.id = %chat.id, error = %e.chain(), "the new chat's room did not take its events");
         }
         Ok(reply)
     }

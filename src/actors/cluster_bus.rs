@@ -6,6 +6,7 @@
 //! receiving rooms read what they miss from the log, and the periodic sweep finds it if
 //! nothing newer comes). This module knows the wire format, not the NATS client.
 
+use parley_types::{ChatId, Seq, TokenId, UserId};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -46,24 +47,24 @@ pub struct ClusterBus {
 
 #[derive(Serialize, Deserialize)]
 struct WireEvent<F> {
-    seq: i64,
+    seq: Seq,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    member: Option<(i64, bool)>,
+    member: Option<(UserId, bool)>,
     frame: F,
 }
 
 #[derive(Serialize, Deserialize)]
 struct EventBatch<F> {
     origin: String,
-    chat_id: i64,
+    chat_id: ChatId,
     events: Vec<WireEvent<F>>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct EphemeralMessage<F> {
     origin: String,
-    chat_id: i64,
-    from_user: i64,
+    chat_id: ChatId,
+    from_user: UserId,
     to_sender: bool,
     frame: F,
 }
@@ -71,38 +72,38 @@ struct EphemeralMessage<F> {
 #[derive(Serialize, Deserialize)]
 struct PresenceReport {
     origin: String,
-    users: Vec<i64>,
+    users: Vec<UserId>,
     here: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Revocation {
     origin: String,
-    user_id: i64,
-    token_id: i64,
+    user_id: UserId,
+    token_id: TokenId,
 }
 
 /// A message from another node, parsed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Incoming {
     Events {
-        chat_id: i64,
+        chat_id: ChatId,
         events: Vec<ReadyEvent>,
     },
     Ephemeral {
-        chat_id: i64,
-        from_user: i64,
+        chat_id: ChatId,
+        from_user: UserId,
         to_sender: bool,
         frame: ByteString,
     },
     Revoked {
-        user_id: i64,
-        token_id: i64,
+        user_id: UserId,
+        token_id: TokenId,
     },
     /// Node `node` has sessions of `users` (`here`), or no longer has.
     Presence {
         node: String,
-        users: Vec<i64>,
+        users: Vec<UserId>,
         here: bool,
     },
 }
@@ -128,7 +129,7 @@ impl ClusterBus {
     }
 
     /// Events this node's room for `chat_id` committed, as one message.
-    pub fn publish_events(&self, chat_id: i64, events: &[ReadyEvent]) {
+    pub fn publish_events(&self, chat_id: ChatId, events: &[ReadyEvent]) {
         if events.is_empty() {
             return;
         }
@@ -152,8 +153,8 @@ impl ClusterBus {
 
     pub fn publish_ephemeral(
         &self,
-        chat_id: i64,
-        from_user: i64,
+        chat_id: ChatId,
+        from_user: UserId,
         to_sender: bool,
         frame: &ByteString,
     ) {
@@ -170,7 +171,7 @@ impl ClusterBus {
         self.enqueue(format!("{EPHEMERAL}.{chat_id}"), &message);
     }
 
-    pub fn publish_revocation(&self, user_id: i64, token_id: i64) {
+    pub fn publish_revocation(&self, user_id: UserId, token_id: TokenId) {
         let message = Revocation {
             origin: self.node_id.to_string(),
             user_id,
@@ -180,7 +181,7 @@ impl ClusterBus {
     }
 
     /// Whether these users have sessions on this node.
-    pub fn publish_presence(&self, users: &[i64], here: bool) {
+    pub fn publish_presence(&self, users: &[UserId], here: bool) {
         for part in users.chunks(PRESENCE_PART) {
             let report = PresenceReport {
                 origin: self.node_id.to_string(),
@@ -268,20 +269,25 @@ mod tests {
         let (b, _) = bus("b");
         let events = vec![
             ReadyEvent {
-                seq: 4,
+                seq: Seq(4),
                 frame: ByteString::from(r#"{"type":"member.joined","chat_id":7,"seq":4}"#),
-                membership: Some((12, true)),
+                membership: Some((UserId(12), true)),
             },
             ReadyEvent {
-                seq: 5,
+                seq: Seq(5),
                 frame: ByteString::from(r#"{"type":"message.created","chat_id":7,"seq":5}"#),
                 membership: None,
             },
         ];
-        a.publish_events(7, &events);
-        a.publish_ephemeral(7, 12, false, &ByteString::from(r#"{"type":"typing"}"#));
-        a.publish_revocation(12, 99);
-        a.publish_presence(&[12, 13], true);
+        a.publish_events(ChatId(7), &events);
+        a.publish_ephemeral(
+            ChatId(7),
+            UserId(12),
+            false,
+            &ByteString::from(r#"{"type":"typing"}"#),
+        );
+        a.publish_revocation(UserId(12), TokenId(99));
+        a.publish_presence(&[UserId(12), UserId(13)], true);
         let mut read = Vec::new();
         while let Ok(out) = a_out.try_recv() {
             assert_eq!(a.parse(&out.subject, &out.payload), None, "own echo");
@@ -290,20 +296,23 @@ mod tests {
         assert_eq!(
             read,
             vec![
-                Incoming::Events { chat_id: 7, events },
+                Incoming::Events {
+                    chat_id: ChatId(7),
+                    events
+                },
                 Incoming::Ephemeral {
-                    chat_id: 7,
-                    from_user: 12,
+                    chat_id: ChatId(7),
+                    from_user: UserId(12),
                     to_sender: false,
                     frame: ByteString::from(r#"{"type":"typing"}"#),
                 },
                 Incoming::Revoked {
-                    user_id: 12,
-                    token_id: 99,
+                    user_id: UserId(12),
+                    token_id: TokenId(99),
                 },
                 Incoming::Presence {
                     node: "a".to_owned(),
-                    users: vec![12, 13],
+                    users: vec![UserId(12), UserId(13)],
                     here: true,
                 },
             ]

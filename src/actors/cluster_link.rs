@@ -8,6 +8,7 @@
 //! node that died between its commit and its publish, or a NATS outage, costs latency, never
 //! an event.
 
+use parley_types::{ChatId, Seq};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -181,14 +182,14 @@ fn dispatch(deps: &LinkDeps, incoming: Incoming) {
 
 fn revoked() -> Kick {
     Kick {
-        code: 1008,
+        code: parley_types::CloseCode::PolicyViolation,
         reason: "token revoked",
     }
 }
 
 async fn sweep(deps: LinkDeps, sweep_now: Arc<Notify>) {
     // What each room was last told, so that a quiet chat costs its room nothing.
-    let mut told: HashMap<i64, i64> = HashMap::new();
+    let mut told: HashMap<ChatId, Seq> = HashMap::new();
     let mut every = tokio::time::interval(deps.sweep_every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -204,9 +205,9 @@ async fn sweep(deps: LinkDeps, sweep_now: Arc<Notify>) {
     }
 }
 
-async fn sweep_rooms(deps: &LinkDeps, told: &mut HashMap<i64, i64>) {
+async fn sweep_rooms(deps: &LinkDeps, told: &mut HashMap<ChatId, Seq>) {
     let chat_ids = deps.registry.running_chats();
-    let running: HashSet<i64> = chat_ids.iter().copied().collect();
+    let running: HashSet<ChatId> = chat_ids.iter().copied().collect();
     told.retain(|chat_id, _| running.contains(chat_id));
     if chat_ids.is_empty() {
         return;

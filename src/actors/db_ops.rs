@@ -2,6 +2,7 @@
 //! transaction), does all its work, and returns owned values.
 
 use futures_util::future::BoxFuture;
+use parley_types::{ChatId, MessageId, Seq, TokenId, TokenType, UserId};
 
 use super::db_executor::{DbOp, ExecDeps};
 use crate::auth;
@@ -71,7 +72,7 @@ db_op!(Register -> Session, "register", |this, deps| {
         c, &this.username, &this.display_name, &password_hash, &token.digest,
         auth::TOKEN_TTL_MILLIS,
     ).await)?;
-    Ok(Session { user, access_token: token.token, token_type: "bearer" })
+    Ok(Session { user, access_token: token.token, token_type: TokenType::Bearer })
 });
 
 pub struct Login {
@@ -105,7 +106,7 @@ db_op!(Login -> Session, "login", |this, deps| {
     if !issued {
         return Err(AppError::account_deactivated());
     }
-    Ok(Session { user: User::from(user), access_token: token.token, token_type: "bearer" })
+    Ok(Session { user: User::from(user), access_token: token.token, token_type: TokenType::Bearer })
 });
 
 pub struct Authenticate {
@@ -127,7 +128,7 @@ db_op!(Authenticate -> Option<TokenOwner>, "authenticate", |this, deps| {
 
 /// Revokes a token; the caller closes the token's sessions.
 pub struct Logout {
-    pub token_id: i64,
+    pub token_id: TokenId,
 }
 
 db_op!(Logout -> (), "logout", |this, deps| {
@@ -141,10 +142,10 @@ db_op!(Logout -> (), "logout", |this, deps| {
 
 /// Revokes every token of a user ("sign out everywhere"); returns their ids.
 pub struct RevokeAllTokens {
-    pub user_id: i64,
+    pub user_id: UserId,
 }
 
-db_op!(RevokeAllTokens -> Vec<i64>, "revoke_all_tokens", |this, deps| {
+db_op!(RevokeAllTokens -> Vec<TokenId>, "revoke_all_tokens", |this, deps| {
     let mut conn = deps.db.conn().await?;
     let revoked = with_backend!(&mut conn, q, c => q::users::revoke_tokens_of(
         c, this.user_id, None,
@@ -158,13 +159,13 @@ db_op!(RevokeAllTokens -> Vec<i64>, "revoke_all_tokens", |this, deps| {
 /// Changes a user's password, given the current one; every other token of the user is
 /// revoked. Returns the revoked tokens' ids, or `WrongPassword` (403) for a wrong current one.
 pub struct ChangePassword {
-    pub user_id: i64,
-    pub token_id: i64,
+    pub user_id: UserId,
+    pub token_id: TokenId,
     pub current_password: String,
     pub new_password: String,
 }
 
-db_op!(ChangePassword -> Vec<i64>, "change_password", |this, deps| {
+db_op!(ChangePassword -> Vec<TokenId>, "change_password", |this, deps| {
     let found = {
         let mut conn = deps.db.conn().await?;
         with_backend!(&mut conn, q, c => q::users::find_row(c, this.user_id).await)?
@@ -192,10 +193,10 @@ db_op!(ChangePassword -> Vec<i64>, "change_password", |this, deps| {
 /// Deactivates an account: revokes its tokens (forgotten by the cache at once) and blocks
 /// its logins. Returns the account and the revoked tokens' ids.
 pub struct DeactivateUser {
-    pub user_id: i64,
+    pub user_id: UserId,
 }
 
-db_op!(DeactivateUser -> Option<(AccountStatus, Vec<i64>)>, "deactivate_user", |this, deps| {
+db_op!(DeactivateUser -> Option<(AccountStatus, Vec<TokenId>)>, "deactivate_user", |this, deps| {
     let mut conn = deps.db.conn().await?;
     let done = with_backend!(&mut conn, q, c => q::users::deactivate(c, this.user_id).await)?;
     Ok(done.map(|(user, revoked)| {
@@ -207,7 +208,7 @@ db_op!(DeactivateUser -> Option<(AccountStatus, Vec<i64>)>, "deactivate_user", |
 });
 
 pub struct ReactivateUser {
-    pub user_id: i64,
+    pub user_id: UserId,
 }
 
 db_op!(ReactivateUser -> Option<AccountStatus>, "reactivate_user", |this, deps| {
@@ -245,8 +246,8 @@ db_op!(FindAccount -> Option<AccountStatus>, "find_account", |this, deps| {
 
 /// A user as another user (or itself) sees it: with presence where they share a chat.
 pub struct GetUser {
-    pub user_id: i64,
-    pub viewer_id: i64,
+    pub user_id: UserId,
+    pub viewer_id: UserId,
 }
 
 db_op!(GetUser -> User, "get_user", |this, deps| {
@@ -257,18 +258,18 @@ db_op!(GetUser -> User, "get_user", |this, deps| {
 
 /// Users who share a chat with this one: whom its presence concerns.
 pub struct ContactsOf {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub limit: i64,
 }
 
-db_op!(ContactsOf -> Vec<i64>, "contacts_of", |this, deps| {
+db_op!(ContactsOf -> Vec<UserId>, "contacts_of", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::users::contacts(c, this.user_id, this.limit).await)
 });
 
 /// `(user_id, millis)`: when each user was last seen online.
 pub struct RecordLastSeen {
-    pub seen: Vec<(i64, i64)>,
+    pub seen: Vec<(UserId, i64)>,
 }
 
 db_op!(RecordLastSeen -> (), "record_last_seen", |this, deps| {
@@ -282,15 +283,15 @@ pub enum ChatSpec {
     /// `member_ids` de-duplicated, without the creator.
     Group {
         title: Option<String>,
-        member_ids: Vec<i64>,
+        member_ids: Vec<UserId>,
     },
     Direct {
-        other_id: i64,
+        other_id: UserId,
     },
 }
 
 pub struct CreateChat {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub key: Option<IdempotencyKey>,
     pub spec: ChatSpec,
 }
@@ -310,7 +311,7 @@ db_op!(CreateChat -> Idempotent<Chat>, "create_chat", |this, deps| {
 });
 
 pub struct ListChats {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub range: ChatListRange,
 }
 
@@ -320,8 +321,8 @@ db_op!(ListChats -> ChatListPage, "list_chats", |this, deps| {
 });
 
 pub struct GetChat {
-    pub user_id: i64,
-    pub chat_id: i64,
+    pub user_id: UserId,
+    pub chat_id: ChatId,
 }
 
 db_op!(GetChat -> Chat, "get_chat", |this, deps| {
@@ -330,9 +331,9 @@ db_op!(GetChat -> Chat, "get_chat", |this, deps| {
 });
 
 pub struct AddMember {
-    pub actor_id: i64,
-    pub chat_id: i64,
-    pub user_id: i64,
+    pub actor_id: UserId,
+    pub chat_id: ChatId,
+    pub user_id: UserId,
     pub role: Role,
     pub key: Option<IdempotencyKey>,
 }
@@ -345,9 +346,9 @@ db_op!(AddMember -> Idempotent<Chat>, "add_member", |this, deps| {
 });
 
 pub struct RemoveMember {
-    pub actor_id: i64,
-    pub chat_id: i64,
-    pub user_id: i64,
+    pub actor_id: UserId,
+    pub chat_id: ChatId,
+    pub user_id: UserId,
 }
 
 db_op!(RemoveMember -> Idempotent<()>, "remove_member", |this, deps| {
@@ -358,9 +359,9 @@ db_op!(RemoveMember -> Idempotent<()>, "remove_member", |this, deps| {
 });
 
 pub struct MarkRead {
-    pub user_id: i64,
-    pub chat_id: i64,
-    pub seq: i64,
+    pub user_id: UserId,
+    pub chat_id: ChatId,
+    pub seq: Seq,
     pub key: Option<IdempotencyKey>,
 }
 
@@ -374,8 +375,8 @@ db_op!(MarkRead -> Idempotent<Option<ReadMarker>>, "mark_read", |this, deps| {
 // ---- messages ----------------------------------------------------------------------------
 
 pub struct GetMessage {
-    pub user_id: i64,
-    pub message_id: i64,
+    pub user_id: UserId,
+    pub message_id: MessageId,
 }
 
 db_op!(GetMessage -> Message, "get_message", |this, deps| {
@@ -384,8 +385,8 @@ db_op!(GetMessage -> Message, "get_message", |this, deps| {
 });
 
 pub struct LoadHistory {
-    pub user_id: i64,
-    pub chat_id: i64,
+    pub user_id: UserId,
+    pub chat_id: ChatId,
     pub cursor: HistoryCursor,
     pub limit: i64,
 }
@@ -419,8 +420,8 @@ pub enum MessageChange {
 }
 
 pub struct ChangeMessage {
-    pub user_id: i64,
-    pub message_id: i64,
+    pub user_id: UserId,
+    pub message_id: MessageId,
     pub change: MessageChange,
     pub key: Option<IdempotencyKey>,
 }
@@ -445,13 +446,13 @@ db_op!(ChangeMessage -> Idempotent<Message>, "change_message", |this, deps| {
 
 /// What a room needs to start: who the members are and where the chat's seq stands.
 pub struct LoadRoomState {
-    pub chat_id: i64,
+    pub chat_id: ChatId,
 }
 
 #[derive(Clone, Debug)]
 pub struct RoomState {
-    pub member_ids: Vec<i64>,
-    pub last_seq: i64,
+    pub member_ids: Vec<UserId>,
+    pub last_seq: Seq,
 }
 
 db_op!(LoadRoomState -> Option<RoomState>, "load_room_state", |this, deps| {
@@ -462,37 +463,37 @@ db_op!(LoadRoomState -> Option<RoomState>, "load_room_state", |this, deps| {
 
 /// `(chat_id, last_seq)` of the chats whose rooms run on a node, for its sweep.
 pub struct LastSeqsOf {
-    pub chat_ids: Vec<i64>,
+    pub chat_ids: Vec<ChatId>,
 }
 
-db_op!(LastSeqsOf -> Vec<(i64, i64)>, "last_seqs_of", |this, deps| {
+db_op!(LastSeqsOf -> Vec<(ChatId, Seq)>, "last_seqs_of", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::aggregates::last_seqs(c, &this.chat_ids).await)
 });
 
 /// Which of the tokens of a node's open sessions have been revoked, for its sweep.
 pub struct RevokedAmong {
-    pub token_ids: Vec<i64>,
+    pub token_ids: Vec<TokenId>,
 }
 
-db_op!(RevokedAmong -> Vec<i64>, "revoked_among", |this, deps| {
+db_op!(RevokedAmong -> Vec<TokenId>, "revoked_among", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::users::revoked_among(c, &this.token_ids).await)
 });
 
 /// The chat a message belongs to.
 pub struct ChatOfMessage {
-    pub message_id: i64,
+    pub message_id: MessageId,
 }
 
-db_op!(ChatOfMessage -> Option<i64>, "chat_of_message", |this, deps| {
+db_op!(ChatOfMessage -> Option<ChatId>, "chat_of_message", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::aggregates::chat_of_message(c, this.message_id).await)
 });
 
 pub struct LoadEvents {
-    pub chat_id: i64,
-    pub after_seq: i64,
+    pub chat_id: ChatId,
+    pub after_seq: Seq,
     pub limit: i64,
 }
 
@@ -507,11 +508,11 @@ db_op!(LoadEvents -> Vec<ChatEvent>, "load_events", |this, deps| {
 /// when its token is no longer live (read from the database, never the cache: a revocation
 /// may have committed since the upgrade checked it).
 pub struct SessionChats {
-    pub user_id: i64,
-    pub token_id: i64,
+    pub user_id: UserId,
+    pub token_id: TokenId,
 }
 
-db_op!(SessionChats -> Option<Vec<i64>>, "session_chats", |this, deps| {
+db_op!(SessionChats -> Option<Vec<ChatId>>, "session_chats", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => {
         if !q::users::token_is_live(c, this.token_id).await? {

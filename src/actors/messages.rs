@@ -2,6 +2,7 @@
 //! sessions. They live in this one module, which imports no actor, so that rooms, sessions and
 //! the registry depend on it and never on each other.
 
+use parley_types::{ChatId, Seq, TokenId, UserId};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -132,15 +133,15 @@ pub struct Deliver {
 /// Events that are not persisted and carry no seq.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EphemeralEvent {
-    Read { user_id: i64, seq: i64 },
-    Typing { user_id: i64 },
+    Read { user_id: UserId, seq: Seq },
+    Typing { user_id: UserId },
 }
 
 /// A `typing` frame from a session; refused when its user is not a member of the chat.
 #[derive(Message, Debug)]
 #[rtype(result = "Result<(), Refusal>")]
 pub struct Typing {
-    pub user_id: i64,
+    pub user_id: UserId,
 }
 
 /// Why a room refused a session's request.
@@ -175,7 +176,7 @@ pub struct Subscribe {
 #[rtype(result = "Result<(), Refusal>")]
 pub struct Resume {
     pub subscriber: Subscriber,
-    pub after_seq: i64,
+    pub after_seq: Seq,
 }
 
 // ---- to a session ------------------------------------------------------------------------
@@ -184,8 +185,8 @@ pub struct Resume {
 #[derive(Clone)]
 pub struct Subscriber {
     pub session_id: u64,
-    pub user_id: i64,
-    pub token_id: i64,
+    pub user_id: UserId,
+    pub token_id: TokenId,
     pub outbox: Recipient<Outbound>,
     /// Frames in the outbox, counted across every room that offers to it.
     pub backlog: Arc<Backlog>,
@@ -198,7 +199,7 @@ impl Subscriber {
     /// Offers frames to the session's outbox; false if the session is gone, or if its outbox
     /// is full: then it is told to close as a slow consumer (its client reconnects and
     /// resumes), and counted. `chat_id` names the chat whose frames overflowed it, if any.
-    pub fn offer(&self, outbound: &Outbound, chat_id: Option<i64>, metrics: &Metrics) -> bool {
+    pub fn offer(&self, outbound: &Outbound, chat_id: Option<ChatId>, metrics: &Metrics) -> bool {
         let frames = outbound.frames().len();
         if !self.backlog.reserve(frames) {
             return self.overflowed(chat_id, metrics);
@@ -215,7 +216,7 @@ impl Subscriber {
         }
     }
 
-    fn overflowed(&self, chat_id: Option<i64>, metrics: &Metrics) -> bool {
+    fn overflowed(&self, chat_id: Option<ChatId>, metrics: &Metrics) -> bool {
         metrics.ws_slow_consumer_closes.inc();
         self.overflow.do_send(Overflowed { chat_id });
         false
@@ -260,7 +261,7 @@ impl Backlog {
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct Membership {
-    pub chat_id: i64,
+    pub chat_id: ChatId,
     pub bound: bool,
 }
 
@@ -291,14 +292,14 @@ impl Outbound {
 #[rtype(result = "()")]
 pub struct Overflowed {
     /// The chat whose frames found the outbox full (none for presence frames).
-    pub chat_id: Option<i64>,
+    pub chat_id: Option<ChatId>,
 }
 
 /// Tells a session to close with this WebSocket close code.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct Kick {
-    pub code: u16,
+    pub code: parley_types::CloseCode,
     pub reason: &'static str,
 }
 
@@ -315,10 +316,10 @@ pub struct PanicAfterNextCommit;
 /// the node that has it first), and the membership change it makes, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadyEvent {
-    pub seq: i64,
+    pub seq: Seq,
     pub frame: ByteString,
     /// `(user_id, joined)` for `member.joined` / `member.left`.
-    pub membership: Option<(i64, bool)>,
+    pub membership: Option<(UserId, bool)>,
 }
 
 impl ReadyEvent {
@@ -333,7 +334,7 @@ impl ReadyEvent {
                     .map(|(m, joined)| (m.user_id, joined)),
             }),
             Err(e) => {
-                tracing::error!(chat.id = event.chat_id, seq = event.seq, error = %e, "event did not serialise");
+                tracing::error!(chat.id = %event.chat_id, seq = %event.seq, error = %e, "event did not serialise");
                 None
             }
         }
@@ -355,7 +356,7 @@ pub struct DeliverRemote {
 #[rtype(result = "()")]
 pub struct EphemeralRemote {
     pub frame: ByteString,
-    pub from_user: i64,
+    pub from_user: UserId,
     /// Whether the sender's own sessions get it too (`read` yes, `typing` no).
     pub to_sender: bool,
 }
@@ -365,5 +366,5 @@ pub struct EphemeralRemote {
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct Sweep {
-    pub last_seq: i64,
+    pub last_seq: Seq,
 }

@@ -4,7 +4,6 @@
 //! realtime actors live in `messages`.
 
 pub mod chat_registry;
-pub mod chat_room;
 pub mod cluster_bus;
 pub mod cluster_link;
 pub mod db_executor;
@@ -12,6 +11,7 @@ pub mod db_ops;
 pub mod group_commit;
 pub mod messages;
 pub mod presence;
+pub mod room;
 pub mod room_slots;
 pub mod session_directory;
 pub mod session_permits;
@@ -19,6 +19,7 @@ pub mod token_cache;
 pub mod ws_protocol;
 pub mod ws_session;
 
+use parley_types::{ChatId, TokenId, UserId};
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter};
@@ -30,7 +31,6 @@ use crate::domain::{AccountStatus, Chat, Message};
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 pub use chat_registry::ChatRegistry;
-pub use chat_room::ChatRoom;
 use cluster_bus::ClusterBus;
 pub use db_executor::DbExecutor;
 use db_executor::{ask, DbOp};
@@ -40,6 +40,7 @@ use db_ops::{
 };
 use messages::{ChatWrite, Kick, PostMessage, Reply, Write};
 pub use presence::{Presence, PresenceBoard};
+pub use room::ChatRoom;
 pub use session_directory::SessionDirectory;
 use token_cache::TokenCache;
 
@@ -113,7 +114,7 @@ pub async fn start(
         None => (None, None),
     };
     let rooms = ChatRegistry::new(
-        chat_room::RoomDeps {
+        room::RoomDeps {
             db: db.clone(),
             directory: directory.clone(),
             metrics: metrics.clone(),
@@ -186,7 +187,7 @@ pub struct Faults {
 #[cfg(feature = "fault-injection")]
 impl Faults {
     /// The chat's room panics right after its next batch of sends commits.
-    pub async fn panic_after_next_commit(&self, chat_id: i64) -> AppResult<()> {
+    pub async fn panic_after_next_commit(&self, chat_id: ChatId) -> AppResult<()> {
         self.rooms
             .send(chat_id, messages::PanicAfterNextCommit)
             .await
@@ -217,7 +218,7 @@ impl Actors {
     }
 
     /// Any other write to a chat, through its room.
-    pub async fn write<O: ChatWrite>(&self, chat_id: i64, op: O) -> AppResult<Reply<O::Value>> {
+    pub async fn write<O: ChatWrite>(&self, chat_id: ChatId, op: O) -> AppResult<Reply<O::Value>> {
         self.rooms.send(chat_id, Write::new(op)).await?
     }
 
@@ -238,7 +239,7 @@ impl Actors {
 
     /// Deactivates an account: its tokens are revoked and its sessions closed with 1008, on
     /// every node. `None` if there is no such account.
-    pub async fn deactivate_user(&self, user_id: i64) -> AppResult<Option<AccountStatus>> {
+    pub async fn deactivate_user(&self, user_id: UserId) -> AppResult<Option<AccountStatus>> {
         let Some((account, revoked)) = self.ask(DeactivateUser { user_id }).await? else {
             return Ok(None);
         };
@@ -250,7 +251,7 @@ impl Actors {
         self.directory.kick_user(
             user_id,
             Kick {
-                code: 1008,
+                code: parley_types::CloseCode::PolicyViolation,
                 reason: "account deactivated",
             },
         );
@@ -258,14 +259,14 @@ impl Actors {
     }
 
     /// Revokes the token and closes the sessions opened with it.
-    pub async fn logout(&self, user_id: i64, token_id: i64) -> AppResult<()> {
+    pub async fn logout(&self, user_id: UserId, token_id: TokenId) -> AppResult<()> {
         self.ask(Logout { token_id }).await?;
         self.close_sessions_of(user_id, &[token_id]);
         Ok(())
     }
 
     /// Revokes every token of the user and closes all their sessions, on every node.
-    pub async fn logout_everywhere(&self, user_id: i64) -> AppResult<()> {
+    pub async fn logout_everywhere(&self, user_id: UserId) -> AppResult<()> {
         let revoked = self.ask(RevokeAllTokens { user_id }).await?;
         self.close_sessions_of(user_id, &revoked);
         Ok(())
@@ -280,7 +281,7 @@ impl Actors {
     }
 
     /// Closes the sessions opened with these (just revoked) tokens, here and on other nodes.
-    fn close_sessions_of(&self, user_id: i64, token_ids: &[i64]) {
+    fn close_sessions_of(&self, user_id: UserId, token_ids: &[TokenId]) {
         for &token_id in token_ids {
             if let Some(bus) = &self.bus {
                 bus.publish_revocation(user_id, token_id);
@@ -289,7 +290,7 @@ impl Actors {
                 user_id,
                 token_id,
                 Kick {
-                    code: 1008,
+                    code: parley_types::CloseCode::PolicyViolation,
                     reason: "token revoked",
                 },
             );

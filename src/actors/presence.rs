@@ -17,13 +17,14 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytestring::ByteString;
-use serde::Serialize;
+use parley_types::UserId;
 
 use super::cluster_bus::ClusterBus;
 use super::db_executor::{ask, DbExecutor};
 use super::db_ops::{ContactsOf, RecordLastSeen};
 use super::messages::Outbound;
 use super::session_directory::SessionDirectory;
+use super::ws_protocol::{PresenceData, PresenceStatus, ServerFrame};
 use crate::config::PresenceSettings;
 use crate::domain::{Chat, ChatSummary, Timestamp, User};
 use crate::metrics::Metrics;
@@ -45,8 +46,8 @@ pub struct PresenceBoard {
 
 #[derive(Default)]
 struct BoardState {
-    online: HashSet<i64>,
-    went_offline: HashMap<i64, Timestamp>,
+    online: HashSet<UserId>,
+    went_offline: HashMap<UserId, Timestamp>,
 }
 
 impl PresenceBoard {
@@ -60,7 +61,7 @@ impl PresenceBoard {
     }
 
     /// `(online, last_seen_at)` of a user, given what the database last recorded.
-    fn seen(&self, user_id: i64, recorded: Option<Timestamp>) -> (bool, Option<Timestamp>) {
+    fn seen(&self, user_id: UserId, recorded: Option<Timestamp>) -> (bool, Option<Timestamp>) {
         self.read(|s| {
             if s.online.contains(&user_id) {
                 (true, Some(Timestamp::now()))
@@ -107,25 +108,15 @@ impl PresenceBoard {
     }
 }
 
-#[derive(Serialize)]
-struct PresenceFrame {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    data: PresenceData,
-}
-
-#[derive(Serialize)]
-struct PresenceData {
-    user_id: i64,
-    status: &'static str,
-}
-
-fn presence_frame(user_id: i64, online: bool) -> Option<ByteString> {
-    let frame = PresenceFrame {
-        kind: "presence",
+fn presence_frame(user_id: UserId, online: bool) -> Option<ByteString> {
+    let frame = ServerFrame::Presence {
         data: PresenceData {
             user_id,
-            status: if online { "online" } else { "offline" },
+            status: if online {
+                PresenceStatus::Online
+            } else {
+                PresenceStatus::Offline
+            },
         },
     };
     serde_json::to_string(&frame).ok().map(ByteString::from)
@@ -135,14 +126,14 @@ fn presence_frame(user_id: i64, online: bool) -> Option<ByteString> {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SessionOpened {
-    pub user_id: i64,
+    pub user_id: UserId,
 }
 
 /// A session of this user here ended.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SessionClosed {
-    pub user_id: i64,
+    pub user_id: UserId,
 }
 
 /// Another node says whether these users have sessions on it: `here` for users that do (a
@@ -152,7 +143,7 @@ pub struct SessionClosed {
 #[rtype(result = "()")]
 pub struct RemotePresence {
     pub node: String,
-    pub users: Vec<i64>,
+    pub users: Vec<UserId>,
     pub here: bool,
 }
 
@@ -164,17 +155,17 @@ pub struct Presence {
     bus: Option<ClusterBus>,
     settings: PresenceSettings,
     /// Open sessions here, per user.
-    local: HashMap<i64, usize>,
+    local: HashMap<UserId, usize>,
     /// Nodes that reported the user, and when they last confirmed it.
-    remote: HashMap<i64, HashMap<String, Instant>>,
+    remote: HashMap<UserId, HashMap<String, Instant>>,
     /// What this node's sessions are (being) told of each user; absent: offline.
-    told_online: HashSet<i64>,
+    told_online: HashSet<UserId>,
     /// Offline announcements waiting out the grace period.
-    pending_offline: HashMap<i64, SpawnHandle>,
+    pending_offline: HashMap<UserId, SpawnHandle>,
     /// Users whose announcement is in flight; each sends the state current when it goes out.
-    announcing: HashSet<i64>,
+    announcing: HashSet<UserId>,
     /// Users who went offline since the last flush, and when.
-    unsaved: HashMap<i64, i64>,
+    unsaved: HashMap<UserId, i64>,
 }
 
 impl Presence {
@@ -202,13 +193,13 @@ impl Presence {
         }
     }
 
-    fn online_anywhere(&self, user_id: i64) -> bool {
+    fn online_anywhere(&self, user_id: UserId) -> bool {
         self.local.contains_key(&user_id)
             || self.remote.get(&user_id).is_some_and(|n| !n.is_empty())
     }
 
     /// Brings what this node says of the user in line with where their sessions are.
-    fn reconsider(&mut self, user_id: i64, ctx: &mut Context<Self>) {
+    fn reconsider(&mut self, user_id: UserId, ctx: &mut Context<Self>) {
         if self.online_anywhere(user_id) {
             if let Some(pending) = self.pending_offline.remove(&user_id) {
                 // Back within the grace period: the offline frame never goes out.
@@ -241,7 +232,7 @@ impl Presence {
     }
 
     /// Tells the sessions here of everyone who shares a chat with the user its current state.
-    fn announce(&mut self, user_id: i64, ctx: &mut Context<Self>) {
+    fn announce(&mut self, user_id: UserId, ctx: &mut Context<Self>) {
         if !self.announcing.insert(user_id) {
             return;
         }
@@ -261,7 +252,7 @@ impl Presence {
             let contacts = match found {
                 Ok(contacts) => contacts,
                 Err(e) => {
-                    tracing::warn!(user.id = user_id, error = %e.chain(), "presence not announced");
+                    tracing::warn!(user.id = %user_id, error = %e.chain(), "presence not announced");
                     return;
                 }
             };
@@ -282,7 +273,7 @@ impl Presence {
     /// last flush.
     fn flush(&mut self, ctx: &mut Context<Self>) {
         let now = Timestamp::now().millis();
-        let mut seen: Vec<(i64, i64)> = self.unsaved.drain().collect();
+        let mut seen: Vec<(UserId, i64)> = self.unsaved.drain().collect();
         seen.extend(self.local.keys().map(|&user_id| (user_id, now)));
         if seen.is_empty() {
             return;
@@ -314,7 +305,7 @@ impl Presence {
     /// confirmed for too long.
     fn roster(&mut self, ctx: &mut Context<Self>) {
         if let Some(bus) = &self.bus {
-            let users: Vec<i64> = self.local.keys().copied().collect();
+            let users: Vec<UserId> = self.local.keys().copied().collect();
             bus.publish_presence(&users, true);
         }
         let now = Instant::now();

@@ -7,6 +7,7 @@
 //! Generic over the actor so that the room (which retires itself) and the registry (which
 //! starts rooms) both use it without depending on each other.
 
+use parley_types::ChatId;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +22,7 @@ struct Slot<A: Actor> {
 }
 
 pub struct RoomSlots<A: Actor> {
-    slots: Arc<Mutex<HashMap<i64, Slot<A>>>>,
+    slots: Arc<Mutex<HashMap<ChatId, Slot<A>>>>,
 }
 
 impl<A: Actor> Clone for RoomSlots<A> {
@@ -41,7 +42,7 @@ impl<A: Actor> Default for RoomSlots<A> {
 }
 
 impl<A: Actor> RoomSlots<A> {
-    fn lock(&self) -> MutexGuard<'_, HashMap<i64, Slot<A>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<ChatId, Slot<A>>> {
         // Every critical section leaves the map consistent (one insert, update or remove), so
         // a poisoned lock is still safe to use.
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
@@ -51,7 +52,7 @@ impl<A: Actor> RoomSlots<A> {
     /// none is running, and returns the future of its reply.
     pub fn send<M>(
         &self,
-        chat_id: i64,
+        chat_id: ChatId,
         message: M,
         start: impl FnOnce() -> Addr<A>,
     ) -> actix::dev::Request<A, M>
@@ -71,7 +72,7 @@ impl<A: Actor> RoomSlots<A> {
 
     /// Like `send`, without waiting for an answer, and past the mailbox's bound if need be
     /// (a message must not be lost once counted).
-    pub fn tell<M>(&self, chat_id: i64, message: M, start: impl FnOnce() -> Addr<A>)
+    pub fn tell<M>(&self, chat_id: ChatId, message: M, start: impl FnOnce() -> Addr<A>)
     where
         M: Message + Send + 'static,
         M::Result: Send,
@@ -85,7 +86,7 @@ impl<A: Actor> RoomSlots<A> {
     }
 
     /// Like `tell`, but only to a room that is running; `false` (nothing sent) if none is.
-    pub fn tell_if_running<M>(&self, chat_id: i64, message: M) -> bool
+    pub fn tell_if_running<M>(&self, chat_id: ChatId, message: M) -> bool
     where
         M: Message + Send + 'static,
         M::Result: Send,
@@ -104,7 +105,7 @@ impl<A: Actor> RoomSlots<A> {
     }
 
     /// The chats whose rooms are running.
-    pub fn running(&self) -> Vec<i64> {
+    pub fn running(&self) -> Vec<ChatId> {
         self.lock()
             .iter()
             .filter(|(_, slot)| slot.addr.connected())
@@ -114,13 +115,18 @@ impl<A: Actor> RoomSlots<A> {
 
     /// Puts a room that was started elsewhere (from a chat's creation) in the chat's slot. A
     /// room already there keeps running until it retires, but receives nothing more.
-    pub fn install(&self, chat_id: i64, addr: Addr<A>) {
+    pub fn install(&self, chat_id: ChatId, addr: Addr<A>) {
         self.lock().insert(chat_id, Slot { addr, sent: 0 });
     }
 
     /// Puts `start()` in the slot of a room that failed, if the slot still holds that room.
     /// False (and nothing started) when the slot holds another room or none.
-    pub fn replace(&self, chat_id: i64, failed: &Addr<A>, start: impl FnOnce() -> Addr<A>) -> bool {
+    pub fn replace(
+        &self,
+        chat_id: ChatId,
+        failed: &Addr<A>,
+        start: impl FnOnce() -> Addr<A>,
+    ) -> bool {
         let mut slots = self.lock();
         match slots.get_mut(&chat_id) {
             Some(slot) if slot.addr == *failed => {
@@ -137,7 +143,7 @@ impl<A: Actor> RoomSlots<A> {
     /// Removes the room from its slot if it has handled every message sent to it; then it
     /// may stop. False if a message is still on its way (the room must keep running), or if
     /// the slot holds another room (this one receives nothing more and may stop).
-    pub fn retire(&self, chat_id: i64, addr: &Addr<A>, handled: u64) -> Retire {
+    pub fn retire(&self, chat_id: ChatId, addr: &Addr<A>, handled: u64) -> Retire {
         let mut slots = self.lock();
         match slots.get(&chat_id) {
             Some(slot) if slot.addr == *addr => {
@@ -155,8 +161,8 @@ impl<A: Actor> RoomSlots<A> {
 
 /// The slot of the chat's running room, starting one with `start` if there is none.
 fn running_slot<A: Actor>(
-    slots: &mut HashMap<i64, Slot<A>>,
-    chat_id: i64,
+    slots: &mut HashMap<ChatId, Slot<A>>,
+    chat_id: ChatId,
     start: impl FnOnce() -> Addr<A>,
 ) -> &mut Slot<A> {
     match slots.entry(chat_id) {

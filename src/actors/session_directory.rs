@@ -2,6 +2,7 @@
 //! members' sessions when they start and a new member's sessions before its `member.joined`
 //! goes out; logout reads it to close a token's sessions.
 
+use parley_types::{TokenId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -9,11 +10,11 @@ use super::messages::{Kick, Subscriber};
 
 #[derive(Clone, Default)]
 pub struct SessionDirectory {
-    by_user: Arc<Mutex<HashMap<i64, HashMap<u64, Subscriber>>>>,
+    by_user: Arc<Mutex<HashMap<UserId, HashMap<u64, Subscriber>>>>,
 }
 
 impl SessionDirectory {
-    fn lock(&self) -> MutexGuard<'_, HashMap<i64, HashMap<u64, Subscriber>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, HashMap<u64, Subscriber>>> {
         // A panic while holding this lock cannot leave the map half-updated (every update is
         // one insert or remove), so a poisoned lock is still safe to use.
         self.by_user
@@ -28,7 +29,7 @@ impl SessionDirectory {
             .insert(subscriber.session_id, subscriber);
     }
 
-    pub fn remove(&self, user_id: i64, session_id: u64) {
+    pub fn remove(&self, user_id: UserId, session_id: u64) {
         let mut map = self.lock();
         if let Some(sessions) = map.get_mut(&user_id) {
             sessions.remove(&session_id);
@@ -39,11 +40,11 @@ impl SessionDirectory {
     }
 
     /// Whether the user has a session open here (without copying its subscribers).
-    pub fn has_sessions(&self, user_id: i64) -> bool {
+    pub fn has_sessions(&self, user_id: UserId) -> bool {
         self.lock().contains_key(&user_id)
     }
 
-    pub fn sessions_of(&self, user_id: i64) -> Vec<Subscriber> {
+    pub fn sessions_of(&self, user_id: UserId) -> Vec<Subscriber> {
         self.lock()
             .get(&user_id)
             .map(|s| s.values().cloned().collect())
@@ -63,14 +64,14 @@ impl SessionDirectory {
     }
 
     /// Asks every session of the user to close.
-    pub fn kick_user(&self, user_id: i64, kick: Kick) {
+    pub fn kick_user(&self, user_id: UserId, kick: Kick) {
         for session in self.sessions_of(user_id) {
             session.kick.do_send(kick.clone());
         }
     }
 
     /// Asks every session opened with this token to close.
-    pub fn kick_token(&self, user_id: i64, token_id: i64, kick: Kick) {
+    pub fn kick_token(&self, user_id: UserId, token_id: TokenId, kick: Kick) {
         for session in self.sessions_of(user_id) {
             if session.token_id == token_id {
                 session.kick.do_send(kick.clone());
@@ -79,8 +80,8 @@ impl SessionDirectory {
     }
 
     /// The tokens the open sessions were opened with, each once.
-    pub fn token_ids(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self
+    pub fn token_ids(&self) -> Vec<TokenId> {
+        let mut ids: Vec<TokenId> = self
             .lock()
             .values()
             .flat_map(|s| s.values().map(|session| session.token_id))
@@ -91,7 +92,7 @@ impl SessionDirectory {
     }
 
     /// Asks every session opened with one of `token_ids` to close.
-    pub fn kick_tokens(&self, token_ids: &[i64], kick: Kick) {
+    pub fn kick_tokens(&self, token_ids: &[TokenId], kick: Kick) {
         let sessions: Vec<Subscriber> = self
             .lock()
             .values()

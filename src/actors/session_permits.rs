@@ -3,13 +3,14 @@
 //! held by the session; it is given back when the session ends, however it ends, so the counts
 //! cannot drift.
 
+use parley_types::UserId;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Default)]
 struct Counts {
-    users: HashMap<i64, usize>,
+    users: HashMap<UserId, usize>,
     addresses: HashMap<IpAddr, usize>,
 }
 
@@ -30,7 +31,7 @@ pub enum Refused {
 /// One open session's place under the caps.
 pub struct SessionPermit {
     counts: Arc<Mutex<Counts>>,
-    user_id: i64,
+    user_id: UserId,
     address: Option<IpAddr>,
 }
 
@@ -55,7 +56,7 @@ impl SessionPermits {
 
     pub fn try_acquire(
         &self,
-        user_id: i64,
+        user_id: UserId,
         address: Option<IpAddr>,
     ) -> Result<SessionPermit, Refused> {
         let mut counts = lock(&self.counts);
@@ -105,16 +106,21 @@ mod tests {
     fn caps_hold_and_permits_come_back() {
         let permits = SessionPermits::new(2, 3);
         let ip: IpAddr = [10, 0, 0, 1].into();
-        let a = permits.try_acquire(1, Some(ip)).unwrap();
-        let _b = permits.try_acquire(1, Some(ip)).unwrap();
-        assert_eq!(permits.try_acquire(1, Some(ip)).err(), Some(Refused::User));
-        let _c = permits.try_acquire(2, Some(ip)).unwrap();
+        let a = permits.try_acquire(UserId(1), Some(ip)).unwrap();
+        let _b = permits.try_acquire(UserId(1), Some(ip)).unwrap();
         assert_eq!(
-            permits.try_acquire(3, Some(ip)).err(),
+            permits.try_acquire(UserId(1), Some(ip)).err(),
+            Some(Refused::User)
+        );
+        let _c = permits.try_acquire(UserId(2), Some(ip)).unwrap();
+        assert_eq!(
+            permits.try_acquire(UserId(3), Some(ip)).err(),
             Some(Refused::Address)
         );
         drop(a);
-        assert!(permits.try_acquire(1, Some(ip)).is_ok());
-        assert!(SessionPermits::new(0, 0).try_acquire(1, None).is_ok());
+        assert!(permits.try_acquire(UserId(1), Some(ip)).is_ok());
+        assert!(SessionPermits::new(0, 0)
+            .try_acquire(UserId(1), None)
+            .is_ok());
     }
 }

@@ -5,6 +5,7 @@
 //! A revoked token is remembered for `TTL`: an `Authenticate` that read the token from the
 //! database just before the revocation committed cannot put it back into the cache afterwards.
 
+use parley_types::TokenId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ const CAPACITY: usize = 100_000;
 struct Entries {
     by_digest: HashMap<String, (TokenOwner, Instant)>,
     /// Token ids revoked less than `TTL` ago, with the time of their revocation.
-    revoked: HashMap<i64, Instant>,
+    revoked: HashMap<TokenId, Instant>,
 }
 
 #[derive(Clone)]
@@ -79,7 +80,7 @@ impl TokenCache {
     }
 
     /// Called once the token's revocation has committed.
-    pub fn forget_token(&self, token_id: i64) {
+    pub fn forget_token(&self, token_id: TokenId) {
         let mut entries = self.lock();
         entries
             .by_digest
@@ -93,10 +94,10 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn owner(token_id: i64, expires_in_millis: i64) -> TokenOwner {
+    fn owner(token_id: TokenId, expires_in_millis: i64) -> TokenOwner {
         TokenOwner {
             token_id,
-            user_id: 7,
+            user_id: parley_types::UserId(7),
             expires_at: Timestamp(Timestamp::now().millis() + expires_in_millis),
         }
     }
@@ -104,12 +105,12 @@ mod tests {
     #[test]
     fn serves_live_tokens_only() {
         let cache = TokenCache::default();
-        cache.put("live".into(), owner(1, 60_000));
-        cache.put("expired".into(), owner(2, -1));
-        assert_eq!(cache.get("live").map(|o| o.token_id), Some(1));
+        cache.put("live".into(), owner(TokenId(1), 60_000));
+        cache.put("expired".into(), owner(TokenId(2), -1));
+        assert_eq!(cache.get("live").map(|o| o.token_id), Some(TokenId(1)));
         assert_eq!(cache.get("expired"), None);
         assert_eq!(cache.get("unknown"), None);
-        cache.forget_token(1);
+        cache.forget_token(TokenId(1));
         assert_eq!(cache.get("live"), None);
     }
 
@@ -118,12 +119,12 @@ mod tests {
     #[test]
     fn a_token_revoked_meanwhile_is_not_cached_again() {
         let cache = TokenCache::default();
-        let read_before_revocation = owner(3, 60_000);
-        cache.forget_token(3);
+        let read_before_revocation = owner(TokenId(3), 60_000);
+        cache.forget_token(TokenId(3));
         cache.put("revoked".into(), read_before_revocation);
         assert_eq!(cache.get("revoked"), None);
         // Other tokens are cached as before.
-        cache.put("other".into(), owner(4, 60_000));
-        assert_eq!(cache.get("other").map(|o| o.token_id), Some(4));
+        cache.put("other".into(), owner(TokenId(4), 60_000));
+        assert_eq!(cache.get("other").map(|o| o.token_id), Some(TokenId(4)));
     }
 }

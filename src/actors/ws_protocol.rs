@@ -1,17 +1,15 @@
 //! The WebSocket wire protocol: frames a client may send, and the server's own frames that
 //! are not chat events. Independent of the WebSocket library.
 
+use parley_types::{ChatId, Seq};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ErrorCode;
+pub use parley_types::frames::{
+    ClientFrame, Empty, ErrorData, PresenceData, PresenceStatus, ReadData, ReadyData, ResumedData,
+    ServerFrame, TypingData,
+};
 
-/// A frame from the client, parsed.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ClientFrame {
-    Ping,
-    Typing { chat_id: i64 },
-    Resume { chat_id: i64, after_seq: i64 },
-}
+use crate::error::ErrorCode;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct FrameError {
@@ -30,12 +28,12 @@ impl FrameError {
 
 #[derive(Deserialize)]
 struct TypingFields {
-    chat_id: i64,
+    chat_id: ChatId,
 }
 
 #[derive(Deserialize)]
 struct ResumeFields {
-    chat_id: i64,
+    chat_id: ChatId,
     after_seq: i64,
 }
 
@@ -68,7 +66,7 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             }
             Ok(ClientFrame::Resume {
                 chat_id: f.chat_id,
-                after_seq: f.after_seq,
+                after_seq: Seq(f.after_seq),
             })
         }
         other => Err(FrameError::new(
@@ -76,42 +74,6 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, FrameError> {
             format!("Unknown frame type {other:?}."),
         )),
     }
-}
-
-/// A server frame that is not a chat event: `{"type": …, "data": …}`.
-#[derive(Serialize)]
-pub struct ServerFrame<T: Serialize> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub data: T,
-}
-
-#[derive(Serialize)]
-pub struct Ready<'a> {
-    pub user_id: i64,
-    pub session_id: &'a str,
-}
-
-#[derive(Serialize)]
-pub struct ErrorData<'a> {
-    pub code: ErrorCode,
-    pub detail: &'a str,
-}
-
-/// `resumed` is about one chat, so it carries `chat_id` at the top like chat events do.
-#[derive(Serialize)]
-pub struct ResumedFrame {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub chat_id: i64,
-    pub data: ResumedData,
-}
-
-#[derive(Serialize)]
-pub struct ResumedData {
-    pub chat_id: i64,
-    pub from_seq: i64,
-    pub to_seq: i64,
 }
 
 /// The frame as JSON text, or `None` (logged) if it does not serialise: a frame is dropped
@@ -136,11 +98,7 @@ mod tests {
         let unwritable: std::collections::HashMap<(i32, i32), i32> = [((1, 2), 3)].into();
         assert_eq!(to_json(&unwritable), None);
         assert_eq!(
-            to_json(&ServerFrame {
-                kind: "pong",
-                data: serde_json::json!({})
-            })
-            .as_deref(),
+            to_json(&ServerFrame::Pong { data: Empty {} }).as_deref(),
             Some(r#"{"type":"pong","data":{}}"#)
         );
     }
@@ -153,13 +111,13 @@ mod tests {
         );
         assert_eq!(
             parse_client_frame(r#"{"type":"typing","chat_id":2}"#),
-            Ok(ClientFrame::Typing { chat_id: 2 })
+            Ok(ClientFrame::Typing { chat_id: ChatId(2) })
         );
         assert_eq!(
             parse_client_frame(r#"{"type":"resume","chat_id":2,"after_seq":50,"x":1}"#),
             Ok(ClientFrame::Resume {
-                chat_id: 2,
-                after_seq: 50
+                chat_id: ChatId(2),
+                after_seq: Seq(50)
             })
         );
         for (text, code) in [

@@ -11,6 +11,7 @@
 //! the session is not bound to is refused without asking a room (rooms tell the session when
 //! they bind or drop it).
 
+use parley_types::{ChatId, TokenId};
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,10 +30,13 @@ use super::messages::{
 };
 use super::presence::{SessionClosed, SessionOpened};
 use super::session_permits::SessionPermit;
-use super::ws_protocol::{parse_client_frame, to_json, ClientFrame, ErrorData, Ready, ServerFrame};
+use super::ws_protocol::{
+    parse_client_frame, to_json, ClientFrame, Empty, ErrorData, ReadyData, ServerFrame,
+};
 use super::{Actors, ChatRoom};
 use crate::config::WsSettings;
 use crate::error::{AppError, ErrorCode};
+use parley_types::{CloseCode, UserId};
 
 /// Largest frame a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -46,13 +50,13 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 pub struct WsSession {
     key: u64,
     public_id: String,
-    user_id: i64,
-    token_id: i64,
+    user_id: UserId,
+    token_id: TokenId,
     actors: Actors,
     settings: WsSettings,
     last_heard: Instant,
     /// The chats whose rooms have this session bound.
-    chats: HashSet<i64>,
+    chats: HashSet<ChatId>,
     /// Frames offered to the outbox and not yet written, shared with the rooms.
     backlog: Arc<Backlog>,
     /// `None` when frames are not limited.
@@ -69,8 +73,8 @@ pub fn upgrade(
     stream: web::Payload,
     actors: Actors,
     settings: WsSettings,
-    user_id: i64,
-    token_id: i64,
+    user_id: UserId,
+    token_id: TokenId,
     permit: SessionPermit,
 ) -> Result<HttpResponse, actix_web::Error> {
     let session = WsSession {
@@ -132,7 +136,7 @@ impl WsSession {
             self.send_error(ctx, ErrorCode::RateLimited, "Too many frames; slow down.");
         } else if self.refused_frames > self.settings.frame_flood {
             tracing::info!(session.id = %self.public_id, "frame flood; session closed");
-            self.close(ctx, 1008, "too many frames");
+            self.close(ctx, CloseCode::PolicyViolation, "too many frames");
         }
         false
     }
@@ -146,16 +150,18 @@ impl WsSession {
     fn send_error(&self, ctx: &mut Ctx, code: ErrorCode, detail: &str) {
         self.send_frame(
             ctx,
-            &ServerFrame {
-                kind: "error",
-                data: ErrorData { code, detail },
+            &ServerFrame::Error {
+                data: ErrorData {
+                    code,
+                    detail: detail.to_owned(),
+                },
             },
         );
     }
 
-    fn close(&self, ctx: &mut Ctx, code: u16, reason: &str) {
+    fn close(&self, ctx: &mut Ctx, code: CloseCode, reason: &str) {
         ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::from(code),
+            code: ws::CloseCode::from(code.code()),
             description: Some(reason.to_owned()),
         }));
         ctx.stop();
@@ -187,26 +193,25 @@ impl WsSession {
                 };
                 actors.rooms.send(chat_id, subscribe).await?;
             }
-            Ok::<Option<Vec<i64>>, AppError>(Some(chat_ids))
+            Ok::<Option<Vec<ChatId>>, AppError>(Some(chat_ids))
         };
         ctx.wait(bind.into_actor(self).map(|result, session, ctx| match result {
-            Ok(None) => session.close(ctx, 1008, "token revoked"),
+            Ok(None) => session.close(ctx, CloseCode::PolicyViolation, "token revoked"),
             Ok(Some(chat_ids)) => {
                 session.chats.extend(chat_ids);
                 session.send_frame(
                     ctx,
-                    &ServerFrame {
-                        kind: "ready",
-                        data: Ready {
+                    &ServerFrame::Ready {
+                        data: ReadyData {
                             user_id: session.user_id,
-                            session_id: &session.public_id,
+                            session_id: session.public_id.clone(),
                         },
                     },
                 );
             }
             Err(e) => {
                 tracing::warn!(session.id = %session.public_id, error = %e.chain(), "could not bind the session to its chats");
-                session.close(ctx, 1011, "could not load chats");
+                session.close(ctx, CloseCode::InternalError, "could not load chats");
             }
         }));
     }
@@ -214,13 +219,7 @@ impl WsSession {
     fn on_client_frame(&mut self, text: &str, ctx: &mut Ctx) {
         match parse_client_frame(text) {
             Err(e) => self.send_error(ctx, e.code, &e.detail),
-            Ok(ClientFrame::Ping) => self.send_frame(
-                ctx,
-                &ServerFrame {
-                    kind: "pong",
-                    data: serde_json::json!({}),
-                },
-            ),
+            Ok(ClientFrame::Ping) => self.send_frame(ctx, &ServerFrame::Pong { data: Empty {} }),
             Ok(ClientFrame::Typing { chat_id }) => {
                 let typing = Typing {
                     user_id: self.user_id,
@@ -238,7 +237,7 @@ impl WsSession {
     }
 
     /// Sends a request to a chat's room; a refusal becomes an `error` frame.
-    fn ask_room<M>(&mut self, chat_id: i64, message: M, ctx: &mut Ctx)
+    fn ask_room<M>(&mut self, chat_id: ChatId, message: M, ctx: &mut Ctx)
     where
         M: Message<Result = Result<(), Refusal>> + Send + 'static,
         ChatRoom: Handler<M>,
@@ -284,13 +283,13 @@ impl Actor for WsSession {
         });
         ctx.run_interval(self.settings.ping_every, |session, ctx| {
             if session.last_heard.elapsed() >= session.settings.silence_limit {
-                session.close(ctx, 1000, "heartbeat timeout");
+                session.close(ctx, CloseCode::Normal, "heartbeat timeout");
             } else {
                 ctx.ping(b"");
             }
         });
         self.bind_to_chats(ctx);
-        tracing::debug!(session.id = %self.public_id, user.id = self.user_id, "websocket session started");
+        tracing::debug!(session.id = %self.public_id, user.id = %self.user_id, "websocket session started");
     }
 
     fn stopped(&mut self, _: &mut Ctx) {
@@ -326,7 +325,7 @@ impl Handler<Overflowed> for WsSession {
 
     fn handle(&mut self, msg: Overflowed, ctx: &mut Ctx) {
         tracing::info!(session.id = %self.public_id, chat.id = ?msg.chat_id, "slow consumer closed");
-        self.close(ctx, 1013, "try again later");
+        self.close(ctx, CloseCode::TryAgainLater, "try again later");
     }
 }
 
@@ -371,10 +370,12 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
                 ctx.close(reason);
                 ctx.stop();
             }
-            Err(ws::ProtocolError::Overflow) => self.close(ctx, 1009, "frame too large"),
+            Err(ws::ProtocolError::Overflow) => {
+                self.close(ctx, CloseCode::MessageTooBig, "frame too large")
+            }
             Err(e) => {
                 tracing::debug!(session.id = %self.public_id, error = %e, "websocket protocol error");
-                self.close(ctx, 1002, "protocol error");
+                self.close(ctx, CloseCode::ProtocolError, "protocol error");
             }
         }
     }

@@ -1,16 +1,17 @@
-//! Row types: what the tables hold, and how a row becomes a domain value.
+//! Row types: what the tables hold, and how a row becomes a domain value. Ids and seqs are typed
+//! here too (they are `BIGINT` columns read and written through `parley_types`' diesel impls).
 
 use diesel::prelude::*;
 
 use super::schema::*;
 use crate::domain::events::EventKind;
-use crate::domain::{self, Role, Timestamp};
+use crate::domain::{self, ChatId, MessageId, Role, Seq, Timestamp, UserId};
 use crate::error::AppError;
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub password_hash: String,
@@ -56,7 +57,7 @@ pub struct NewUserRow<'a> {
 #[derive(Insertable)]
 #[diesel(table_name = auth_tokens)]
 pub struct NewTokenRow<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub token_hash: &'a str,
     pub created_at: i64,
     pub expires_at: i64,
@@ -65,11 +66,11 @@ pub struct NewTokenRow<'a> {
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = chats, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct ChatRow {
-    pub id: i64,
+    pub id: ChatId,
     pub kind: String,
     pub title: Option<String>,
     pub created_at: i64,
-    pub last_seq: i64,
+    pub last_seq: Seq,
     pub last_activity_at: i64,
 }
 
@@ -80,18 +81,18 @@ pub struct NewChatRow<'a> {
     pub title: Option<&'a str>,
     pub direct_key: Option<&'a str>,
     pub created_at: i64,
-    pub last_seq: i64,
+    pub last_seq: Seq,
     pub last_activity_at: i64,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = chat_members, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct MemberRow {
-    pub chat_id: i64,
-    pub user_id: i64,
+    pub chat_id: ChatId,
+    pub user_id: UserId,
     pub role: String,
     pub joined_at: i64,
-    pub last_read_seq: i64,
+    pub last_read_seq: Seq,
     /// Whether the other members may see this member's presence: set for the chat's creator,
     /// and by the member's first message in it.
     pub shows_presence: bool,
@@ -142,13 +143,13 @@ pub fn chat_from_rows(chat: ChatRow, members: Vec<MemberSeen>) -> Result<domain:
 #[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct MessageRow {
-    pub id: i64,
-    pub chat_id: i64,
-    pub seq: i64,
-    pub author_id: i64,
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    pub seq: Seq,
+    pub author_id: UserId,
     pub kind: String,
     pub content: String,
-    pub reply_to_id: Option<i64>,
+    pub reply_to_id: Option<MessageId>,
     pub client_id: Option<String>,
     pub created_at: i64,
     pub edited_at: Option<i64>,
@@ -162,7 +163,8 @@ impl MessageRow {
             chat_id: self.chat_id,
             seq: self.seq,
             author_id: self.author_id,
-            kind: self.kind,
+            // Text is the only kind written so far.
+            kind: domain::MessageKind::parse(&self.kind).unwrap_or_default(),
             content: self.content,
             reply_to_id: self.reply_to_id,
             client_id: self.client_id,
@@ -177,12 +179,12 @@ impl MessageRow {
 #[derive(Insertable, Clone, Debug)]
 #[diesel(table_name = messages)]
 pub struct NewMessageRow<'a> {
-    pub chat_id: i64,
-    pub seq: i64,
-    pub author_id: i64,
+    pub chat_id: ChatId,
+    pub seq: Seq,
+    pub author_id: UserId,
     pub kind: &'a str,
     pub content: &'a str,
-    pub reply_to_id: Option<i64>,
+    pub reply_to_id: Option<MessageId>,
     pub client_id: Option<&'a str>,
     pub created_at: i64,
     pub deleted: bool,
@@ -193,8 +195,8 @@ pub struct NewMessageRow<'a> {
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = reactions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct ReactionRow {
-    pub message_id: i64,
-    pub user_id: i64,
+    pub message_id: MessageId,
+    pub user_id: UserId,
     pub emoji: String,
     pub created_at: i64,
 }
@@ -212,11 +214,11 @@ impl ReactionRow {
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = chat_events, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct EventRow {
-    pub chat_id: i64,
-    pub seq: i64,
+    pub chat_id: ChatId,
+    pub seq: Seq,
     pub kind: String,
-    pub message_id: Option<i64>,
-    pub user_id: Option<i64>,
+    pub message_id: Option<MessageId>,
+    pub user_id: Option<UserId>,
     pub emoji: Option<String>,
     pub role: Option<String>,
     pub reaction_created_at: Option<i64>,
@@ -226,18 +228,24 @@ pub struct EventRow {
 #[derive(Queryable, QueryableByName, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct IdempotencyRow {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub key: String,
     pub fingerprint: String,
     pub status: i32,
     pub body: String,
     pub created_at: i64,
     /// The message the stored answer shows, if it shows one.
-    pub message_id: Option<i64>,
+    pub message_id: Option<MessageId>,
 }
 
 impl EventRow {
-    pub fn message(kind: EventKind, chat_id: i64, seq: i64, message_id: i64, at: i64) -> Self {
+    pub fn message(
+        kind: EventKind,
+        chat_id: ChatId,
+        seq: Seq,
+        message_id: MessageId,
+        at: i64,
+    ) -> Self {
         EventRow {
             chat_id,
             seq,
@@ -253,9 +261,9 @@ impl EventRow {
 
     pub fn reaction(
         kind: EventKind,
-        chat_id: i64,
-        seq: i64,
-        message_id: i64,
+        chat_id: ChatId,
+        seq: Seq,
+        message_id: MessageId,
         reaction: &domain::Reaction,
         at: i64,
     ) -> Self {
@@ -267,7 +275,7 @@ impl EventRow {
         }
     }
 
-    pub fn member(kind: EventKind, change: &domain::MemberChange, seq: i64, at: i64) -> Self {
+    pub fn member(kind: EventKind, change: &domain::MemberChange, seq: Seq, at: i64) -> Self {
         EventRow {
             chat_id: change.chat_id,
             seq,

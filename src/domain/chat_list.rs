@@ -1,13 +1,14 @@
 //! Pages of a user's chat list: most recent activity first, continued by a cursor.
 
 use super::ChatSummary;
+use parley_types::ChatId;
 
 /// Where a page of the chat list continues: after the chat with this activity time and id,
 /// in the list's order (`last_activity_at` descending, then id descending). Opaque to clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChatListCursor {
     pub last_activity_at: i64,
-    pub chat_id: i64,
+    pub chat_id: ChatId,
 }
 
 impl ChatListCursor {
@@ -22,7 +23,7 @@ impl ChatListCursor {
             last_activity_at: activity.parse().ok()?,
             chat_id: chat.parse().ok()?,
         };
-        (cursor.last_activity_at >= 0 && cursor.chat_id > 0).then_some(cursor)
+        (cursor.last_activity_at >= 0 && cursor.chat_id > ChatId(0)).then_some(cursor)
     }
 }
 
@@ -53,7 +54,7 @@ mod tests {
     fn a_cursor_reads_back_what_it_wrote_and_nothing_else() {
         let cursor = ChatListCursor {
             last_activity_at: 1_733_480_000_123,
-            chat_id: 42,
+            chat_id: ChatId(42),
         };
         assert_eq!(ChatListCursor::parse(&cursor.encode()), Some(cursor));
         for bad in [

@@ -9,6 +9,7 @@
 //! Hiragana or Katakana character is a word of its own, since those scripts put no spaces
 //! between words. A query matches a message that holds every one of its words.
 
+use parley_types::MessageId;
 use std::ops::Range;
 
 use serde::Serialize;
@@ -255,7 +256,7 @@ pub struct SearchPage {
     pub has_more: bool,
     /// The `before` that asks for the next page (the id of this page's oldest message); null
     /// on the last page.
-    pub next_before: Option<i64>,
+    pub next_before: Option<MessageId>,
     /// The part of each message that matched, with the query's words marked: one per message,
     /// in the same order.
     pub snippets: Vec<Snippet>,
@@ -265,7 +266,7 @@ pub struct SearchPage {
 /// match when longer) as pieces, the query's words among them marked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Snippet {
-    pub message_id: i64,
+    pub message_id: MessageId,
     pub parts: Vec<SnippetPart>,
 }
 

@@ -41,21 +41,17 @@ pub const MAX_TITLE_CHARS: usize = 128;
 pub const MAX_GROUP_MEMBERS: usize = 1000;
 
 pub fn username(v: &mut Violations, name: &str) {
-    let len = name.chars().count();
     v.check(
-        (3..=32).contains(&len) && could_be_in_username(name),
+        parley_types::username::is_valid(name),
         "username",
-        "must be 3-32 characters of a-z, 0-9, '_', '.' or '-'",
+        parley_types::username::RULE,
     );
 }
 
 /// Whether `part` could be part of some username: every character is one a username may hold.
 /// A search for anything else matches no account, on every backend alike (SQLite's `LIKE`
 /// ignores ASCII case and PostgreSQL's does not; and PostgreSQL refuses a NUL in text).
-pub fn could_be_in_username(part: &str) -> bool {
-    part.bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
-}
+pub use parley_types::username::could_be_in_username;
 
 // ---- text people show each other ------------------------------------------------------
 //
@@ -225,8 +221,8 @@ pub fn password(
     );
 }
 
-pub fn positive_id(v: &mut Violations, field: &str, id: i64) {
-    v.check(id > 0, field, "must be a positive integer");
+pub fn positive_id(v: &mut Violations, field: &str, id: impl Into<i64>) {
+    v.check(id.into() > 0, field, "must be a positive integer");
 }
 
 /// `Idempotency-Key`: 1-255 printable ASCII characters.

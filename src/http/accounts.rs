@@ -12,7 +12,7 @@ use super::extractors::{limited, parse_query, path_id, AuthAttempt, AuthUser, Js
 use super::{json, AppState};
 use crate::actors::db_ops::{ChangePassword, FindAccount, GetUser, Login, Register};
 use crate::domain::validate::{self, Violations};
-use crate::domain::{Session, User};
+use crate::domain::{Session, User, UserId};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -288,7 +288,7 @@ pub async fn get_user(
     caller: AuthUser,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let user_id = path_id(&path)?;
+    let user_id = path_id(&path, UserId)?;
     let found = state
         .actors
         .ask(GetUser {

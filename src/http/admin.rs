@@ -13,7 +13,7 @@ use super::error_docs::{Always, Authenticated, BadRequest, NotFound};
 use super::extractors::{bearer_token, parse_query, path_id};
 use super::AppState;
 use crate::actors::db_ops::{FindAccount, ReactivateUser, ReadPoolStatus, SearchUsers};
-use crate::domain::{AccountList, AccountStatus};
+use crate::domain::{AccountList, AccountStatus, UserId};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -59,8 +59,12 @@ pub async fn list_users(
     let q: ListQuery = parse_query(req.query_string())?;
     // Every parameter is checked, whichever of them decides the answer.
     let query = q.query.unwrap_or_default();
-    if query.chars().count() > 32 {
-        return Err(AppError::bad_request("query is at most 32 characters.").into());
+    if query.chars().count() > parley_types::username::MAX_CHARS {
+        let detail = format!(
+            "query is at most {} characters.",
+            parley_types::username::MAX_CHARS
+        );
+        return Err(AppError::bad_request(detail).into());
     }
     let limit = match q.limit.as_deref() {
         None => 50,
@@ -71,8 +75,12 @@ pub async fn list_users(
             .ok_or_else(|| AppError::bad_request("limit must be an integer from 1 to 200."))?,
     };
     if let Some(username) = q.username {
-        if username.chars().count() > 32 {
-            return Err(AppError::bad_request("username is at most 32 characters.").into());
+        if username.chars().count() > parley_types::username::MAX_CHARS {
+            let detail = format!(
+                "username is at most {} characters.",
+                parley_types::username::MAX_CHARS
+            );
+            return Err(AppError::bad_request(detail).into());
         }
         // An account is named exactly, however many others hold its name inside theirs.
         let users = state
@@ -105,13 +113,13 @@ pub async fn deactivate_user(
     _admin: Admin,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let user_id = path_id(&path)?;
+    let user_id = path_id(&path, UserId)?;
     let account = state
         .actors
         .deactivate_user(user_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    tracing::info!(user.id = user_id, "account deactivated by an operator");
+    tracing::info!(user.id = %user_id, "account deactivated by an operator");
     Ok(super::json(StatusCode::OK, &account))
 }
 
@@ -133,13 +141,13 @@ pub async fn reactivate_user(
     _admin: Admin,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let user_id = path_id(&path)?;
+    let user_id = path_id(&path, UserId)?;
     let account = state
         .actors
         .ask(ReactivateUser { user_id })
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    tracing::info!(user.id = user_id, "account reactivated by an operator");
+    tracing::info!(user.id = %user_id, "account reactivated by an operator");
     Ok(super::json(StatusCode::OK, &account))
 }
 

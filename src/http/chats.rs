@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use parley_types::{ChatId, Seq, UserId};
 use serde::Deserialize;
 
 use super::error::ApiResult;
@@ -34,7 +35,7 @@ pub struct CreateChatRequest {
     title: Option<String>,
     /// A direct chat names exactly one other user.
     #[serde(default)]
-    member_ids: Vec<i64>,
+    member_ids: Vec<UserId>,
 }
 
 /// The body of `POST /api/v1/chats` as the document shows it: a group (any number of other
@@ -53,12 +54,12 @@ pub enum CreateChatBody {
         title: Option<String>,
         #[serde(default)]
         #[schema(max_items = 999)]
-        member_ids: Vec<i64>,
+        member_ids: Vec<UserId>,
     },
     Direct {
         /// The other user.
         #[schema(min_items = 1, max_items = 1)]
-        member_ids: Vec<i64>,
+        member_ids: Vec<UserId>,
     },
 }
 
@@ -96,7 +97,7 @@ pub async fn create_chat(
     for id in &member_ids {
         validate::positive_id(&mut v, "member_ids", *id);
     }
-    let mut others: Vec<i64> = member_ids
+    let mut others: Vec<UserId> = member_ids
         .into_iter()
         .filter(|id| *id != user.user_id)
         .collect();
@@ -236,7 +237,7 @@ pub async fn get_chat(
     user: AuthUser,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let chat_id = path_id(&path)?;
+    let chat_id = path_id(&path, ChatId)?;
     let chat = state
         .actors
         .ask(GetChat {
@@ -249,8 +250,8 @@ pub async fn get_chat(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct AddMemberRequest {
-    #[schema(minimum = 1)]
-    user_id: i64,
+    #[schema(value_type = i64, minimum = 1)]
+    user_id: UserId,
     /// An extension of the contract: the owner may add someone as `admin`.
     #[serde(default)]
     role: Option<Role>,
@@ -281,7 +282,7 @@ pub async fn add_member(
     path: web::Path<String>,
     body: JsonBody<AddMemberRequest>,
 ) -> ApiResult<HttpResponse> {
-    let chat_id = path_id(&path)?;
+    let chat_id = path_id(&path, ChatId)?;
     let key = key.bind(&body.fingerprint);
     let mut v = Violations::new();
     validate::positive_id(&mut v, "user_id", body.value.user_id);
@@ -322,8 +323,8 @@ pub async fn remove_member(
     user: AuthUser,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let chat_id = path_id(&path.0)?;
-    let member_id = path_id(&path.1)?;
+    let chat_id = path_id(&path.0, ChatId)?;
+    let member_id = path_id(&path.1, UserId)?;
     state
         .actors
         .write(
@@ -340,8 +341,8 @@ pub async fn remove_member(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct MarkReadRequest {
-    #[schema(minimum = 0)]
-    seq: i64,
+    #[schema(value_type = i64, minimum = 0)]
+    seq: Seq,
 }
 
 #[utoipa::path(
@@ -368,10 +369,10 @@ pub async fn mark_read(
     path: web::Path<String>,
     body: JsonBody<MarkReadRequest>,
 ) -> ApiResult<HttpResponse> {
-    let chat_id = path_id(&path)?;
+    let chat_id = path_id(&path, ChatId)?;
     let key = key.bind(&body.fingerprint);
     let mut v = Violations::new();
-    v.check(body.value.seq >= 0, "seq", "must be zero or more");
+    v.check(body.value.seq >= Seq::ZERO, "seq", "must be zero or more");
     v.into_result().map_err(AppError::validation)?;
     let answer = state
         .actors
@@ -403,8 +404,8 @@ struct HistoryQuery {
 fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {
     let q: HistoryQuery = super::extractors::parse_query(query)?;
     let limit = query_number("limit", q.limit.as_deref(), 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
-    let before = query_number("before_seq", q.before_seq.as_deref(), 0, i64::MAX)?;
-    let after = query_number("after_seq", q.after_seq.as_deref(), 0, i64::MAX)?;
+    let before = query_number("before_seq", q.before_seq.as_deref(), 0, i64::MAX)?.map(Seq);
+    let after = query_number("after_seq", q.after_seq.as_deref(), 0, i64::MAX)?.map(Seq);
     let cursor = match (before, after) {
         (Some(before), Some(after)) => HistoryCursor::Between { after, before },
         (Some(seq), None) => HistoryCursor::BeforeSeq(seq),
@@ -435,7 +436,7 @@ pub async fn history(
     path: web::Path<String>,
     req: actix_web::HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    let chat_id = path_id(&path)?;
+    let chat_id = path_id(&path, ChatId)?;
     let (cursor, limit) = parse_history_query(req.query_string())?;
     let page = state
         .actors
@@ -461,18 +462,18 @@ mod tests {
         );
         assert_eq!(
             parse_history_query("limit=10&before_seq=5").ok(),
-            Some((HistoryCursor::BeforeSeq(5), 10))
+            Some((HistoryCursor::BeforeSeq(Seq(5)), 10))
         );
         assert_eq!(
             parse_history_query("after_seq=7").ok(),
-            Some((HistoryCursor::AfterSeq(7), 50))
+            Some((HistoryCursor::AfterSeq(Seq(7)), 50))
         );
         assert_eq!(
             parse_history_query("after_seq=1&before_seq=9&limit=3").ok(),
             Some((
                 HistoryCursor::Between {
-                    after: 1,
-                    before: 9
+                    after: Seq(1),
+                    before: Seq(9)
                 },
                 3
             ))

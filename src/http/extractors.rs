@@ -1,6 +1,7 @@
 //! Request extractors: bearer authentication, JSON bodies held to the contract's rules, the
 //! `Idempotency-Key` header, and path ids.
 
+use parley_types::{TokenId, UserId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -33,8 +34,8 @@ fn state(req: &HttpRequest) -> Result<Data<AppState>, ApiError> {
 /// The caller, authenticated by a live bearer token.
 #[derive(Clone, Copy, Debug)]
 pub struct AuthUser {
-    pub user_id: i64,
-    pub token_id: i64,
+    pub user_id: UserId,
+    pub token_id: TokenId,
 }
 
 /// The bearer token of a request: the `Authorization` header, or (for WebSocket upgrades,
@@ -62,7 +63,7 @@ impl AuthUser {
             .ask(Authenticate { token })
             .await?
             .ok_or(AppError::Unauthorized)?;
-        tracing::Span::current().record("user.id", owner.user_id);
+        tracing::Span::current().record("user.id", owner.user_id.get());
         Ok(AuthUser {
             user_id: owner.user_id,
             token_id: owner.token_id,
@@ -294,9 +295,12 @@ pub fn query_number(
         })
 }
 
-pub fn path_id(raw: &str) -> Result<i64, ApiError> {
+/// The id in a path segment, as the id type `typed` makes of it (`path_id(&path, ChatId)`): a
+/// positive integer, or the resource is not found.
+pub fn path_id<Id>(raw: &str, typed: fn(i64) -> Id) -> Result<Id, ApiError> {
     raw.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
+        .map(typed)
         .ok_or_else(|| AppError::NotFound("resource").into())
 }

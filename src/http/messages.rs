@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use parley_types::{ChatId, MessageId};
 use serde::Deserialize;
 
 use super::error::ApiResult;
@@ -32,8 +33,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SendMessageRequest {
-    #[schema(minimum = 1)]
-    chat_id: i64,
+    #[schema(value_type = i64, minimum = 1)]
+    chat_id: ChatId,
     #[serde(rename = "type", default = "text_type")]
     #[schema(pattern = "^text$", example = "text")]
     kind: String,
@@ -47,8 +48,8 @@ pub struct SendMessageRequest {
     )]
     content: String,
     /// A message of the same chat.
-    #[schema(minimum = 1)]
-    reply_to_id: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    reply_to_id: Option<MessageId>,
     /// Echoed back in the answer and in the event; no NUL.
     #[schema(max_length = 64, pattern = "^[^\\u0000]*$")]
     client_id: Option<String>,
@@ -127,7 +128,7 @@ pub async fn get_message(
     user: AuthUser,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let message_id = path_id(&path)?;
+    let message_id = path_id(&path, MessageId)?;
     let message = state
         .actors
         .ask(GetMessage {
@@ -141,7 +142,7 @@ pub async fn get_message(
 async fn change(
     state: &AppState,
     user: AuthUser,
-    message_id: i64,
+    message_id: MessageId,
     change: MessageChange,
     key: Option<crate::db::queries::IdempotencyKey>,
 ) -> ApiResult<HttpResponse> {
@@ -193,7 +194,7 @@ pub async fn edit_message(
     path: web::Path<String>,
     body: JsonBody<EditMessageRequest>,
 ) -> ApiResult<HttpResponse> {
-    let message_id = path_id(&path)?;
+    let message_id = path_id(&path, MessageId)?;
     let content = body.value.content;
     let mut v = Violations::new();
     validate::content(&mut v, &content);
@@ -228,7 +229,7 @@ pub async fn delete_message(
     user: AuthUser,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let message_id = path_id(&path)?;
+    let message_id = path_id(&path, MessageId)?;
     change(&state, user, message_id, MessageChange::Delete, None).await
 }
 
@@ -271,7 +272,7 @@ pub async fn add_reaction(
     path: web::Path<String>,
     body: JsonBody<ReactionRequest>,
 ) -> ApiResult<HttpResponse> {
-    let message_id = path_id(&path)?;
+    let message_id = path_id(&path, MessageId)?;
     let key = key.bind(&body.fingerprint);
     let emoji = body.value.emoji;
     let mut v = Violations::new();
@@ -309,7 +310,7 @@ pub async fn remove_reaction(
     user: AuthUser,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let message_id = path_id(&path.0)?;
+    let message_id = path_id(&path.0, MessageId)?;
     let emoji = path.1.clone();
     let mut v = Violations::new();
     validate::emoji(&mut v, &emoji);

@@ -120,3 +120,32 @@ pub async fn openapi_json() -> HttpResponse {
         .content_type("application/json")
         .body(document())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The username rule is written once (`parley_types::username`); the document and the
+    /// browser client state it too, and must say the same.
+    #[test]
+    fn the_username_rule_is_stated_as_the_server_checks_it() {
+        let pattern = serde_json::to_string(parley_types::username::PATTERN).unwrap_or_default();
+        let stated = document()
+            .matches(&format!("\"pattern\": {pattern}"))
+            .count();
+        // Wherever the document states a username's characters, it states the whole rule.
+        let any_rule = document().matches("\"pattern\": \"^[a-z0-9_.-]{").count();
+        assert!(
+            stated >= 2 && stated == any_rule,
+            "{pattern}: {stated} of {any_rule}"
+        );
+        let form = include_str!("../../web/index.html");
+        let (min, max) = (
+            parley_types::username::MIN_CHARS,
+            parley_types::username::MAX_CHARS,
+        );
+        assert!(form.contains(&format!(
+            "minlength=\"{min}\" maxlength=\"{max}\" pattern=\"[a-z0-9_.\\-]{{{min},{max}}}\""
+        )));
+    }
+}

@@ -3,6 +3,7 @@
 //! configuration; a rate of 0 turns a limit off. None is a lock-out: a refused client is told
 //! when to try again (`Retry-After`), and the bucket refills by itself.
 
+use parley_types::UserId;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -91,7 +92,7 @@ fn whole_seconds(wait: Duration) -> u64 {
 
 /// The limits of one server.
 pub struct RateLimits {
-    writes: Option<Limiter<i64>>,
+    writes: Option<Limiter<UserId>>,
     auth: Option<Limiter<IpAddr>>,
     logins: Option<FailedLogins>,
 }
@@ -136,7 +137,7 @@ impl RateLimits {
         }
     }
 
-    pub fn check_write(&self, user_id: i64) -> Result<(), AppError> {
+    pub fn check_write(&self, user_id: UserId) -> Result<(), AppError> {
         check(self.writes.as_ref(), &user_id)
     }
 
@@ -167,14 +168,14 @@ mod tests {
             logins_per_account_per_minute: 2,
         });
         for _ in 0..3 {
-            assert!(limits.check_write(7).is_ok());
+            assert!(limits.check_write(UserId(7)).is_ok());
         }
-        match limits.check_write(7) {
+        match limits.check_write(UserId(7)) {
             Err(AppError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 1),
             other => panic!("{other:?}"),
         }
         // Other users have their own bucket.
-        assert!(limits.check_write(8).is_ok());
+        assert!(limits.check_write(UserId(8)).is_ok());
         let ip: IpAddr = [127, 0, 0, 1].into();
         assert!(limits.check_auth(ip).is_ok());
         assert!(limits.check_auth(ip).is_ok());
@@ -190,7 +191,7 @@ mod tests {
     fn zero_turns_limits_off() {
         let limits = RateLimits::new(RateSettings::UNLIMITED);
         for _ in 0..1000 {
-            assert!(limits.check_write(1).is_ok());
+            assert!(limits.check_write(UserId(1)).is_ok());
             assert!(limits.check_auth([10, 0, 0, 1].into()).is_ok());
         }
     }

@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use parley_types::{ChatId, MessageId, UserId};
 use serde::Deserialize;
 
 use super::error::ApiResult;
@@ -29,11 +30,11 @@ struct SearchParams {
     limit: Option<String>,
 }
 
-fn parse_search(user_id: i64, raw: &str) -> Result<SearchMessages, AppError> {
+fn parse_search(user_id: UserId, raw: &str) -> Result<SearchMessages, AppError> {
     let params: SearchParams = parse_query(raw)?;
     let limit = query_number("limit", params.limit.as_deref(), 1, MAX_LIMIT)?;
-    let chat_id = query_number("chat_id", params.chat_id.as_deref(), 1, i64::MAX)?;
-    let before = query_number("before", params.before.as_deref(), 1, i64::MAX)?;
+    let chat_id = query_number("chat_id", params.chat_id.as_deref(), 1, i64::MAX)?.map(ChatId);
+    let before = query_number("before", params.before.as_deref(), 1, i64::MAX)?.map(MessageId);
     let query = SearchQuery::parse(params.q.as_deref().unwrap_or_default())
         .map_err(|e| AppError::validation(vec![e]))?;
     Ok(SearchMessages {
@@ -86,7 +87,8 @@ mod tests {
 
     #[test]
     fn parameters_follow_the_contract() {
-        let op = parse_search(7, "q=Hello%20world&chat_id=3&before=99&limit=5").expect("valid");
+        let op =
+            parse_search(UserId(7), "q=Hello%20world&chat_id=3&before=99&limit=5").expect("valid");
         assert_eq!(op.query.terms(), ["hello", "world"]);
         assert_eq!(
             (
@@ -95,9 +97,9 @@ mod tests {
                 op.scope.before,
                 op.limit
             ),
-            (7, Some(3), Some(99), 5)
+            (UserId(7), Some(ChatId(3)), Some(MessageId(99)), 5)
         );
-        let op = parse_search(7, "q=x").expect("valid");
+        let op = parse_search(UserId(7), "q=x").expect("valid");
         assert_eq!(
             (op.scope.chat_id, op.scope.before, op.limit),
             (None, None, 20)
@@ -110,7 +112,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    parse_search(1, bad_number),
+                    parse_search(UserId(1), bad_number),
                     Err(AppError::BadRequest { .. })
                 ),
                 "{bad_number}"
@@ -118,7 +120,10 @@ mod tests {
         }
         for bad_query in ["", "q=", "q=%20%20", "q=%3F%21"] {
             assert!(
-                matches!(parse_search(1, bad_query), Err(AppError::Validation { .. })),
+                matches!(
+                    parse_search(UserId(1), bad_query),
+                    Err(AppError::Validation { .. })
+                ),
                 "{bad_query}"
             );
         }

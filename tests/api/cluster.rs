@@ -80,6 +80,7 @@ async fn events(ws: &mut WsClient, count: usize) -> Vec<Value> {
 }
 
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn a_send_through_one_node_reaches_every_session_on_every_node_in_order() {
     let Some(cluster) = Cluster::start(3, NO_SWEEP).await else {
         return;
@@ -126,6 +127,7 @@ async fn a_send_through_one_node_reaches_every_session_on_every_node_in_order() 
 }
 
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn chats_created_and_members_added_on_one_node_reach_sessions_on_another() {
     let Some(cluster) = Cluster::start(2, NO_SWEEP).await else {
         return;
@@ -189,6 +191,7 @@ async fn chats_created_and_members_added_on_one_node_reach_sessions_on_another()
 }
 
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn logout_on_one_node_is_final_on_every_node() {
     let Some(cluster) = Cluster::start(2, NO_SWEEP).await else {
         return;
@@ -233,6 +236,7 @@ async fn metric(api: &Api, name: &str) -> f64 {
 /// few sweep periods), nothing fails; with the broker back, the live path resumes with no
 /// duplicate.
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn a_nats_outage_costs_latency_never_an_event() {
     let Some(mut cluster) = Cluster::start(2, 500).await else {
         return;
@@ -292,6 +296,7 @@ async fn a_nats_outage_costs_latency_never_an_event() {
 /// resume, and miss nothing; the sends it never answered, retried there with their keys, are
 /// stored once.
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn a_killed_node_costs_its_clients_nothing() {
     let Some(cluster) = Cluster::start(2, 500).await else {
         return;
@@ -408,6 +413,7 @@ async fn a_killed_node_costs_its_clients_nothing() {
 /// Nodes started at the same moment on a fresh database take turns with the migrations (an
 /// advisory lock) instead of failing on each other's half-made schema.
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn nodes_started_together_on_a_fresh_database_all_come_up() {
     let Some(database) = TestDatabase::provision(Backend::Postgres) else {
         return;
@@ -434,6 +440,7 @@ async fn nodes_started_together_on_a_fresh_database_all_come_up() {
 /// once; a user moving from one node to another is no flap; the last session closing anywhere
 /// is an offline on every node, after the grace period.
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn presence_spans_the_nodes() {
     let grace = Duration::from_millis(700);
     let settings = [("PARLEY_PRESENCE_GRACE_MS", grace.as_millis().to_string())];

@@ -169,6 +169,7 @@ on_both_backends! {
 /// Several nodes share the database; while one purges expired idempotency keys (it holds the
 /// maintenance lock), another's purge does nothing, and then does it all.
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn only_one_node_purges_expired_keys_at_a_time() {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;

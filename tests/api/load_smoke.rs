@@ -1,31 +1,28 @@
 //! Each `parley-load` scenario, briefly, against a real server: the tool must run to the end
 //! and report sane figures. (Figures are not asserted against targets; see docs/benchmarks.md.)
 
-use std::process::Command;
-
+use clap::Parser;
 use serde_json::Value;
 
 use crate::common::{Backend, TestServer};
 
-const LOAD: &str = env!("CARGO_BIN_EXE_parley-load");
-
+/// Runs a scenario with the command line's own parser, on this test's actix system, and
+/// returns the JSON report the command prints with `--json`.
 async fn run_load(server: &TestServer, args: &[&str]) -> Value {
-    let mut command = Command::new(LOAD);
-    command.args(args).args(["--url", &server.base, "--json"]);
+    let mut argv = vec!["parley-load"];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&["--url", &server.base, "--json", "--quiet"]);
     if !args.contains(&"--duration") {
-        command.args(["--duration", "20"]);
+        argv.extend_from_slice(&["--duration", "20"]);
     }
-    let output = actix_rt::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .expect("parley-load runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let cli = parley_load::Cli::try_parse_from(&argv).expect("the arguments parse");
+    let report = parley_load::run(cli).await.expect("parley-load runs");
     assert!(
-        output.status.success(),
-        "parley-load {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        !report.failed,
+        "parley-load {args:?} failed:\n{}",
+        report.to_table()
     );
-    serde_json::from_str(&stdout).expect("a JSON report")
+    serde_json::from_str(&report.to_json()).expect("a JSON report")
 }
 
 #[actix_rt::test]

@@ -272,6 +272,7 @@ async fn unknown_accounts_take_as_long_as_wrong_passwords() {
 /// With the database link cut, requests get 503 (never 500), readiness says 503, WebSockets
 /// stay up; when it is back, everything works again without a restart.
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn database_outage_is_a_503_and_recovers() {
     let Some(database) = crate::common::TestDatabase::provision(Backend::Postgres) else {
         return;

@@ -93,6 +93,7 @@ async fn an_operator_deactivates_and_reactivates_an_account_sqlite() {
 }
 
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn an_operator_deactivates_and_reactivates_an_account_postgres() {
     deactivation_round_trip(Backend::Postgres).await;
 }

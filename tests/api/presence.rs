@@ -166,7 +166,7 @@ on_both_backends! {
         api.send(&bob, chat_id, "hi").await;
         let recorded = || async {
             let mut conn = server.database.conn().await.expect("connection");
-            parley::with_backend!(&mut conn, q, c => q::users::find_seen_by(c, bob.id, alice.id).await)
+            parley::with_backend!(&mut conn, q, c => q::users::find_seen_by(c, parley::domain::UserId(bob.id), parley::domain::UserId(alice.id)).await)
                 .expect("query")
                 .expect("bob")
                 .last_seen_at

@@ -145,6 +145,7 @@ async fn sigkill_mid_burst_loses_no_acknowledged_message_sqlite() {
 }
 
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn sigkill_mid_burst_loses_no_acknowledged_message_postgres() {
     stop_during_burst(Backend::Postgres, false).await;
 }
@@ -155,6 +156,7 @@ async fn sigterm_mid_burst_loses_no_acknowledged_message_sqlite() {
 }
 
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn sigterm_mid_burst_loses_no_acknowledged_message_postgres() {
     stop_during_burst(Backend::Postgres, true).await;
 }

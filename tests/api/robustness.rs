@@ -114,6 +114,7 @@ async fn migrations_round_trip_sqlite() {
 }
 
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn migrations_round_trip_postgres() {
     let Some(server) = crate::common::TestServer::start(crate::common::Backend::Postgres).await
     else {

@@ -341,6 +341,7 @@ async fn keyed_sends(api: &Api, users: &[TestUser], chats: &[i64], per_lane: usi
 /// between two of its runs. The sends, the chat list, history and a read marker that follow
 /// must not read any grown table from end to end.
 #[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
 async fn no_hot_statement_scans_a_grown_table() {
     let Some(server) = TestServer::start(Backend::Postgres).await else {
         return;

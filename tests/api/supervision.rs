@@ -27,7 +27,7 @@ on_both_backends! {
         let first = api.send(&alice, chat_id, "before").await;
         assert_eq!(bob_ws.next_event().await["data"], first);
 
-        server.faults.panic_after_next_commit(chat_id).await.unwrap();
+        server.faults.panic_after_next_commit(parley::domain::ChatId(chat_id)).await.unwrap();
         let body = json!({"chat_id": chat_id, "type": "text", "content": "during"});
         let lost_answer = api.post_with_key("/api/v1/messages", &alice.token, "k-during", &body).await;
         lost_answer.expect_error(503, "unavailable");

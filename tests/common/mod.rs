@@ -49,6 +49,58 @@ fn run_admin_sql(admin_url: &str, sql: &str) -> Result<(), String> {
     conn.batch_execute(sql).map_err(|e| format!("{sql}: {e}"))
 }
 
+/// The name of a database with every migration applied, from which each test's database is
+/// copied (`CREATE DATABASE … TEMPLATE`): migrating once per run instead of once per test. It is
+/// named by a hash of the migrations, so a changed migration makes a new one. nextest runs each
+/// test in a process of its own, so processes take turns with an advisory lock; the first of a
+/// run builds it under a temporary name and renames it when complete (and drops the templates
+/// of other migrations).
+fn migrated_template(admin_url: &str) -> Result<String, String> {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+
+    let name = format!("parley_template_{}", env!("PARLEY_MIGRATIONS_FINGERPRINT"));
+    let mut conn = AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(admin_url)
+        .map_err(|e| format!("cannot connect to {admin_url}: {e}"))?;
+    // Released when the connection closes, whatever happens below.
+    conn.batch_execute("SELECT pg_advisory_lock(7240517361)")
+        .map_err(|e| format!("template lock: {e}"))?;
+    let templates: Vec<Name> = diesel::sql_query(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'parley\\_template\\_%'",
+    )
+    .load(&mut conn)
+    .map_err(|e| format!("listing templates: {e}"))?;
+    if templates.iter().any(|t| t.datname == name) {
+        return Ok(name);
+    }
+    for stale in &templates {
+        conn.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            stale.datname
+        ))
+        .map_err(|e| format!("dropping {}: {e}", stale.datname))?;
+    }
+    let building = format!("{name}_building");
+    conn.batch_execute(&format!("CREATE DATABASE \"{building}\""))
+        .map_err(|e| format!("creating {building}: {e}"))?;
+    let url = parley::config::DatabaseUrl::Postgres(with_database(admin_url, &building));
+    actix_rt::System::new()
+        .block_on(parley::db::run_migrations(&url))
+        .map_err(|e| format!("migrating the template: {e}"))?;
+    conn.batch_execute(&format!(
+        "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+    ))
+    .map_err(|e| format!("naming the template: {e}"))?;
+    Ok(name)
+}
+
 /// `url` with its database name replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -99,15 +151,27 @@ impl TestDatabase {
                 })
             }
             Backend::Postgres => {
-                // `postgres_backend_status` reports the skip once per run.
-                let admin_url = std::env::var(POSTGRES_ENV).ok()?;
+                let admin_url = match std::env::var(POSTGRES_ENV) {
+                    Ok(url) => url,
+                    // Built to run the PostgreSQL tests (see `build.rs`): they must not pass
+                    // without running.
+                    Err(_) if cfg!(parley_pg_tests) => {
+                        panic!("{POSTGRES_ENV} was set when the tests were built but is not now")
+                    }
+                    Err(_) => return None,
+                };
                 let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
-                let create = format!("CREATE DATABASE \"{name}\"");
-                let url = admin_url.clone();
-                std::thread::spawn(move || run_admin_sql(&url, &create))
-                    .join()
-                    .expect("admin thread")
-                    .expect("create test database");
+                let (url, copy) = (admin_url.clone(), name.clone());
+                std::thread::spawn(move || {
+                    let template = migrated_template(&url)?;
+                    run_admin_sql(
+                        &url,
+                        &format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{template}\""),
+                    )
+                })
+                .join()
+                .expect("admin thread")
+                .expect("create test database");
                 Some(TestDatabase {
                     url: DatabaseUrl::Postgres(with_database(&admin_url, &name)),
                     _sqlite_dir: None,
@@ -313,6 +377,7 @@ macro_rules! on_both_backends {
                 }
 
                 #[actix_rt::test]
+                #[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
                 async fn postgres() {
                     if let Some(server) = $crate::common::TestServer::start_with(
                         $crate::common::Backend::Postgres, rooms(), adjust,
@@ -410,26 +475,21 @@ impl Api {
         headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> Option<Resp> {
-        let mut req = self
-            .client
-            .request(method, format!("{}{}", self.base, path));
+        let mut client = parley_client::Client::with_http(&self.base, self.client.clone());
         if let Some(token) = token {
-            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+            client = client.with_token(token);
         }
-        for (name, value) in headers {
-            req = req.insert_header((*name, *value));
-        }
-        let mut res = match body {
-            Some((content_type, bytes)) => req.content_type(content_type).send_body(bytes).await,
-            None => req.send().await,
-        }
-        .ok()?;
-        let bytes = res.body().limit(64 * 1024 * 1024).await.ok()?;
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let mut headers = headers.to_vec();
+        let body = body.map(|(content_type, bytes)| {
+            headers.push(("Content-Type", content_type));
+            bytes.into()
+        });
+        let raw = client.raw(method, path, &headers, body).await.ok()?;
+        let text = String::from_utf8_lossy(&raw.body).into_owned();
+        let json = serde_json::from_slice(&raw.body).unwrap_or(Value::Null);
         Some(Resp {
-            status: res.status().as_u16(),
-            headers: res.headers().clone(),
+            status: raw.status,
+            headers: raw.headers,
             text,
             json,
         })
@@ -482,20 +542,21 @@ impl Api {
     }
 
     pub async fn register(&self, username: &str) -> TestUser {
-        let res = self
-            .send_json(
-                Method::POST,
-                "/api/v1/auth/register",
-                None,
-                &serde_json::json!({"username": username, "password": "correct horse"}),
-            )
-            .await;
-        let body = res.expect(201);
+        let session = self
+            .client()
+            .register(username, "correct horse", None)
+            .await
+            .expect("registered");
         TestUser {
-            id: body["user"]["id"].as_i64().expect("user id"),
+            id: session.user.id.get(),
             username: username.to_owned(),
-            token: body["access_token"].as_str().expect("token").to_owned(),
+            token: session.access_token,
         }
+    }
+
+    /// The typed client of the same server (`parley-client`).
+    pub fn client(&self) -> parley_client::Client {
+        parley_client::Client::with_http(&self.base, self.client.clone())
     }
 
     /// A login attempt, answered as it is.
@@ -511,15 +572,17 @@ impl Api {
 
     /// A group chat owned by `owner` with `members`; returns its id.
     pub async fn group(&self, owner: &TestUser, members: &[&TestUser]) -> i64 {
-        let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
-        let res = self
-            .post(
-                "/api/v1/chats",
-                &owner.token,
-                &serde_json::json!({"kind": "group", "title": "Team", "member_ids": ids}),
-            )
-            .await;
-        res.expect(201)["id"].as_i64().expect("chat id")
+        let ids: Vec<parley::domain::UserId> = members
+            .iter()
+            .map(|m| parley::domain::UserId(m.id))
+            .collect();
+        let chat = self
+            .client()
+            .with_token(&owner.token)
+            .create_group("Team", &ids)
+            .await
+            .expect("group created");
+        chat.id.get()
     }
 
     /// Sends a text message and returns the answer's body.

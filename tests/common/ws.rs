@@ -1,11 +1,9 @@
-//! A real WebSocket client (awc) for the tests.
+//! The tests' WebSocket client: `parley_client::Socket`, read as JSON values (the tests check
+//! the wire itself), silent to pings unless a test speaks.
 
 use std::time::Duration;
 
-use actix_codec::Framed;
-use awc::ws::{Codec, Frame, Message};
-use awc::BoxedSocket;
-use futures_util::{SinkExt, StreamExt};
+use parley_client::{Incoming, Socket};
 use serde_json::Value;
 
 use super::TestServer;
@@ -16,7 +14,7 @@ pub fn presence_frame(user_id: i64, status: &str) -> Value {
 }
 
 pub struct WsClient {
-    conn: Framed<BoxedSocket, Codec>,
+    conn: Socket,
     pub session_id: String,
     /// WebSocket pings the server has sent so far (skipped, never answered).
     pub pings: usize,
@@ -40,10 +38,8 @@ impl WsClient {
     }
 
     pub async fn connect_to(base: &str, token: &str) -> WsClient {
-        let (_, conn) = awc::Client::new()
-            .ws(format!("{base}/api/v1/ws"))
-            .bearer_auth(token)
-            .max_frame_size(1024 * 1024)
+        let conn = parley_client::Client::new(base)
+            .with_token(token)
             .connect()
             .await
             .expect("websocket connects");
@@ -51,16 +47,18 @@ impl WsClient {
     }
 
     pub async fn connect_with_query(server: &TestServer, token: &str) -> WsClient {
+        // The token in the query, as browsers send it (they cannot set headers).
         let (_, conn) = awc::Client::new()
             .ws(server.url(&format!("/api/v1/ws?token={token}")))
             .max_frame_size(1024 * 1024)
             .connect()
             .await
             .expect("websocket connects");
-        Self::after_handshake(conn).await
+        Self::after_handshake(Socket::from_framed(conn)).await
     }
 
-    fn new(conn: Framed<BoxedSocket, Codec>) -> WsClient {
+    fn new(mut conn: Socket) -> WsClient {
+        conn.answer_pings(false);
         WsClient {
             conn,
             session_id: String::new(),
@@ -69,7 +67,7 @@ impl WsClient {
         }
     }
 
-    async fn after_handshake(conn: Framed<BoxedSocket, Codec>) -> WsClient {
+    async fn after_handshake(conn: Socket) -> WsClient {
         let mut client = Self::new(conn);
         let ready = client.next_json().await;
         assert_eq!(ready["type"], "ready", "{ready}");
@@ -87,17 +85,13 @@ impl WsClient {
     /// refused with that status, `Ok(Err(code))` for a session closed before `ready`, else the
     /// ready session.
     pub async fn try_open(base: &str, token: &str) -> Result<Result<WsClient, Option<u16>>, u16> {
-        let conn = match awc::Client::new()
-            .ws(format!("{base}/api/v1/ws"))
-            .bearer_auth(token)
-            .max_frame_size(1024 * 1024)
+        let conn = match parley_client::Client::new(base)
+            .with_token(token)
             .connect()
             .await
         {
-            Ok((_, conn)) => conn,
-            Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
-                return Err(status.as_u16())
-            }
+            Ok(conn) => conn,
+            Err(parley_client::Error::Api { status, .. }) => return Err(status),
             Err(e) => panic!("unexpected client error: {e}"),
         };
         let mut client = Self::new(conn);
@@ -136,8 +130,7 @@ impl WsClient {
 
     /// Closes the session as a browser leaving the page does: a close frame, then the
     /// connection. (Dropping the client alone leaves the socket to awc, which may hold it.)
-    pub async fn close(mut self) {
-        let _ = self.conn.send(Message::Close(None)).await;
+    pub async fn close(self) {
         let _ = self.conn.close().await;
     }
 
@@ -146,17 +139,11 @@ impl WsClient {
     }
 
     pub async fn send_text(&mut self, text: &str) {
-        self.conn
-            .send(Message::Text(text.to_owned().into()))
-            .await
-            .expect("frame sent");
+        self.conn.send_text(text).await.expect("frame sent");
     }
 
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
-        self.conn
-            .send(Message::Binary(bytes.into()))
-            .await
-            .expect("frame sent");
+        self.conn.send_binary(bytes).await.expect("frame sent");
     }
 
     /// The next text frame as JSON, a close, or nothing within `wait`. Pings are skipped
@@ -204,22 +191,19 @@ impl WsClient {
     /// The next text frame, whatever its type.
     async fn read_until(&mut self, deadline: tokio::time::Instant) -> Next {
         loop {
-            let frame = match tokio::time::timeout_at(deadline, self.conn.next()).await {
+            let incoming = match tokio::time::timeout_at(deadline, self.conn.next_incoming()).await
+            {
                 Err(_) => return Next::Silent,
-                Ok(None) => return Next::Closed(None),
-                Ok(Some(Err(e))) => panic!("websocket error: {e}"),
-                Ok(Some(Ok(frame))) => frame,
+                Ok(Err(e)) => panic!("websocket error: {e}"),
+                Ok(Ok(incoming)) => incoming,
             };
-            match frame {
-                Frame::Text(bytes) => {
-                    return Next::Json(
-                        serde_json::from_slice(&bytes).expect("server frames are JSON"),
-                    )
+            match incoming {
+                None => return Next::Closed(None),
+                Some(Incoming::Text(text)) => {
+                    return Next::Json(serde_json::from_str(&text).expect("server frames are JSON"))
                 }
-                Frame::Close(reason) => return Next::Closed(reason.map(|r| u16::from(r.code))),
-                Frame::Ping(_) => self.pings += 1,
-                Frame::Pong(_) => continue,
-                other => panic!("unexpected frame {other:?}"),
+                Some(Incoming::Closed(code)) => return Next::Closed(code),
+                Some(Incoming::Ping) => self.pings += 1,
             }
         }
     }

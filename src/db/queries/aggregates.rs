@@ -1,6 +1,7 @@
 //! Aggregates: complete values (a message with its reactions, a chat with its members) read
 //! with a fixed number of queries, whatever their size.
 
+use parley_types::{ChatId, MessageId, Seq, UserId};
 use std::collections::HashMap;
 
 use diesel::prelude::*;
@@ -20,9 +21,9 @@ use crate::error::{AppError, AppResult};
 /// ordered by `created_at`, then `user_id`.
 async fn reactions_by_message(
     conn: &mut Conn,
-    message_ids: &[i64],
-) -> AppResult<HashMap<i64, Vec<Reaction>>> {
-    let mut grouped: HashMap<i64, Vec<Reaction>> = HashMap::new();
+    message_ids: &[MessageId],
+) -> AppResult<HashMap<MessageId, Vec<Reaction>>> {
+    let mut grouped: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
     if message_ids.is_empty() {
         return Ok(grouped);
     }
@@ -47,7 +48,7 @@ async fn reactions_by_message(
 
 /// Completes message rows into aggregates with one more query, keeping their order.
 pub async fn with_reactions(conn: &mut Conn, rows: Vec<MessageRow>) -> AppResult<Vec<Message>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<MessageId> = rows.iter().map(|r| r.id).collect();
     let mut grouped = reactions_by_message(conn, &ids).await?;
     Ok(rows
         .into_iter()
@@ -59,7 +60,10 @@ pub async fn with_reactions(conn: &mut Conn, rows: Vec<MessageRow>) -> AppResult
 }
 
 /// The aggregates of the given messages, keyed by id. Two queries.
-pub async fn load_by_ids(conn: &mut Conn, ids: &[i64]) -> AppResult<HashMap<i64, Message>> {
+pub async fn load_by_ids(
+    conn: &mut Conn,
+    ids: &[MessageId],
+) -> AppResult<HashMap<MessageId, Message>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -75,7 +79,7 @@ pub async fn load_by_ids(conn: &mut Conn, ids: &[i64]) -> AppResult<HashMap<i64,
         .collect())
 }
 
-pub async fn find_row(conn: &mut Conn, message_id: i64) -> AppResult<MessageRow> {
+pub async fn find_row(conn: &mut Conn, message_id: MessageId) -> AppResult<MessageRow> {
     messages::table
         .find(message_id)
         .select(MessageRow::as_select())
@@ -91,7 +95,11 @@ pub async fn aggregate(conn: &mut Conn, row: MessageRow) -> AppResult<Message> {
         .ok_or_else(|| AppError::internal("aggregate lost its message"))
 }
 
-pub async fn message(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult<Message> {
+pub async fn message(
+    conn: &mut Conn,
+    user_id: UserId,
+    message_id: MessageId,
+) -> AppResult<Message> {
     let row = find_row(conn, message_id).await?;
     super::guards::require_member(conn, row.chat_id, user_id).await?;
     aggregate(conn, row).await
@@ -102,8 +110,8 @@ pub async fn message(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResul
 /// page from a chat the caller may not read.
 pub async fn history(
     conn: &mut Conn,
-    user_id: i64,
-    chat_id: i64,
+    user_id: UserId,
+    chat_id: ChatId,
     cursor: HistoryCursor,
     limit: i64,
 ) -> AppResult<HistoryPage> {
@@ -162,7 +170,7 @@ pub async fn search(
 }
 
 /// The members of the chats, each with when its user was last seen online.
-pub async fn members(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<MemberSeen>> {
+pub async fn members(conn: &mut Conn, chat_ids: &[ChatId]) -> AppResult<Vec<MemberSeen>> {
     Ok(chat_members::table
         .inner_join(users::table)
         .filter(chat_members::chat_id.eq_any(chat_ids))
@@ -173,7 +181,7 @@ pub async fn members(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<MemberS
 }
 
 /// User ids of every member of the chat.
-pub async fn member_ids(conn: &mut Conn, chat_id: i64) -> AppResult<Vec<i64>> {
+pub async fn member_ids(conn: &mut Conn, chat_id: ChatId) -> AppResult<Vec<UserId>> {
     Ok(chat_members::table
         .filter(chat_members::chat_id.eq(chat_id))
         .select(chat_members::user_id)
@@ -182,7 +190,7 @@ pub async fn member_ids(conn: &mut Conn, chat_id: i64) -> AppResult<Vec<i64>> {
 }
 
 /// Ids of every chat the user is a member of.
-pub async fn chat_ids_of(conn: &mut Conn, user_id: i64) -> AppResult<Vec<i64>> {
+pub async fn chat_ids_of(conn: &mut Conn, user_id: UserId) -> AppResult<Vec<ChatId>> {
     Ok(chat_members::table
         .filter(chat_members::user_id.eq(user_id))
         .select(chat_members::chat_id)
@@ -190,7 +198,7 @@ pub async fn chat_ids_of(conn: &mut Conn, user_id: i64) -> AppResult<Vec<i64>> {
         .await?)
 }
 
-pub async fn load_chat(conn: &mut Conn, chat_id: i64) -> AppResult<Chat> {
+pub async fn load_chat(conn: &mut Conn, chat_id: ChatId) -> AppResult<Chat> {
     let chat: ChatRow = chats::table
         .find(chat_id)
         .select(ChatRow::as_select())
@@ -200,14 +208,14 @@ pub async fn load_chat(conn: &mut Conn, chat_id: i64) -> AppResult<Chat> {
     chat_from_rows(chat, members)
 }
 
-pub async fn chat(conn: &mut Conn, user_id: i64, chat_id: i64) -> AppResult<Chat> {
+pub async fn chat(conn: &mut Conn, user_id: UserId, chat_id: ChatId) -> AppResult<Chat> {
     let (chat, _) = super::guards::require_member(conn, chat_id, user_id).await?;
     let members = members(conn, &[chat_id]).await?;
     chat_from_rows(chat, members)
 }
 
 /// The chat's `last_seq` without locking anything, or `None` if the chat does not exist.
-pub async fn last_seq(conn: &mut Conn, chat_id: i64) -> AppResult<Option<i64>> {
+pub async fn last_seq(conn: &mut Conn, chat_id: ChatId) -> AppResult<Option<Seq>> {
     Ok(chats::table
         .find(chat_id)
         .select(chats::last_seq)
@@ -217,7 +225,7 @@ pub async fn last_seq(conn: &mut Conn, chat_id: i64) -> AppResult<Option<i64>> {
 }
 
 /// `(chat_id, last_seq)` of each of `chat_ids` that exists, in one query.
-pub async fn last_seqs(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<(i64, i64)>> {
+pub async fn last_seqs(conn: &mut Conn, chat_ids: &[ChatId]) -> AppResult<Vec<(ChatId, Seq)>> {
     Ok(chats::table
         .filter(chats::id.eq_any(chat_ids))
         .select((chats::id, chats::last_seq))
@@ -231,7 +239,7 @@ pub async fn last_seqs(conn: &mut Conn, chat_ids: &[i64]) -> AppResult<Vec<(i64,
 /// counters (`queries::unread`), the last message one index walk from the chat's newest seq.
 pub async fn list_for_user(
     conn: &mut Conn,
-    user_id: i64,
+    user_id: UserId,
     range: ChatListRange,
 ) -> AppResult<ChatListPage> {
     let mut mine = chats::table
@@ -276,9 +284,9 @@ pub async fn list_for_user(
         }
         _ => None,
     };
-    let chat_ids: Vec<i64> = mine.iter().map(|(c, ..)| c.id).collect();
+    let chat_ids: Vec<ChatId> = mine.iter().map(|(c, ..)| c.id).collect();
 
-    let mut members_by_chat: HashMap<i64, Vec<MemberSeen>> = HashMap::new();
+    let mut members_by_chat: HashMap<ChatId, Vec<MemberSeen>> = HashMap::new();
     for m in members(conn, &chat_ids).await? {
         members_by_chat.entry(m.0.chat_id).or_default().push(m);
     }
@@ -300,7 +308,7 @@ pub async fn list_for_user(
         .select(MessageRow::as_select())
         .load(conn)
         .await?;
-    let mut last_by_chat: HashMap<i64, Message> = with_reactions(conn, last_rows)
+    let mut last_by_chat: HashMap<ChatId, Message> = with_reactions(conn, last_rows)
         .await?
         .into_iter()
         .map(|m| (m.chat_id, m))
@@ -323,7 +331,7 @@ pub async fn list_for_user(
 
 /// What a chat's room starts from: the chat's `last_seq` and its members' ids, read in one
 /// transaction so that they agree; `None` if the chat does not exist.
-pub async fn room_state(conn: &mut Conn, chat_id: i64) -> AppResult<Option<(i64, Vec<i64>)>> {
+pub async fn room_state(conn: &mut Conn, chat_id: ChatId) -> AppResult<Option<(Seq, Vec<UserId>)>> {
     use diesel_async::AsyncConnection;
     conn.transaction::<_, AppError, _>(async |c| {
         let Some(last) = last_seq(c, chat_id).await? else {
@@ -336,7 +344,7 @@ pub async fn room_state(conn: &mut Conn, chat_id: i64) -> AppResult<Option<(i64,
 
 /// The chat a message belongs to (a message never moves), or `None` if there is no such
 /// message.
-pub async fn chat_of_message(conn: &mut Conn, message_id: i64) -> AppResult<Option<i64>> {
+pub async fn chat_of_message(conn: &mut Conn, message_id: MessageId) -> AppResult<Option<ChatId>> {
     Ok(messages::table
         .find(message_id)
         .select(messages::chat_id)

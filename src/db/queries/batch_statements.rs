@@ -10,6 +10,7 @@
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 
+use parley_types::{ChatId, MessageId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
@@ -26,11 +27,11 @@ use crate::domain::search::index_terms;
 /// A message of a batch that passed its checks; `pos` is its place (from 1) among the batch's
 /// messages to the same chat, so that its seq is the chat's last seq before the batch + `pos`.
 pub struct PendingMessage<'a> {
-    pub chat_id: i64,
+    pub chat_id: ChatId,
     pub pos: i64,
-    pub author_id: i64,
+    pub author_id: UserId,
     pub content: &'a str,
-    pub reply_to_id: Option<i64>,
+    pub reply_to_id: Option<MessageId>,
     pub client_id: Option<&'a str>,
 }
 
@@ -40,9 +41,9 @@ pub struct BatchChecks {
     /// Idempotency records already stored under the batch's keys.
     pub stored_keys: Vec<IdempotencyRow>,
     /// (chat, user) memberships among the batch's chats and authors.
-    pub memberships: HashSet<(i64, i64)>,
+    pub memberships: HashSet<(ChatId, UserId)>,
     /// The chat of each message replied to.
-    pub reply_chats: HashMap<i64, i64>,
+    pub reply_chats: HashMap<MessageId, ChatId>,
 }
 
 pub trait BatchStatements {
@@ -50,17 +51,17 @@ pub trait BatchStatements {
     /// in id order (so that concurrent batches cannot deadlock); returns their ids, sorted.
     fn lock_chats<'a>(
         &'a mut self,
-        chat_ids: &'a [i64],
-    ) -> impl Future<Output = QueryResult<Vec<i64>>> + Send + 'a;
+        chat_ids: &'a [ChatId],
+    ) -> impl Future<Output = QueryResult<Vec<ChatId>>> + Send + 'a;
 
     /// Reads what the batch's checks need: stored keys among `keys`, memberships among
     /// `chat_ids` × `authors`, and the chats of `reply_ids`.
     fn batch_checks<'a>(
         &'a mut self,
-        keys: &'a [(i64, String)],
-        chat_ids: &'a [i64],
-        authors: &'a [i64],
-        reply_ids: &'a [i64],
+        keys: &'a [(UserId, String)],
+        chat_ids: &'a [ChatId],
+        authors: &'a [UserId],
+        reply_ids: &'a [MessageId],
     ) -> impl Future<Output = QueryResult<BatchChecks>> + Send + 'a;
 
     /// Takes `count` seqs in each `(chat_id, count)` (and sets the chat's activity time),
@@ -68,7 +69,7 @@ pub trait BatchStatements {
     /// stored rows.
     fn store_messages<'a>(
         &'a mut self,
-        counts: &'a [(i64, i64)],
+        counts: &'a [(ChatId, i64)],
         pending: &'a [PendingMessage<'a>],
         now: i64,
     ) -> impl Future<Output = QueryResult<Vec<MessageRow>>> + Send + 'a;
@@ -77,7 +78,7 @@ pub trait BatchStatements {
     fn insert_keys<'a>(
         &'a mut self,
         rows: &'a [IdempotencyRow],
-    ) -> impl Future<Output = QueryResult<Vec<(i64, String)>>> + Send + 'a;
+    ) -> impl Future<Output = QueryResult<Vec<(UserId, String)>>> + Send + 'a;
 }
 
 const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.body, k.created_at, \
@@ -124,13 +125,13 @@ RETURNING user_id, key";
 #[derive(QueryableByName)]
 struct UserKey {
     #[diesel(sql_type = BigInt)]
-    user_id: i64,
+    user_id: UserId,
     #[diesel(sql_type = Text)]
     key: String,
 }
 
 impl BatchStatements for PgConn {
-    async fn lock_chats<'a>(&'a mut self, chat_ids: &'a [i64]) -> QueryResult<Vec<i64>> {
+    async fn lock_chats<'a>(&'a mut self, chat_ids: &'a [ChatId]) -> QueryResult<Vec<ChatId>> {
         chats::table
             .filter(chats::id.eq_any(chat_ids))
             .order(chats::id)
@@ -144,14 +145,14 @@ impl BatchStatements for PgConn {
 
     async fn batch_checks<'a>(
         &'a mut self,
-        keys: &'a [(i64, String)],
-        chat_ids: &'a [i64],
-        authors: &'a [i64],
-        reply_ids: &'a [i64],
+        keys: &'a [(UserId, String)],
+        chat_ids: &'a [ChatId],
+        authors: &'a [UserId],
+        reply_ids: &'a [MessageId],
     ) -> QueryResult<BatchChecks> {
         // Three independent reads, sent together (pipelined on the one connection).
         let conn: &PgConn = self;
-        let (users, key_texts): (Vec<i64>, Vec<&str>) =
+        let (users, key_texts): (Vec<UserId>, Vec<&str>) =
             keys.iter().map(|(u, k)| (*u, k.as_str())).unzip();
         let stored = async {
             if keys.is_empty() {
@@ -169,7 +170,7 @@ impl BatchStatements for PgConn {
             .filter(chat_members::chat_id.eq_any(chat_ids))
             .filter(chat_members::user_id.eq_any(authors))
             .select((chat_members::chat_id, chat_members::user_id))
-            .load::<(i64, i64)>(&mut &*conn);
+            .load::<(ChatId, UserId)>(&mut &*conn);
         let replies = async {
             if reply_ids.is_empty() {
                 return Ok(Vec::new());
@@ -177,7 +178,7 @@ impl BatchStatements for PgConn {
             messages::table
                 .filter(messages::id.eq_any(reply_ids))
                 .select((messages::id, messages::chat_id))
-                .load::<(i64, i64)>(&mut &*conn)
+                .load::<(MessageId, ChatId)>(&mut &*conn)
                 .await
         };
         let (stored_keys, memberships, replies) =
@@ -191,23 +192,22 @@ impl BatchStatements for PgConn {
 
     async fn store_messages<'a>(
         &'a mut self,
-        counts: &'a [(i64, i64)],
+        counts: &'a [(ChatId, i64)],
         pending: &'a [PendingMessage<'a>],
         now: i64,
     ) -> QueryResult<Vec<MessageRow>> {
         if pending.is_empty() {
             return Ok(Vec::new());
         }
-        let (chat_ids, amounts): (Vec<i64>, Vec<i64>) = counts.iter().copied().unzip();
-        let column = |f: fn(&PendingMessage<'a>) -> i64| pending.iter().map(f).collect::<Vec<_>>();
+        let (chat_ids, amounts): (Vec<ChatId>, Vec<i64>) = counts.iter().copied().unzip();
         FixedText(
             diesel::sql_query(STORE_MESSAGES)
                 .bind::<Array<BigInt>, _>(&chat_ids)
                 .bind::<Array<BigInt>, _>(&amounts)
                 .bind::<BigInt, _>(now)
-                .bind::<Array<BigInt>, _>(column(|p| p.chat_id))
-                .bind::<Array<BigInt>, _>(column(|p| p.pos))
-                .bind::<Array<BigInt>, _>(column(|p| p.author_id))
+                .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.chat_id).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.pos).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.author_id).collect::<Vec<_>>())
                 .bind::<Array<Text>, _>(pending.iter().map(|p| p.content).collect::<Vec<_>>())
                 .bind::<Array<Nullable<BigInt>>, _>(
                     pending.iter().map(|p| p.reply_to_id).collect::<Vec<_>>(),
@@ -229,7 +229,7 @@ impl BatchStatements for PgConn {
     async fn insert_keys<'a>(
         &'a mut self,
         rows: &'a [IdempotencyRow],
-    ) -> QueryResult<Vec<(i64, String)>> {
+    ) -> QueryResult<Vec<(UserId, String)>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -268,11 +268,12 @@ mod sqlite {
         chat_authors, chat_events, chat_members, chats, idempotency_keys, messages,
     };
     use crate::db::SqliteConn;
+    use parley_types::{ChatId, MessageId, MessageKind, Seq, UserId};
 
     // SQLite runs each statement on a blocking thread of the runtime; one hand-off per step (not
     // per row) keeps a batch at a handful of thread hops whatever its size.
     impl BatchStatements for SqliteConn {
-        async fn lock_chats<'a>(&'a mut self, chat_ids: &'a [i64]) -> QueryResult<Vec<i64>> {
+        async fn lock_chats<'a>(&'a mut self, chat_ids: &'a [ChatId]) -> QueryResult<Vec<ChatId>> {
             // The pool's one connection already makes this transaction the only writer.
             let chat_ids = chat_ids.to_vec();
             self.spawn_blocking(move |conn| {
@@ -287,10 +288,10 @@ mod sqlite {
 
         async fn batch_checks<'a>(
             &'a mut self,
-            keys: &'a [(i64, String)],
-            chat_ids: &'a [i64],
-            authors: &'a [i64],
-            reply_ids: &'a [i64],
+            keys: &'a [(UserId, String)],
+            chat_ids: &'a [ChatId],
+            authors: &'a [UserId],
+            reply_ids: &'a [MessageId],
         ) -> QueryResult<BatchChecks> {
             let (keys, chat_ids, authors, reply_ids) = (
                 keys.to_vec(),
@@ -313,14 +314,14 @@ mod sqlite {
                     .filter(chat_members::chat_id.eq_any(&chat_ids))
                     .filter(chat_members::user_id.eq_any(&authors))
                     .select((chat_members::chat_id, chat_members::user_id))
-                    .load::<(i64, i64)>(conn)?
+                    .load::<(ChatId, UserId)>(conn)?
                     .into_iter()
                     .collect();
                 if !reply_ids.is_empty() {
                     checks.reply_chats = messages::table
                         .filter(messages::id.eq_any(&reply_ids))
                         .select((messages::id, messages::chat_id))
-                        .load::<(i64, i64)>(conn)?
+                        .load::<(MessageId, ChatId)>(conn)?
                         .into_iter()
                         .collect();
                 }
@@ -331,7 +332,7 @@ mod sqlite {
 
         async fn store_messages<'a>(
             &'a mut self,
-            counts: &'a [(i64, i64)],
+            counts: &'a [(ChatId, i64)],
             pending: &'a [PendingMessage<'a>],
             now: i64,
         ) -> QueryResult<Vec<MessageRow>> {
@@ -340,7 +341,7 @@ mod sqlite {
             self.spawn_blocking(move |conn| {
                 let mut base = HashMap::with_capacity(counts.len());
                 for &(chat_id, count) in &counts {
-                    let last: i64 = diesel::update(chats::table.find(chat_id))
+                    let last: Seq = diesel::update(chats::table.find(chat_id))
                         .set((
                             chats::last_seq.eq(chats::last_seq + count),
                             chats::last_activity_at.eq(now),
@@ -358,9 +359,9 @@ mod sqlite {
                     let row: MessageRow = diesel::insert_into(messages::table)
                         .values(NewMessageRow {
                             chat_id: p.chat_id,
-                            seq: base + p.pos,
+                            seq: *base + p.pos,
                             author_id: p.author_id,
-                            kind: "text",
+                            kind: MessageKind::Text.as_str(),
                             content: &p.content,
                             reply_to_id: p.reply_to_id,
                             client_id: p.client_id.as_deref(),
@@ -381,7 +382,7 @@ mod sqlite {
                         .execute(conn)?;
                     stored.push(row);
                 }
-                let mut written: HashMap<(i64, i64), i64> = HashMap::new();
+                let mut written: HashMap<(ChatId, UserId), i64> = HashMap::new();
                 for row in &stored {
                     *written.entry((row.chat_id, row.author_id)).or_default() += 1;
                 }
@@ -412,7 +413,7 @@ mod sqlite {
         async fn insert_keys<'a>(
             &'a mut self,
             rows: &'a [IdempotencyRow],
-        ) -> QueryResult<Vec<(i64, String)>> {
+        ) -> QueryResult<Vec<(UserId, String)>> {
             let rows = rows.to_vec();
             self.spawn_blocking(move |conn| {
                 let mut inserted = Vec::with_capacity(rows.len());
@@ -434,11 +435,11 @@ mod sqlite {
 
     /// A `PendingMessage` that can move to a blocking thread.
     struct OwnedPending {
-        chat_id: i64,
+        chat_id: ChatId,
         pos: i64,
-        author_id: i64,
+        author_id: UserId,
         content: String,
-        reply_to_id: Option<i64>,
+        reply_to_id: Option<MessageId>,
         client_id: Option<String>,
     }
 

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use parley_types::{ChatId, Seq, UserId};
 
 use super::Conn;
 use crate::db::queries::{ReadMarker, UnreadLocks, Written};
@@ -13,7 +14,7 @@ use crate::domain::{Chat, ChatEvent, ChatKind, EventPayload, MemberChange, Role,
 use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Rejects ids that name no account, so a chat never lists a member who does not exist.
-async fn require_users(conn: &mut Conn, field: &str, ids: &[i64]) -> AppResult<()> {
+async fn require_users(conn: &mut Conn, field: &str, ids: &[UserId]) -> AppResult<()> {
     let existing = super::users::existing_ids(conn, ids).await?;
     if existing.len() == ids.len() {
         Ok(())
@@ -26,9 +27,9 @@ async fn require_users(conn: &mut Conn, field: &str, ids: &[i64]) -> AppResult<(
 /// contain the creator.
 pub async fn create_group(
     conn: &mut Conn,
-    creator_id: i64,
+    creator_id: UserId,
     title: Option<&str>,
-    member_ids: &[i64],
+    member_ids: &[UserId],
 ) -> AppResult<Written<Chat>> {
     require_users(conn, "member_ids", member_ids).await?;
     let mut joined = vec![(creator_id, Role::Owner)];
@@ -48,8 +49,8 @@ pub async fn create_group(
 /// (200 otherwise).
 pub async fn create_direct(
     conn: &mut Conn,
-    creator_id: i64,
-    other_id: i64,
+    creator_id: UserId,
+    other_id: UserId,
 ) -> AppResult<Written<Chat>> {
     require_users(conn, "member_ids", &[other_id]).await?;
     let key = format!("{}:{}", creator_id.min(other_id), creator_id.max(other_id));
@@ -84,7 +85,7 @@ pub async fn create_direct(
     ))
 }
 
-async fn find_direct(conn: &mut Conn, key: &str) -> AppResult<Option<i64>> {
+async fn find_direct(conn: &mut Conn, key: &str) -> AppResult<Option<ChatId>> {
     Ok(chats::table
         .filter(chats::direct_key.eq(key))
         .select(chats::id)
@@ -98,7 +99,7 @@ async fn insert_chat(
     kind: ChatKind,
     title: Option<&str>,
     direct_key: Option<&str>,
-) -> AppResult<Option<i64>> {
+) -> AppResult<Option<ChatId>> {
     let now = Timestamp::now().millis();
     Ok(diesel::insert_into(chats::table)
         .values(NewChatRow {
@@ -106,7 +107,7 @@ async fn insert_chat(
             title,
             direct_key,
             created_at: now,
-            last_seq: 0,
+            last_seq: Seq::ZERO,
             last_activity_at: now,
         })
         .on_conflict_do_nothing()
@@ -119,8 +120,8 @@ async fn insert_chat(
 /// Inserts the memberships and their `member.joined` events under the chat's next seqs.
 async fn add_members(
     conn: &mut Conn,
-    chat_id: i64,
-    joined: &[(i64, Role)],
+    chat_id: ChatId,
+    joined: &[(UserId, Role)],
 ) -> AppResult<Vec<ChatEvent>> {
     let count = i64::try_from(joined.len()).map_err(|_| AppError::internal("too many members"))?;
     let first_seq = super::events::reserve_seqs(conn, chat_id, count)
@@ -134,7 +135,7 @@ async fn add_members(
             user_id,
             role: role.as_str().to_owned(),
             joined_at: now,
-            last_read_seq: 0,
+            last_read_seq: Seq::ZERO,
             // A member joins with the owner's role only as the chat's creator, who chose it.
             shows_presence: role == Role::Owner,
         })
@@ -147,9 +148,9 @@ async fn add_members(
             .execute(conn)
             .await?;
     }
-    let changes: Vec<(i64, MemberChange)> = joined
+    let changes: Vec<(Seq, MemberChange)> = joined
         .iter()
-        .zip(first_seq..)
+        .zip((0..).map(|n| first_seq + n))
         .map(|(&(user_id, role), seq)| {
             (
                 seq,
@@ -179,9 +180,9 @@ async fn add_members(
 /// Adds `user_id` to a group as `role`; a no-op for an existing member.
 pub async fn add_member(
     conn: &mut Conn,
-    actor_id: i64,
-    chat_id: i64,
-    user_id: i64,
+    actor_id: UserId,
+    chat_id: ChatId,
+    user_id: UserId,
     role: Role,
 ) -> AppResult<Written<Chat>> {
     super::guards::lock_chat(conn, chat_id)
@@ -240,9 +241,9 @@ pub async fn add_member(
 /// lower rank. When the owner leaves, the longest-standing admin (else member) becomes owner.
 pub async fn remove_member(
     conn: &mut Conn,
-    actor_id: i64,
-    chat_id: i64,
-    user_id: i64,
+    actor_id: UserId,
+    chat_id: ChatId,
+    user_id: UserId,
 ) -> AppResult<Written<()>> {
     super::guards::lock_chat(conn, chat_id)
         .await?
@@ -297,7 +298,7 @@ pub async fn remove_member(
     Ok(Written::new(204, (), vec![event]))
 }
 
-async fn promote_successor(conn: &mut Conn, chat_id: i64) -> AppResult<()> {
+async fn promote_successor(conn: &mut Conn, chat_id: ChatId) -> AppResult<()> {
     let remaining: Vec<MemberRow> = super::aggregates::members(conn, &[chat_id])
         .await?
         .into_iter()
@@ -319,9 +320,9 @@ async fn promote_successor(conn: &mut Conn, chat_id: i64) -> AppResult<()> {
 /// Moves the caller's read marker forward to `seq` (capped at the chat's last seq), never back.
 pub async fn mark_read(
     conn: &mut Conn,
-    user_id: i64,
-    chat_id: i64,
-    seq: i64,
+    user_id: UserId,
+    chat_id: ChatId,
+    seq: Seq,
 ) -> AppResult<Written<Option<ReadMarker>>> {
     let (chat, member) = super::guards::require_member(conn, chat_id, user_id).await?;
     let target = seq.min(chat.last_seq);

@@ -1,5 +1,6 @@
 //! The chat event log and the per-chat sequence counter.
 
+use parley_types::{ChatId, MessageId, Seq};
 use std::collections::HashMap;
 
 use diesel::prelude::*;
@@ -16,8 +17,8 @@ use crate::error::{AppError, AppResult};
 
 /// Takes the chat's next `count` seqs (locking the chat row as `lock_chat` does) and returns the
 /// first of them, or `None` if the chat does not exist.
-pub async fn reserve_seqs(conn: &mut Conn, chat_id: i64, count: i64) -> AppResult<Option<i64>> {
-    let last: Option<i64> = diesel::update(chats::table.find(chat_id))
+pub async fn reserve_seqs(conn: &mut Conn, chat_id: ChatId, count: i64) -> AppResult<Option<Seq>> {
+    let last: Option<Seq> = diesel::update(chats::table.find(chat_id))
         .set((
             chats::last_seq.eq(chats::last_seq + count),
             chats::last_activity_at.eq(Timestamp::now().millis()),
@@ -44,8 +45,8 @@ pub async fn append(conn: &mut Conn, rows: &[EventRow]) -> AppResult<()> {
 /// state of its message. Three queries, whatever `limit` is.
 pub async fn load_after(
     conn: &mut Conn,
-    chat_id: i64,
-    after_seq: i64,
+    chat_id: ChatId,
+    after_seq: Seq,
     limit: i64,
 ) -> AppResult<Vec<ChatEvent>> {
     let rows: Vec<EventRow> = chat_events::table
@@ -56,17 +57,20 @@ pub async fn load_after(
         .select(EventRow::as_select())
         .load(conn)
         .await?;
-    let mut message_ids: Vec<i64> = rows.iter().filter_map(|r| r.message_id).collect();
+    let mut message_ids: Vec<MessageId> = rows.iter().filter_map(|r| r.message_id).collect();
     message_ids.sort_unstable();
     message_ids.dedup();
-    let messages: HashMap<i64, crate::domain::Message> =
+    let messages: HashMap<MessageId, crate::domain::Message> =
         super::aggregates::load_by_ids(conn, &message_ids).await?;
     rows.into_iter()
         .map(|row| hydrate(row, &messages))
         .collect()
 }
 
-fn hydrate(row: EventRow, messages: &HashMap<i64, crate::domain::Message>) -> AppResult<ChatEvent> {
+fn hydrate(
+    row: EventRow,
+    messages: &HashMap<MessageId, crate::domain::Message>,
+) -> AppResult<ChatEvent> {
     let corrupt =
         |what: &str| AppError::internal(format!("event {}/{}: {what}", row.chat_id, row.seq));
     let kind = EventKind::parse(&row.kind).ok_or_else(|| corrupt("unknown kind"))?;

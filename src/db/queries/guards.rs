@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use parley_types::{ChatId, Seq, UserId};
 
 use super::Conn;
 use crate::db::rows::{ChatRow, MemberRow};
@@ -13,8 +14,8 @@ use crate::error::{AppError, AppResult};
 /// caller is not a member.
 pub async fn require_member(
     conn: &mut Conn,
-    chat_id: i64,
-    user_id: i64,
+    chat_id: ChatId,
+    user_id: UserId,
 ) -> AppResult<(ChatRow, MemberRow)> {
     let found: Option<(ChatRow, Option<MemberRow>)> = chats::table
         .left_join(
@@ -37,7 +38,7 @@ pub async fn require_member(
 /// Locks the chat's row until the transaction ends and returns its `last_seq`, or `None` if
 /// the chat does not exist. Every writer of a chat passes here first, so writers of one chat
 /// are serialised and their seqs are handed out in commit order.
-pub async fn lock_chat(conn: &mut Conn, chat_id: i64) -> AppResult<Option<i64>> {
+pub async fn lock_chat(conn: &mut Conn, chat_id: ChatId) -> AppResult<Option<Seq>> {
     Ok(diesel::update(chats::table.find(chat_id))
         .set(chats::last_seq.eq(chats::last_seq))
         .returning(chats::last_seq)

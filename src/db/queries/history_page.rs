@@ -4,6 +4,7 @@
 //! spells a JSON aggregate its own way; both return the reactions as a JSON array of
 //! `[user_id, emoji, created_at]`, ordered by `created_at`, then `user_id`, then `emoji`.
 
+use parley_types::{ChatId, Seq, UserId};
 use std::future::Future;
 
 use diesel::backend::Backend;
@@ -31,7 +32,7 @@ pub struct PageRow {
 impl PageRow {
     /// The complete message; the reactions are parsed from the aggregate.
     pub fn into_aggregate(self) -> AppResult<crate::domain::Message> {
-        let reactions: Vec<(i64, String, i64)> = serde_json::from_str(&self.reactions)
+        let reactions: Vec<(UserId, String, i64)> = serde_json::from_str(&self.reactions)
             .map_err(|e| AppError::internal(format!("reactions aggregate: {e}")))?;
         let reactions = reactions
             .into_iter()
@@ -50,8 +51,8 @@ pub trait HistoryPageStatement {
     /// page and oldest first for a forward one; no rows at all unless `user_id` is a member.
     fn history_rows(
         &mut self,
-        chat_id: i64,
-        user_id: i64,
+        chat_id: ChatId,
+        user_id: UserId,
         cursor: HistoryCursor,
         limit: i64,
     ) -> impl Future<Output = QueryResult<Vec<PageRow>>> + Send + '_;
@@ -59,11 +60,11 @@ pub trait HistoryPageStatement {
 
 /// `(lower, upper)` of a cursor: a page takes the seqs strictly between the bounds, from the
 /// upper one down or, when the cursor reads forward, from the lower one up.
-fn bounds(cursor: HistoryCursor) -> (i64, i64) {
+fn bounds(cursor: HistoryCursor) -> (Seq, Seq) {
     match cursor {
-        HistoryCursor::Newest => (i64::MIN, i64::MAX),
-        HistoryCursor::BeforeSeq(seq) => (i64::MIN, seq),
-        HistoryCursor::AfterSeq(seq) => (seq, i64::MAX),
+        HistoryCursor::Newest => (Seq(i64::MIN), Seq(i64::MAX)),
+        HistoryCursor::BeforeSeq(seq) => (Seq(i64::MIN), seq),
+        HistoryCursor::AfterSeq(seq) => (seq, Seq(i64::MAX)),
         HistoryCursor::Between { after, before } => (after, before),
     }
 }
@@ -72,8 +73,8 @@ fn bounds(cursor: HistoryCursor) -> (i64, i64) {
 /// its five parameters bound in the order both texts use them.
 fn page_query<DB>(
     [forward, backward]: [&'static str; 2],
-    chat_id: i64,
-    user_id: i64,
+    chat_id: ChatId,
+    user_id: UserId,
     cursor: HistoryCursor,
     limit: i64,
 ) -> BoxedSqlQuery<'static, DB, SqlQuery>
@@ -166,8 +167,8 @@ const SQLITE_TEXTS: [&str; 2] = [sqlite_page!("ASC"), sqlite_page!("DESC")];
 impl HistoryPageStatement for PgConn {
     async fn history_rows(
         &mut self,
-        chat_id: i64,
-        user_id: i64,
+        chat_id: ChatId,
+        user_id: UserId,
         cursor: HistoryCursor,
         limit: i64,
     ) -> QueryResult<Vec<PageRow>> {
@@ -179,8 +180,8 @@ impl HistoryPageStatement for PgConn {
 impl HistoryPageStatement for SqliteConn {
     async fn history_rows(
         &mut self,
-        chat_id: i64,
-        user_id: i64,
+        chat_id: ChatId,
+        user_id: UserId,
         cursor: HistoryCursor,
         limit: i64,
     ) -> QueryResult<Vec<PageRow>> {

@@ -6,6 +6,7 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
+use parley_types::{MessageId, UserId};
 use serde::Serialize;
 
 use super::Conn;
@@ -25,7 +26,7 @@ pub const RETENTION_MILLIS: i64 = 24 * 60 * 60 * 1000;
 /// Runs `op` in one transaction, guarded by `key` when there is one.
 pub async fn run<T, F>(
     conn: &mut Conn,
-    user_id: i64,
+    user_id: UserId,
     key: Option<IdempotencyKey>,
     op: F,
 ) -> AppResult<Idempotent<T>>
@@ -56,7 +57,7 @@ where
 /// Claims `key` for this transaction, or returns the answer stored under it.
 async fn claim(
     conn: &mut Conn,
-    user_id: i64,
+    user_id: UserId,
     key: &IdempotencyKey,
 ) -> AppResult<Option<StoredReply>> {
     let inserted = diesel::insert_into(ik::table)
@@ -118,11 +119,11 @@ pub fn replay_or_refuse<T>(
 
 async fn complete(
     conn: &mut Conn,
-    user_id: i64,
+    user_id: UserId,
     key: &IdempotencyKey,
     status: u16,
     body: String,
-    message_id: Option<i64>,
+    message_id: Option<MessageId>,
 ) -> AppResult<()> {
     diesel::update(ik::table.find((user_id, &key.key)))
         .set((
@@ -138,7 +139,11 @@ async fn complete(
 /// Makes every record whose answer shows the message replay `tombstone` instead: once a
 /// message is deleted, no retry of the request that sent, edited or reacted to it shows its
 /// text again.
-pub async fn replay_tombstone(conn: &mut Conn, message_id: i64, tombstone: &str) -> AppResult<()> {
+pub async fn replay_tombstone(
+    conn: &mut Conn,
+    message_id: MessageId,
+    tombstone: &str,
+) -> AppResult<()> {
     diesel::update(ik::table.filter(ik::message_id.eq(message_id)))
         .set(ik::body.eq(tombstone))
         .execute(conn)

@@ -1,5 +1,6 @@
 //! Message commands: send (in batches), edit, delete and reactions.
 
+use parley_types::{ChatId, MessageId, Seq, UserId};
 use std::collections::HashMap;
 
 use diesel::prelude::*;
@@ -20,8 +21,8 @@ use crate::error::{AppError, AppResult, ErrorCode};
 /// caller's role in the chat.
 async fn lock_message(
     conn: &mut Conn,
-    user_id: i64,
-    message_id: i64,
+    user_id: UserId,
+    message_id: MessageId,
 ) -> AppResult<(MessageRow, Role)> {
     let chat_id = super::aggregates::find_row(conn, message_id).await?.chat_id;
     super::guards::lock_chat(conn, chat_id)
@@ -43,9 +44,9 @@ fn message_deleted() -> AppError {
 
 async fn append_one(
     conn: &mut Conn,
-    chat_id: i64,
-    row: impl FnOnce(i64, i64) -> EventRow,
-) -> AppResult<i64> {
+    chat_id: ChatId,
+    row: impl FnOnce(Seq, i64) -> EventRow,
+) -> AppResult<Seq> {
     let seq = super::events::reserve_seqs(conn, chat_id, 1)
         .await?
         .ok_or(AppError::NotFound("chat"))?;
@@ -55,8 +56,8 @@ async fn append_one(
 
 pub async fn edit(
     conn: &mut Conn,
-    user_id: i64,
-    message_id: i64,
+    user_id: UserId,
+    message_id: MessageId,
     content: &str,
 ) -> AppResult<Written<Message>> {
     let (row, _) = lock_message(conn, user_id, message_id).await?;
@@ -90,7 +91,11 @@ pub async fn edit(
 }
 
 /// Turns the message into a tombstone. Deleting a tombstone again changes nothing.
-pub async fn delete(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult<Written<Message>> {
+pub async fn delete(
+    conn: &mut Conn,
+    user_id: UserId,
+    message_id: MessageId,
+) -> AppResult<Written<Message>> {
     let (row, role) = lock_message(conn, user_id, message_id).await?;
     if row.author_id != user_id && !role.can_manage_members() {
         return Err(AppError::forbidden(
@@ -138,8 +143,8 @@ pub async fn delete(conn: &mut Conn, user_id: i64, message_id: i64) -> AppResult
 /// Adds the caller's reaction; adding the same emoji again changes nothing.
 pub async fn add_reaction(
     conn: &mut Conn,
-    user_id: i64,
-    message_id: i64,
+    user_id: UserId,
+    message_id: MessageId,
     emoji: &str,
 ) -> AppResult<Written<Message>> {
     let (row, _) = lock_message(conn, user_id, message_id).await?;
@@ -188,8 +193,8 @@ pub async fn add_reaction(
 /// Removes the caller's reaction; removing one that is not there changes nothing.
 pub async fn remove_reaction(
     conn: &mut Conn,
-    user_id: i64,
-    message_id: i64,
+    user_id: UserId,
+    message_id: MessageId,
     emoji: &str,
 ) -> AppResult<Written<Message>> {
     let (row, _) = lock_message(conn, user_id, message_id).await?;
@@ -265,25 +270,25 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .filter(|(_, outcome)| outcome.is_none())
         .map(|(send, _)| *send)
         .collect();
-    let wanted: Vec<i64> = open
+    let wanted: Vec<ChatId> = open
         .iter()
         .map(|send| send.message.chat_id)
-        .collect::<std::collections::BTreeSet<i64>>()
+        .collect::<std::collections::BTreeSet<ChatId>>()
         .into_iter()
         .collect();
     let locked = c.lock_chats(&wanted).await?;
-    let keys: Vec<(i64, String)> = open
+    let keys: Vec<(UserId, String)> = open
         .iter()
         .filter_map(|send| Some((send.message.author_id, send.key.as_ref()?.key.clone())))
         .collect();
-    let authors: Vec<i64> = open.iter().map(|send| send.message.author_id).collect();
-    let reply_ids: Vec<i64> = open
+    let authors: Vec<UserId> = open.iter().map(|send| send.message.author_id).collect();
+    let reply_ids: Vec<MessageId> = open
         .iter()
         .filter_map(|send| send.message.reply_to_id)
         .collect();
     let checks = c.batch_checks(&keys, &locked, &authors, &reply_ids).await?;
 
-    let stored_keys: HashMap<(i64, &str), &IdempotencyRow> = checks
+    let stored_keys: HashMap<(UserId, &str), &IdempotencyRow> = checks
         .stored_keys
         .iter()
         .map(|row| ((row.user_id, row.key.as_str()), row))
@@ -318,7 +323,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     }
 
     // The sends that passed take their chat's next seqs in arrival order.
-    let mut by_chat: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    let mut by_chat: BTreeMap<ChatId, Vec<usize>> = BTreeMap::new();
     for (i, (send, _)) in slots
         .iter()
         .enumerate()
@@ -326,7 +331,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     {
         by_chat.entry(send.message.chat_id).or_default().push(i);
     }
-    let mut counts: Vec<(i64, i64)> = Vec::with_capacity(by_chat.len());
+    let mut counts: Vec<(ChatId, i64)> = Vec::with_capacity(by_chat.len());
     let mut pending: Vec<(usize, PendingMessage)> = Vec::new();
     for (&chat_id, indices) in &by_chat {
         let mut pos = 0;
@@ -352,7 +357,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     }
     let now = Timestamp::now().millis();
     let (order, rows): (Vec<usize>, Vec<PendingMessage>) = pending.into_iter().unzip();
-    let stored: HashMap<(i64, i64), MessageRow> = c
+    let stored: HashMap<(ChatId, Seq), MessageRow> = c
         .store_messages(&counts, &rows, now)
         .await?
         .into_iter()
@@ -360,7 +365,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .collect();
 
     // Each chat's messages took consecutive seqs, the first at `pos` 1.
-    let mut first_seq: HashMap<i64, i64> = HashMap::new();
+    let mut first_seq: HashMap<ChatId, Seq> = HashMap::new();
     for &(chat_id, seq) in stored.keys() {
         let first = first_seq.entry(chat_id).or_insert(seq);
         *first = (*first).min(seq);
@@ -373,7 +378,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         };
         let row = first_seq
             .get(&pending.chat_id)
-            .and_then(|first| stored.get(&(pending.chat_id, first + pending.pos - 1)))
+            .and_then(|first| stored.get(&(pending.chat_id, *first + (pending.pos - 1))))
             .cloned()
             .ok_or_else(|| AppError::internal("a stored message is missing"))?;
         let message = row.into_aggregate(Vec::new());

@@ -6,6 +6,7 @@
 //! The modules depend on each other in one direction: `guards` (checks and locks), then
 //! `aggregates` (complete reads), then `events` (the log) and `unread` (the unread counters),
 //! then the commands (`chats`, `messages`); `users` and `idempotency` stand apart.
+use parley_types::{ChatId, MessageId, Seq, TokenId, UserId};
 
 mod batch_statements;
 mod fixed_text;
@@ -32,7 +33,7 @@ pub struct Written<T> {
     pub events: Vec<crate::domain::ChatEvent>,
     /// The message the answer shows, recorded with its idempotency record so that deleting
     /// the message can rewrite what the record replays.
-    pub message_id: Option<i64>,
+    pub message_id: Option<MessageId>,
 }
 
 impl<T> Written<T> {
@@ -86,27 +87,27 @@ pub struct IdempotencyKey {
 /// A message to store, already validated.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
-    pub chat_id: i64,
-    pub author_id: i64,
+    pub chat_id: ChatId,
+    pub author_id: UserId,
     pub content: String,
-    pub reply_to_id: Option<i64>,
+    pub reply_to_id: Option<MessageId>,
     pub client_id: Option<String>,
 }
 
 /// The account a valid token belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TokenOwner {
-    pub token_id: i64,
-    pub user_id: i64,
+    pub token_id: TokenId,
+    pub user_id: UserId,
     pub expires_at: crate::domain::Timestamp,
 }
 
 /// Where a read marker ended up, when it moved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReadMarker {
-    pub chat_id: i64,
-    pub user_id: i64,
-    pub seq: i64,
+    pub chat_id: ChatId,
+    pub user_id: UserId,
+    pub seq: Seq,
 }
 
 pub use batch_statements::BatchStatements;

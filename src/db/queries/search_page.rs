@@ -3,6 +3,7 @@
 //! has them. PostgreSQL matches through the GIN index on the message's terms, SQLite through
 //! its FTS5 table; both hold the same terms (see `domain::search`).
 
+use parley_types::{ChatId, MessageId, UserId};
 use std::future::Future;
 
 use diesel::backend::Backend;
@@ -18,18 +19,21 @@ use crate::domain::search::SearchQuery;
 /// Which matches a page takes.
 #[derive(Clone, Copy, Debug)]
 pub struct SearchScope {
-    pub user_id: i64,
+    pub user_id: UserId,
     /// Only this chat's messages.
-    pub chat_id: Option<i64>,
+    pub chat_id: Option<ChatId>,
     /// Only messages with a smaller id.
-    pub before: Option<i64>,
+    pub before: Option<MessageId>,
 }
 
 impl SearchScope {
     /// `(chat, before)` as the statements bind them: chat 0 stands for every chat, and
     /// `i64::MAX` for no upper bound (ids are positive).
-    fn bounds(self) -> (i64, i64) {
-        (self.chat_id.unwrap_or(0), self.before.unwrap_or(i64::MAX))
+    fn bounds(self) -> (ChatId, MessageId) {
+        (
+            self.chat_id.unwrap_or(ChatId(0)),
+            self.before.unwrap_or(MessageId(i64::MAX)),
+        )
     }
 }
 

@@ -18,6 +18,7 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use parley_types::{ChatId, Seq, UserId};
 
 use super::Conn;
 use crate::db::schema::{chat_authors, chat_members, chats, messages};
@@ -26,10 +27,10 @@ use crate::error::AppResult;
 /// Messages by others than `user_id`, not deleted, with `after < seq <= upto`.
 async fn others_between(
     conn: &mut Conn,
-    chat_id: i64,
-    user_id: i64,
-    after: i64,
-    upto: i64,
+    chat_id: ChatId,
+    user_id: UserId,
+    after: Seq,
+    upto: Seq,
 ) -> AppResult<i64> {
     Ok(messages::table
         .filter(messages::chat_id.eq(chat_id))
@@ -45,7 +46,7 @@ async fn others_between(
 /// Where a member's marker is, and what it has counted: `read_count` at `last_read_seq`.
 #[derive(Clone, Copy, Debug)]
 pub struct Marker {
-    pub last_read_seq: i64,
+    pub last_read_seq: Seq,
     pub read_count: i64,
 }
 
@@ -56,18 +57,18 @@ pub struct Marker {
 /// read costs nothing however far behind the member was.
 pub async fn move_marker(
     conn: &mut Conn,
-    chat_id: i64,
-    user_id: i64,
+    chat_id: ChatId,
+    user_id: UserId,
     from: Marker,
-    to: i64,
-    seen_last_seq: i64,
+    to: Seq,
+    seen_last_seq: Seq,
 ) -> AppResult<()> {
     let read_count = if to - from.last_read_seq <= seen_last_seq - to {
         from.read_count + others_between(conn, chat_id, user_id, from.last_read_seq, to).await?
     } else {
         // One statement, so that the three figures describe the same moment: sends may commit
         // meanwhile (they do not wait for marker moves), but only above that moment's last seq.
-        let (last_seq, live, own): (i64, i64, Option<i64>) = chats::table
+        let (last_seq, live, own): (Seq, i64, Option<i64>) = chats::table
             .left_join(
                 chat_authors::table.on(chat_authors::chat_id
                     .eq(chats::id)
@@ -97,9 +98,9 @@ pub async fn move_marker(
 /// lock and `UnreadLocks::lock_against_read_markers`.
 pub async fn forget_message(
     conn: &mut Conn,
-    chat_id: i64,
-    seq: i64,
-    author_id: i64,
+    chat_id: ChatId,
+    seq: Seq,
+    author_id: UserId,
 ) -> AppResult<()> {
     diesel::update(chats::table.find(chat_id))
         .set(chats::message_count.eq(chats::message_count - 1))

@@ -8,6 +8,7 @@
 //! move counts. A member's own concurrent moves queue on their membership row.
 //! SQLite has one connection, so every transaction already runs alone.
 
+use parley_types::{ChatId, Seq, UserId};
 use std::future::Future;
 
 use diesel::prelude::*;
@@ -22,24 +23,24 @@ pub trait UnreadLocks {
     /// `read_count` as they are then, or `None` if they are not a member.
     fn lock_read_marker(
         &mut self,
-        chat_id: i64,
-        user_id: i64,
-    ) -> impl Future<Output = QueryResult<Option<(i64, i64)>>> + Send;
+        chat_id: ChatId,
+        user_id: UserId,
+    ) -> impl Future<Output = QueryResult<Option<(Seq, i64)>>> + Send;
 
     /// Holds the chat against marker moves until the transaction ends (the caller already
     /// holds it against every other writer).
     fn lock_against_read_markers(
         &mut self,
-        chat_id: i64,
+        chat_id: ChatId,
     ) -> impl Future<Output = QueryResult<()>> + Send;
 }
 
 impl UnreadLocks for PgConn {
     async fn lock_read_marker(
         &mut self,
-        chat_id: i64,
-        user_id: i64,
-    ) -> QueryResult<Option<(i64, i64)>> {
+        chat_id: ChatId,
+        user_id: UserId,
+    ) -> QueryResult<Option<(Seq, i64)>> {
         chats::table
             .find(chat_id)
             .select(chats::id)
@@ -56,7 +57,7 @@ impl UnreadLocks for PgConn {
             .optional()
     }
 
-    async fn lock_against_read_markers(&mut self, chat_id: i64) -> QueryResult<()> {
+    async fn lock_against_read_markers(&mut self, chat_id: ChatId) -> QueryResult<()> {
         chats::table
             .find(chat_id)
             .select(chats::id)
@@ -71,9 +72,9 @@ impl UnreadLocks for PgConn {
 impl UnreadLocks for SqliteConn {
     async fn lock_read_marker(
         &mut self,
-        chat_id: i64,
-        user_id: i64,
-    ) -> QueryResult<Option<(i64, i64)>> {
+        chat_id: ChatId,
+        user_id: UserId,
+    ) -> QueryResult<Option<(Seq, i64)>> {
         chat_members::table
             .find((chat_id, user_id))
             .select((chat_members::last_read_seq, chat_members::read_count))
@@ -82,7 +83,7 @@ impl UnreadLocks for SqliteConn {
             .optional()
     }
 
-    async fn lock_against_read_markers(&mut self, _chat_id: i64) -> QueryResult<()> {
+    async fn lock_against_read_markers(&mut self, _chat_id: ChatId) -> QueryResult<()> {
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use parley_types::{ChatId, TokenId, UserId};
 
 use super::Conn;
 use crate::db::queries::TokenOwner;
@@ -58,7 +59,7 @@ pub async fn find_by_username(conn: &mut Conn, username: &str) -> AppResult<Opti
 }
 
 /// The account's row, if there is one.
-pub async fn find_row(conn: &mut Conn, user_id: i64) -> AppResult<Option<UserRow>> {
+pub async fn find_row(conn: &mut Conn, user_id: UserId) -> AppResult<Option<UserRow>> {
     Ok(users::table
         .find(user_id)
         .select(UserRow::as_select())
@@ -68,7 +69,7 @@ pub async fn find_row(conn: &mut Conn, user_id: i64) -> AppResult<Option<UserRow
 }
 
 /// Which of `ids` name existing accounts.
-pub async fn existing_ids(conn: &mut Conn, ids: &[i64]) -> AppResult<Vec<i64>> {
+pub async fn existing_ids(conn: &mut Conn, ids: &[UserId]) -> AppResult<Vec<UserId>> {
     Ok(users::table
         .filter(users::id.eq_any(ids))
         .select(users::id)
@@ -78,7 +79,7 @@ pub async fn existing_ids(conn: &mut Conn, ids: &[i64]) -> AppResult<Vec<i64>> {
 
 async fn insert_token(
     conn: &mut Conn,
-    user_id: i64,
+    user_id: UserId,
     token_hash: &str,
     ttl_millis: i64,
 ) -> AppResult<()> {
@@ -99,7 +100,7 @@ async fn insert_token(
 /// kept) when it is deactivated or gone. A deactivation either committed before (then this
 /// sees it, after waiting for its lock) or waits for this transaction (then it revokes what
 /// this one created), so no token outlives a deactivation.
-async fn lock_active_user(conn: &mut Conn, user_id: i64) -> AppResult<bool> {
+async fn lock_active_user(conn: &mut Conn, user_id: UserId) -> AppResult<bool> {
     let locked: Option<i64> = diesel::update(
         users::table
             .find(user_id)
@@ -117,7 +118,7 @@ async fn lock_active_user(conn: &mut Conn, user_id: i64) -> AppResult<bool> {
 /// `false` when it is not.
 pub async fn issue_token_if_active(
     conn: &mut Conn,
-    user_id: i64,
+    user_id: UserId,
     token_hash: &str,
     ttl_millis: i64,
 ) -> AppResult<bool> {
@@ -145,7 +146,7 @@ fn live_tokens(now: i64) -> _ {
 
 /// The owner of a live token.
 pub async fn authenticate(conn: &mut Conn, token_hash: &str) -> AppResult<Option<TokenOwner>> {
-    let found: Option<(i64, i64, i64)> = live_tokens(Timestamp::now().millis())
+    let found: Option<(TokenId, UserId, i64)> = live_tokens(Timestamp::now().millis())
         .filter(auth_tokens::token_hash.eq(token_hash))
         .select((
             auth_tokens::id,
@@ -164,7 +165,7 @@ pub async fn authenticate(conn: &mut Conn, token_hash: &str) -> AppResult<Option
 
 /// Whether the token is live now, read from the database: the check a WebSocket session makes
 /// once it is where revocations can find it.
-pub async fn token_is_live(conn: &mut Conn, token_id: i64) -> AppResult<bool> {
+pub async fn token_is_live(conn: &mut Conn, token_id: TokenId) -> AppResult<bool> {
     let found: Option<i64> = live_tokens(Timestamp::now().millis())
         .filter(auth_tokens::id.eq(token_id))
         .select(auth_tokens::id)
@@ -174,7 +175,7 @@ pub async fn token_is_live(conn: &mut Conn, token_id: i64) -> AppResult<bool> {
     Ok(found.is_some())
 }
 
-pub async fn revoke_token(conn: &mut Conn, token_id: i64) -> AppResult<()> {
+pub async fn revoke_token(conn: &mut Conn, token_id: TokenId) -> AppResult<()> {
     diesel::update(auth_tokens::table.find(token_id))
         .set(auth_tokens::revoked_at.eq(Timestamp::now().millis()))
         .execute(conn)
@@ -186,11 +187,11 @@ pub async fn revoke_token(conn: &mut Conn, token_id: i64) -> AppResult<()> {
 /// ids revoked.
 pub async fn revoke_tokens_of(
     conn: &mut Conn,
-    user_id: i64,
-    keep: Option<i64>,
-) -> AppResult<Vec<i64>> {
+    user_id: UserId,
+    keep: Option<TokenId>,
+) -> AppResult<Vec<TokenId>> {
     // Token ids start at 1, so keeping id 0 keeps none.
-    let keep = keep.unwrap_or(0);
+    let keep = keep.unwrap_or(TokenId(0));
     Ok(diesel::update(
         auth_tokens::table
             .filter(auth_tokens::user_id.eq(user_id))
@@ -207,10 +208,10 @@ pub async fn revoke_tokens_of(
 /// transaction; `None` if the account is deactivated (or gone) by then.
 pub async fn change_password(
     conn: &mut Conn,
-    user_id: i64,
+    user_id: UserId,
     password_hash: &str,
-    keep_token: i64,
-) -> AppResult<Option<Vec<i64>>> {
+    keep_token: TokenId,
+) -> AppResult<Option<Vec<TokenId>>> {
     let password_hash = password_hash.to_owned();
     conn.transaction::<_, AppError, _>(async move |c| {
         if !lock_active_user(c, user_id).await? {
@@ -226,7 +227,7 @@ pub async fn change_password(
 }
 
 /// Which of `token_ids` are revoked (a node's sweep closes their sessions).
-pub async fn revoked_among(conn: &mut Conn, token_ids: &[i64]) -> AppResult<Vec<i64>> {
+pub async fn revoked_among(conn: &mut Conn, token_ids: &[TokenId]) -> AppResult<Vec<TokenId>> {
     Ok(auth_tokens::table
         .filter(auth_tokens::id.eq_any(token_ids))
         .filter(auth_tokens::revoked_at.is_not_null())
@@ -237,7 +238,10 @@ pub async fn revoked_among(conn: &mut Conn, token_ids: &[i64]) -> AppResult<Vec<
 
 /// Deactivates the account and revokes all its live tokens, in one transaction; `None` if
 /// there is no such account. Returns the account and the ids of the tokens it revoked.
-pub async fn deactivate(conn: &mut Conn, user_id: i64) -> AppResult<Option<(UserRow, Vec<i64>)>> {
+pub async fn deactivate(
+    conn: &mut Conn,
+    user_id: UserId,
+) -> AppResult<Option<(UserRow, Vec<TokenId>)>> {
     conn.transaction::<_, AppError, _>(async |c| {
         let now = Timestamp::now().millis();
         // Deactivated once: a second call keeps the first time.
@@ -266,7 +270,7 @@ pub async fn deactivate(conn: &mut Conn, user_id: i64) -> AppResult<Option<(User
 
 /// Lets the account log in again (its old tokens stay revoked); `None` if there is no such
 /// account.
-pub async fn reactivate(conn: &mut Conn, user_id: i64) -> AppResult<Option<UserRow>> {
+pub async fn reactivate(conn: &mut Conn, user_id: UserId) -> AppResult<Option<UserRow>> {
     Ok(diesel::update(users::table.find(user_id))
         .set(users::deactivated_at.eq(None::<i64>))
         .returning(UserRow::as_returning())
@@ -303,8 +307,8 @@ pub async fn search(conn: &mut Conn, query: &str, limit: i64) -> AppResult<Vec<U
 /// either otherwise (users do not need to be told their own presence).
 pub async fn find_seen_by(
     conn: &mut Conn,
-    user_id: i64,
-    viewer_id: i64,
+    user_id: UserId,
+    viewer_id: UserId,
 ) -> AppResult<Option<User>> {
     let Some(row) = find_row(conn, user_id).await? else {
         return Ok(None);
@@ -319,9 +323,9 @@ pub async fn find_seen_by(
 }
 
 /// Whether `b` is a member of a chat in which `a` shows their presence (see `contacts`).
-async fn share_a_chat(conn: &mut Conn, a: i64, b: i64) -> AppResult<bool> {
+async fn share_a_chat(conn: &mut Conn, a: UserId, b: UserId) -> AppResult<bool> {
     let other = diesel::alias!(chat_members as other);
-    let shared: Option<i64> = chat_members::table
+    let shared: Option<ChatId> = chat_members::table
         .inner_join(
             other.on(other
                 .field(chat_members::chat_id)
@@ -340,7 +344,7 @@ async fn share_a_chat(conn: &mut Conn, a: i64, b: i64) -> AppResult<bool> {
 /// Users who may see `user_id`'s presence (the user not among them), at most `limit`: the
 /// members of the chats in which the user shows it, having created the chat or written in
 /// it. Being added to a chat, or sent a direct chat by a stranger, shows nothing.
-pub async fn contacts(conn: &mut Conn, user_id: i64, limit: i64) -> AppResult<Vec<i64>> {
+pub async fn contacts(conn: &mut Conn, user_id: UserId, limit: i64) -> AppResult<Vec<UserId>> {
     let other = diesel::alias!(chat_members as other);
     Ok(chat_members::table
         .inner_join(other.on(other.field(chat_members::chat_id).eq(chat_members::chat_id)))
@@ -356,7 +360,7 @@ pub async fn contacts(conn: &mut Conn, user_id: i64, limit: i64) -> AppResult<Ve
 
 /// Moves each user's `last_seen_at` forward to the given time (milliseconds), never back (two
 /// nodes may write it for one user), in one transaction.
-pub async fn record_last_seen(conn: &mut Conn, seen: &[(i64, i64)]) -> AppResult<()> {
+pub async fn record_last_seen(conn: &mut Conn, seen: &[(UserId, i64)]) -> AppResult<()> {
     conn.transaction::<_, AppError, _>(async |c| {
         for &(user_id, at) in seen {
             diesel::update(users::table.find(user_id))

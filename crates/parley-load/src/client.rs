@@ -1,9 +1,11 @@
-//! The few API calls the scenarios need, over awc.
+//! The few API calls the scenarios need, through `parley-client` (with a connector of the
+//! tool's own: no connection cap, and a chosen source address).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use awc::Client;
+use parley_types::UserId;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
@@ -33,6 +35,15 @@ impl Api {
         }
     }
 
+    /// The typed client, authenticated with `token` when there is one.
+    fn parley(&self, token: Option<&str>) -> parley_client::Client {
+        let parley = parley_client::Client::with_http(&self.base, self.client.clone());
+        match token {
+            Some(token) => parley.with_token(token),
+            None => parley,
+        }
+    }
+
     pub async fn call(
         &self,
         method: awc::http::Method,
@@ -41,31 +52,19 @@ impl Api {
         headers: &[(&str, String)],
         body: Option<&Value>,
     ) -> Answer {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        for (name, value) in headers {
-            req = req.insert_header((*name, value.as_str()));
-        }
-        let sent = match body {
-            Some(body) => req.send_json(body).await,
-            None => req.send().await,
-        };
-        match sent {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let body = body
+            .and_then(|b| serde_json::to_vec(b).ok())
+            .map(Into::into);
+        match self.parley(token).raw(method, path, &headers, body).await {
             Err(_) => Answer {
                 status: 0,
                 body: Value::Null,
             },
-            Ok(mut res) => {
-                let status = res.status().as_u16();
-                let body = res
-                    .json::<Value>()
-                    .limit(16 * 1024 * 1024)
-                    .await
-                    .unwrap_or(Value::Null);
-                Answer { status, body }
-            }
+            Ok(raw) => Answer {
+                status: raw.status,
+                body: serde_json::from_slice(&raw.body).unwrap_or(Value::Null),
+            },
         }
     }
 
@@ -73,19 +72,10 @@ impl Api {
     /// that needs only a few fields, so that the tool spends less on each answer than the
     /// server does. `None` when there was no answer or it did not parse.
     pub async fn get_as<T: DeserializeOwned>(&self, path: &str, token: &str) -> (u16, Option<T>) {
-        let sent = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await;
-        match sent {
+        let get = awc::http::Method::GET;
+        match self.parley(Some(token)).raw(get, path, &[], None).await {
             Err(_) => (0, None),
-            Ok(mut res) => {
-                let status = res.status().as_u16();
-                let body = res.json::<T>().limit(16 * 1024 * 1024).await.ok();
-                (status, body)
-            }
+            Ok(raw) => (raw.status, serde_json::from_slice(&raw.body).ok()),
         }
     }
 
@@ -97,43 +87,24 @@ impl Api {
     /// A fresh user with a unique name (the run id keeps repeated runs apart).
     pub async fn register(&self, run: &str, n: usize) -> Result<User, String> {
         let username = format!("load{run}u{n}");
-        let answer = self
-            .post(
-                "/api/v1/auth/register",
-                None,
-                &json!({"username": username, "password": "load-password"}),
-            )
-            .await;
-        if answer.status != 201 {
-            return Err(format!(
-                "registering {username} answered {} {}",
-                answer.status, answer.body
-            ));
-        }
+        let session = self
+            .parley(None)
+            .register(&username, "load-password", None)
+            .await
+            .map_err(|e| format!("registering {username}: {e}"))?;
         Ok(User {
-            id: answer.body["user"]["id"].as_i64().unwrap_or_default(),
-            token: answer.body["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            id: session.user.id.get(),
+            token: session.access_token,
         })
     }
 
     pub async fn group(&self, owner: &User, members: &[i64]) -> Result<i64, String> {
-        let answer = self
-            .post(
-                "/api/v1/chats",
-                Some(&owner.token),
-                &json!({"kind": "group", "title": "load", "member_ids": members}),
-            )
-            .await;
-        match answer.body["id"].as_i64() {
-            Some(id) if answer.status == 201 => Ok(id),
-            _ => Err(format!(
-                "creating a chat answered {} {}",
-                answer.status, answer.body
-            )),
-        }
+        let members: Vec<UserId> = members.iter().copied().map(UserId).collect();
+        self.parley(Some(&owner.token))
+            .create_group("load", &members)
+            .await
+            .map(|chat| chat.id.get())
+            .map_err(|e| format!("creating a chat: {e}"))
     }
 
     pub async fn send(
@@ -176,5 +147,11 @@ pub fn client_from(source: Option<IpAddr>) -> Client {
 
 /// A short random id for this run's user names.
 pub fn run_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+    // The first 8 of the simple form's 32 hex digits, taken as chars so that nothing slices.
+    uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .take(8)
+        .collect()
 }

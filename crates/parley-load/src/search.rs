@@ -50,7 +50,9 @@ fn word(rank: usize) -> String {
     let mut n = rank + SYLLABLES.len();
     let mut word = String::new();
     while n > 0 {
-        word.push_str(SYLLABLES[n % SYLLABLES.len()]);
+        if let Some(syllable) = SYLLABLES.get(n % SYLLABLES.len()) {
+            word.push_str(syllable);
+        }
         n /= SYLLABLES.len();
     }
     word
@@ -96,9 +98,13 @@ const BANDS: [(&str, std::ops::Range<usize>); 3] = [
 pub async fn search(common: &Common, args: SearchArgs) -> Result<Report, String> {
     let api = Api::new(common.url());
     let users = register_many(&api, &run_id(), 2).await?;
+    // The owner seeds the corpus; the reader searches it.
+    let [owner, reader, ..] = users.as_slice() else {
+        return Err("registering gave fewer than two users".into());
+    };
     let mut chats = Vec::new();
     for _ in 0..args.chats.max(1) {
-        chats.push(api.group(&users[0], &[users[1].id]).await?);
+        chats.push(api.group(owner, &[reader.id]).await?);
     }
 
     let seeded_at = Instant::now();
@@ -112,7 +118,7 @@ pub async fn search(common: &Common, args: SearchArgs) -> Result<Report, String>
             next.clone(),
             bar.clone(),
             chats.clone(),
-            users[0].clone(),
+            owner.clone(),
         );
         async move {
             let mut failed = 0usize;
@@ -125,7 +131,15 @@ pub async fn search(common: &Common, args: SearchArgs) -> Result<Report, String>
                 let words: Vec<String> = (0..rng.gen_range(5..=15))
                     .map(|_| word(zipf.draw(&mut rng)))
                     .collect();
-                let chat_id = chats[(i + lane) % chats.len()];
+                // `chats` holds at least one chat; were it empty, the message could not be sent.
+                let Some(&chat_id) = (i + lane)
+                    .checked_rem(chats.len())
+                    .and_then(|at| chats.get(at))
+                else {
+                    failed += 1;
+                    bar.inc(1);
+                    continue;
+                };
                 if api
                     .send(&seeder, chat_id, &words.join(" "), None)
                     .await
@@ -154,7 +168,7 @@ pub async fn search(common: &Common, args: SearchArgs) -> Result<Report, String>
     for &clients in &args.clients {
         let phase = Phase {
             api: &api,
-            token: &users[1].token,
+            token: &reader.token,
             clients: clients.max(1),
             limit: args.limit.clamp(1, 100),
             count: args.count,
@@ -196,7 +210,9 @@ impl Phase<'_> {
                     && issued.fetch_add(1, Ordering::Relaxed) < self.count
                 {
                     let band = rng.gen_range(0..BANDS.len());
-                    let range = BANDS[band].1.clone();
+                    let Some(range) = BANDS.get(band).map(|(_, range)| range.clone()) else {
+                        continue;
+                    };
                     let words: Vec<String> = (0..rng.gen_range(1..=2))
                         .map(|_| word(rng.gen_range(range.clone())))
                         .collect();
@@ -206,9 +222,13 @@ impl Phase<'_> {
                     let elapsed = t.elapsed();
                     tally.record(status, status == 200, elapsed);
                     if status == 200 {
-                        by_band[band].record(elapsed);
+                        if let Some(latencies) = by_band.get_mut(band) {
+                            latencies.record(elapsed);
+                        }
                         if page.is_some_and(|p| !p.messages.is_empty()) {
-                            found[band] += 1;
+                            if let Some(count) = found.get_mut(band) {
+                                *count += 1;
+                            }
                         }
                     }
                     bar.inc(1);

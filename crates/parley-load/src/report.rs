@@ -25,6 +25,10 @@ impl Latencies {
         self.0.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn summary(mut self) -> LatencySummary {
         self.0.sort_unstable();
         let at = |q: f64| -> f64 {
@@ -32,7 +36,8 @@ impl Latencies {
                 return 0.0;
             }
             let i = ((self.0.len() as f64 - 1.0) * q).round() as usize;
-            self.0[i].as_secs_f64() * 1000.0
+            // `q` is at most 1, so `i` is at most the last index.
+            self.0.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
         };
         LatencySummary {
             samples: self.0.len(),

@@ -1,10 +1,10 @@
 //! Reading what a session needs from a server frame — its type, its top-level `seq` and the
 //! send time the load tool put in the content — without parsing the whole JSON: at hundreds
 //! of thousands of frames a second the tool's own parsing would otherwise be what is measured.
-//! Anything the fast path does not recognise is parsed in full, so a change in the server's
-//! field order costs speed, never a wrong figure.
+//! Anything the fast path does not recognise is parsed in full, as the typed `ServerFrame`
+//! (`parley-types`), so a change in the server's field order costs speed, never a wrong figure.
 
-use serde_json::Value;
+use parley_types::{EventPayload, ServerFrame};
 
 /// A `message.created` frame, as far as the tool cares.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,20 +61,21 @@ fn epoch_micros(timestamp: &str) -> Option<u128> {
 }
 
 fn created_slowly(frame: &str) -> Option<Created> {
-    let value: Value = serde_json::from_str(frame).ok()?;
-    if value["type"] != "message.created" {
+    let ServerFrame::Event(event) = serde_json::from_str::<ServerFrame>(frame).ok()? else {
         return None;
-    }
+    };
+    let EventPayload::MessageCreated(message) = event.payload else {
+        return None;
+    };
     Some(Created {
-        seq: value["seq"].as_i64()?,
-        sent_micros: value["data"]["content"]
-            .as_str()
-            .and_then(|c| c.strip_prefix("t="))
+        seq: event.seq.get(),
+        sent_micros: message
+            .content
+            .strip_prefix("t=")
             .and_then(|t| t.parse().ok()),
-        committed_micros: value["data"]["created_at"].as_str().and_then(epoch_micros),
+        committed_micros: epoch_micros(&message.created_at.to_rfc3339()),
     })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,14 +105,13 @@ mod tests {
             ),
             None
         );
-        let reordered =
-            r#"{"seq":5,"chat_id":2,"type":"message.created","data":{"content":"t=42","seq":5}}"#;
+        let reordered = r#"{"seq":5,"chat_id":2,"type":"message.created","data":{"content":"t=42","seq":5,"id":9,"chat_id":2,"author_id":1,"type":"text","reply_to_id":null,"client_id":null,"created_at":"2026-12-02T00:00:00.123Z","edited_at":null,"deleted":false,"reactions":[]}}"#;
         assert_eq!(
             created(reordered, true),
             Some(Created {
                 seq: 5,
                 sent_micros: Some(42),
-                committed_micros: None,
+                committed_micros: Some(1_796_169_600_123_000),
             })
         );
     }

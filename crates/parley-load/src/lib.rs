@@ -8,11 +8,10 @@
 mod client;
 mod cpu;
 mod frames;
-mod report;
+pub mod report;
 mod scenarios;
 mod search;
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -22,11 +21,11 @@ use clap::{Args, Parser, Subcommand};
     name = "parley-load",
     about = "Load generator for a running Parley server."
 )]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
     #[command(flatten)]
-    common: Common,
+    pub common: Common,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -77,7 +76,7 @@ impl Common {
 }
 
 #[derive(Subcommand, Debug, Clone)]
-enum Scenario {
+pub enum Scenario {
     /// C concurrent senders, each request with its own Idempotency-Key.
     Send(scenarios::SendArgs),
     /// S WebSocket sessions in one chat; a sender posts at a fixed rate; end-to-end latency.
@@ -90,41 +89,20 @@ enum Scenario {
     Search(search::SearchArgs),
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    raise_fd_limit();
-    let common = cli.common.clone();
-    let outcome = actix_rt::System::new().block_on(async move {
-        match cli.scenario {
-            Scenario::Send(args) => scenarios::send(&common, args).await,
-            Scenario::Fanout(args) => scenarios::fanout(&common, args).await,
-            Scenario::Idle(args) => scenarios::idle(&common, args).await,
-            Scenario::History(args) => scenarios::history(&common, args).await,
-            Scenario::Search(args) => search::search(&common, args).await,
-        }
-    });
-    match outcome {
-        Ok(report) => {
-            if cli.common.json {
-                println!("{}", report.to_json());
-            } else {
-                println!("{}", report.to_table());
-            }
-            if report.failed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-        Err(e) => {
-            eprintln!("parley-load: {e}");
-            ExitCode::FAILURE
-        }
+/// Runs the scenario the command line names, to the end, on the current actix system.
+pub async fn run(cli: Cli) -> Result<report::Report, String> {
+    let common = cli.common;
+    match cli.scenario {
+        Scenario::Send(args) => scenarios::send(&common, args).await,
+        Scenario::Fanout(args) => scenarios::fanout(&common, args).await,
+        Scenario::Idle(args) => scenarios::idle(&common, args).await,
+        Scenario::History(args) => scenarios::history(&common, args).await,
+        Scenario::Search(args) => search::search(&common, args).await,
     }
 }
 
 /// Thousands of sessions need thousands of sockets: lift the soft limit to the hard one.
-fn raise_fd_limit() {
+pub fn raise_fd_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

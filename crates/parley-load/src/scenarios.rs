@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Args;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::client::{client_from, run_id, Api, User};
 use crate::report::{Latencies, Report, Tally};
@@ -77,10 +77,13 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     let api = Api::new(common.url());
     let run = run_id();
     let users = register_many(&api, &run, args.clients.max(1)).await?;
+    let owner = users
+        .first()
+        .ok_or_else(|| "registering gave no users".to_owned())?;
     let member_ids: Vec<i64> = users.iter().skip(1).map(|u| u.id).collect();
     let mut chats = Vec::new();
     for _ in 0..args.chats.max(1) {
-        chats.push(api.group(&users[0], &member_ids).await?);
+        chats.push(api.group(owner, &member_ids).await?);
     }
     let content = "x".repeat(args.size.clamp(1, 4000));
     let issued = Arc::new(AtomicUsize::new(0));
@@ -101,7 +104,10 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
             let mut completions = Vec::new();
             let mut i = lane;
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.count {
-                let chat_id = chats[i % chats.len()];
+                // `chats` holds at least one chat; were it empty there would be nowhere to send.
+                let Some(&chat_id) = i.checked_rem(chats.len()).and_then(|at| chats.get(at)) else {
+                    break;
+                };
                 i += 1;
                 let t = Instant::now();
                 let answer = api
@@ -190,18 +196,28 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
     let api = Api::new(common.url());
     let run = run_id();
     let users = register_many(&api, &run, 2).await?;
-    let chat_id = api.group(&users[0], &[users[1].id]).await?;
+    let [owner, member, ..] = users.as_slice() else {
+        return Err("registering gave fewer than two users".into());
+    };
+    let chat_id = api.group(owner, &[member.id]).await?;
     let seed_bar = progress(common, args.messages as u64, "seed");
     let mut seqs = Vec::with_capacity(args.messages);
     for i in 0..args.messages {
         let sent = api
-            .send(&users[0], chat_id, &format!("history message {i}"), None)
+            .send(owner, chat_id, &format!("history message {i}"), None)
             .await;
-        let id = sent.body["id"]
-            .as_i64()
+        let id = sent
+            .body
+            .get("id")
+            .and_then(Value::as_i64)
             .ok_or_else(|| format!("seeding answered {} {}", sent.status, sent.body))?;
-        seqs.push(sent.body["seq"].as_i64().unwrap_or_default());
-        for (user, emoji) in [(&users[0], "👍"), (&users[1], "🎉")] {
+        let seq = sent
+            .body
+            .get("seq")
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
+        seqs.push(seq);
+        for (user, emoji) in [(owner, "👍"), (member, "🎉")] {
             api.post(
                 &format!("/api/v1/messages/{id}/reactions"),
                 Some(&user.token),
@@ -225,7 +241,7 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
             issued.clone(),
             bar.clone(),
             seqs.clone(),
-            users[1].token.clone(),
+            member.token.clone(),
         );
         async move {
             let mut tally = Tally::default();
@@ -234,8 +250,14 @@ pub async fn history(common: &Common, args: HistoryArgs) -> Result<Report, Strin
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.count {
                 // Walk back through the history from a different place each time.
                 n = n.wrapping_mul(31).wrapping_add(7);
-                let before =
-                    seqs[limit.min(seqs.len() - 1) + n % (seqs.len() - limit.min(seqs.len() - 1))];
+                // A seq at index `limit` or later (when there are that many), so that the page
+                // before it is a full one. `seqs` is never empty (`--messages` is at least 1);
+                // were it, there would be nothing to read.
+                let lowest = limit.min(seqs.len().saturating_sub(1));
+                let span = seqs.len().saturating_sub(lowest).max(1);
+                let Some(&before) = seqs.get(lowest + n % span) else {
+                    break;
+                };
                 let t = Instant::now();
                 let (status, page) = api
                     .get_as::<HistoryPage>(
@@ -356,14 +378,17 @@ fn run_sessions(
     let urls = &common.urls;
     for t in 0..threads {
         // Session i goes to node i mod nodes: every node gets its share of every thread.
+        // The callers pass at least one token; without any, no session could be opened and
+        // the caller reports the sessions that did not open.
         let share: Vec<(usize, String, IpAddr)> = (0..sessions)
             .filter(|i| i % threads == t)
-            .map(|i| {
-                (
+            .filter_map(|i| {
+                let token = i.checked_rem(tokens.len()).and_then(|at| tokens.get(at))?;
+                Some((
                     i % urls.len().max(1),
-                    tokens[i % tokens.len()].clone(),
+                    token.clone(),
                     common.source_address(i),
-                )
+                ))
             })
             .collect();
         let (urls, tx, connected) = (urls.clone(), tx.clone(), connected.clone());
@@ -514,10 +539,13 @@ pub async fn fanout(common: &Common, args: FanoutArgs) -> Result<Report, String>
     let api = Api::new(common.url());
     let run = run_id();
     let users = register_many(&api, &run, args.users.max(1) + 1).await?;
-    let sender = users[0].clone();
-    let members: Vec<i64> = users[1..].iter().map(|u| u.id).collect();
+    let Some((sender, receivers)) = users.split_first() else {
+        return Err("registering gave no users".into());
+    };
+    let sender = sender.clone();
+    let members: Vec<i64> = receivers.iter().map(|u| u.id).collect();
     let chat_id = api.group(&sender, &members).await?;
-    let tokens: Vec<String> = users[1..].iter().map(|u| u.token.clone()).collect();
+    let tokens: Vec<String> = receivers.iter().map(|u| u.token.clone()).collect();
     let connected = Arc::new(AtomicUsize::new(0));
     let bar = progress(common, args.sessions as u64, "connect");
     let rx = run_sessions(
@@ -678,8 +706,11 @@ pub async fn idle(common: &Common, args: IdleArgs) -> Result<Report, String> {
     let api = Api::new(common.url());
     let run = run_id();
     let users = register_many(&api, &run, args.users.max(1)).await?;
-    let ids: Vec<i64> = users[1..].iter().map(|u| u.id).collect();
-    api.group(&users[0], &ids).await?;
+    let Some((owner, others)) = users.split_first() else {
+        return Err("registering gave no users".into());
+    };
+    let ids: Vec<i64> = others.iter().map(|u| u.id).collect();
+    api.group(owner, &ids).await?;
     let before = common.server_pid.and_then(resident_kib);
     let tokens: Vec<String> = users.iter().map(|u| u.token.clone()).collect();
     let connected = Arc::new(AtomicUsize::new(0));

@@ -1,0 +1,23 @@
+//! Parley's wire format, shared by the server and its clients: typed ids, the domain values
+//! the API hands out, error codes and WebSocket close codes. Plain data: no runtime, no
+//! database, no web framework (the `diesel` and `openapi` features add the server's traits).
+
+mod error_code;
+mod events;
+pub mod frames;
+mod ids;
+mod kinds;
+mod time;
+pub mod username;
+mod values;
+
+pub use error_code::ErrorCode;
+pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
+pub use frames::{ClientFrame, ServerFrame};
+pub use ids::{ChatId, MessageId, Seq, TokenId, UserId};
+pub use kinds::{ChatKind, CloseCode, Role};
+pub use time::Timestamp;
+pub use values::{
+    AccountList, AccountStatus, Chat, ChatSummary, HistoryPage, Member, Message, MessageKind,
+    Reaction, Session, TokenType, User,
+};

@@ -1,0 +1,176 @@
+//! The values the API hands out. Plain owned data: once built it cannot touch a database, so
+//! writing a response can never trigger a query.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ChatId, ChatKind, MessageId, Role, Seq, Timestamp, UserId};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: Timestamp,
+    /// Whether the user has a session open. Only where the caller shares a chat with this user
+    /// (or is this user); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
+    /// When the user was last online (about now while online). Only where `online` is, and
+    /// not before the user was first seen online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<Timestamp>,
+}
+
+/// An account as operators see it: a `User`, and whether (since when) it is deactivated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountStatus {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub created_at: Timestamp,
+    pub deactivated_at: Option<Timestamp>,
+}
+
+impl From<AccountStatus> for User {
+    /// The account as other users see it: without its state.
+    fn from(account: AccountStatus) -> Self {
+        User {
+            id: account.id,
+            username: account.username,
+            display_name: account.display_name,
+            created_at: account.created_at,
+            online: None,
+            last_seen_at: None,
+        }
+    }
+}
+
+/// `GET /admin/users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountList {
+    pub users: Vec<AccountStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Member {
+    pub user_id: UserId,
+    pub role: Role,
+    pub joined_at: Timestamp,
+    pub last_read_seq: Seq,
+    /// Whether the member has a session open; null where the member has not shown their
+    /// presence in this chat (created it, or written in it).
+    pub online: Option<bool>,
+    /// When the member was last online (about now while online); null if never, or where
+    /// `online` is null.
+    pub last_seen_at: Option<Timestamp>,
+    /// Whether the member has shown their presence in this chat; never sent.
+    #[serde(skip)]
+    pub shows_presence: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Chat {
+    pub id: ChatId,
+    pub kind: ChatKind,
+    pub title: Option<String>,
+    pub created_at: Timestamp,
+    pub last_seq: Seq,
+    pub members: Vec<Member>,
+}
+
+impl Chat {
+    pub fn member(&self, user_id: UserId) -> Option<&Member> {
+        self.members.iter().find(|m| m.user_id == user_id)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChatSummary {
+    #[serde(flatten)]
+    pub chat: Chat,
+    pub last_message: Option<Message>,
+    pub unread_count: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reaction {
+    pub emoji: String,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+}
+
+/// What a message is. Text is the one kind so far; the field exists so that clients can tell
+/// the kinds that come later apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    #[default]
+    Text,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "text" => Some(MessageKind::Text),
+            _ => None,
+        }
+    }
+}
+
+/// A message together with everything a client shows with it. Always built complete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    pub id: MessageId,
+    pub chat_id: ChatId,
+    pub seq: Seq,
+    pub author_id: UserId,
+    #[serde(rename = "type")]
+    pub kind: MessageKind,
+    pub content: String,
+    pub reply_to_id: Option<MessageId>,
+    pub client_id: Option<String>,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub deleted: bool,
+    pub reactions: Vec<Reaction>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+/// How a token is presented: `Authorization: Bearer <token>`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    #[default]
+    Bearer,
+}
+
+/// A freshly issued bearer token and the account it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Session {
+    pub user: User,
+    pub access_token: String,
+    pub token_type: TokenType,
+}
