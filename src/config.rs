@@ -8,6 +8,37 @@ use clap::{Args, Parser, Subcommand};
 
 pub const DEFAULT_SQLITE_PATH: &str = "./data/parley.db";
 
+/// Every default, once: the command line's, the settings structs' and the tests' configuration
+/// read them from here.
+pub mod defaults {
+    pub const BIND: &str = "127.0.0.1:8000";
+    pub const DB_POOL_SIZE: usize = 16;
+    pub const DB_TIMEOUT_SECS: u64 = 5;
+    pub const SEND_RATE: u32 = 20;
+    pub const SEND_BURST: u32 = 50;
+    pub const AUTH_RATE: u32 = 30;
+    pub const LOGIN_RATE: u32 = 10;
+    pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+    pub const SEND_BATCH: usize = 64;
+    pub const DEAD_PEER_SECS: u64 = 30;
+    pub const PRESENCE_GRACE_MS: u64 = 5000;
+    pub const PRESENCE_FLUSH_SECS: u64 = 60;
+    pub const FANOUT_INTERVAL_MS: u64 = 20;
+    pub const NATS_SWEEP_MS: u64 = 2000;
+    pub const MAX_SESSIONS_PER_USER: usize = 32;
+    pub const MAX_SESSIONS_PER_IP: usize = 1024;
+    pub const BODY_TIMEOUT_SECS: u64 = 10;
+    pub const MAX_REQUESTS_PER_IP: usize = 256;
+    pub const LOG_FORMAT: &str = "text";
+    pub const WS_FRAME_RATE: u32 = 20;
+    pub const WS_FRAME_BURST: u32 = 40;
+    pub const WS_FRAME_FLOOD: u32 = 40;
+    pub const WS_PING_EVERY_SECS: u64 = 15;
+    pub const WS_SILENCE_LIMIT_SECS: u64 = 60;
+    pub const ROOM_IDLE_SECS: u64 = 60;
+    pub const GAP_TIMEOUT_MS: u64 = 250;
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "parley",
@@ -64,7 +95,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "PARLEY_BIND",
-        default_value = "127.0.0.1:8000",
+        default_value = defaults::BIND,
         global = true
     )]
     pub bind: String,
@@ -77,48 +108,57 @@ pub struct Settings {
     )]
     pub admin_token: Option<String>,
     /// Maximum PostgreSQL connections in the pool.
-    #[arg(long, env = "PARLEY_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    #[arg(long, env = "PARLEY_DB_POOL_SIZE", default_value_t = defaults::DB_POOL_SIZE,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), global = true)]
     pub db_pool_size: usize,
     /// Seconds a request waits for a database connection before answering 503.
     #[arg(
         long,
         env = "PARLEY_DB_TIMEOUT_SECS",
-        default_value_t = 5,
+        default_value_t = defaults::DB_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..),
         global = true
     )]
     pub db_timeout_secs: u64,
     /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "PARLEY_WORKERS", global = true)]
+    #[arg(
+        long,
+        env = "PARLEY_WORKERS",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
+        global = true
+    )]
     pub workers: Option<usize>,
     /// Writes (sends and every other change) per user per second; 0 turns the limit off.
-    #[arg(long, env = "PARLEY_SEND_RATE", default_value_t = 20, global = true)]
+    #[arg(long, env = "PARLEY_SEND_RATE", default_value_t = defaults::SEND_RATE, global = true)]
     pub send_rate: u32,
     /// Writes a user may make in a burst before `PARLEY_SEND_RATE` applies.
-    #[arg(long, env = "PARLEY_SEND_BURST", default_value_t = 50, global = true)]
+    #[arg(long, env = "PARLEY_SEND_BURST", default_value_t = defaults::SEND_BURST, global = true)]
     pub send_burst: u32,
     /// Registrations plus logins per client IP per minute; 0 turns the limit off.
-    #[arg(long, env = "PARLEY_AUTH_RATE", default_value_t = 30, global = true)]
+    #[arg(long, env = "PARLEY_AUTH_RATE", default_value_t = defaults::AUTH_RATE, global = true)]
     pub auth_rate: u32,
     /// Login attempts per account per minute, from any address; 0 = no limit.
-    #[arg(long, env = "PARLEY_LOGIN_RATE", default_value_t = 10, global = true)]
+    #[arg(long, env = "PARLEY_LOGIN_RATE", default_value_t = defaults::LOGIN_RATE, global = true)]
     pub login_rate: u32,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(
         long,
         env = "PARLEY_SHUTDOWN_TIMEOUT_SECS",
-        default_value_t = 10,
+        default_value_t = defaults::SHUTDOWN_TIMEOUT_SECS,
         global = true
     )]
     pub shutdown_timeout_secs: u64,
     /// Most sends stored in one transaction (group commit); 1 stores each send on its own.
-    #[arg(long, env = "PARLEY_SEND_BATCH", default_value_t = 64, global = true)]
+    #[arg(long, env = "PARLEY_SEND_BATCH", default_value_t = defaults::SEND_BATCH,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000), global = true)]
     pub send_batch: usize,
     /// Seconds after which a peer that stopped acknowledging (gone, or not reading) loses its
     /// connection: TCP keep-alive probes and `TCP_USER_TIMEOUT` on every accepted socket.
     #[arg(
         long,
         env = "PARLEY_DEAD_PEER_SECS",
-        default_value_t = 30,
+        default_value_t = defaults::DEAD_PEER_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
         global = true
     )]
     pub dead_peer_secs: u64,
@@ -127,7 +167,8 @@ pub struct Settings {
     #[arg(
         long,
         env = "PARLEY_PRESENCE_GRACE_MS",
-        default_value_t = 5000,
+        default_value_t = defaults::PRESENCE_GRACE_MS,
+        value_parser = clap::value_parser!(u64).range(0..=600_000),
         global = true
     )]
     pub presence_grace_ms: u64,
@@ -140,7 +181,8 @@ pub struct Settings {
     #[arg(
         long,
         env = "PARLEY_FANOUT_INTERVAL_MS",
-        default_value_t = DEFAULT_FANOUT_INTERVAL_MS,
+        default_value_t = defaults::FANOUT_INTERVAL_MS,
+        value_parser = clap::value_parser!(u64).range(0..=1000),
         global = true
     )]
     pub fanout_interval_ms: u64,
@@ -148,7 +190,8 @@ pub struct Settings {
     #[arg(
         long,
         env = "PARLEY_NATS_SWEEP_MS",
-        default_value_t = 2000,
+        default_value_t = defaults::NATS_SWEEP_MS,
+        value_parser = clap::value_parser!(u64).range(100..=60_000),
         global = true
     )]
     pub nats_sweep_ms: u64,
@@ -175,7 +218,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "PARLEY_MAX_SESSIONS_PER_USER",
-        default_value_t = 32,
+        default_value_t = defaults::MAX_SESSIONS_PER_USER,
         global = true
     )]
     pub max_sessions_per_user: usize,
@@ -183,7 +226,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "PARLEY_MAX_SESSIONS_PER_IP",
-        default_value_t = 1024,
+        default_value_t = defaults::MAX_SESSIONS_PER_IP,
         global = true
     )]
     pub max_sessions_per_ip: usize,
@@ -192,7 +235,8 @@ pub struct Settings {
     #[arg(
         long,
         env = "PARLEY_BODY_TIMEOUT_SECS",
-        default_value_t = 10,
+        default_value_t = defaults::BODY_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
         global = true
     )]
     pub body_timeout_secs: u64,
@@ -201,18 +245,18 @@ pub struct Settings {
     #[arg(
         long,
         env = "PARLEY_MAX_REQUESTS_PER_IP",
-        default_value_t = 256,
+        default_value_t = defaults::MAX_REQUESTS_PER_IP,
         global = true
     )]
     pub max_requests_per_ip: usize,
     /// Log format: `text` (for people) or `json` (for log pipelines).
-    #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = defaults::LOG_FORMAT, global = true)]
     pub log_format: String,
     /// WebSocket frames a session may send per second; 0 turns the limit off.
     #[arg(
         long,
         env = "PARLEY_WS_FRAME_RATE",
-        default_value_t = 20,
+        default_value_t = defaults::WS_FRAME_RATE,
         global = true
     )]
     pub ws_frame_rate: u32,
@@ -220,7 +264,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "PARLEY_WS_FRAME_BURST",
-        default_value_t = 40,
+        default_value_t = defaults::WS_FRAME_BURST,
         global = true
     )]
     pub ws_frame_burst: u32,
@@ -244,11 +288,11 @@ pub struct WsSettings {
 impl Default for WsSettings {
     fn default() -> Self {
         WsSettings {
-            ping_every: Duration::from_secs(15),
-            silence_limit: Duration::from_secs(60),
-            frame_rate: 20,
-            frame_burst: 40,
-            frame_flood: 40,
+            ping_every: Duration::from_secs(defaults::WS_PING_EVERY_SECS),
+            silence_limit: Duration::from_secs(defaults::WS_SILENCE_LIMIT_SECS),
+            frame_rate: defaults::WS_FRAME_RATE,
+            frame_burst: defaults::WS_FRAME_BURST,
+            frame_flood: defaults::WS_FRAME_FLOOD,
         }
     }
 }
@@ -266,13 +310,11 @@ pub struct PresenceSettings {
 impl Default for PresenceSettings {
     fn default() -> Self {
         PresenceSettings {
-            grace: Duration::from_secs(5),
-            flush_every: Duration::from_secs(60),
+            grace: Duration::from_millis(defaults::PRESENCE_GRACE_MS),
+            flush_every: Duration::from_secs(defaults::PRESENCE_FLUSH_SECS),
         }
     }
 }
-
-const DEFAULT_FANOUT_INTERVAL_MS: u64 = 20;
 
 /// Tunables of the room actors.
 #[derive(Clone, Copy, Debug)]
@@ -290,9 +332,9 @@ pub struct RoomSettings {
 impl Default for RoomSettings {
     fn default() -> Self {
         RoomSettings {
-            idle_after: Duration::from_secs(60),
-            gap_timeout: Duration::from_millis(250),
-            fanout_interval: Duration::from_millis(DEFAULT_FANOUT_INTERVAL_MS),
+            idle_after: Duration::from_secs(defaults::ROOM_IDLE_SECS),
+            gap_timeout: Duration::from_millis(defaults::GAP_TIMEOUT_MS),
+            fanout_interval: Duration::from_millis(defaults::FANOUT_INTERVAL_MS),
         }
     }
 }
@@ -436,18 +478,7 @@ impl Config {
                 s.bind
             )
         })?;
-        if s.db_pool_size == 0 {
-            return Err("PARLEY_DB_POOL_SIZE must be at least 1".into());
-        }
-        if s.db_timeout_secs == 0 {
-            return Err("PARLEY_DB_TIMEOUT_SECS must be at least 1".into());
-        }
-        if s.workers == Some(0) {
-            return Err("PARLEY_WORKERS must be at least 1".into());
-        }
-        if !(1..=1000).contains(&s.send_batch) {
-            return Err("PARLEY_SEND_BATCH must be from 1 to 1000".into());
-        }
+        // Numbers are held to their ranges by the command line's parser (`Settings`).
         let cluster = match s.nats_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(_) if matches!(database, DatabaseUrl::Sqlite(_)) => {
@@ -457,15 +488,10 @@ impl Config {
                         .into(),
                 )
             }
-            Some(url) => {
-                if !(100..=60_000).contains(&s.nats_sweep_ms) {
-                    return Err("PARLEY_NATS_SWEEP_MS must be from 100 to 60000".into());
-                }
-                Some(ClusterSettings {
-                    nats_url: url.to_owned(),
-                    sweep_every: Duration::from_millis(s.nats_sweep_ms),
-                })
-            }
+            Some(url) => Some(ClusterSettings {
+                nats_url: url.to_owned(),
+                sweep_every: Duration::from_millis(s.nats_sweep_ms),
+            }),
         };
         let trusted_proxies = s
             .trusted_proxies
@@ -496,18 +522,6 @@ impl Config {
                     .collect::<Result<_, _>>()?,
             )),
         };
-        if s.fanout_interval_ms > 1000 {
-            return Err("PARLEY_FANOUT_INTERVAL_MS must be at most 1000".into());
-        }
-        if s.presence_grace_ms > 600_000 {
-            return Err("PARLEY_PRESENCE_GRACE_MS must be at most 600000".into());
-        }
-        if !(1..=3600).contains(&s.dead_peer_secs) {
-            return Err("PARLEY_DEAD_PEER_SECS must be from 1 to 3600".into());
-        }
-        if !(1..=3600).contains(&s.body_timeout_secs) {
-            return Err("PARLEY_BODY_TIMEOUT_SECS must be from 1 to 3600".into());
-        }
         if s.send_rate > 0 && s.send_burst == 0 {
             return Err("PARLEY_SEND_BURST must be at least 1 when PARLEY_SEND_RATE is set".into());
         }
@@ -574,23 +588,24 @@ impl Config {
             database,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_token: None,
+            // Fewer connections and workers than a deployment: many test servers share a machine.
             db_pool_size: 8,
-            db_timeout: Duration::from_secs(5),
+            db_timeout: Duration::from_secs(defaults::DB_TIMEOUT_SECS),
             workers: Some(2),
             ws: WsSettings::default(),
             rooms: RoomSettings::default(),
             rates: RateSettings::UNLIMITED,
             shutdown_timeout: Duration::from_secs(5),
             log_json: false,
-            send_batch: 64,
-            dead_peer_timeout: Duration::from_secs(30),
+            send_batch: defaults::SEND_BATCH,
+            dead_peer_timeout: Duration::from_secs(defaults::DEAD_PEER_SECS),
             presence: PresenceSettings::default(),
             cluster: None,
             trusted_proxies: Vec::new(),
             cors: None,
-            max_sessions_per_user: 32,
+            max_sessions_per_user: defaults::MAX_SESSIONS_PER_USER,
             max_sessions_per_ip: 0,
-            body_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(defaults::BODY_TIMEOUT_SECS),
             max_requests_per_ip: 0,
         }
     }
@@ -599,6 +614,46 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(std::iter::once("parley").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Config::from_settings(&cli.settings)
+    }
+
+    #[test]
+    fn defaults_come_from_one_place_and_ranges_are_held() {
+        let config = parse(&[]).expect("the defaults are valid");
+        assert_eq!(config.send_batch, defaults::SEND_BATCH);
+        assert_eq!(config.ws.frame_rate, WsSettings::default().frame_rate);
+        assert_eq!(config.presence.grace, PresenceSettings::default().grace);
+        assert_eq!(
+            config.rooms.fanout_interval,
+            RoomSettings::default().fanout_interval
+        );
+        for (flag, bad, good) in [
+            ("--send-batch", "0", "1000"),
+            ("--send-batch", "1001", "1"),
+            ("--db-pool-size", "0", "1"),
+            ("--db-timeout-secs", "0", "1"),
+            ("--workers", "0", "1"),
+            ("--dead-peer-secs", "3601", "3600"),
+            ("--body-timeout-secs", "0", "3600"),
+            ("--fanout-interval-ms", "1001", "0"),
+            ("--presence-grace-ms", "600001", "600000"),
+            ("--nats-sweep-ms", "99", "100"),
+        ] {
+            assert!(parse(&[flag, bad]).is_err(), "{flag} {bad}");
+            assert!(parse(&[flag, good]).is_ok(), "{flag} {good}");
+        }
+    }
 
     #[test]
     fn database_urls() {

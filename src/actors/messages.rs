@@ -12,6 +12,7 @@ use bytestring::ByteString;
 
 use super::db_executor::DbOp;
 use super::db_ops::{AddMember, ChangeMessage, MarkRead, RemoveMember};
+pub use crate::db::queries::Outcome;
 use crate::db::queries::{BatchedSend, Idempotent, ReadMarker, StoredReply};
 use crate::domain::{Chat, ChatEvent};
 use crate::error::{AppError, AppResult};
@@ -22,15 +23,15 @@ use crate::metrics::Metrics;
 /// The answer to a write that may carry an `Idempotency-Key`.
 #[derive(Debug)]
 pub enum Reply<T> {
-    Fresh { status: u16, value: T },
+    Fresh { outcome: Outcome, value: T },
     Replayed(StoredReply),
 }
 
 impl<T> Reply<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
         match self {
-            Reply::Fresh { status, value } => Reply::Fresh {
-                status,
+            Reply::Fresh { outcome, value } => Reply::Fresh {
+                outcome,
                 value: f(value),
             },
             Reply::Replayed(stored) => Reply::Replayed(stored),
@@ -43,7 +44,7 @@ impl<T> Reply<T> {
         match outcome {
             Idempotent::Fresh(written) => (
                 Reply::Fresh {
-                    status: written.status,
+                    outcome: written.outcome,
                     value: written.value,
                 },
                 written.events,

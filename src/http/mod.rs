@@ -28,7 +28,7 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::actors::messages::Reply;
+use crate::actors::messages::{Outcome, Reply};
 use crate::actors::Actors;
 use crate::error::AppError;
 use error::{ApiError, ApiResult};
@@ -169,28 +169,28 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse {
 /// Turns an (idempotent) write's reply into the response, replaying a stored one verbatim.
 pub fn reply<T: Serialize>(reply: Reply<T>) -> ApiResult<HttpResponse> {
     match reply {
-        Reply::Fresh { status, value } => {
-            let status = status_code(status)?;
-            Ok(if status == StatusCode::NO_CONTENT {
-                HttpResponse::NoContent().finish()
-            } else {
-                json(status, &value)
-            })
-        }
+        Reply::Fresh { outcome, value } => Ok(if outcome.has_body() {
+            json(status_of(outcome), &value)
+        } else {
+            HttpResponse::build(status_of(outcome)).finish()
+        }),
         Reply::Replayed(stored) => {
-            let status = status_code(stored.status)?;
-            let mut response = HttpResponse::build(status);
+            let mut response = HttpResponse::build(status_of(stored.outcome));
             response.insert_header(("Idempotent-Replayed", "true"));
-            Ok(if status == StatusCode::NO_CONTENT {
-                response.finish()
-            } else {
+            Ok(if stored.outcome.has_body() {
                 response.content_type(ContentType::json()).body(stored.body)
+            } else {
+                response.finish()
             })
         }
     }
 }
 
-fn status_code(status: u16) -> Result<StatusCode, ApiError> {
-    StatusCode::from_u16(status)
-        .map_err(|_| AppError::internal(format!("invalid stored status {status}")).into())
+/// The status each outcome of a write is answered with: the one place that decides it.
+pub fn status_of(outcome: Outcome) -> StatusCode {
+    match outcome {
+        Outcome::Created => StatusCode::CREATED,
+        Outcome::Done => StatusCode::OK,
+        Outcome::NoContent => StatusCode::NO_CONTENT,
+    }
 }

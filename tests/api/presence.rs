@@ -174,8 +174,11 @@ on_both_backends! {
         assert_eq!(recorded().await, None, "never seen");
 
         let bob_ws = WsClient::connect(&server, &bob.token).await;
-        actix_rt::time::sleep(FLUSH * 3).await;
-        let while_online = recorded().await.expect("written while online");
+        let while_online =
+            crate::common::wait_for("last_seen_at written while online", FLUSH * 20, || {
+                recorded()
+            })
+            .await;
         bob_ws.close().await;
         let mut offline_at = None;
         for _ in 0..100 {
@@ -187,8 +190,17 @@ on_both_backends! {
             actix_rt::time::sleep(Duration::from_millis(50)).await;
         }
         let offline_at = offline_at.expect("bob went offline with a last_seen_at");
-        actix_rt::time::sleep(FLUSH * 3).await;
-        let kept = recorded().await.expect("written after going offline");
+        // The time it went offline is written, and kept.
+        let offline = json!(offline_at);
+        let kept = crate::common::wait_for("last_seen_at written at going offline", FLUSH * 20, || {
+            let (recorded, offline) = (recorded(), &offline);
+            async move {
+                recorded
+                    .await
+                    .filter(|kept| serde_json::to_value(kept).ok().as_ref() == Some(offline))
+            }
+        })
+        .await;
         assert!(kept > while_online);
         assert_eq!(serde_json::to_value(kept).unwrap(), json!(offline_at));
     }

@@ -392,6 +392,26 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Polls `check` every 10 ms until it gives a value, and returns it; panics (naming `what`)
+/// if none comes `within`. Tests wait for what they need to see, not for a fixed time.
+pub async fn wait_for<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {within:?} for {what}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// An HTTP response, read completely.
 #[derive(Debug)]
 pub struct Resp {

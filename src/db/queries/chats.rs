@@ -5,7 +5,7 @@ use diesel_async::RunQueryDsl;
 use parley_types::{ChatId, Seq, UserId};
 
 use super::Conn;
-use crate::db::queries::{ReadMarker, UnreadLocks, Written};
+use crate::db::queries::{Outcome, ReadMarker, UnreadLocks, Written};
 use crate::db::rows::{EventRow, MemberRow, NewChatRow};
 use crate::db::schema::{chat_members, chats};
 use crate::domain::events::EventKind;
@@ -39,7 +39,7 @@ pub async fn create_group(
         .ok_or_else(|| AppError::internal("group chat insert conflicted"))?;
     let events = add_members(conn, chat_id, &joined).await?;
     Ok(Written::new(
-        201,
+        Outcome::Created,
         super::aggregates::load_chat(conn, chat_id).await?,
         events,
     ))
@@ -56,7 +56,7 @@ pub async fn create_direct(
     let key = format!("{}:{}", creator_id.min(other_id), creator_id.max(other_id));
     if let Some(existing) = find_direct(conn, &key).await? {
         return Ok(Written::new(
-            200,
+            Outcome::Done,
             super::aggregates::load_chat(conn, existing).await?,
             Vec::new(),
         ));
@@ -67,7 +67,7 @@ pub async fn create_direct(
             .await?
             .ok_or_else(|| AppError::internal("direct chat vanished"))?;
         return Ok(Written::new(
-            200,
+            Outcome::Done,
             super::aggregates::load_chat(conn, existing).await?,
             Vec::new(),
         ));
@@ -79,7 +79,7 @@ pub async fn create_direct(
     )
     .await?;
     Ok(Written::new(
-        201,
+        Outcome::Created,
         super::aggregates::load_chat(conn, chat_id).await?,
         events,
     ))
@@ -231,7 +231,7 @@ pub async fn add_member(
         add_members(conn, chat_id, &[(user_id, role)]).await?
     };
     Ok(Written::new(
-        200,
+        Outcome::Done,
         super::aggregates::load_chat(conn, chat_id).await?,
         events,
     ))
@@ -295,7 +295,7 @@ pub async fn remove_member(
         seq,
         payload: EventPayload::MemberLeft(change),
     };
-    Ok(Written::new(204, (), vec![event]))
+    Ok(Written::new(Outcome::NoContent, (), vec![event]))
 }
 
 async fn promote_successor(conn: &mut Conn, chat_id: ChatId) -> AppResult<()> {
@@ -327,7 +327,7 @@ pub async fn mark_read(
     let (chat, member) = super::guards::require_member(conn, chat_id, user_id).await?;
     let target = seq.min(chat.last_seq);
     if target <= member.last_read_seq {
-        return Ok(Written::new(204, None, Vec::new()));
+        return Ok(Written::new(Outcome::NoContent, None, Vec::new()));
     }
     // Under the lock, the marker may have moved further meanwhile (another request of theirs):
     // it never goes back.
@@ -336,7 +336,7 @@ pub async fn mark_read(
         .await?
         .ok_or_else(AppError::not_a_member)?;
     if target <= last_read_seq {
-        return Ok(Written::new(204, None, Vec::new()));
+        return Ok(Written::new(Outcome::NoContent, None, Vec::new()));
     }
     let from = super::unread::Marker {
         last_read_seq,
@@ -348,5 +348,5 @@ pub async fn mark_read(
         user_id,
         seq: target,
     });
-    Ok(Written::new(204, marker, Vec::new()))
+    Ok(Written::new(Outcome::NoContent, marker, Vec::new()))
 }

@@ -10,7 +10,7 @@ use parley_types::{MessageId, UserId};
 use serde::Serialize;
 
 use super::Conn;
-use crate::db::queries::{IdempotencyKey, Idempotent, StoredReply, Written};
+use crate::db::queries::{IdempotencyKey, Idempotent, Outcome, StoredReply, Written};
 use crate::db::rows::IdempotencyRow;
 use crate::db::schema::idempotency_keys as ik;
 use crate::domain::Timestamp;
@@ -42,12 +42,20 @@ where
         }
         let written = op(conn).await?;
         if let Some(key) = &key {
-            let body = if written.status == 204 {
-                String::new()
-            } else {
+            let body = if written.outcome.has_body() {
                 serde_json::to_string(&written.value)?
+            } else {
+                String::new()
             };
-            complete(conn, user_id, key, written.status, body, written.message_id).await?;
+            complete(
+                conn,
+                user_id,
+                key,
+                written.outcome,
+                body,
+                written.message_id,
+            )
+            .await?;
         }
         Ok(Idempotent::Fresh(written))
     })
@@ -108,11 +116,10 @@ pub fn replay_or_refuse<T>(
             detail: "A request with this Idempotency-Key is still being processed.".into(),
         });
     }
-    let status = u16::try_from(existing.status).map_err(|_| {
-        AppError::internal(format!("stored status {} out of range", existing.status))
-    })?;
+    let outcome = Outcome::from_stored(existing.status)
+        .ok_or_else(|| AppError::internal(format!("stored outcome {} unknown", existing.status)))?;
     Ok(Idempotent::Replayed(StoredReply {
-        status,
+        outcome,
         body: existing.body.clone(),
     }))
 }
@@ -121,13 +128,13 @@ async fn complete(
     conn: &mut Conn,
     user_id: UserId,
     key: &IdempotencyKey,
-    status: u16,
+    outcome: Outcome,
     body: String,
     message_id: Option<MessageId>,
 ) -> AppResult<()> {
     diesel::update(ik::table.find((user_id, &key.key)))
         .set((
-            ik::status.eq(i32::from(status)),
+            ik::status.eq(outcome.stored()),
             ik::body.eq(body),
             ik::message_id.eq(message_id),
         ))

@@ -8,7 +8,8 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use super::Conn;
 use crate::db::queries::{
-    BatchOutcome, BatchStatements, BatchedSend, Idempotent, UnreadLocks, Written, BATCH_RACE,
+    BatchOutcome, BatchStatements, BatchedSend, Idempotent, Outcome, UnreadLocks, Written,
+    BATCH_RACE,
 };
 use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
@@ -87,7 +88,7 @@ pub async fn edit(
         seq,
         payload: EventPayload::MessageUpdated(message.clone()),
     };
-    Ok(Written::message(200, message, vec![event]))
+    Ok(Written::message(Outcome::Done, message, vec![event]))
 }
 
 /// Turns the message into a tombstone. Deleting a tombstone again changes nothing.
@@ -104,7 +105,7 @@ pub async fn delete(
     }
     if row.deleted {
         return Ok(Written::message(
-            200,
+            Outcome::Done,
             row.into_aggregate(Vec::new()),
             Vec::new(),
         ));
@@ -137,7 +138,7 @@ pub async fn delete(
         seq,
         payload: EventPayload::MessageDeleted(message.clone()),
     };
-    Ok(Written::message(200, message, vec![event]))
+    Ok(Written::message(Outcome::Done, message, vec![event]))
 }
 
 /// Adds the caller's reaction; adding the same emoji again changes nothing.
@@ -165,7 +166,7 @@ pub async fn add_reaction(
     let chat_id = row.chat_id;
     let message = super::aggregates::aggregate(conn, row).await?;
     if inserted == 0 {
-        return Ok(Written::message(200, message, Vec::new()));
+        return Ok(Written::message(Outcome::Done, message, Vec::new()));
     }
     let reaction = reaction.into_domain();
     let seq = append_one(conn, chat_id, |seq, at| {
@@ -187,7 +188,7 @@ pub async fn add_reaction(
             reaction,
         }),
     };
-    Ok(Written::message(200, message, vec![event]))
+    Ok(Written::message(Outcome::Done, message, vec![event]))
 }
 
 /// Removes the caller's reaction; removing one that is not there changes nothing.
@@ -210,7 +211,7 @@ pub async fn remove_reaction(
     let chat_id = row.chat_id;
     let message = super::aggregates::aggregate(conn, row).await?;
     let Some(removed) = removed else {
-        return Ok(Written::message(200, message, Vec::new()));
+        return Ok(Written::message(Outcome::Done, message, Vec::new()));
     };
     let reaction = removed.into_domain();
     let seq = append_one(conn, chat_id, |seq, at| {
@@ -232,7 +233,7 @@ pub async fn remove_reaction(
             reaction,
         }),
     };
-    Ok(Written::message(200, message, vec![event]))
+    Ok(Written::message(Outcome::Done, message, vec![event]))
 }
 
 /// Stores a batch of sends in one transaction (group commit): every check for the whole batch
@@ -387,7 +388,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
                 user_id: send.message.author_id,
                 key: key.key.clone(),
                 fingerprint: key.fingerprint.clone(),
-                status: 200,
+                status: Outcome::Done.stored(),
                 body: serde_json::to_string(&message)?,
                 created_at: now,
                 message_id: Some(message.id),
@@ -414,7 +415,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         };
         if let Some((_, outcome)) = slots.get_mut(i) {
             *outcome = Some(BatchOutcome::Done(Ok(Idempotent::Fresh(Written::message(
-                200,
+                Outcome::Done,
                 message,
                 vec![event],
             )))));

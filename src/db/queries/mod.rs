@@ -24,11 +24,45 @@ pub mod pg;
 #[allow(clippy::duplicate_mod)]
 pub mod sqlite;
 
+/// How a write went, as its answer says it; `http/` alone turns it into a status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Something new exists (a chat, an account): the answer shows it.
+    Created,
+    /// Done, or found done already (an existing direct chat): the answer shows the result.
+    Done,
+    /// Done; the answer has no body.
+    NoContent,
+}
+
+impl Outcome {
+    /// How an idempotency record keeps the outcome (the numbers its `status` column has always
+    /// held, so older records read the same).
+    pub(crate) fn stored(self) -> i32 {
+        match self {
+            Outcome::Created => 201,
+            Outcome::Done => 200,
+            Outcome::NoContent => 204,
+        }
+    }
+
+    pub(crate) fn from_stored(stored: i32) -> Option<Self> {
+        [Outcome::Created, Outcome::Done, Outcome::NoContent]
+            .into_iter()
+            .find(|o| o.stored() == stored)
+    }
+
+    /// Whether the answer carries a body.
+    pub fn has_body(self) -> bool {
+        self != Outcome::NoContent
+    }
+}
+
 /// What a write hands back to the executor: the answer for the client, and the events it
 /// committed (to be broadcast once the transaction is durable).
 #[derive(Debug)]
 pub struct Written<T> {
-    pub status: u16,
+    pub outcome: Outcome,
     pub value: T,
     pub events: Vec<crate::domain::ChatEvent>,
     /// The message the answer shows, recorded with its idempotency record so that deleting
@@ -37,9 +71,9 @@ pub struct Written<T> {
 }
 
 impl<T> Written<T> {
-    pub fn new(status: u16, value: T, events: Vec<crate::domain::ChatEvent>) -> Self {
+    pub fn new(outcome: Outcome, value: T, events: Vec<crate::domain::ChatEvent>) -> Self {
         Written {
-            status,
+            outcome,
             value,
             events,
             message_id: None,
@@ -50,14 +84,14 @@ impl<T> Written<T> {
 impl Written<crate::domain::Message> {
     /// An answer that shows a message.
     pub fn message(
-        status: u16,
+        outcome: Outcome,
         value: crate::domain::Message,
         events: Vec<crate::domain::ChatEvent>,
     ) -> Self {
         let message_id = Some(value.id);
         Written {
             message_id,
-            ..Written::new(status, value, events)
+            ..Written::new(outcome, value, events)
         }
     }
 }
@@ -73,7 +107,8 @@ pub enum Idempotent<T> {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredReply {
-    pub status: u16,
+    pub outcome: Outcome,
+    /// The answer's body, byte for byte (empty when the outcome has none).
     pub body: String,
 }
 
