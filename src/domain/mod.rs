@@ -2,6 +2,7 @@
 //! cannot touch the database, so serialising a response can never trigger a query.
 
 pub mod chat_list;
+pub mod commands;
 pub mod events;
 pub mod search;
 pub mod validate;

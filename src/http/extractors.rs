@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use super::AppState;
 use crate::actors::db_ops::Authenticate;
-use crate::db::queries::IdempotencyKey;
+use crate::domain::commands::IdempotencyKey;
 use crate::domain::validate::{is_valid_idempotency_key, FieldError};
 use crate::error::{AppError, ErrorCode};
 

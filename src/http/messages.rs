@@ -12,7 +12,7 @@ use super::error_docs::{
 use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
 use super::{json, reply, AppState};
 use crate::actors::db_ops::{ChangeMessage, GetMessage, MessageChange, NewMessage};
-use crate::db::queries::BatchedSend;
+use crate::domain::commands::BatchedSend;
 use crate::domain::validate::{self, Violations};
 use crate::domain::Message;
 use crate::error::AppError;
@@ -144,7 +144,7 @@ async fn change(
     user: AuthUser,
     message_id: MessageId,
     change: MessageChange,
-    key: Option<crate::db::queries::IdempotencyKey>,
+    key: Option<crate::domain::commands::IdempotencyKey>,
 ) -> ApiResult<HttpResponse> {
     let answer = state
         .actors

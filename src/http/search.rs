@@ -10,7 +10,7 @@ use super::error_docs::{Always, Authenticated, BadRequest, Forbidden, Invalid, N
 use super::extractors::{parse_query, query_number, AuthUser};
 use super::{json, AppState};
 use crate::actors::db_ops::SearchMessages;
-use crate::db::queries::SearchScope;
+use crate::domain::commands::SearchScope;
 use crate::domain::search::{SearchPage, SearchQuery};
 use crate::error::AppError;
 

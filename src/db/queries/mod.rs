@@ -112,23 +112,6 @@ pub struct StoredReply {
     pub body: String,
 }
 
-/// A validated `Idempotency-Key` with the fingerprint of the request that carried it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IdempotencyKey {
-    pub key: String,
-    pub fingerprint: String,
-}
-
-/// A message to store, already validated.
-#[derive(Clone, Debug)]
-pub struct NewMessage {
-    pub chat_id: ChatId,
-    pub author_id: UserId,
-    pub content: String,
-    pub reply_to_id: Option<MessageId>,
-    pub client_id: Option<String>,
-}
-
 /// The account a valid token belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TokenOwner {
@@ -145,9 +128,10 @@ pub struct ReadMarker {
     pub seq: Seq,
 }
 
+pub use crate::domain::commands::{BatchedSend, IdempotencyKey, NewMessage, SearchScope};
 pub use batch_statements::BatchStatements;
 pub use history_page::HistoryPageStatement;
-pub use search_page::{SearchPageStatement, SearchScope};
+pub use search_page::SearchPageStatement;
 pub use unread_locks::UnreadLocks;
 
 /// What became of one send in a batch.
@@ -159,13 +143,6 @@ pub enum BatchOutcome {
     /// Another send in the same batch carries the same `Idempotency-Key`; it goes in a later
     /// batch, where it replays the first one's answer.
     Deferred,
-}
-
-/// A send waiting for its batch.
-#[derive(Clone, Debug)]
-pub struct BatchedSend {
-    pub message: NewMessage,
-    pub key: Option<IdempotencyKey>,
 }
 
 /// Returned when a key claimed by a concurrent request appeared after the batch checked it;

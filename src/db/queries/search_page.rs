@@ -3,7 +3,7 @@
 //! has them. PostgreSQL matches through the GIN index on the message's terms, SQLite through
 //! its FTS5 table; both hold the same terms (see `domain::search`).
 
-use parley_types::{ChatId, MessageId, UserId};
+use parley_types::{ChatId, MessageId};
 use std::future::Future;
 
 use diesel::backend::Backend;
@@ -14,27 +14,16 @@ use diesel_async::RunQueryDsl;
 
 use super::history_page::PageRow;
 use crate::db::{PgConn, SqliteConn};
+use crate::domain::commands::SearchScope;
 use crate::domain::search::SearchQuery;
 
-/// Which matches a page takes.
-#[derive(Clone, Copy, Debug)]
-pub struct SearchScope {
-    pub user_id: UserId,
-    /// Only this chat's messages.
-    pub chat_id: Option<ChatId>,
-    /// Only messages with a smaller id.
-    pub before: Option<MessageId>,
-}
-
-impl SearchScope {
-    /// `(chat, before)` as the statements bind them: chat 0 stands for every chat, and
-    /// `i64::MAX` for no upper bound (ids are positive).
-    fn bounds(self) -> (ChatId, MessageId) {
-        (
-            self.chat_id.unwrap_or(ChatId(0)),
-            self.before.unwrap_or(MessageId(i64::MAX)),
-        )
-    }
+/// `(chat, before)` as the statements bind them: chat 0 stands for every chat, and
+/// `i64::MAX` for no upper bound (ids are positive).
+fn bounds(scope: SearchScope) -> (ChatId, MessageId) {
+    (
+        scope.chat_id.unwrap_or(ChatId(0)),
+        scope.before.unwrap_or(MessageId(i64::MAX)),
+    )
 }
 
 pub trait SearchPageStatement {
@@ -84,7 +73,7 @@ where
     i64: ToSql<BigInt, DB>,
     String: ToSql<Text, DB>,
 {
-    let (chat, before) = scope.bounds();
+    let (chat, before) = bounds(scope);
     diesel::sql_query(text)
         .into_boxed::<DB>()
         .bind::<Text, _>(query)

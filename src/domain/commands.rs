@@ -1,0 +1,38 @@
+//! What a request asks the actors to do, once validated: plain values that the handlers build
+//! and the database layer reads, so that neither builds the other's types.
+
+use parley_types::{ChatId, MessageId, UserId};
+
+/// A validated `Idempotency-Key` with the fingerprint of the request that carried it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// A message to store, already validated.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub chat_id: ChatId,
+    pub author_id: UserId,
+    pub content: String,
+    pub reply_to_id: Option<MessageId>,
+    pub client_id: Option<String>,
+}
+
+/// A send waiting for its batch.
+#[derive(Clone, Debug)]
+pub struct BatchedSend {
+    pub message: NewMessage,
+    pub key: Option<IdempotencyKey>,
+}
+
+/// Which matches a page takes.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchScope {
+    pub user_id: UserId,
+    /// Only this chat's messages.
+    pub chat_id: Option<ChatId>,
+    /// Only messages with a smaller id.
+    pub before: Option<MessageId>,
+}
