@@ -327,7 +327,7 @@ pub struct GetChat {
 
 db_op!(GetChat -> Chat, "get_chat", |this, deps| {
     let mut conn = deps.db.conn().await?;
-    with_backend!(&mut conn, q, c => q::aggregates::chat(c, this.user_id, this.chat_id).await)
+    with_backend!(&mut conn, q, c => q::aggregates::chat(c, this.chat_id, this.user_id).await)
 });
 
 pub struct AddMember {
@@ -341,7 +341,7 @@ pub struct AddMember {
 db_op!(AddMember -> Idempotent<Chat>, "add_member", |this, deps| {
     let AddMember { actor_id, chat_id, user_id, role, key } = this;
     Ok(write_tx!(deps, actor_id, key, |q, c| {
-        q::chats::add_member(c, actor_id, chat_id, user_id, role).await
+        q::chats::add_member(c, chat_id, actor_id, user_id, role).await
     }))
 });
 
@@ -354,7 +354,7 @@ pub struct RemoveMember {
 db_op!(RemoveMember -> Idempotent<()>, "remove_member", |this, deps| {
     let RemoveMember { actor_id, chat_id, user_id } = this;
     Ok(write_tx!(deps, actor_id, None, |q, c| {
-        q::chats::remove_member(c, actor_id, chat_id, user_id).await
+        q::chats::remove_member(c, chat_id, actor_id, user_id).await
     }))
 });
 
@@ -368,7 +368,7 @@ pub struct MarkRead {
 db_op!(MarkRead -> Idempotent<Option<ReadMarker>>, "mark_read", |this, deps| {
     let MarkRead { user_id, chat_id, seq, key } = this;
     Ok(write_tx!(deps, user_id, key, |q, c| {
-        q::chats::mark_read(c, user_id, chat_id, seq).await
+        q::chats::mark_read(c, chat_id, user_id, seq).await
     }))
 });
 
@@ -394,7 +394,7 @@ pub struct LoadHistory {
 db_op!(LoadHistory -> HistoryPage, "load_history", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::aggregates::history(
-        c, this.user_id, this.chat_id, this.cursor, this.limit,
+        c, this.chat_id, this.user_id, this.cursor, this.limit,
     ).await)
 });
 

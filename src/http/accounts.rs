@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use parley_types::requests::{ChangePasswordRequest, LoginRequest, RegisterRequest};
 use serde::Deserialize;
 
 use super::error::ApiResult;
@@ -23,23 +24,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::endpoint("/users/me/password").post(change_password))
         .service(super::endpoint("/users/lookup").get(lookup))
         .service(super::endpoint("/users/{user_id}").get(get_user));
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct RegisterRequest {
-    #[schema(pattern = "^[a-z0-9_.-]{3,32}$", example = "alice")]
-    username: String,
-    /// Not only spaces or invisible characters, and not easily guessed (a common password, a
-    /// simple pattern, the username): such a password is refused with 422.
-    #[schema(min_length = 8, max_length = 128)]
-    password: String,
-    /// One line that shows something: no control characters, no bidirectional overrides.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
-    )]
-    display_name: Option<String>,
 }
 
 #[utoipa::path(
@@ -88,12 +72,6 @@ pub async fn register(
         })
         .await?;
     Ok(json(StatusCode::CREATED, &session))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct LoginRequest {
-    username: String,
-    password: String,
 }
 
 #[utoipa::path(
@@ -169,14 +147,6 @@ pub async fn logout(
         state.actors.logout(user.user_id, user.token_id).await?;
     }
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct ChangePasswordRequest {
-    current_password: String,
-    /// The same rules as at registration.
-    #[schema(min_length = 8, max_length = 128)]
-    new_password: String,
 }
 
 /// Changes the caller's password. Every other token of the account is revoked (its

@@ -2,6 +2,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use parley_types::requests::{
+    AddMemberRequest, CreateChatBody, CreateChatRequest, MarkReadRequest,
+};
 use parley_types::{ChatId, Seq, UserId};
 use serde::Deserialize;
 
@@ -26,41 +29,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::endpoint("/chats/{chat_id}/members/{user_id}").delete(remove_member))
         .service(super::endpoint("/chats/{chat_id}/read").post(mark_read))
         .service(super::endpoint("/chats/{chat_id}/messages").get(history));
-}
-
-#[derive(Deserialize)]
-pub struct CreateChatRequest {
-    kind: ChatKind,
-    /// Groups only; one line that shows something: no control characters, no bidirectional overrides.
-    title: Option<String>,
-    /// A direct chat names exactly one other user.
-    #[serde(default)]
-    member_ids: Vec<UserId>,
-}
-
-/// The body of `POST /api/v1/chats` as the document shows it: a group (any number of other
-/// members, a title) or a direct chat (exactly one other member). The handler reads
-/// `CreateChatRequest`, whose checks say the same.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum CreateChatBody {
-    Group {
-        #[schema(
-            min_length = 1,
-            max_length = 128,
-            pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
-        )]
-        title: Option<String>,
-        #[serde(default)]
-        #[schema(max_items = 999)]
-        member_ids: Vec<UserId>,
-    },
-    Direct {
-        /// The other user.
-        #[schema(min_items = 1, max_items = 1)]
-        member_ids: Vec<UserId>,
-    },
 }
 
 #[utoipa::path(
@@ -248,15 +216,6 @@ pub async fn get_chat(
     Ok(json(StatusCode::OK, &state.actors.board.showing(chat)))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct AddMemberRequest {
-    #[schema(value_type = i64, minimum = 1)]
-    user_id: UserId,
-    /// An extension of the contract: the owner may add someone as `admin`.
-    #[serde(default)]
-    role: Option<Role>,
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/chats/{chat_id}/members",
@@ -337,12 +296,6 @@ pub async fn remove_member(
         )
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct MarkReadRequest {
-    #[schema(value_type = i64, minimum = 0)]
-    seq: Seq,
 }
 
 #[utoipa::path(

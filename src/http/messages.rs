@@ -2,8 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use parley_types::{ChatId, MessageId};
-use serde::Deserialize;
+use parley_types::requests::{EditMessageRequest, ReactionRequest, SendMessageRequest};
+use parley_types::MessageId;
 
 use super::error::ApiResult;
 use super::error_docs::{
@@ -29,34 +29,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             super::endpoint("/messages/{message_id}/reactions/{emoji}").delete(remove_reaction),
         );
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct SendMessageRequest {
-    #[schema(value_type = i64, minimum = 1)]
-    chat_id: ChatId,
-    #[serde(rename = "type", default = "text_type")]
-    #[schema(pattern = "^text$", example = "text")]
-    kind: String,
-    /// Shows something (not only spaces or invisible characters); no control characters but
-    /// newline and tab; no bidirectional overrides or isolates.
-    #[schema(
-        min_length = 1,
-        max_length = 4000,
-        pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$",
-        example = "Test message"
-    )]
-    content: String,
-    /// A message of the same chat.
-    #[schema(value_type = Option<i64>, minimum = 1)]
-    reply_to_id: Option<MessageId>,
-    /// Echoed back in the answer and in the event; no NUL.
-    #[schema(max_length = 64, pattern = "^[^\\u0000]*$")]
-    client_id: Option<String>,
-}
-
-fn text_type() -> String {
-    "text".to_owned()
 }
 
 #[utoipa::path(
@@ -158,18 +130,6 @@ async fn change(
     reply(answer)
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct EditMessageRequest {
-    /// Shows something (not only spaces or invisible characters); no control characters but
-    /// newline and tab; no bidirectional overrides or isolates.
-    #[schema(
-        min_length = 1,
-        max_length = 4000,
-        pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
-    )]
-    content: String,
-}
-
 #[utoipa::path(
     patch,
     path = "/api/v1/messages/{message_id}",
@@ -231,20 +191,6 @@ pub async fn delete_message(
 ) -> ApiResult<HttpResponse> {
     let message_id = path_id(&path, MessageId)?;
     change(&state, user, message_id, MessageChange::Delete, None).await
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct ReactionRequest {
-    /// One emoji: a single grapheme (a family or a skin tone counts as one) that shows
-    /// something, without whitespace, control or bidirectional-override characters; the
-    /// server takes up to 32 bytes, the document promises 8 characters.
-    #[schema(
-        min_length = 1,
-        max_length = 8,
-        pattern = "^[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028-\\u202F\\u205F\\u2066-\\u2069\\u3000]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028-\\u202F\\u205F\\u2066-\\u2069\\u3000]*$",
-        example = "👍"
-    )]
-    emoji: String,
 }
 
 #[utoipa::path(

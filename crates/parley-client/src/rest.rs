@@ -6,13 +6,16 @@ use std::time::Duration;
 use awc::http::header::HeaderMap;
 use awc::http::Method;
 use bytes::Bytes;
+use parley_types::requests::{
+    AddMemberRequest, CreateChatRequest, EditMessageRequest, LoginRequest, MarkReadRequest,
+    ReactionRequest, RegisterRequest, SendMessageRequest,
+};
 use parley_types::{
-    AccountList, AccountStatus, Chat, ChatId, ChatSummary, ErrorCode, HistoryPage, Message,
-    MessageId, Seq, Session, User, UserId,
+    AccountList, AccountStatus, Chat, ChatId, ChatKind, ChatSummary, ErrorCode, HistoryPage,
+    Message, MessageId, MessageKind, Seq, Session, User, UserId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::socket::Socket;
 use crate::Error;
@@ -205,8 +208,11 @@ impl Client {
         password: &str,
         display_name: Option<&str>,
     ) -> Result<Session, Error> {
-        let body =
-            json!({"username": username, "password": password, "display_name": display_name});
+        let body = RegisterRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            display_name: display_name.map(str::to_owned),
+        };
         self.call(
             Method::POST,
             "/api/v1/auth/register",
@@ -218,7 +224,10 @@ impl Client {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Result<Session, Error> {
-        let body = json!({"username": username, "password": password});
+        let body = LoginRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
         self.call(Method::POST, "/api/v1/auth/login", &[], Some(&body), &[200])
             .await
     }
@@ -237,14 +246,22 @@ impl Client {
 
     /// A group with the caller as owner and `members` as members.
     pub async fn create_group(&self, title: &str, members: &[UserId]) -> Result<Chat, Error> {
-        let body = json!({"kind": "group", "title": title, "member_ids": members});
+        let body = CreateChatRequest {
+            kind: ChatKind::Group,
+            title: Some(title.to_owned()),
+            member_ids: members.to_vec(),
+        };
         self.call(Method::POST, "/api/v1/chats", &[], Some(&body), &[201])
             .await
     }
 
     /// The direct chat with `other` (the existing one, if there is one).
     pub async fn direct_chat(&self, other: UserId) -> Result<Chat, Error> {
-        let body = json!({"kind": "direct", "member_ids": [other]});
+        let body = CreateChatRequest {
+            kind: ChatKind::Direct,
+            title: None,
+            member_ids: vec![other],
+        };
         self.call(Method::POST, "/api/v1/chats", &[], Some(&body), &[200, 201])
             .await
     }
@@ -267,7 +284,10 @@ impl Client {
     }
 
     pub async fn add_member(&self, chat: ChatId, user: UserId) -> Result<Chat, Error> {
-        let body = json!({"user_id": user});
+        let body = AddMemberRequest {
+            user_id: user,
+            role: None,
+        };
         let path = format!("/api/v1/chats/{chat}/members");
         self.call(Method::POST, &path, &[], Some(&body), &[200])
             .await
@@ -280,7 +300,7 @@ impl Client {
 
     pub async fn mark_read(&self, chat: ChatId, seq: Seq) -> Result<(), Error> {
         let path = format!("/api/v1/chats/{chat}/read");
-        self.call_empty(Method::POST, &path, Some(&json!({"seq": seq})))
+        self.call_empty(Method::POST, &path, Some(&MarkReadRequest { seq }))
             .await
     }
 
@@ -310,11 +330,8 @@ impl Client {
         content: &str,
         idempotency_key: Option<&str>,
     ) -> Result<Message, Error> {
-        self.send(
-            &json!({"chat_id": chat, "content": content}),
-            idempotency_key,
-        )
-        .await
+        self.send_reply(chat, content, None, None, idempotency_key)
+            .await
     }
 
     /// Sends a message with every field the contract allows.
@@ -326,16 +343,13 @@ impl Client {
         client_id: Option<&str>,
         idempotency_key: Option<&str>,
     ) -> Result<Message, Error> {
-        let body = json!({"chat_id": chat, "content": content, "reply_to_id": reply_to,
-            "client_id": client_id});
-        self.send(&body, idempotency_key).await
-    }
-
-    async fn send(
-        &self,
-        body: &serde_json::Value,
-        idempotency_key: Option<&str>,
-    ) -> Result<Message, Error> {
+        let body = SendMessageRequest {
+            chat_id: chat,
+            kind: MessageKind::Text.as_str().to_owned(),
+            content: content.to_owned(),
+            reply_to_id: reply_to,
+            client_id: client_id.map(str::to_owned),
+        };
         let headers: Vec<(&str, &str)> = idempotency_key
             .map(|key| ("Idempotency-Key", key))
             .into_iter()
@@ -344,7 +358,7 @@ impl Client {
             Method::POST,
             "/api/v1/messages",
             &headers,
-            Some(body),
+            Some(&body),
             &[200],
         )
         .await
@@ -352,7 +366,9 @@ impl Client {
 
     pub async fn edit_message(&self, message: MessageId, content: &str) -> Result<Message, Error> {
         let path = format!("/api/v1/messages/{message}");
-        let body = json!({"content": content});
+        let body = EditMessageRequest {
+            content: content.to_owned(),
+        };
         self.call(Method::PATCH, &path, &[], Some(&body), &[200])
             .await
     }
@@ -365,7 +381,9 @@ impl Client {
 
     pub async fn react(&self, message: MessageId, emoji: &str) -> Result<Message, Error> {
         let path = format!("/api/v1/messages/{message}/reactions");
-        let body = json!({"emoji": emoji});
+        let body = ReactionRequest {
+            emoji: emoji.to_owned(),
+        };
         self.call(Method::POST, &path, &[], Some(&body), &[200])
             .await
     }

@@ -7,6 +7,7 @@ mod events;
 pub mod frames;
 mod ids;
 mod kinds;
+pub mod requests;
 mod time;
 pub mod username;
 mod values;

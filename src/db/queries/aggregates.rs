@@ -110,8 +110,8 @@ pub async fn message(
 /// page from a chat the caller may not read.
 pub async fn history(
     conn: &mut Conn,
-    user_id: UserId,
     chat_id: ChatId,
+    user_id: UserId,
     cursor: HistoryCursor,
     limit: i64,
 ) -> AppResult<HistoryPage> {
@@ -208,7 +208,7 @@ pub async fn load_chat(conn: &mut Conn, chat_id: ChatId) -> AppResult<Chat> {
     chat_from_rows(chat, members)
 }
 
-pub async fn chat(conn: &mut Conn, user_id: UserId, chat_id: ChatId) -> AppResult<Chat> {
+pub async fn chat(conn: &mut Conn, chat_id: ChatId, user_id: UserId) -> AppResult<Chat> {
     let (chat, _) = super::guards::require_member(conn, chat_id, user_id).await?;
     let members = members(conn, &[chat_id]).await?;
     chat_from_rows(chat, members)

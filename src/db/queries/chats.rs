@@ -180,8 +180,8 @@ async fn add_members(
 /// Adds `user_id` to a group as `role`; a no-op for an existing member.
 pub async fn add_member(
     conn: &mut Conn,
-    actor_id: UserId,
     chat_id: ChatId,
+    actor_id: UserId,
     user_id: UserId,
     role: Role,
 ) -> AppResult<Written<Chat>> {
@@ -241,8 +241,8 @@ pub async fn add_member(
 /// lower rank. When the owner leaves, the longest-standing admin (else member) becomes owner.
 pub async fn remove_member(
     conn: &mut Conn,
-    actor_id: UserId,
     chat_id: ChatId,
+    actor_id: UserId,
     user_id: UserId,
 ) -> AppResult<Written<()>> {
     super::guards::lock_chat(conn, chat_id)
@@ -320,8 +320,8 @@ async fn promote_successor(conn: &mut Conn, chat_id: ChatId) -> AppResult<()> {
 /// Moves the caller's read marker forward to `seq` (capped at the chat's last seq), never back.
 pub async fn mark_read(
     conn: &mut Conn,
-    user_id: UserId,
     chat_id: ChatId,
+    user_id: UserId,
     seq: Seq,
 ) -> AppResult<Written<Option<ReadMarker>>> {
     let (chat, member) = super::guards::require_member(conn, chat_id, user_id).await?;

@@ -3,6 +3,8 @@
 //! Each file in this folder is a module compiled twice, as `pg::<name>` and `sqlite::<name>`,
 //! where `super::Conn` is that backend's concrete connection: diesel checks every query
 //! against both backends at compile time, and `with_backend!` chooses the module at run time.
+//! Functions that take a chat and users take the chat first, then the acting user, then the
+//! user acted on (the typed ids make any other order a compile error).
 //! The modules depend on each other in one direction: `guards` (checks and locks), then
 //! `aggregates` (complete reads), then `events` (the log) and `unread` (the unread counters),
 //! then the commands (`chats`, `messages`); `users` and `idempotency` stand apart.
