@@ -642,3 +642,133 @@ async fn a_session_is_not_sent_what_was_committed_before_it_was_ready() {
         "b was committed before the late session was ready"
     );
 }
+
+/// `parley-client` reads every kind of frame the server sends as its typed `ServerFrame`, and
+/// its typed calls answer with the server's own values: a bot written on it sees what a
+/// browser sees.
+#[actix_rt::test]
+async fn the_typed_client_reads_every_frame_the_server_sends() {
+    use parley::domain::{ChatId, Seq};
+    use parley_types::frames::{ClientFrame, ServerFrame};
+    use parley_types::EventPayload;
+
+    let server = TestServer::start(Backend::Sqlite).await.unwrap();
+    let client = server.api().client();
+    let alice = client
+        .register("alice", "correct horse", None)
+        .await
+        .unwrap();
+    let bob = client
+        .register("bob", "correct horse", Some("Bob"))
+        .await
+        .unwrap();
+    assert_eq!(bob.user.display_name, "Bob");
+    let alice_api = client.with_token(&alice.access_token);
+    let bob_api = client.with_token(&bob.access_token);
+    let chat = alice_api
+        .create_group("Team", &[bob.user.id])
+        .await
+        .unwrap();
+    let mut socket = bob_api.connect().await.unwrap();
+    let ServerFrame::Ready { data } = next(&mut socket).await else {
+        panic!("ready comes first")
+    };
+    assert_eq!(data.user_id, bob.user.id);
+
+    let sent = alice_api
+        .send_message(chat.id, "hello", Some("k1"))
+        .await
+        .unwrap();
+    let ServerFrame::Event(event) = next(&mut socket).await else {
+        panic!("message.created")
+    };
+    assert_eq!(event.payload, EventPayload::MessageCreated(sent.clone()));
+    // The same key answers with the same message, and nothing new is sent.
+    assert_eq!(
+        alice_api
+            .send_message(chat.id, "hello", Some("k1"))
+            .await
+            .unwrap(),
+        sent
+    );
+
+    let reacted = alice_api.react(sent.id, "👍").await.unwrap();
+    let ServerFrame::Event(event) = next(&mut socket).await else {
+        panic!("reaction.added")
+    };
+    assert!(
+        matches!(event.payload, EventPayload::ReactionAdded(ref change) if change.message == reacted)
+    );
+    // The chat's last event so far (read markers and typing are not events).
+    let last_seq = event.seq;
+
+    alice_api.mark_read(chat.id, sent.seq).await.unwrap();
+    let ServerFrame::Read { chat_id, data } = next(&mut socket).await else {
+        panic!("read")
+    };
+    assert_eq!(
+        (chat_id, data.user_id, data.seq),
+        (chat.id, alice.user.id, sent.seq)
+    );
+
+    let mut alice_socket = alice_api.connect().await.unwrap();
+    alice_socket
+        .send(&ClientFrame::Typing { chat_id: chat.id })
+        .await
+        .unwrap();
+    loop {
+        // Alice's presence may come first.
+        match next(&mut socket).await {
+            ServerFrame::Typing { data, .. } => {
+                assert_eq!(data.user_id, alice.user.id);
+                break;
+            }
+            ServerFrame::Presence { .. } => continue,
+            other => panic!("expected typing, got {other:?}"),
+        }
+    }
+
+    socket
+        .send(&ClientFrame::Resume {
+            chat_id: chat.id,
+            after_seq: Seq::ZERO,
+        })
+        .await
+        .unwrap();
+    let mut replayed = Vec::new();
+    let resumed = loop {
+        match next(&mut socket).await {
+            ServerFrame::Event(event) => replayed.push(event.seq),
+            ServerFrame::Resumed { data, .. } => break data,
+            ServerFrame::Presence { .. } | ServerFrame::Typing { .. } => continue,
+            other => panic!("expected the replay, got {other:?}"),
+        }
+    };
+    let all: Vec<Seq> = (1..=last_seq.get()).map(Seq).collect();
+    assert_eq!(replayed, all);
+    assert_eq!((resumed.from_seq, resumed.to_seq), (Seq(1), last_seq));
+
+    socket.send(&ClientFrame::Ping).await.unwrap();
+    assert!(matches!(next(&mut socket).await, ServerFrame::Pong { .. }));
+    socket.send_text("{\"type\":\"dance\"}").await.unwrap();
+    let ServerFrame::Error { data } = next(&mut socket).await else {
+        panic!("error")
+    };
+    assert_eq!(data.code, parley_types::ErrorCode::UnknownType);
+
+    // A typed error: not a member.
+    let error = bob_api
+        .chat(ChatId(chat.id.get() + 1000))
+        .await
+        .unwrap_err();
+    assert!(matches!(error.status(), Some(403 | 404)), "{error}");
+}
+
+/// The next frame of a typed session, within 10 s.
+async fn next(socket: &mut parley_client::Socket) -> parley_types::ServerFrame {
+    tokio::time::timeout(Duration::from_secs(10), socket.next_frame())
+        .await
+        .expect("a frame within 10 s")
+        .expect("a frame the client reads")
+        .expect("the session is open")
+}
