@@ -182,10 +182,15 @@ pub struct Resume {
 
 // ---- to a session ------------------------------------------------------------------------
 
+/// A WebSocket session's key on this node (never on the wire: clients see `Ready.session_id`,
+/// which names the node too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub u64);
+
 /// How a room reaches one session.
 #[derive(Clone)]
 pub struct Subscriber {
-    pub session_id: u64,
+    pub session_id: SessionId,
     pub user_id: UserId,
     pub token_id: TokenId,
     pub outbox: Recipient<Outbound>,

@@ -6,15 +6,15 @@ use parley_types::{TokenId, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::messages::{Kick, Subscriber};
+use super::messages::{Kick, SessionId, Subscriber};
 
 #[derive(Clone, Default)]
 pub struct SessionDirectory {
-    by_user: Arc<Mutex<HashMap<UserId, HashMap<u64, Subscriber>>>>,
+    by_user: Arc<Mutex<HashMap<UserId, HashMap<SessionId, Subscriber>>>>,
 }
 
 impl SessionDirectory {
-    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, HashMap<u64, Subscriber>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<UserId, HashMap<SessionId, Subscriber>>> {
         // A panic while holding this lock cannot leave the map half-updated (every update is
         // one insert or remove), so a poisoned lock is still safe to use.
         self.by_user
@@ -29,7 +29,7 @@ impl SessionDirectory {
             .insert(subscriber.session_id, subscriber);
     }
 
-    pub fn remove(&self, user_id: UserId, session_id: u64) {
+    pub fn remove(&self, user_id: UserId, session_id: SessionId) {
         let mut map = self.lock();
         if let Some(sessions) = map.get_mut(&user_id) {
             sessions.remove(&session_id);

@@ -26,7 +26,8 @@ use actix_web_actors::ws;
 
 use super::db_ops::SessionChats;
 use super::messages::{
-    Backlog, Kick, Membership, Outbound, Overflowed, Refusal, Resume, Subscribe, Subscriber, Typing,
+    Backlog, Kick, Membership, Outbound, Overflowed, Refusal, Resume, SessionId, Subscribe,
+    Subscriber, Typing,
 };
 use super::presence::{SessionClosed, SessionOpened};
 use super::session_permits::SessionPermit;
@@ -48,7 +49,7 @@ pub const OUTBOX_CAPACITY: usize = 1024;
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 pub struct WsSession {
-    key: u64,
+    key: SessionId,
     public_id: String,
     user_id: UserId,
     token_id: TokenId,
@@ -78,7 +79,7 @@ pub fn upgrade(
     permit: SessionPermit,
 ) -> Result<HttpResponse, actix_web::Error> {
     let session = WsSession {
-        key: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+        key: SessionId(NEXT_SESSION.fetch_add(1, Ordering::Relaxed)),
         public_id: uuid::Uuid::new_v4().to_string(),
         user_id,
         token_id,

@@ -9,7 +9,7 @@ use super::sequencer::{ReplayRead, Sequencer};
 use super::{ChatRoom, Start};
 use crate::actors::db_executor::ask;
 use crate::actors::db_ops::LoadRoomState;
-use crate::actors::messages::{Kick, Subscriber};
+use crate::actors::messages::{Kick, SessionId, Subscriber};
 use crate::actors::room_slots::Retire;
 use crate::error::AppError;
 
@@ -96,7 +96,8 @@ impl ChatRoom {
                 cursor
             })
             .collect();
-        let reads: Vec<ReplayRead<u64>> = self.sequencer.take_over(cursors, &mut self.sessions);
+        let reads: Vec<ReplayRead<SessionId>> =
+            self.sequencer.take_over(cursors, &mut self.sessions);
         for read in reads {
             self.load_replay_batch(read, ctx);
         }
@@ -114,7 +115,7 @@ impl ChatRoom {
                 "the chat's room restarted".into(),
             )));
         }
-        let sent_up_to: std::collections::HashMap<u64, Seq> = self
+        let sent_up_to: std::collections::HashMap<SessionId, Seq> = self
             .sequencer
             .cursors()
             .map(|(session_id, _, sent_up_to)| (session_id, sent_up_to))

@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 
 use super::cluster_bus::ClusterBus;
 use super::db_executor::DbExecutor;
-use super::messages::{ReadyEvent, Refusal, Reply, Subscriber};
+use super::messages::{ReadyEvent, Refusal, Reply, SessionId, Subscriber};
 use super::room_slots::RoomSlots;
 use super::session_directory::SessionDirectory;
 use crate::config::RoomSettings;
@@ -111,7 +111,7 @@ pub struct ChatRoom {
     /// every request is refused with it until the room retires.
     refusal: Option<AppError>,
     /// What each session is sent, and in which order.
-    sequencer: Sequencer<u64, ReadyEvent>,
+    sequencer: Sequencer<SessionId, ReadyEvent>,
     /// The sessions bound to the room.
     sessions: Sessions,
     last_activity: Instant,
@@ -221,7 +221,7 @@ impl ChatRoom {
     }
 
     /// Forgets a session the room will send nothing more.
-    fn forget(&mut self, session_id: u64) -> Option<Subscriber> {
+    fn forget(&mut self, session_id: SessionId) -> Option<Subscriber> {
         self.sequencer.forget(session_id);
         self.sessions.remove(session_id)
     }

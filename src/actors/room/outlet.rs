@@ -9,7 +9,7 @@ use bytestring::ByteString;
 use parley_types::{ChatId, Seq, UserId};
 
 use super::sequencer::Outlet;
-use crate::actors::messages::{Membership, Outbound, ReadyEvent, Subscriber};
+use crate::actors::messages::{Membership, Outbound, ReadyEvent, SessionId, Subscriber};
 use crate::actors::session_directory::SessionDirectory;
 use crate::actors::ws_protocol::{to_json, ResumedData, ServerFrame};
 use crate::metrics::Metrics;
@@ -19,7 +19,7 @@ pub struct Sessions {
     directory: SessionDirectory,
     metrics: Arc<Metrics>,
     /// Every session the sequencer has bound (and only those).
-    bound: HashMap<u64, Subscriber>,
+    bound: HashMap<SessionId, Subscriber>,
 }
 
 impl Sessions {
@@ -43,7 +43,7 @@ impl Sessions {
             .or_insert(subscriber);
     }
 
-    pub fn remove(&mut self, session_id: u64) -> Option<Subscriber> {
+    pub fn remove(&mut self, session_id: SessionId) -> Option<Subscriber> {
         self.bound.remove(&session_id)
     }
 
@@ -52,7 +52,7 @@ impl Sessions {
     }
 
     /// The sessions whose socket has gone.
-    pub fn disconnected(&self) -> Vec<u64> {
+    pub fn disconnected(&self) -> Vec<SessionId> {
         self.bound
             .iter()
             .filter(|(_, s)| !s.outbox.connected())
@@ -66,7 +66,7 @@ impl Sessions {
         &mut self,
         frame: &ByteString,
         wanted: impl Fn(&Subscriber) -> bool,
-    ) -> Vec<u64> {
+    ) -> Vec<SessionId> {
         let outbound = Outbound::one(frame.clone());
         let chat_id = self.chat_id;
         let metrics = &self.metrics;
@@ -82,14 +82,14 @@ impl Sessions {
     }
 }
 
-impl Outlet<u64, ReadyEvent> for Sessions {
+impl Outlet<SessionId, ReadyEvent> for Sessions {
     type Batch = Outbound;
 
     fn batch(&mut self, events: &[ReadyEvent]) -> Outbound {
         Outbound::many(events.iter().map(|e| e.frame.clone()).collect())
     }
 
-    fn offer(&mut self, session: u64, batch: &Outbound) -> bool {
+    fn offer(&mut self, session: SessionId, batch: &Outbound) -> bool {
         let offered = self
             .bound
             .get(&session)
@@ -100,7 +100,7 @@ impl Outlet<u64, ReadyEvent> for Sessions {
         offered
     }
 
-    fn bound(&mut self, session: u64, bound: bool) {
+    fn bound(&mut self, session: SessionId, bound: bool) {
         let message = Membership {
             chat_id: self.chat_id,
             bound,
@@ -114,7 +114,7 @@ impl Outlet<u64, ReadyEvent> for Sessions {
         }
     }
 
-    fn sessions_of(&mut self, user: UserId) -> Vec<u64> {
+    fn sessions_of(&mut self, user: UserId) -> Vec<SessionId> {
         self.directory
             .sessions_of(user)
             .into_iter()
@@ -126,7 +126,7 @@ impl Outlet<u64, ReadyEvent> for Sessions {
             .collect()
     }
 
-    fn resumed(&mut self, session: u64, from: Seq, to: Seq) -> bool {
+    fn resumed(&mut self, session: SessionId, from: Seq, to: Seq) -> bool {
         let chat_id = self.chat_id;
         let frame = to_json(&ServerFrame::Resumed {
             chat_id,

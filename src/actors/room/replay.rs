@@ -9,11 +9,15 @@ use super::sequencer::{ReplayRead, ReplayStep};
 use super::{ChatRoom, LOG_BATCH};
 use crate::actors::db_executor::ask;
 use crate::actors::db_ops::LoadEvents;
-use crate::actors::messages::{Kick, ReadyEvent};
+use crate::actors::messages::{Kick, ReadyEvent, SessionId};
 
 impl ChatRoom {
     /// Reads the next batch of a replay from the log, and feeds it to the session.
-    pub(super) fn load_replay_batch(&mut self, read: ReplayRead<u64>, ctx: &mut Context<Self>) {
+    pub(super) fn load_replay_batch(
+        &mut self,
+        read: ReplayRead<SessionId>,
+        ctx: &mut Context<Self>,
+    ) {
         let load = LoadEvents {
             chat_id: self.chat_id,
             after_seq: read.after,
