@@ -12,3 +12,4 @@ pub mod http;
 pub mod metrics;
 pub mod operator_cli;
 pub mod server;
+pub mod storage;

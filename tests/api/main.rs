@@ -37,5 +37,6 @@ mod realtime;
 mod robustness;
 mod scale;
 mod search;
+mod storage;
 mod supervision;
 mod upgrades;

@@ -147,3 +147,83 @@ impl Drop for NatsServer {
         self.stop();
     }
 }
+
+/// An S3-compatible server of the test's own (`s3s-fs`, from crates.io) on a free port, over a
+/// temporary directory, with one bucket.
+pub struct S3Server {
+    pub port: u16,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    child: Child,
+    _root: tempfile::TempDir,
+}
+
+impl S3Server {
+    /// `None` when `s3s-fs` is not installed, unless `PARLEY_TEST_REQUIRE_S3` is set (as
+    /// `.ci/run`, which installs it, does): then that is a failure.
+    pub fn start() -> Option<S3Server> {
+        let root = tempfile::tempdir().expect("temp dir");
+        let bucket = "parley".to_owned();
+        // s3s-fs keeps each bucket as a directory under its root.
+        std::fs::create_dir(root.path().join(&bucket)).expect("bucket directory");
+        let port = free_port();
+        let (access_key, secret_key) = (
+            "parley-test-key".to_owned(),
+            "parley-test-secret".to_owned(),
+        );
+        let child = match Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", &access_key, "--secret-key", &secret_key])
+            .arg(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(_) => {
+                assert!(
+                    std::env::var_os("PARLEY_TEST_REQUIRE_S3").is_none(),
+                    "s3s-fs is required (PARLEY_TEST_REQUIRE_S3) but cannot be run"
+                );
+                return None;
+            }
+        };
+        let server = S3Server {
+            port,
+            bucket,
+            access_key,
+            secret_key,
+            child,
+            _root: root,
+        };
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("s3s-fs did not come up on port {port}");
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The variables a Parley server reads to reach this store.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", self.access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_key.clone()),
+        ]
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
