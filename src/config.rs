@@ -37,6 +37,8 @@ pub mod defaults {
     pub const WS_SILENCE_LIMIT_SECS: u64 = 60;
     pub const ROOM_IDLE_SECS: u64 = 60;
     pub const GAP_TIMEOUT_MS: u64 = 250;
+    /// Under the data directory (the SQLite file's, else `./data`).
+    pub const STORAGE_DIRECTORY: &str = "attachments";
 }
 
 #[derive(Parser, Debug)]
@@ -260,6 +262,15 @@ pub struct Settings {
         global = true
     )]
     pub ws_frame_rate: u32,
+    /// Where uploaded files live: a directory, or `s3://bucket/prefix` (reached with the
+    /// standard `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+    /// Default: `attachments` under the data directory.
+    #[arg(long, env = "PARLEY_STORAGE_URL", global = true)]
+    pub storage_url: Option<String>,
+    /// With several nodes (`PARLEY_NATS_URL`), a storage directory is refused unless every
+    /// node sees the same one (a shared mount): say so with this.
+    #[arg(long, env = "PARLEY_STORAGE_SHARED", global = true)]
+    pub storage_shared: bool,
     /// WebSocket frames a session may send at once before `PARLEY_WS_FRAME_RATE` applies.
     #[arg(
         long,
@@ -467,6 +478,8 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Requests in flight per client address; 0 = no cap.
     pub max_requests_per_ip: usize,
+    /// Where uploaded files live.
+    pub storage: crate::storage::StorageUrl,
 }
 
 impl Config {
@@ -534,6 +547,21 @@ impl Config {
                 ))
             }
         };
+        let storage = match s.storage_url.as_deref().map(str::trim) {
+            None | Some("") => default_storage(&database),
+            Some(raw) => crate::storage::StorageUrl::parse(raw)?,
+        };
+        if cluster.is_some()
+            && matches!(storage, crate::storage::StorageUrl::Directory(_))
+            && !s.storage_shared
+        {
+            return Err(
+                "with several nodes (PARLEY_NATS_URL) every node must read the same files: set \
+                 PARLEY_STORAGE_URL=s3://bucket/prefix, or PARLEY_STORAGE_SHARED=true for a \
+                 directory all nodes share"
+                    .into(),
+            );
+        }
         let admin_token = match s.admin_token.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(t) if t.len() < 16 => {
@@ -578,12 +606,14 @@ impl Config {
             max_sessions_per_ip: s.max_sessions_per_ip,
             body_timeout: Duration::from_secs(s.body_timeout_secs),
             max_requests_per_ip: s.max_requests_per_ip,
+            storage,
         })
     }
 
     /// A configuration for tests and embedding: the given database, an ephemeral port, no rate
     /// limits.
     pub fn for_database(database: DatabaseUrl) -> Self {
+        let storage = default_storage(&database);
         Config {
             database,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -607,8 +637,21 @@ impl Config {
             max_sessions_per_ip: 0,
             body_timeout: Duration::from_secs(defaults::BODY_TIMEOUT_SECS),
             max_requests_per_ip: 0,
+            storage,
         }
     }
+}
+
+/// `attachments` beside the SQLite file, or under `./data` for PostgreSQL.
+fn default_storage(database: &DatabaseUrl) -> crate::storage::StorageUrl {
+    let data = match database {
+        DatabaseUrl::Sqlite(path) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), PathBuf::from),
+        DatabaseUrl::Postgres(_) => PathBuf::from("./data"),
+    };
+    crate::storage::StorageUrl::Directory(data.join(defaults::STORAGE_DIRECTORY))
 }
 
 #[cfg(test)]
@@ -653,6 +696,26 @@ mod tests {
             assert!(parse(&[flag, bad]).is_err(), "{flag} {bad}");
             assert!(parse(&[flag, good]).is_ok(), "{flag} {good}");
         }
+    }
+
+    #[test]
+    fn storage_defaults_beside_the_data_and_is_shared_between_nodes() {
+        let config = parse(&["--database-url", "/srv/parley/parley.db"]).unwrap();
+        assert_eq!(
+            config.storage,
+            crate::storage::StorageUrl::Directory("/srv/parley/attachments".into())
+        );
+        let pg = [
+            "--database-url",
+            "postgres://h/db",
+            "--nats-url",
+            "nats://h:4222",
+        ];
+        let refused = parse(&pg).unwrap_err();
+        assert!(refused.contains("PARLEY_STORAGE_URL"), "{refused}");
+        assert!(parse(&[&pg[..], &["--storage-shared"]].concat()).is_ok());
+        assert!(parse(&[&pg[..], &["--storage-url", "s3://files/parley"]].concat()).is_ok());
+        assert!(parse(&["--storage-url", "ftp://x"]).is_err());
     }
 
     #[test]

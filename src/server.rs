@@ -111,6 +111,8 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
     // Detached: it finishes in the background while the server starts.
     drop(tokio::task::spawn_blocking(crate::auth::prepare_decoy));
     let database = Database::connect(config, metrics.db_query_duration.clone())?;
+    // Opened before anything is served, so that a store the node cannot use stops it here.
+    let store = crate::storage::Store::open(&config.storage)?;
     let (actors, threads) = actors::start(
         database.clone(),
         metrics.clone(),
@@ -136,6 +138,7 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         ),
         in_flight: http::in_flight::InFlight::new(config.max_requests_per_ip),
         body_timeout: config.body_timeout,
+        store,
     });
     let cors = config.cors.clone();
     let make_app = move || {

@@ -46,6 +46,8 @@ pub struct AppState {
     pub in_flight: in_flight::InFlight,
     /// How long a request body may take to arrive (`PARLEY_BODY_TIMEOUT_SECS`).
     pub body_timeout: std::time::Duration,
+    /// Where uploaded files live (opened at start-up; the attachment routes come next).
+    pub store: crate::storage::Store,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -42,6 +42,8 @@ impl Cluster {
         for _ in 0..nodes {
             let mut env = vec![
                 ("PARLEY_NATS_URL", nats.url()),
+                // The nodes share one machine, so one directory is shared by them all.
+                ("PARLEY_STORAGE_SHARED", "true".to_owned()),
                 ("PARLEY_NATS_SWEEP_MS", sweep_ms.to_string()),
                 ("PARLEY_ADMIN_TOKEN", ADMIN.to_owned()),
             ];
@@ -421,7 +423,10 @@ async fn nodes_started_together_on_a_fresh_database_all_come_up() {
     let Some(nats) = NatsServer::start() else {
         return;
     };
-    let env = [("PARLEY_NATS_URL", nats.url())];
+    let env = [
+        ("PARLEY_NATS_URL", nats.url()),
+        ("PARLEY_STORAGE_SHARED", "true".to_owned()),
+    ];
     let nodes =
         futures_util::future::join_all((0..3).map(|_| ServerProcess::start_with(&database, &env)))
             .await;

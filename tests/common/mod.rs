@@ -128,6 +128,8 @@ pub struct TestServer {
     pub faults: parley::actors::Faults,
     handle: ServerHandle,
     _database: TestDatabase,
+    /// The server's file store.
+    _storage: tempfile::TempDir,
 }
 
 /// A fresh, empty database for one test, removed when the test ends.
@@ -221,6 +223,8 @@ impl TestServer {
         adjust: impl FnOnce(&mut Config),
     ) -> TestServer {
         let mut config = Config::for_database(database.url.clone());
+        let storage = tempfile::tempdir().expect("temp dir");
+        config.storage = parley::storage::StorageUrl::Directory(storage.path().to_owned());
         config.rooms = rooms;
         adjust(&mut config);
         let parley = parley::server::build(&config).await.expect("server starts");
@@ -241,6 +245,7 @@ impl TestServer {
             faults,
             handle,
             _database: database,
+            _storage: storage,
         }
     }
 

@@ -19,6 +19,8 @@ pub fn free_port() -> u16 {
 pub struct ServerProcess {
     pub child: Child,
     pub api: Api,
+    /// The process's file store, unless the test named one.
+    _storage: tempfile::TempDir,
 }
 
 impl ServerProcess {
@@ -44,6 +46,9 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        // A file store of its own, not the working directory's `data/` (a test may name one).
+        let storage = tempfile::tempdir().expect("temp dir");
+        command.env("PARLEY_STORAGE_URL", storage.path());
         for (name, value) in env {
             command.env(name, value);
         }
@@ -57,7 +62,11 @@ impl ServerProcess {
         for _ in 0..300 {
             if let Ok(res) = api.client.get(format!("{}/healthz", api.base)).send().await {
                 if res.status() == 200 {
-                    return ServerProcess { child, api };
+                    return ServerProcess {
+                        child,
+                        api,
+                        _storage: storage,
+                    };
                 }
             }
             actix_rt::time::sleep(Duration::from_millis(50)).await;
