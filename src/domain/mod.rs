@@ -1,6 +1,7 @@
 //! The values Parley hands to clients. Every type here is plain owned data: once built it
 //! cannot touch the database, so serialising a response can never trigger a query.
 
+pub mod attachments;
 pub mod chat_list;
 pub mod commands;
 pub mod events;
