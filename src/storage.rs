@@ -158,7 +158,7 @@ impl Store {
         writer.finish().await.map_err(PutError::Store)?;
         Ok(Stored {
             size,
-            sha256: hex(&hasher.finalize()),
+            sha256: format!("{:x}", hasher.finalize()),
             head: Bytes::from(head),
         })
     }
@@ -187,10 +187,6 @@ impl Store {
             Err(e) => Err(e),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -442,16 +442,13 @@ async fn slow_bodies_time_out_and_in_flight_requests_are_bounded() {
         socket.write_all(head.as_bytes()).await.unwrap();
         stalled.push(socket);
     }
-    // Once the server has read the four heads, they are in flight and a fifth is refused.
-    let api = server.api();
-    let refused =
-        crate::common::wait_for("a fifth request refused", Duration::from_secs(5), || {
-            let api = api.clone();
-            async move {
-                let answer = api.request(Method::GET, "/healthz", None, &[], None).await;
-                (answer.status == 429).then_some(answer)
-            }
-        })
+    // Give the server a moment to read the heads; the four are now in flight. (Polling for
+    // the refusal instead failed once in a loaded full run and is not understood yet: the
+    // fixed wait has never failed.)
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = server
+        .api()
+        .request(Method::GET, "/healthz", None, &[], None)
         .await;
     refused.expect_error(429, "rate_limited");
     assert_eq!(refused.header("retry-after"), Some("1"));

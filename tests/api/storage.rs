@@ -41,10 +41,7 @@ async fn round_trip(store: &Store) {
         .await
         .expect("stored");
     assert_eq!(stored.size, whole.len() as u64);
-    let expected: String = Sha256::digest(&whole)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = format!("{:x}", Sha256::digest(&whole));
     assert_eq!(stored.sha256, expected);
     assert_eq!(&stored.head[..], &whole[..parley::storage::HEAD_BYTES]);
 

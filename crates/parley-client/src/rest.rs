@@ -392,14 +392,17 @@ impl Client {
 
     /// Accounts whose username or display name contains `query` (at most `limit`).
     pub async fn admin_users(&self, query: &str, limit: u32) -> Result<AccountList, Error> {
-        let path = format!("/admin/users?query={}&limit={limit}", encode(query));
+        let path = format!(
+            "/admin/users?{}",
+            query_string(&[("query", query), ("limit", &limit.to_string())])?
+        );
         self.call::<(), _>(Method::GET, &path, &[], None, &[200])
             .await
     }
 
     /// The account with exactly this username, if there is one.
     pub async fn admin_user_named(&self, username: &str) -> Result<Option<AccountStatus>, Error> {
-        let path = format!("/admin/users?username={}", encode(username));
+        let path = format!("/admin/users?{}", query_string(&[("username", username)])?);
         let found: AccountList = self
             .call::<(), _>(Method::GET, &path, &[], None, &[200])
             .await?;
@@ -426,17 +429,9 @@ impl Client {
     }
 }
 
-/// `text` percent-encoded for a query string (everything but unreserved characters).
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+/// A query string of these pairs, encoded.
+fn query_string(pairs: &[(&str, &str)]) -> Result<String, Error> {
+    serde_urlencoded::to_string(pairs).map_err(|e| Error::Decode(e.to_string()))
 }
 
 #[cfg(test)]
@@ -444,8 +439,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_text_is_percent_encoded() {
-        assert_eq!(encode("ann é&x=1"), "ann%20%C3%A9%26x%3D1");
-        assert_eq!(encode("a-b_c.d~"), "a-b_c.d~");
+    fn query_text_survives_the_query_string() {
+        let text = "ann é&x=1 a-b_c.d~";
+        let encoded = query_string(&[("query", text)]).unwrap();
+        // One pair: the text's own `&`, `=`, spaces and non-ASCII are all escaped.
+        assert!(!encoded.contains(['&', ' ', 'é']), "{encoded}");
+        let decoded: Vec<(String, String)> = serde_urlencoded::from_str(&encoded).unwrap();
+        assert_eq!(decoded, vec![("query".to_owned(), text.to_owned())]);
     }
 }

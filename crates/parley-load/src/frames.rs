@@ -73,7 +73,9 @@ fn created_slowly(frame: &str) -> Option<Created> {
             .content
             .strip_prefix("t=")
             .and_then(|t| t.parse().ok()),
-        committed_micros: epoch_micros(&message.created_at.to_rfc3339()),
+        committed_micros: u128::try_from(message.created_at.millis())
+            .ok()
+            .map(|ms| ms * 1000),
     })
 }
 #[cfg(test)]

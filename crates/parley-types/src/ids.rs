@@ -117,11 +117,6 @@ impl Seq {
             Seq::ZERO
         }
     }
-
-    /// How many seqs lie in `(self, later]`, or 0 when `later` is not later.
-    pub fn count_to(self, later: Seq) -> u64 {
-        u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0)
-    }
 }
 
 /// A seq `n` places later (or earlier, for a negative `n`).
@@ -169,7 +164,8 @@ mod tests {
         assert_eq!(Seq(5).prev(), Seq(4));
         assert_eq!(Seq::ZERO.prev(), Seq::ZERO);
         assert_eq!(Seq(i64::MAX).next(), Seq(i64::MAX));
-        assert_eq!(Seq(3).count_to(Seq(7)), 4);
-        assert_eq!(Seq(7).count_to(Seq(3)), 0);
+        assert_eq!(Seq(7) - Seq(3), 4);
+        assert_eq!(Seq(3) - Seq(7), -4);
+        assert_eq!(Seq(3) + 4, Seq(7));
     }
 }

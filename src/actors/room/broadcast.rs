@@ -33,7 +33,8 @@ impl ChatRoom {
         }
         let before = self.sequencer.delivered();
         if self.sequencer.flush(&mut self.sessions) {
-            let sent = before.count_to(self.sequencer.delivered());
+            // `flush` only moves `delivered` forward.
+            let sent = u64::try_from(self.sequencer.delivered() - before).unwrap_or(0);
             self.deps.metrics.events_broadcast.inc_by(sent);
             self.last_broadcast = Some(Instant::now());
         }

@@ -16,7 +16,6 @@ use crate::error::AppError;
 impl ChatRoom {
     pub(super) fn idle(&self) -> bool {
         self.sequencer.at_rest()
-            && self.sessions.is_empty()
             && self.sends.is_empty()
             && !self.storing
             && self.in_flight == 0
@@ -115,18 +114,15 @@ impl ChatRoom {
                 "the chat's room restarted".into(),
             )));
         }
-        let sent_up_to: std::collections::HashMap<SessionId, Seq> = self
+        // Each bound session, with how far this room sent it.
+        let cursors: Vec<(SessionId, Seq)> = self
             .sequencer
             .cursors()
             .map(|(session_id, _, sent_up_to)| (session_id, sent_up_to))
             .collect();
-        let carried: Vec<(Subscriber, Seq)> = self
-            .sessions
-            .drain()
-            .filter_map(|s| {
-                let seq = sent_up_to.get(&s.session_id).copied()?;
-                Some((s, seq))
-            })
+        let carried: Vec<(Subscriber, Seq)> = cursors
+            .into_iter()
+            .filter_map(|(session_id, seq)| Some((self.sessions.remove(session_id)?, seq)))
             .collect();
         tracing::error!(
             chat.id = %chat_id,

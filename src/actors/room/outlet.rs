@@ -32,10 +32,6 @@ impl Sessions {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.bound.is_empty()
-    }
-
     /// Keeps a session the sequencer is about to bind (or has bound).
     pub fn keep(&mut self, subscriber: Subscriber) {
         self.bound
@@ -45,10 +41,6 @@ impl Sessions {
 
     pub fn remove(&mut self, session_id: SessionId) -> Option<Subscriber> {
         self.bound.remove(&session_id)
-    }
-
-    pub fn drain(&mut self) -> impl Iterator<Item = Subscriber> + '_ {
-        self.bound.drain().map(|(_, s)| s)
     }
 
     /// The sessions whose socket has gone.

@@ -167,10 +167,6 @@ impl<K: Copy + Eq + Hash, E: Sequenced> Sequencer<K, E> {
         self.sessions.contains_key(&session)
     }
 
-    pub fn bound_sessions(&self) -> impl Iterator<Item = K> + '_ {
-        self.sessions.keys().copied()
-    }
-
     /// Each bound session with its user and how far it was sent: what a room that takes over
     /// carries.
     pub fn cursors(&self) -> impl Iterator<Item = (K, UserId, Seq)> + '_ {

@@ -142,7 +142,7 @@ impl Run {
             return;
         }
         let (read, asked_at) = self.reads.remove(n % self.reads.len());
-        let span = asked_at.count_to(self.world.end) + 1;
+        let span = u64::try_from(self.world.end - asked_at).unwrap_or(0) + 1;
         let read_at = Seq(asked_at.get() + (n as u64 % span) as i64);
         let events = self.world.read_log(read.after, LOG_BATCH, read_at);
         let full = events.len() >= LOG_BATCH;
