@@ -35,6 +35,7 @@ fn message() -> Message {
                 created_at: Timestamp(1_795_698_302_000 + i),
             })
             .collect(),
+        attachments: Vec::new(),
     }
 }
 

@@ -39,6 +39,9 @@ pub mod defaults {
     pub const GAP_TIMEOUT_MS: u64 = 250;
     /// Under the data directory (the SQLite file's, else `./data`).
     pub const STORAGE_DIRECTORY: &str = "attachments";
+    /// 25 MiB: the contract's default.
+    pub const MAX_UPLOAD_BYTES: u64 = 25 * 1024 * 1024;
+    pub const ATTACHMENT_SWEEP_SECS: u64 = 60;
 }
 
 #[derive(Parser, Debug)]
@@ -271,6 +274,24 @@ pub struct Settings {
     /// node sees the same one (a shared mount): say so with this.
     #[arg(long, env = "PARLEY_STORAGE_SHARED", global = true)]
     pub storage_shared: bool,
+    /// Largest file an upload may hold, in bytes (1 byte to 5 GiB).
+    #[arg(
+        long,
+        env = "PARLEY_MAX_UPLOAD_BYTES",
+        default_value_t = defaults::MAX_UPLOAD_BYTES,
+        value_parser = clap::value_parser!(u64).range(1..=5 * 1024 * 1024 * 1024),
+        global = true
+    )]
+    pub max_upload_bytes: u64,
+    /// Seconds between two sweeps of the file store (removed and unsent attachments, orphans).
+    #[arg(
+        long,
+        env = "PARLEY_ATTACHMENT_SWEEP_SECS",
+        default_value_t = defaults::ATTACHMENT_SWEEP_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=86400),
+        global = true
+    )]
+    pub attachment_sweep_secs: u64,
     /// WebSocket frames a session may send at once before `PARLEY_WS_FRAME_RATE` applies.
     #[arg(
         long,
@@ -480,6 +501,31 @@ pub struct Config {
     pub max_requests_per_ip: usize,
     /// Where uploaded files live.
     pub storage: crate::storage::StorageUrl,
+    pub attachments: AttachmentSettings,
+}
+
+/// Limits on uploads and the rhythm of the file sweeper.
+#[derive(Clone, Copy, Debug)]
+pub struct AttachmentSettings {
+    pub max_upload_bytes: u64,
+    /// Between two sweeps.
+    pub sweep_every: Duration,
+    /// How long an upload no message took stays (the contract: 24 hours).
+    pub unsent_ttl: Duration,
+    /// How old an object no row knows must be before it is removed: an upload in flight has
+    /// written its object and not yet its row.
+    pub orphan_grace: Duration,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        AttachmentSettings {
+            max_upload_bytes: defaults::MAX_UPLOAD_BYTES,
+            sweep_every: Duration::from_secs(defaults::ATTACHMENT_SWEEP_SECS),
+            unsent_ttl: Duration::from_secs(24 * 60 * 60),
+            orphan_grace: Duration::from_secs(60 * 60),
+        }
+    }
 }
 
 impl Config {
@@ -607,6 +653,11 @@ impl Config {
             body_timeout: Duration::from_secs(s.body_timeout_secs),
             max_requests_per_ip: s.max_requests_per_ip,
             storage,
+            attachments: AttachmentSettings {
+                max_upload_bytes: s.max_upload_bytes,
+                sweep_every: Duration::from_secs(s.attachment_sweep_secs),
+                ..AttachmentSettings::default()
+            },
         })
     }
 
@@ -638,6 +689,7 @@ impl Config {
             body_timeout: Duration::from_secs(defaults::BODY_TIMEOUT_SECS),
             max_requests_per_ip: 0,
             storage,
+            attachments: AttachmentSettings::default(),
         }
     }
 }

@@ -29,6 +29,12 @@ pub enum AppError {
     MethodNotAllowed { allow: String },
     #[error("payload too large")]
     PayloadTooLarge,
+    /// An upload past the server's limit (`PARLEY_MAX_UPLOAD_BYTES`).
+    #[error("upload too large")]
+    UploadTooLarge { limit_bytes: u64 },
+    /// A `Range` outside a file of `size` bytes.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("validation failed")]

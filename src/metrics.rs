@@ -40,6 +40,16 @@ pub struct Metrics {
     pub send_phase: HistogramVec,
     /// Sends per stored round.
     pub send_round_size: Histogram,
+    /// Calls to the file store by `operation` (put, get, delete, list) and `outcome`.
+    pub storage_operations: IntCounterVec,
+    pub storage_duration: HistogramVec,
+    /// Bytes of the attachments the database knows (set by each sweep).
+    pub attachment_bytes: IntGauge,
+    /// Attachments whose bytes the sweeper removed, by `reason`: `removed` (their message was
+    /// deleted, or no message took them within a day), `orphan` (an object no row knows).
+    pub attachments_swept: IntCounterVec,
+    /// Thumbnails by `outcome`: `made`, `refused` (too large or undecodable).
+    pub thumbnails: IntCounterVec,
 }
 
 /// Buckets for the phases of a send batch, from 50 µs to 1 s.
@@ -136,6 +146,38 @@ impl Metrics {
                 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1000.0,
             ]),
         )?;
+        let storage_operations = IntCounterVec::new(
+            Opts::new("storage_operations_total", "Calls to the file store"),
+            &["operation", "outcome"],
+        )?;
+        let storage_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "storage_operation_duration_seconds",
+                "File store call latency",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["operation"],
+        )?;
+        let attachment_bytes = IntGauge::new(
+            "attachment_bytes_stored",
+            "Bytes of the attachments the database knows",
+        )?;
+        let attachments_swept = IntCounterVec::new(
+            Opts::new(
+                "attachments_swept_total",
+                "Attachments (or orphan objects) whose bytes the sweeper removed",
+            ),
+            &["reason"],
+        )?;
+        let thumbnails = IntCounterVec::new(
+            Opts::new("thumbnails_total", "Thumbnails made or refused"),
+            &["outcome"],
+        )?;
+        for metric in [&storage_operations, &attachments_swept, &thumbnails] {
+            registry.register(Box::new(metric.clone()))?;
+        }
+        registry.register(Box::new(storage_duration.clone()))?;
+        registry.register(Box::new(attachment_bytes.clone()))?;
         registry.register(Box::new(send_phase.clone()))?;
         registry.register(Box::new(send_round_size.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
@@ -184,6 +226,11 @@ impl Metrics {
             db_mailbox_backlog,
             send_phase,
             send_round_size,
+            storage_operations,
+            storage_duration,
+            attachment_bytes,
+            attachments_swept,
+            thumbnails,
         })
     }
 }

@@ -122,6 +122,13 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         config.cluster.as_ref(),
     )
     .await?;
+    let files = crate::files::Files::new(store, metrics.clone());
+    actix::Actor::start(crate::actors::file_sweeper::FileSweeper::new(
+        actors.db.clone(),
+        files.clone(),
+        metrics.clone(),
+        config.attachments,
+    ));
     let directory = actors.directory.clone();
     #[cfg(feature = "fault-injection")]
     let faults = actors.faults();
@@ -138,7 +145,8 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         ),
         in_flight: http::in_flight::InFlight::new(config.max_requests_per_ip),
         body_timeout: config.body_timeout,
-        store,
+        files,
+        max_upload_bytes: config.attachments.max_upload_bytes,
     });
     let cors = config.cors.clone();
     let make_app = move || {

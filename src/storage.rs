@@ -17,8 +17,10 @@ use sha2::{Digest, Sha256};
 
 /// Bytes gathered before a part is sent: S3's smallest part.
 const PART_BYTES: usize = 5 * 1024 * 1024;
-/// How much of the start of an object is kept for type detection.
-pub const HEAD_BYTES: usize = 8 * 1024;
+/// How much of the start of an object is kept for type detection and image dimensions: a
+/// phone's JPEG puts its EXIF block (with a preview image, up to 64 KiB) and its colour
+/// profile before the frame header that holds the size.
+pub const HEAD_BYTES: usize = 256 * 1024;
 
 /// Where the store is, as `PARLEY_STORAGE_URL` says it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,6 +171,53 @@ impl Store {
         key: &str,
     ) -> Result<impl Stream<Item = Result<Bytes, object_store::Error>>, object_store::Error> {
         Ok(self.inner.get(&ObjectPath::from(key)).await?.into_stream())
+    }
+
+    /// Bytes `range` of the object (the end past the object's end is cut to it), as a stream.
+    pub async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<impl Stream<Item = Result<Bytes, object_store::Error>>, object_store::Error> {
+        let options = object_store::GetOptions {
+            range: Some(object_store::GetRange::Bounded(range)),
+            ..Default::default()
+        };
+        Ok(self
+            .inner
+            .get_opts(&ObjectPath::from(key), options)
+            .await?
+            .into_stream())
+    }
+
+    /// The whole object in memory: only for objects whose size is known to be bounded.
+    pub async fn get_bytes(&self, key: &str) -> Result<Bytes, object_store::Error> {
+        self.inner.get(&ObjectPath::from(key)).await?.bytes().await
+    }
+
+    /// Writes a small object in one request.
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), object_store::Error> {
+        self.inner
+            .put(&ObjectPath::from(key), bytes.into())
+            .await
+            .map(|_| ())
+    }
+
+    /// The keys under `prefix` (`attachments`, `thumbnails`) last written before `before`.
+    pub async fn keys_older_than(
+        &self,
+        prefix: &str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<String>, object_store::Error> {
+        let mut listed = self.inner.list(Some(&ObjectPath::from(prefix)));
+        let mut keys = Vec::new();
+        while let Some(meta) = listed.next().await {
+            let meta = meta?;
+            if meta.last_modified < before {
+                keys.push(meta.location.to_string());
+            }
+        }
+        Ok(keys)
     }
 
     /// Removes the object; one already gone is no error.

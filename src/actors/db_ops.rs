@@ -2,17 +2,19 @@
 //! transaction), does all its work, and returns owned values.
 
 use futures_util::future::BoxFuture;
-use parley_types::{ChatId, MessageId, Seq, TokenId, TokenType, UserId};
+use parley_types::{AttachmentId, ChatId, MessageId, Seq, TokenId, TokenType, UserId};
 
 use super::db_executor::{DbOp, ExecDeps};
 use crate::auth;
 use crate::db::queries::{IdempotencyKey, Idempotent, ReadMarker, SearchScope};
+use crate::domain::attachments::StoredFile;
 use crate::domain::chat_list::{ChatListPage, ChatListRange};
 use crate::domain::search::{SearchPage, SearchQuery};
 use crate::domain::{
-    AccountStatus, Chat, ChatEvent, HistoryCursor, HistoryPage, Message, Role, Session, User,
+    AccountStatus, Attachment, Chat, ChatEvent, HistoryCursor, HistoryPage, Message, Role, Session,
+    User,
 };
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::with_backend;
 
 pub use crate::db::queries::{NewMessage, TokenOwner};
@@ -531,3 +533,107 @@ db_op!(ReadPoolStatus -> crate::db::PoolStatus, "read_pool_status", |_this, deps
 pub struct Ping;
 
 db_op!(Ping -> (), "ping", |_this, deps| { deps.db.ping().await });
+
+// ---- attachments -------------------------------------------------------------------------
+
+/// Records an upload whose bytes are in the store, guarded by its idempotency key.
+pub struct RecordUpload {
+    pub key: Option<IdempotencyKey>,
+    pub upload: crate::domain::commands::NewUpload,
+}
+
+db_op!(RecordUpload -> Idempotent<Attachment>, "record_upload", |this, deps| {
+    let RecordUpload { key, upload } = this;
+    let uploader_id = upload.uploader_id;
+    Ok(write_tx!(deps, uploader_id, key, |q, c| { q::attachments::record(c, upload).await }))
+});
+
+/// An attachment as `user_id` may read it (`403`/`404` otherwise).
+pub struct ReadableAttachment {
+    pub user_id: UserId,
+    pub attachment_id: AttachmentId,
+}
+
+db_op!(ReadableAttachment -> StoredFile, "readable_attachment", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::attachments::readable(
+        c, this.attachment_id, this.user_id,
+    ).await)
+});
+
+pub struct SetThumbnail {
+    pub attachment_id: AttachmentId,
+    pub thumbnail_key: String,
+}
+
+db_op!(SetThumbnail -> (), "set_thumbnail", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::attachments::set_thumbnail(
+        c, this.attachment_id, &this.thumbnail_key,
+    ).await)
+});
+
+/// Marks removed up to `limit` uploads no message took before `cutoff` (millis); returns how
+/// many.
+pub struct ExpireUnsent {
+    pub cutoff: i64,
+    pub limit: i64,
+}
+
+db_op!(ExpireUnsent -> usize, "expire_unsent", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    let now = crate::domain::Timestamp::now().millis();
+    with_backend!(&mut conn, q, c => q::attachments::expire_unsent(
+        c, this.cutoff, now, this.limit,
+    ).await)
+});
+
+/// Records why an image gets no thumbnail (an error code).
+pub struct RefuseThumbnail {
+    pub attachment_id: AttachmentId,
+    pub refusal: ErrorCode,
+}
+
+db_op!(RefuseThumbnail -> (), "refuse_thumbnail", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::attachments::refuse_thumbnail(
+        c, this.attachment_id, this.refusal.as_str(),
+    ).await)
+});
+
+/// Removed attachments whose bytes are to go, oldest first.
+pub struct RemovedAttachments {
+    pub limit: i64,
+}
+
+db_op!(RemovedAttachments -> Vec<StoredFile>, "removed_attachments", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::attachments::removed(c, this.limit).await)
+});
+
+/// Forgets removed attachments whose bytes are gone.
+pub struct ForgetAttachments {
+    pub ids: Vec<AttachmentId>,
+}
+
+db_op!(ForgetAttachments -> usize, "forget_attachments", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::attachments::forget(c, &this.ids).await)
+});
+
+/// Which of the store's keys a row knows.
+pub struct KnownKeys {
+    pub keys: Vec<String>,
+}
+
+db_op!(KnownKeys -> std::collections::HashSet<String>, "known_keys", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::attachments::known_keys(c, &this.keys).await)
+});
+
+pub struct StoredBytes;
+
+db_op!(StoredBytes -> i64, "stored_bytes", |_this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::attachments::stored_bytes(c).await)
+});

@@ -8,6 +8,7 @@ pub mod cluster_bus;
 pub mod cluster_link;
 pub mod db_executor;
 pub mod db_ops;
+pub mod file_sweeper;
 pub mod group_commit;
 pub mod messages;
 pub mod presence;
@@ -205,6 +206,16 @@ impl Actors {
     /// A database operation that changes no chat.
     pub async fn ask<O: DbOp>(&self, op: O) -> AppResult<O::Output> {
         ask(&self.db, op).await
+    }
+
+    /// Records an upload. It belongs to no chat until a message holds it, so no room is
+    /// involved.
+    pub async fn record_upload(
+        &self,
+        upload: db_ops::RecordUpload,
+    ) -> AppResult<Reply<crate::domain::Attachment>> {
+        let outcome = self.ask(upload).await?;
+        Ok(Reply::settle(outcome, &self.metrics).0)
     }
 
     /// Stores a message through its chat's room.

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::*;
 use crate::domain::events::EventKind;
-use crate::domain::{self, ChatId, MessageId, Role, Seq, Timestamp, UserId};
+use crate::domain::{self, AttachmentId, ChatId, MessageId, Role, Seq, Timestamp, UserId};
 use crate::error::AppError;
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -157,7 +157,11 @@ pub struct MessageRow {
 }
 
 impl MessageRow {
-    pub fn into_aggregate(self, reactions: Vec<domain::Reaction>) -> domain::Message {
+    pub fn into_aggregate(
+        self,
+        reactions: Vec<domain::Reaction>,
+        attachments: Vec<domain::Attachment>,
+    ) -> domain::Message {
         domain::Message {
             id: self.id,
             chat_id: self.chat_id,
@@ -172,6 +176,7 @@ impl MessageRow {
             edited_at: self.edited_at.map(Timestamp),
             deleted: self.deleted,
             reactions,
+            attachments,
         }
     }
 }
@@ -286,6 +291,94 @@ impl EventRow {
             role: Some(change.role.as_str().to_owned()),
             reaction_created_at: None,
             created_at: at,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = attachments, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct AttachmentRow {
+    pub id: AttachmentId,
+    pub uploader_id: UserId,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub created_at: i64,
+    pub storage_key: String,
+    pub message_id: Option<MessageId>,
+    pub position: Option<i32>,
+    pub thumbnail_key: Option<String>,
+    pub thumbnail_refusal: Option<String>,
+    pub removed_at: Option<i64>,
+}
+
+impl AttachmentRow {
+    pub fn to_domain(&self) -> domain::Attachment {
+        domain::Attachment {
+            id: self.id,
+            filename: self.filename.clone(),
+            content_type: self.content_type.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+            width: self.width,
+            height: self.height,
+            created_at: Timestamp(self.created_at),
+            uploader_id: self.uploader_id,
+        }
+    }
+}
+
+impl From<AttachmentRow> for domain::attachments::StoredFile {
+    fn from(row: AttachmentRow) -> Self {
+        domain::attachments::StoredFile {
+            attachment: row.to_domain(),
+            storage_key: row.storage_key,
+            thumbnail_key: row.thumbnail_key,
+            thumbnail_refusal: row.thumbnail_refusal,
+        }
+    }
+}
+
+/// An upload whose bytes are in the store, about to be recorded.
+#[derive(Insertable, Clone, Debug)]
+#[diesel(table_name = attachments)]
+pub struct NewAttachmentRow {
+    pub uploader_id: UserId,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub created_at: i64,
+    pub storage_key: String,
+}
+
+impl NewAttachmentRow {
+    pub fn new(upload: domain::commands::NewUpload, created_at: i64) -> Self {
+        let domain::commands::NewUpload {
+            uploader_id,
+            filename,
+            content_type,
+            size,
+            sha256,
+            width,
+            height,
+            storage_key,
+        } = upload;
+        NewAttachmentRow {
+            uploader_id,
+            filename,
+            content_type,
+            size,
+            sha256,
+            width,
+            height,
+            created_at,
+            storage_key,
         }
     }
 }

@@ -109,6 +109,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        uploader_id -> BigInt,
+        filename -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        created_at -> BigInt,
+        storage_key -> Text,
+        message_id -> Nullable<BigInt>,
+        position -> Nullable<Integer>,
+        thumbnail_key -> Nullable<Text>,
+        thumbnail_refusal -> Nullable<Text>,
+        removed_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(auth_tokens -> users (user_id));
 diesel::joinable!(chat_authors -> chats (chat_id));
 diesel::joinable!(chat_members -> chats (chat_id));
@@ -126,4 +146,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     reactions,
     chat_events,
     idempotency_keys,
+    attachments,
 );

@@ -20,18 +20,37 @@ const PLAIN_TYPES: [&str; 5] = [
 
 pub const OCTET_STREAM: &str = "application/octet-stream";
 
-/// A filename as the uploader gave it: 1-255 bytes, no `/` or `\`, no control characters.
+/// An attachment with where its bytes are in the store: what the download routes need.
+#[derive(Clone, Debug)]
+pub struct StoredFile {
+    pub attachment: parley_types::Attachment,
+    pub storage_key: String,
+    /// Once a thumbnail has been made.
+    pub thumbnail_key: Option<String>,
+    /// Once the image was found unfit for one: the error code it is answered with.
+    pub thumbnail_refusal: Option<String>,
+}
+
+/// Whether a file of this type is shown in place (and so has a thumbnail).
+pub fn is_inline_image(served_type: &str) -> bool {
+    INLINE_TYPES.contains(&served_type)
+}
+
+/// A filename as the uploader gave it: 1-255 bytes, no `/` or `\`, no control characters,
+/// and no bidirectional overrides or isolates (`invoice\u{202E}fdp.exe` would show as
+/// `invoiceexe.pdf`).
 pub fn check_filename(name: &str) -> Result<(), FieldError> {
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     let fits = (1..=255).contains(&name.len())
         && !name
             .chars()
-            .any(|c| c == '/' || c == '\\' || c.is_control());
+            .any(|c| c == '/' || c == '\\' || c.is_control() || bidi(c));
     if fits {
         Ok(())
     } else {
         Err(FieldError {
             field: "filename".into(),
-            detail: "must be 1-255 bytes, without '/', '\\' or control characters".into(),
+            detail: "must be 1-255 bytes, without '/', '\\', control characters or bidirectional overrides".into(),
         })
     }
 }
@@ -40,7 +59,11 @@ pub fn check_filename(name: &str) -> Result<(), FieldError> {
 /// declared type (or none was declared); the declared type when the bytes have no signature and
 /// it is a plain type; otherwise `application/octet-stream`, which is only ever downloaded.
 pub fn served_type(declared: Option<&str>, head: &[u8]) -> String {
-    let declared = declared.map(essence).filter(|d| !d.is_empty());
+    // `application/octet-stream` claims nothing (it is what a missing type means): the bytes
+    // decide, as when no type is declared.
+    let declared = declared
+        .map(essence)
+        .filter(|d| !d.is_empty() && d != OCTET_STREAM);
     match (infer::get(head).map(|t| t.mime_type()), declared.as_deref()) {
         (Some(detected), None) => detected.to_owned(),
         (Some(detected), Some(declared)) if detected == declared => detected.to_owned(),
@@ -114,6 +137,8 @@ mod tests {
             "a\nb",
             "a\0b",
             "tab\there",
+            "invoice\u{202E}fdp.exe",
+            "a\u{2066}b",
             &"x".repeat(256),
         ] {
             assert!(check_filename(bad).is_err(), "{bad:?}");
@@ -124,6 +149,15 @@ mod tests {
     fn the_bytes_decide_the_type() {
         assert_eq!(served_type(Some("image/png"), PNG), "image/png");
         assert_eq!(served_type(None, PNG), "image/png");
+        // A missing type means application/octet-stream, which claims nothing either.
+        assert_eq!(
+            served_type(Some("application/octet-stream"), PNG),
+            "image/png"
+        );
+        assert_eq!(
+            served_type(Some("application/octet-stream"), b"hello"),
+            OCTET_STREAM
+        );
         assert_eq!(served_type(Some("IMAGE/PNG; x=1"), PNG), "image/png");
         // A PNG declared as something else, or HTML declared as a PNG: downloaded, never shown.
         assert_eq!(served_type(Some("text/html"), PNG), OCTET_STREAM);

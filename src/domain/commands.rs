@@ -1,7 +1,7 @@
 //! What a request asks the actors to do, once validated: plain values that the handlers build
 //! and the database layer reads, so that neither builds the other's types.
 
-use parley_types::{ChatId, MessageId, UserId};
+use parley_types::{AttachmentId, ChatId, MessageId, UserId};
 
 /// A validated `Idempotency-Key` with the fingerprint of the request that carried it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub struct NewMessage {
     pub content: String,
     pub reply_to_id: Option<MessageId>,
     pub client_id: Option<String>,
+    /// Distinct, in the order the message shows them.
+    pub attachment_ids: Vec<AttachmentId>,
 }
 
 /// A send waiting for its batch.
@@ -35,4 +37,18 @@ pub struct SearchScope {
     pub chat_id: Option<ChatId>,
     /// Only messages with a smaller id.
     pub before: Option<MessageId>,
+}
+
+/// An upload whose bytes are in the store, to be recorded.
+#[derive(Clone, Debug)]
+pub struct NewUpload {
+    pub uploader_id: UserId,
+    pub filename: String,
+    /// What the bytes are (`domain::attachments::served_type`).
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub storage_key: String,
 }

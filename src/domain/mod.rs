@@ -10,8 +10,9 @@ pub mod validate;
 
 pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
 pub use parley_types::{
-    AccountList, AccountStatus, Chat, ChatId, ChatKind, ChatSummary, HistoryPage, Member, Message,
-    MessageId, MessageKind, Reaction, Role, Seq, Session, Timestamp, TokenType, User, UserId,
+    AccountList, AccountStatus, Attachment, AttachmentId, Chat, ChatId, ChatKind, ChatSummary,
+    HistoryPage, Member, Message, MessageId, MessageKind, Reaction, Role, Seq, Session, Timestamp,
+    TokenType, User, UserId,
 };
 
 /// Which slice of a chat's history a page covers.

@@ -148,6 +148,29 @@ pub fn content(v: &mut Violations, content: &str) {
     );
 }
 
+/// A message's text when it carries attachments: it may be empty, and otherwise follows the
+/// rule for any text.
+pub fn caption(v: &mut Violations, content: &str) {
+    if !content.is_empty() {
+        self::content(v, content);
+    }
+}
+
+/// Most attachments one message holds.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// `attachment_ids` of a send: at most 10, positive, each once.
+pub fn attachment_ids(v: &mut Violations, ids: &[parley_types::AttachmentId]) {
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    v.check(
+        ids.len() <= MAX_ATTACHMENTS
+            && distinct.len() == ids.len()
+            && ids.iter().all(|id| id.get() > 0),
+        "attachment_ids",
+        "must be at most 10 distinct positive ids",
+    );
+}
+
 pub fn client_id(v: &mut Violations, client_id: Option<&str>) {
     if let Some(id) = client_id {
         v.check(

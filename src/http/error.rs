@@ -54,6 +54,14 @@ impl ApiError {
                 ErrorCode::PayloadTooLarge,
                 "The request body is larger than 64 KiB.",
             ),
+            AppError::UploadTooLarge { .. } => (
+                ErrorCode::PayloadTooLarge,
+                "The file is larger than the server accepts (PARLEY_MAX_UPLOAD_BYTES).",
+            ),
+            AppError::RangeNotSatisfiable { .. } => (
+                ErrorCode::RangeNotSatisfiable,
+                "The file has none of the bytes the Range asks for.",
+            ),
             AppError::UnsupportedMediaType => (
                 ErrorCode::UnsupportedMediaType,
                 "The request body must be application/json.",
@@ -89,7 +97,10 @@ impl ResponseError for ApiError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::PayloadTooLarge | AppError::UploadTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            AppError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RateLimited { .. }
@@ -132,8 +143,12 @@ impl ResponseError for ApiError {
                 response.insert_header((header::RETRY_AFTER, "1"));
                 response.force_close();
             }
-            AppError::RequestTimeout => {
+            // As above: the rest of the file may still be coming.
+            AppError::RequestTimeout | AppError::UploadTooLarge { .. } => {
                 response.force_close();
+            }
+            AppError::RangeNotSatisfiable { size } => {
+                response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
             }
             AppError::Unavailable(_) => {
                 response.insert_header((

@@ -59,7 +59,12 @@ pub async fn send_message(
     let mut v = Violations::new();
     validate::positive_id(&mut v, "chat_id", request.chat_id);
     v.check(request.kind == "text", "type", "must be \"text\"");
-    validate::content(&mut v, &request.content);
+    if request.attachment_ids.is_empty() {
+        validate::content(&mut v, &request.content);
+    } else {
+        validate::caption(&mut v, &request.content);
+        validate::attachment_ids(&mut v, &request.attachment_ids);
+    }
     if let Some(reply_to) = request.reply_to_id {
         validate::positive_id(&mut v, "reply_to_id", reply_to);
     }
@@ -74,6 +79,7 @@ pub async fn send_message(
                 content: request.content,
                 reply_to_id: request.reply_to_id,
                 client_id: request.client_id,
+                attachment_ids: request.attachment_ids,
             },
             key,
         })

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod attachments;
 pub mod chats;
 pub mod client_address;
 pub mod cross_origin;
@@ -46,8 +47,10 @@ pub struct AppState {
     pub in_flight: in_flight::InFlight,
     /// How long a request body may take to arrive (`PARLEY_BODY_TIMEOUT_SECS`).
     pub body_timeout: std::time::Duration,
-    /// Where uploaded files live (opened at start-up; the attachment routes come next).
-    pub store: crate::storage::Store,
+    /// Where uploaded files live.
+    pub files: crate::files::Files,
+    /// `PARLEY_MAX_UPLOAD_BYTES`.
+    pub max_upload_bytes: u64,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -56,6 +59,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(accounts::routes)
             .configure(chats::routes)
             .configure(messages::routes)
+            .configure(attachments::routes)
             .configure(search::routes)
             .configure(ws::routes)
             .configure(openapi::routes),

@@ -9,8 +9,8 @@ use super::error::{ErrorBody, InternalErrorBody};
 use crate::domain::search::{SearchPage, Snippet, SnippetPart};
 use crate::domain::validate::FieldError;
 use crate::domain::{
-    AccountList, AccountStatus, Chat, ChatKind, ChatSummary, HistoryPage, Member, Message,
-    Reaction, Role, Session, User,
+    AccountList, AccountStatus, Attachment, Chat, ChatKind, ChatSummary, HistoryPage, Member,
+    Message, Reaction, Role, Session, User,
 };
 use crate::error::ErrorCode;
 
@@ -42,6 +42,10 @@ use crate::error::ErrorCode;
         super::messages::delete_message,
         super::messages::add_reaction,
         super::messages::remove_reaction,
+        super::attachments::upload,
+        super::attachments::get_attachment,
+        super::attachments::content,
+        super::attachments::thumbnail,
         super::search::search,
         super::ws::connect,
         super::health::healthz,
@@ -53,7 +57,7 @@ use crate::error::ErrorCode;
         openapi_json,
     ),
     components(schemas(
-        User, AccountStatus, AccountList, Session, Chat, ChatKind, ChatSummary, Member, Role, Message, Reaction, HistoryPage,
+        User, AccountStatus, AccountList, Session, Chat, ChatKind, ChatSummary, Member, Role, Message, Reaction, Attachment, HistoryPage,
         SearchPage, Snippet, SnippetPart,
         ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),

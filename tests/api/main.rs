@@ -18,6 +18,7 @@
 mod common;
 
 mod accounts;
+mod attachments;
 mod browser;
 mod chats;
 mod cluster;

@@ -15,7 +15,7 @@ on_both_backends! {
         let message = res.expect(200).clone();
         assert_eq!(res.header("content-type"), Some("application/json"));
         let keys: Vec<&String> = message.as_object().unwrap().keys().collect();
-        let mut expected = vec!["author_id", "chat_id", "client_id", "content", "created_at", "deleted",
+        let mut expected = vec!["attachments", "author_id", "chat_id", "client_id", "content", "created_at", "deleted",
             "edited_at", "id", "reactions", "reply_to_id", "seq", "type"];
         expected.sort_unstable();
         let mut keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
@@ -30,6 +30,7 @@ on_both_backends! {
         assert_eq!(message["edited_at"], Value::Null);
         assert_eq!(message["deleted"], false);
         assert_eq!(message["reactions"], json!([]));
+        assert_eq!(message["attachments"], json!([]));
         assert_eq!(message["seq"], 3, "after the two member.joined events");
         let fetched = api.get(&format!("/api/v1/messages/{}", message["id"]), &bob.token).await;
         assert_eq!(fetched.expect(200), &message);

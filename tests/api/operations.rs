@@ -387,6 +387,10 @@ async fn openapi_lists_every_route_of_the_contract() {
         "POST /admin/users/{user_id}/reactivate",
         "GET /api/v1/openapi.json",
         "POST /api/v1/users/me/password",
+        "POST /api/v1/attachments",
+        "GET /api/v1/attachments/{attachment_id}",
+        "GET /api/v1/attachments/{attachment_id}/content",
+        "GET /api/v1/attachments/{attachment_id}/thumbnail",
     ];
     // Every GET route answers HEAD as well.
     let heads: Vec<String> = expected

@@ -128,7 +128,8 @@ pub struct TestServer {
     pub faults: parley::actors::Faults,
     handle: ServerHandle,
     _database: TestDatabase,
-    /// The server's file store.
+    /// The server's file store (when it is a directory).
+    pub storage_dir: std::path::PathBuf,
     _storage: tempfile::TempDir,
 }
 
@@ -245,6 +246,7 @@ impl TestServer {
             faults,
             handle,
             _database: database,
+            storage_dir: storage.path().to_owned(),
             _storage: storage,
         }
     }

@@ -11,8 +11,8 @@ use parley_types::requests::{
     ReactionRequest, RegisterRequest, SendMessageRequest,
 };
 use parley_types::{
-    AccountList, AccountStatus, Chat, ChatId, ChatKind, ChatSummary, ErrorCode, HistoryPage,
-    Message, MessageId, MessageKind, Seq, Session, User, UserId,
+    AccountList, AccountStatus, Attachment, AttachmentId, Chat, ChatId, ChatKind, ChatSummary,
+    ErrorCode, HistoryPage, Message, MessageId, MessageKind, Seq, Session, User, UserId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -349,6 +349,7 @@ impl Client {
             content: content.to_owned(),
             reply_to_id: reply_to,
             client_id: client_id.map(str::to_owned),
+            attachment_ids: Vec::new(),
         };
         let headers: Vec<(&str, &str)> = idempotency_key
             .map(|key| ("Idempotency-Key", key))
@@ -362,6 +363,63 @@ impl Client {
             &[200],
         )
         .await
+    }
+
+    /// Sends a message holding uploaded files (`content` may then be empty).
+    pub async fn send_attachments(
+        &self,
+        chat: ChatId,
+        content: &str,
+        attachments: &[AttachmentId],
+    ) -> Result<Message, Error> {
+        let body = SendMessageRequest {
+            chat_id: chat,
+            kind: MessageKind::Text.as_str().to_owned(),
+            content: content.to_owned(),
+            reply_to_id: None,
+            client_id: None,
+            attachment_ids: attachments.to_vec(),
+        };
+        self.call(Method::POST, "/api/v1/messages", &[], Some(&body), &[200])
+            .await
+    }
+
+    // ---- attachments ------------------------------------------------------------------
+
+    /// Uploads a file; send it in a message with `send_attachments`.
+    pub async fn upload(
+        &self,
+        filename: &str,
+        content_type: &str,
+        bytes: Bytes,
+    ) -> Result<Attachment, Error> {
+        let query = serde_urlencoded::to_string([("filename", filename)])
+            .map_err(|e| Error::Decode(e.to_string()))?;
+        self.raw(
+            Method::POST,
+            &format!("/api/v1/attachments?{query}"),
+            &[("Content-Type", content_type)],
+            Some(bytes),
+        )
+        .await?
+        .into_json(&[201])
+    }
+
+    pub async fn attachment(&self, attachment: AttachmentId) -> Result<Attachment, Error> {
+        let path = format!("/api/v1/attachments/{attachment}");
+        self.call::<(), _>(Method::GET, &path, &[], None, &[200])
+            .await
+    }
+
+    /// A file's bytes (up to the client's answer limit).
+    pub async fn attachment_content(&self, attachment: AttachmentId) -> Result<Bytes, Error> {
+        let path = format!("/api/v1/attachments/{attachment}/content");
+        let answer = self.raw(Method::GET, &path, &[], None).await?;
+        if answer.status == 200 {
+            Ok(answer.body)
+        } else {
+            Err(answer.into_error())
+        }
     }
 
     pub async fn edit_message(&self, message: MessageId, content: &str) -> Result<Message, Error> {

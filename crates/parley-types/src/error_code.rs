@@ -56,6 +56,13 @@ error_codes! {
     PayloadTooLarge = "payload_too_large",
     UnsupportedMediaType = "unsupported_media_type",
     ValidationFailed = "validation_failed",
+    /// A thumbnail asked of an image with more pixels than the server decodes (a
+    /// decompression bomb looks like this).
+    ImageTooLarge = "image_too_large",
+    /// A thumbnail asked of a file whose image cannot be decoded.
+    ImageUndecodable = "image_undecodable",
+    /// A `Range` none of whose bytes the file has.
+    RangeNotSatisfiable = "range_not_satisfiable",
     RateLimited = "rate_limited",
     /// A WebSocket past the cap of open sessions per user, or per client address.
     TooManySessions = "too_many_sessions",

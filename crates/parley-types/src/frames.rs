@@ -23,6 +23,9 @@ pub enum ClientFrame {
 }
 
 /// A frame from the server.
+// Events are most of the frames a client reads: boxing them would allocate once more per frame
+// to save stack space in the few that are not.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {

@@ -90,6 +90,8 @@ typed_i64! {
     UserId,
     /// A message's id, unique across chats.
     MessageId,
+    /// An uploaded file's id.
+    AttachmentId,
     /// A bearer token's id (the server's own: never on the wire).
     TokenId,
     /// A position in one chat's order of events: the chat's first event has seq 1, and

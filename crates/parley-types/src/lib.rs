@@ -15,10 +15,10 @@ mod values;
 pub use error_code::ErrorCode;
 pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
 pub use frames::{ClientFrame, ServerFrame};
-pub use ids::{ChatId, MessageId, Seq, TokenId, UserId};
+pub use ids::{AttachmentId, ChatId, MessageId, Seq, TokenId, UserId};
 pub use kinds::{ChatKind, CloseCode, Role};
 pub use time::Timestamp;
 pub use values::{
-    AccountList, AccountStatus, Chat, ChatSummary, HistoryPage, Member, Message, MessageKind,
-    Reaction, Session, TokenType, User,
+    AccountList, AccountStatus, Attachment, Chat, ChatSummary, HistoryPage, Member, Message,
+    MessageKind, Reaction, Session, TokenType, User,
 };

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChatId, ChatKind, MessageId, Role, Seq, UserId};
+use crate::{AttachmentId, ChatId, ChatKind, MessageId, Role, Seq, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -110,13 +110,14 @@ pub struct SendMessageRequest {
     #[cfg_attr(feature = "openapi", schema(pattern = "^text$", example = "text"))]
     pub kind: String,
     /// Shows something (not only spaces or invisible characters); no control characters but
-    /// newline and tab; no bidirectional overrides or isolates.
+    /// newline and tab; no bidirectional overrides or isolates. Empty only with attachments.
+    #[serde(default)]
     #[cfg_attr(
         feature = "openapi",
         schema(
-            min_length = 1,
+            min_length = 0,
             max_length = 4000,
-            pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$",
+            pattern = "^(?:[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*)?$",
             example = "Test message"
         )
     )]
@@ -130,6 +131,11 @@ pub struct SendMessageRequest {
         schema(max_length = 64, pattern = "^[^\\u0000]*$")
     )]
     pub client_id: Option<String>,
+    /// Uploads of the caller's that no message holds yet, at most 10, shown in this order.
+    /// With attachments, `content` may be empty.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<i64>, max_items = 10))]
+    pub attachment_ids: Vec<AttachmentId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChatId, ChatKind, MessageId, Role, Seq, Timestamp, UserId};
+use crate::{AttachmentId, ChatId, ChatKind, MessageId, Role, Seq, Timestamp, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -148,6 +148,26 @@ pub struct Message {
     pub edited_at: Option<Timestamp>,
     pub deleted: bool,
     pub reactions: Vec<Reaction>,
+    /// In the order the sender gave them; `[]` when none (and on a deleted message).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// An uploaded file. Its `content_type` is what its bytes are, whatever the uploader said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    /// sha256 of the bytes, lowercase hex.
+    pub sha256: String,
+    /// For raster images; else `null`.
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub created_at: Timestamp,
+    pub uploader_id: UserId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

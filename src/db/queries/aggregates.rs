@@ -1,4 +1,4 @@
-//! Aggregates: complete values (a message with its reactions, a chat with its members) read
+//! Aggregates: complete values (a message with its reactions and attachments, a chat with its members) read
 //! with a fixed number of queries, whatever their size.
 
 use parley_types::{ChatId, MessageId, Seq, UserId};
@@ -46,20 +46,25 @@ async fn reactions_by_message(
     Ok(grouped)
 }
 
-/// Completes message rows into aggregates with one more query, keeping their order.
-pub async fn with_reactions(conn: &mut Conn, rows: Vec<MessageRow>) -> AppResult<Vec<Message>> {
+/// Completes message rows into aggregates (their reactions and attachments) with two more
+/// queries, keeping their order.
+pub async fn complete(conn: &mut Conn, rows: Vec<MessageRow>) -> AppResult<Vec<Message>> {
     let ids: Vec<MessageId> = rows.iter().map(|r| r.id).collect();
-    let mut grouped = reactions_by_message(conn, &ids).await?;
+    let mut reactions = reactions_by_message(conn, &ids).await?;
+    let mut attachments = super::attachments::of_messages(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let reactions = grouped.remove(&row.id).unwrap_or_default();
-            row.into_aggregate(reactions)
+            let id = row.id;
+            row.into_aggregate(
+                reactions.remove(&id).unwrap_or_default(),
+                attachments.remove(&id).unwrap_or_default(),
+            )
         })
         .collect())
 }
 
-/// The aggregates of the given messages, keyed by id. Two queries.
+/// The aggregates of the given messages, keyed by id. Three queries.
 pub async fn load_by_ids(
     conn: &mut Conn,
     ids: &[MessageId],
@@ -72,7 +77,7 @@ pub async fn load_by_ids(
         .select(MessageRow::as_select())
         .load(conn)
         .await?;
-    Ok(with_reactions(conn, rows)
+    Ok(complete(conn, rows)
         .await?
         .into_iter()
         .map(|m| (m.id, m))
@@ -90,7 +95,7 @@ pub async fn find_row(conn: &mut Conn, message_id: MessageId) -> AppResult<Messa
 }
 
 pub async fn aggregate(conn: &mut Conn, row: MessageRow) -> AppResult<Message> {
-    let mut all = with_reactions(conn, vec![row]).await?;
+    let mut all = complete(conn, vec![row]).await?;
     all.pop()
         .ok_or_else(|| AppError::internal("aggregate lost its message"))
 }
@@ -308,7 +313,7 @@ pub async fn list_for_user(
         .select(MessageRow::as_select())
         .load(conn)
         .await?;
-    let mut last_by_chat: HashMap<ChatId, Message> = with_reactions(conn, last_rows)
+    let mut last_by_chat: HashMap<ChatId, Message> = complete(conn, last_rows)
         .await?
         .into_iter()
         .map(|m| (m.chat_id, m))

@@ -10,7 +10,7 @@
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 
-use parley_types::{ChatId, MessageId, UserId};
+use parley_types::{AttachmentId, ChatId, MessageId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
@@ -19,8 +19,8 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::fixed_text::FixedText;
-use crate::db::rows::{IdempotencyRow, MessageRow};
-use crate::db::schema::{chat_members, chats, messages};
+use crate::db::rows::{AttachmentRow, IdempotencyRow, MessageRow};
+use crate::db::schema::{attachments, chat_members, chats, messages};
 use crate::db::PgConn;
 use crate::domain::search::index_terms;
 
@@ -44,6 +44,9 @@ pub struct BatchChecks {
     pub memberships: HashSet<(ChatId, UserId)>,
     /// The chat of each message replied to.
     pub reply_chats: HashMap<MessageId, ChatId>,
+    /// The attachments the batch's sends name, locked until the transaction ends so that
+    /// no other send can take one meanwhile.
+    pub attachments: HashMap<AttachmentId, AttachmentRow>,
 }
 
 pub trait BatchStatements {
@@ -55,14 +58,23 @@ pub trait BatchStatements {
     ) -> impl Future<Output = QueryResult<Vec<ChatId>>> + Send + 'a;
 
     /// Reads what the batch's checks need: stored keys among `keys`, memberships among
-    /// `chat_ids` × `authors`, and the chats of `reply_ids`.
+    /// `chat_ids` × `authors`, the chats of `reply_ids`, and the rows of `attachment_ids`
+    /// (locked, in id order).
     fn batch_checks<'a>(
         &'a mut self,
         keys: &'a [(UserId, String)],
         chat_ids: &'a [ChatId],
         authors: &'a [UserId],
         reply_ids: &'a [MessageId],
+        attachment_ids: &'a [AttachmentId],
     ) -> impl Future<Output = QueryResult<BatchChecks>> + Send + 'a;
+
+    /// Gives each `(attachment, message, position)` to its message, if no message holds it
+    /// yet; returns how many were given.
+    fn link_attachments<'a>(
+        &'a mut self,
+        links: &'a [(AttachmentId, MessageId, i32)],
+    ) -> impl Future<Output = QueryResult<usize>> + Send + 'a;
 
     /// Takes `count` seqs in each `(chat_id, count)` (and sets the chat's activity time),
     /// stores the messages under them with their `message.created` events, and returns the
@@ -115,6 +127,11 @@ p AS (UPDATE chat_members SET shows_presence = true \
         AND NOT chat_members.shows_presence) \
 SELECT * FROM m";
 
+const LINK_ATTACHMENTS: &str = "\
+UPDATE attachments SET message_id = l.message_id, position = l.position \
+FROM unnest($1::int8[], $2::int8[], $3::int4[]) AS l(id, message_id, position) \
+WHERE attachments.id = l.id AND attachments.message_id IS NULL";
+
 const INSERT_KEYS: &str = "\
 INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at, message_id) \
 SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int4[], $5::text[], $6::int8[], \
@@ -149,8 +166,9 @@ impl BatchStatements for PgConn {
         chat_ids: &'a [ChatId],
         authors: &'a [UserId],
         reply_ids: &'a [MessageId],
+        attachment_ids: &'a [AttachmentId],
     ) -> QueryResult<BatchChecks> {
-        // Three independent reads, sent together (pipelined on the one connection).
+        // Independent reads, sent together (pipelined on the one connection).
         let conn: &PgConn = self;
         let (users, key_texts): (Vec<UserId>, Vec<&str>) =
             keys.iter().map(|(u, k)| (*u, k.as_str())).unzip();
@@ -181,12 +199,25 @@ impl BatchStatements for PgConn {
                 .load::<(MessageId, ChatId)>(&mut &*conn)
                 .await
         };
-        let (stored_keys, memberships, replies) =
-            futures_util::future::try_join3(stored, memberships, replies).await?;
+        let attached = async {
+            if attachment_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            attachments::table
+                .filter(attachments::id.eq_any(attachment_ids))
+                .order(attachments::id)
+                .select(AttachmentRow::as_select())
+                .for_update()
+                .load::<AttachmentRow>(&mut &*conn)
+                .await
+        };
+        let (stored_keys, memberships, replies, attached) =
+            futures_util::future::try_join4(stored, memberships, replies, attached).await?;
         Ok(BatchChecks {
             stored_keys,
             memberships: memberships.into_iter().collect(),
             reply_chats: replies.into_iter().collect(),
+            attachments: attached.into_iter().map(|a| (a.id, a)).collect(),
         })
     }
 
@@ -223,6 +254,25 @@ impl BatchStatements for PgConn {
                 ),
         )
         .load::<MessageRow>(self)
+        .await
+    }
+
+    async fn link_attachments<'a>(
+        &'a mut self,
+        links: &'a [(AttachmentId, MessageId, i32)],
+    ) -> QueryResult<usize> {
+        if links.is_empty() {
+            return Ok(0);
+        }
+        FixedText(
+            diesel::sql_query(LINK_ATTACHMENTS)
+                .bind::<Array<BigInt>, _>(links.iter().map(|l| l.0).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(links.iter().map(|l| l.1).collect::<Vec<_>>())
+                .bind::<Array<diesel::sql_types::Integer>, _>(
+                    links.iter().map(|l| l.2).collect::<Vec<_>>(),
+                ),
+        )
+        .execute(self)
         .await
     }
 
@@ -263,12 +313,12 @@ mod sqlite {
     use diesel::prelude::*;
 
     use super::{BatchChecks, BatchStatements, PendingMessage};
-    use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, NewMessageRow};
+    use crate::db::rows::{AttachmentRow, EventRow, IdempotencyRow, MessageRow, NewMessageRow};
     use crate::db::schema::{
-        chat_authors, chat_events, chat_members, chats, idempotency_keys, messages,
+        attachments, chat_authors, chat_events, chat_members, chats, idempotency_keys, messages,
     };
     use crate::db::SqliteConn;
-    use parley_types::{ChatId, MessageId, MessageKind, Seq, UserId};
+    use parley_types::{AttachmentId, ChatId, MessageId, MessageKind, Seq, UserId};
 
     // SQLite runs each statement on a blocking thread of the runtime; one hand-off per step (not
     // per row) keeps a batch at a handful of thread hops whatever its size.
@@ -292,12 +342,14 @@ mod sqlite {
             chat_ids: &'a [ChatId],
             authors: &'a [UserId],
             reply_ids: &'a [MessageId],
+            attachment_ids: &'a [AttachmentId],
         ) -> QueryResult<BatchChecks> {
-            let (keys, chat_ids, authors, reply_ids) = (
+            let (keys, chat_ids, authors, reply_ids, attachment_ids) = (
                 keys.to_vec(),
                 chat_ids.to_vec(),
                 authors.to_vec(),
                 reply_ids.to_vec(),
+                attachment_ids.to_vec(),
             );
             self.spawn_blocking(move |conn| {
                 let mut checks = BatchChecks::default();
@@ -325,7 +377,42 @@ mod sqlite {
                         .into_iter()
                         .collect();
                 }
+                // The one connection makes this transaction the only writer: no other send
+                // can take these attachments before it commits.
+                if !attachment_ids.is_empty() {
+                    checks.attachments = attachments::table
+                        .filter(attachments::id.eq_any(&attachment_ids))
+                        .select(AttachmentRow::as_select())
+                        .load::<AttachmentRow>(conn)?
+                        .into_iter()
+                        .map(|a| (a.id, a))
+                        .collect();
+                }
                 Ok(checks)
+            })
+            .await
+        }
+
+        async fn link_attachments<'a>(
+            &'a mut self,
+            links: &'a [(AttachmentId, MessageId, i32)],
+        ) -> QueryResult<usize> {
+            let links = links.to_vec();
+            self.spawn_blocking(move |conn| {
+                let mut linked = 0;
+                for (attachment_id, message_id, position) in links {
+                    linked += diesel::update(
+                        attachments::table
+                            .find(attachment_id)
+                            .filter(attachments::message_id.is_null()),
+                    )
+                    .set((
+                        attachments::message_id.eq(message_id),
+                        attachments::position.eq(position),
+                    ))
+                    .execute(conn)?;
+                }
+                Ok(linked)
             })
             .await
         }

@@ -2,9 +2,11 @@
 //! aggregated per message (one row per message, not one per reaction), and the caller's
 //! membership checked in the same statement. Each backend has its own text, because each
 //! spells a JSON aggregate its own way; both return the reactions as a JSON array of
-//! `[user_id, emoji, created_at]`, ordered by `created_at`, then `user_id`, then `emoji`.
+//! `[user_id, emoji, created_at]`, ordered by `created_at`, then `user_id`, then `emoji`, and
+//! the attachments as a JSON array of `[id, filename, content_type, size, sha256, width,
+//! height, created_at, uploader_id]` in the sender's order.
 
-use parley_types::{ChatId, Seq, UserId};
+use parley_types::{AttachmentId, ChatId, Seq, UserId};
 use std::future::Future;
 
 use diesel::backend::Backend;
@@ -17,17 +19,33 @@ use diesel_async::RunQueryDsl;
 use super::fixed_text::FixedText;
 use crate::db::rows::MessageRow;
 use crate::db::{PgConn, SqliteConn};
-use crate::domain::{HistoryCursor, Reaction, Timestamp};
+use crate::domain::{Attachment, HistoryCursor, Reaction, Timestamp};
 use crate::error::{AppError, AppResult};
 
-/// A message row with its reactions as the JSON text the statement aggregated.
+/// A message row with its reactions and attachments as the JSON texts the statement
+/// aggregated.
 #[derive(QueryableByName)]
 pub struct PageRow {
     #[diesel(embed)]
     pub message: MessageRow,
     #[diesel(sql_type = Text)]
     pub reactions: String,
+    #[diesel(sql_type = Text)]
+    pub attachments: String,
 }
+
+/// One attachment as the statements aggregate it.
+type AttachmentTuple = (
+    AttachmentId,
+    String,
+    String,
+    i64,
+    String,
+    Option<i32>,
+    Option<i32>,
+    i64,
+    UserId,
+);
 
 impl PageRow {
     /// The complete message; the reactions are parsed from the aggregate.
@@ -42,7 +60,37 @@ impl PageRow {
                 created_at: Timestamp(created_at),
             })
             .collect();
-        Ok(self.message.into_aggregate(reactions))
+        let attachments: Vec<AttachmentTuple> = serde_json::from_str(&self.attachments)
+            .map_err(|e| AppError::internal(format!("attachments aggregate: {e}")))?;
+        let attachments = attachments
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    filename,
+                    content_type,
+                    size,
+                    sha256,
+                    width,
+                    height,
+                    created_at,
+                    uploader_id,
+                )| {
+                    Attachment {
+                        id,
+                        filename,
+                        content_type,
+                        size,
+                        sha256,
+                        width,
+                        height,
+                        created_at: Timestamp(created_at),
+                        uploader_id,
+                    }
+                },
+            )
+            .collect();
+        Ok(self.message.into_aggregate(reactions, attachments))
     }
 }
 
@@ -97,9 +145,9 @@ where
 }
 
 macro_rules! page_text {
-    ($reactions:expr, $chat:literal, $user:literal, $lower:literal, $upper:literal, $limit:literal, $order:literal) => {
+    ($reactions:expr, $attachments:expr, $chat:literal, $user:literal, $lower:literal, $upper:literal, $limit:literal, $order:literal) => {
         concat!(
-            message_columns!($reactions),
+            message_columns!($reactions, $attachments),
             " FROM messages m WHERE m.chat_id = ",
             $chat,
             " AND EXISTS (SELECT 1 FROM chat_members c WHERE c.chat_id = ",
@@ -137,27 +185,67 @@ macro_rules! sqlite_reactions {
     };
 }
 
-/// The columns of `MessageRow` from messages `m`, then the reactions aggregate.
+/// The readable attachments of message `m` as a JSON array, in the sender's order, in
+/// PostgreSQL's spelling (`'[]'` when there are none).
+macro_rules! pg_attachments {
+    () => {
+        "COALESCE((SELECT json_agg(json_build_array(a.id, a.filename, a.content_type, a.size, \
+         a.sha256, a.width, a.height, a.created_at, a.uploader_id) ORDER BY a.position) \
+         FROM attachments a WHERE a.message_id = m.id AND a.removed_at IS NULL)::text, '[]')"
+    };
+}
+
+/// The same in SQLite's spelling.
+macro_rules! sqlite_attachments {
+    () => {
+        "(SELECT json_group_array(json_array(a.id, a.filename, a.content_type, a.size, \
+         a.sha256, a.width, a.height, a.created_at, a.uploader_id) ORDER BY a.position) \
+         FROM attachments a WHERE a.message_id = m.id AND a.removed_at IS NULL)"
+    };
+}
+
+/// The columns of `MessageRow` from messages `m`, then the reactions and attachments
+/// aggregates.
 macro_rules! message_columns {
-    ($reactions:expr) => {
+    ($reactions:expr, $attachments:expr) => {
         concat!(
             "SELECT m.id, m.chat_id, m.seq, m.author_id, m.kind, m.content, m.reply_to_id, ",
             "m.client_id, m.created_at, m.edited_at, m.deleted, ",
             $reactions,
-            " AS reactions"
+            " AS reactions, ",
+            $attachments,
+            " AS attachments"
         )
     };
 }
 
 macro_rules! pg_page {
     ($order:literal) => {
-        page_text!(pg_reactions!(), "$1", "$2", "$3", "$4", "$5", $order)
+        page_text!(
+            pg_reactions!(),
+            pg_attachments!(),
+            "$1",
+            "$2",
+            "$3",
+            "$4",
+            "$5",
+            $order
+        )
     };
 }
 
 macro_rules! sqlite_page {
     ($order:literal) => {
-        page_text!(sqlite_reactions!(), "?1", "?2", "?3", "?4", "?5", $order)
+        page_text!(
+            sqlite_reactions!(),
+            sqlite_attachments!(),
+            "?1",
+            "?2",
+            "?3",
+            "?4",
+            "?5",
+            $order
+        )
     };
 }
 

@@ -1,6 +1,6 @@
 //! Message commands: send (in batches), edit, delete and reactions.
 
-use parley_types::{ChatId, MessageId, Seq, UserId};
+use parley_types::{AttachmentId, ChatId, MessageId, Seq, UserId};
 use std::collections::HashMap;
 
 use diesel::prelude::*;
@@ -106,7 +106,7 @@ pub async fn delete(
     if row.deleted {
         return Ok(Written::message(
             Outcome::Done,
-            row.into_aggregate(Vec::new()),
+            row.into_aggregate(Vec::new(), Vec::new()),
             Vec::new(),
         ));
     }
@@ -115,6 +115,8 @@ pub async fn delete(
     diesel::delete(reactions::table.filter(reactions::message_id.eq(message_id)))
         .execute(conn)
         .await?;
+    // Unreadable from this commit on; the sweeper removes the bytes.
+    super::attachments::remove_of_message(conn, message_id, Timestamp::now().millis()).await?;
     let row: MessageRow = diesel::update(messages::table.find(message_id))
         .set((
             messages::content.eq(""),
@@ -130,7 +132,7 @@ pub async fn delete(
         EventRow::message(EventKind::MessageDeleted, chat_id, seq, message_id, at)
     })
     .await?;
-    let message = row.into_aggregate(Vec::new());
+    let message = row.into_aggregate(Vec::new(), Vec::new());
     super::idempotency::replay_tombstone(conn, message_id, &serde_json::to_string(&message)?)
         .await?;
     let event = ChatEvent {
@@ -287,7 +289,17 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .iter()
         .filter_map(|send| send.message.reply_to_id)
         .collect();
-    let checks = c.batch_checks(&keys, &locked, &authors, &reply_ids).await?;
+    let attachment_ids: Vec<AttachmentId> = open
+        .iter()
+        .flat_map(|send| send.message.attachment_ids.iter().copied())
+        .collect::<std::collections::BTreeSet<AttachmentId>>()
+        .into_iter()
+        .collect();
+    let checks = c
+        .batch_checks(&keys, &locked, &authors, &reply_ids, &attachment_ids)
+        .await?;
+    // Attachments given to a send of this batch already: a later send cannot take them.
+    let mut taken: HashSet<AttachmentId> = HashSet::new();
 
     let stored_keys: HashMap<(UserId, &str), &IdempotencyRow> = checks
         .stored_keys
@@ -315,7 +327,20 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
                 "reply_to_id",
                 "must be the id of a message in the same chat",
             )))
+        } else if !m.attachment_ids.iter().all(|id| {
+            checks.attachments.get(id).is_some_and(|a| {
+                a.uploader_id == m.author_id
+                    && a.message_id.is_none()
+                    && a.removed_at.is_none()
+                    && !taken.contains(id)
+            })
+        }) {
+            Some(Err(AppError::invalid(
+                "attachment_ids",
+                "must be ids of your own uploads that no message holds yet",
+            )))
         } else {
+            taken.extend(m.attachment_ids.iter().copied());
             None
         };
         if let Some(decided) = decided {
@@ -372,6 +397,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         *first = (*first).min(seq);
     }
     let mut records = Vec::new();
+    let mut links: Vec<(AttachmentId, MessageId, i32)> = Vec::new();
     let mut messages = Vec::with_capacity(order.len());
     for (&i, pending) in order.iter().zip(&rows) {
         let Some((send, _)) = slots.get(i) else {
@@ -382,7 +408,16 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             .and_then(|first| stored.get(&(pending.chat_id, *first + (pending.pos - 1))))
             .cloned()
             .ok_or_else(|| AppError::internal("a stored message is missing"))?;
-        let message = row.into_aggregate(Vec::new());
+        let mut attachments = Vec::with_capacity(send.message.attachment_ids.len());
+        for (position, id) in (0..).zip(&send.message.attachment_ids) {
+            let attachment = checks
+                .attachments
+                .get(id)
+                .ok_or_else(|| AppError::internal("a checked attachment is missing"))?;
+            links.push((*id, row.id, position));
+            attachments.push(attachment.to_domain());
+        }
+        let message = row.into_aggregate(Vec::new(), attachments);
         if let Some(key) = &send.key {
             records.push(IdempotencyRow {
                 user_id: send.message.author_id,
@@ -395,6 +430,12 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             });
         }
         messages.push((i, message));
+    }
+    // The attachments were locked and checked above, so each is still free.
+    if c.link_attachments(&links).await? != links.len() {
+        return Err(AppError::internal(
+            "an attachment was taken during its send",
+        ));
     }
     // In key order, so that two batches racing for the same keys take them in the same order
     // (one waits for the other instead of deadlocking).

@@ -5,6 +5,8 @@ pub type Conn = crate::db::PgConn;
 
 #[path = "aggregates.rs"]
 pub mod aggregates;
+#[path = "attachments.rs"]
+pub mod attachments;
 #[path = "chats.rs"]
 pub mod chats;
 #[path = "events.rs"]
