@@ -50,6 +50,45 @@ export class Api {
     return json;
   }
 
+  /**
+   * Uploads a file (its bytes as the body), reporting progress as a fraction; the key makes a
+   * retry store it once. XMLHttpRequest, because fetch reports no upload progress.
+   */
+  upload(file, key, onProgress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `/api/v1/attachments?filename=${encodeURIComponent(file.name || 'pasted')}`);
+      if (this.token) xhr.setRequestHeader('Authorization', `Bearer ${this.token}`);
+      xhr.setRequestHeader('Idempotency-Key', key);
+      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+      xhr.onerror = () => reject(new NetworkError('upload failed'));
+      xhr.onload = () => {
+        let json = null;
+        try {
+          json = JSON.parse(xhr.responseText);
+        } catch (e) {
+          json = null;
+        }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(json);
+        else reject(new ApiError(xhr.status, json));
+      };
+      xhr.send(file);
+    });
+  }
+
+  /** A file the API serves (content, thumbnail), as a Blob: fetched with the token in its header, never in a URL. */
+  async blob(path) {
+    let response;
+    try {
+      response = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${this.token}` } });
+    } catch (e) {
+      throw new NetworkError(e.message);
+    }
+    if (!response.ok) throw new ApiError(response.status, null);
+    return response.blob();
+  }
+
   get(path) { return this.request('GET', path); }
   post(path, body, key) { return this.request('POST', path, body ?? {}, key); }
   patch(path, body) { return this.request('PATCH', path, body); }

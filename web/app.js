@@ -22,7 +22,13 @@ const state = {
   editing: null, // { id, draft, focus } while a message of mine is being edited
   typing: new Map(), // user id -> timer
   lastTypingSent: 0,
+  drafts: [], // files chosen for the next message: { file, preview }
+  blobs: new Map(), // API path -> Promise of an object URL (thumbnails, fetched with the token)
 };
+
+/** Types the browser shows in place (the server makes thumbnails of these). */
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+const MAX_FILES = 10;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -220,6 +226,8 @@ async function openChat(chatId) {
   state.open = { id: chatId, messages: new Map(), order: [], pending: new Map(), hasMore: false };
   state.editing = null;
   state.replyTo = null;
+  state.drafts = [];
+  renderDrafts();
   history.replaceState(null, '', `#chat=${chatId}`);
   document.body.classList.add('in-chat');
   $('composer').hidden = false;
@@ -349,7 +357,10 @@ function renderMessage(message, readSeq) {
     quoted ? el('blockquote', {}, quoted.deleted ? 'Message deleted' : quoted.content) : null,
     state.editing?.id === message.id && !message.deleted
       ? renderEditForm(message)
-      : el('p', { class: 'content' }, message.deleted ? 'Message deleted' : message.content),
+      : message.content || message.deleted
+        ? el('p', { class: 'content' }, message.deleted ? 'Message deleted' : message.content)
+        : null,
+    message.attachments?.length ? el('ul', { class: 'attachments' }, message.attachments.map(renderAttachment)) : null,
     el(
       'span',
       { class: 'meta' },
@@ -362,12 +373,70 @@ function renderMessage(message, readSeq) {
   );
 }
 
+/** An image as its thumbnail, anything else as a chip; either downloads the file when clicked. */
+function renderAttachment(attachment) {
+  const open = () => downloadAttachment(attachment);
+  if (IMAGE_TYPES.includes(attachment.content_type)) {
+    const img = el('img', { alt: attachment.filename, width: attachment.width, height: attachment.height });
+    objectUrl(`/attachments/${attachment.id}/thumbnail`)
+      .then((url) => { img.src = url; })
+      .catch(() => { img.alt = `${attachment.filename} (no preview)`; });
+    return el('li', { class: 'attachment image' }, el('button', { type: 'button', class: 'link', title: attachment.filename, onclick: open }, img));
+  }
+  return el(
+    'li',
+    { class: 'attachment file' },
+    el('button', { type: 'button', class: 'chip', onclick: open }, `📄 ${attachment.filename}`, el('span', { class: 'size' }, ` ${humanSize(attachment.size)}`)),
+  );
+}
+
+function humanSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** An object URL for a file the API serves; each is fetched once per page. */
+function objectUrl(path) {
+  if (!state.blobs.has(path)) {
+    const url = state.api.blob(path).then((blob) => URL.createObjectURL(blob));
+    url.catch(() => state.blobs.delete(path));
+    state.blobs.set(path, url);
+  }
+  return state.blobs.get(path);
+}
+
+/** Saves the file under its name: fetched with the token, handed to the browser as a blob. */
+async function downloadAttachment(attachment) {
+  const blob = await state.api.blob(`/attachments/${attachment.id}/content`);
+  const url = URL.createObjectURL(blob);
+  const link = el('a', { href: url, download: attachment.filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 function renderPending(pending) {
   return el(
     'li',
     { class: `message mine pending ${pending.status}`, 'data-client-id': pending.clientId },
     el('span', { class: 'author' }, el('bdi', {}, state.me.display_name)),
-    el('p', { class: 'content' }, pending.content),
+    pending.content ? el('p', { class: 'content' }, pending.content) : null,
+    pending.files.length
+      ? el(
+          'ul',
+          { class: 'attachments' },
+          pending.files.map((f) =>
+            el(
+              'li',
+              { class: `attachment ${f.preview ? 'image' : 'file'} uploading` },
+              f.preview ? el('img', { src: f.preview, alt: f.file.name }) : el('span', { class: 'chip' }, `📄 ${f.file.name}`),
+              el('progress', { max: 1, value: f.attachment ? 1 : f.progress, 'aria-label': `Uploading ${f.file.name}` }),
+            ),
+          ),
+        )
+      : null,
     el(
       'span',
       { class: 'meta' },
@@ -385,7 +454,7 @@ function send(event) {
   event.preventDefault();
   const input = $('message-input');
   const content = input.value.trim();
-  if (!content || !state.open) return;
+  if ((!content && !state.drafts.length) || !state.open) return;
   const pending = {
     chatId: state.open.id,
     clientId: randomId(),
@@ -393,9 +462,13 @@ function send(event) {
     replyTo: state.replyTo?.id ?? null,
     status: 'sending',
     attempts: 0,
+    // Each file keeps its own Idempotency-Key through every retry: stored once.
+    files: state.drafts.map((d) => ({ file: d.file, preview: d.preview, key: randomId(), progress: 0, attachment: null })),
   };
   state.open.pending.set(pending.clientId, pending);
   input.value = '';
+  state.drafts = [];
+  renderDrafts();
   cancelReply();
   renderMessages();
   deliver(pending);
@@ -407,6 +480,16 @@ async function deliver(pending) {
   const body = { chat_id: pending.chatId, type: 'text', content: pending.content, client_id: pending.clientId };
   if (pending.replyTo) body.reply_to_id = pending.replyTo;
   try {
+    for (const f of pending.files) {
+      if (f.attachment) continue;
+      f.attachment = await state.api.upload(f.file, f.key, (fraction) => {
+        f.progress = fraction;
+        const bar = document.querySelector(`[data-client-id="${pending.clientId}"] progress[aria-label="Uploading ${CSS.escape(f.file.name)}"]`);
+        if (bar) bar.value = fraction;
+      });
+      if (state.open?.id === pending.chatId) renderMessages();
+    }
+    if (pending.files.length) body.attachment_ids = pending.files.map((f) => f.attachment.id);
     const message = await state.api.post('/messages', body, pending.clientId);
     settle(message);
   } catch (e) {
@@ -431,6 +514,34 @@ function settle(message) {
   if (message.client_id) open.pending.delete(message.client_id);
   remember(message);
   renderMessages();
+}
+
+// ---- files to send ------------------------------------------------------------------------
+
+/** Adds files (chosen, dropped or pasted) to the next message. */
+function addFiles(files) {
+  if (!state.open) return;
+  for (const file of files) {
+    if (state.drafts.length >= MAX_FILES) break;
+    const preview = IMAGE_TYPES.includes(file.type) ? URL.createObjectURL(file) : null;
+    state.drafts.push({ file, preview });
+  }
+  renderDrafts();
+  $('message-input').focus();
+}
+
+function renderDrafts() {
+  $('drafts').replaceChildren(
+    ...state.drafts.map((draft, i) =>
+      el(
+        'li',
+        { class: 'chip' },
+        draft.preview ? el('img', { src: draft.preview, alt: '' }) : '📄',
+        ` ${draft.file.name} `,
+        el('button', { type: 'button', class: 'link', 'aria-label': `Remove ${draft.file.name}`, onclick: () => { state.drafts.splice(i, 1); renderDrafts(); } }, '×'),
+      ),
+    ),
+  );
 }
 
 function discard(pending) {
@@ -706,6 +817,22 @@ $('message-input').addEventListener('keydown', (e) => {
 });
 $('message-input').addEventListener('input', typed);
 $('cancel-reply').addEventListener('click', cancelReply);
+$('attach').addEventListener('click', () => $('attach-input').click());
+$('attach-input').addEventListener('change', (e) => { addFiles(e.target.files); e.target.value = ''; });
+$('message-input').addEventListener('paste', (e) => {
+  if (e.clipboardData?.files.length) {
+    e.preventDefault();
+    addFiles(e.clipboardData.files);
+  }
+});
+for (const zone of [$('history'), $('composer')]) {
+  zone.addEventListener('dragover', (e) => { if (state.open && e.dataTransfer?.types.includes('Files')) e.preventDefault(); });
+  zone.addEventListener('drop', (e) => {
+    if (!e.dataTransfer?.files.length) return;
+    e.preventDefault();
+    addFiles(e.dataTransfer.files);
+  });
+}
 $('older').addEventListener('click', loadOlder);
 $('add-member-form').addEventListener('submit', addMember);
 $('leave').addEventListener('click', leave);

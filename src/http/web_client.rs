@@ -43,7 +43,8 @@ const FAVICON_ICO: &[u8] = include_bytes!("../../web/favicon.ico");
 const FAVICON_SVG: &str = include_str!("../../web/favicon.svg");
 const ADMIN: &str = include_str!("../../web/admin.html");
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
                    connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -3,8 +3,9 @@
 // Chromium is Debian's (/usr/bin/chromium), driven by playwright-core; nothing is downloaded.
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const [base, shots, adminToken, allowedPort, otherPort] = process.argv.slice(2);
@@ -54,6 +55,42 @@ const stored = (page, text) => page.locator('#messages li.message:not(.pending) 
 async function send(page, text) {
   await page.getByLabel('Message', { exact: true }).fill(text);
   await page.getByLabel('Message', { exact: true }).press('Enter');
+}
+
+/** A PNG of width × height with a gradient, made here (no image library needed). */
+function makePng(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc(body), body.length + 4);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const rows = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) rows.set([x % 256, y % 256, (x + y) % 256], y * (width * 3 + 1) + 1 + x * 3);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 try {
@@ -144,6 +181,29 @@ try {
   assert.equal(await bob.page.locator('#messages li.message:not(.pending)').count(), 4);
   await bob.page.screenshot({ path: `${shots}/chat-phone.png` });
   await alice.page.screenshot({ path: `${shots}/chat-desktop.png` });
+
+  step('an image and a PDF go from one person to the other: a thumbnail, and a download');
+  const photo = makePng(400, 300);
+  const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+  await alice.page.locator('#attach-input').setInputFiles([
+    { name: 'photo.png', mimeType: 'image/png', buffer: photo },
+    { name: 'report.pdf', mimeType: 'application/pdf', buffer: pdf },
+  ]);
+  await alice.page.locator('#drafts li', { hasText: 'report.pdf' }).waitFor(WAIT);
+  await send(alice.page, 'the files');
+  await stored(alice.page, 'the files').waitFor(WAIT);
+  const withFiles = bob.page.locator('#messages li.message:not(.pending)', { hasText: 'the files' });
+  const thumbnail = withFiles.locator('.attachment.image img');
+  await thumbnail.waitFor(WAIT);
+  await bob.page.waitForFunction((img) => img.complete && img.naturalWidth > 0 && img.src.startsWith('blob:'), await thumbnail.elementHandle(), WAIT);
+  assert.equal(await thumbnail.evaluate((img) => img.naturalWidth), 320, 'the server-made thumbnail, not the original');
+  const [download] = await Promise.all([
+    bob.page.waitForEvent('download', WAIT),
+    withFiles.getByRole('button', { name: /report\.pdf/ }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'report.pdf');
+  assert.ok(readFileSync(await download.path()).equals(pdf), 'the bytes downloaded are the bytes sent');
+  await bob.page.screenshot({ path: `${shots}/attachments-phone.png` });
 
   step('bob leaves: alice sees him go offline once the grace period is over');
   await bob.context.close();
