@@ -40,6 +40,23 @@ pub fn new_key(prefix: &str) -> String {
     format!("{prefix}/{}", uuid::Uuid::new_v4())
 }
 
+/// The thumbnail's name for an original (`attachments/<id>` → `thumbnails/<id>`): one name per
+/// original, so that two nodes making it at once write the same object, and the sweeper tells
+/// an orphan thumbnail by its original's row.
+pub fn thumbnail_key(original: &str) -> String {
+    let name = original
+        .strip_prefix(ORIGINALS)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .unwrap_or(original);
+    format!("{THUMBNAILS}/{name}")
+}
+
+/// The original a thumbnail was made of (the inverse of `thumbnail_key`).
+pub fn original_of_thumbnail(thumbnail: &str) -> Option<String> {
+    let name = thumbnail.strip_prefix(THUMBNAILS)?.strip_prefix('/')?;
+    Some(format!("{ORIGINALS}/{name}"))
+}
+
 impl Files {
     pub fn new(store: Store, metrics: Arc<Metrics>) -> Self {
         Files {
@@ -150,7 +167,7 @@ impl Files {
             .map_err(|e| ThumbnailFailure::Internal(format!("thumbnail task failed: {e}")))?;
         // A refusal is counted (and recorded) by the caller.
         let made = Bytes::from(made.map_err(ThumbnailFailure::Image)?);
-        let thumbnail_key = new_key(THUMBNAILS);
+        let thumbnail_key = thumbnail_key(key);
         self.metered("put", self.store.put(&thumbnail_key, made.clone()))
             .await
             .map_err(ThumbnailFailure::Store)?;
@@ -168,4 +185,18 @@ pub enum ThumbnailFailure {
     Store(object_store::Error),
     /// Ours (the blocking task failed).
     Internal(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thumbnail_is_named_after_its_original() {
+        let original = new_key(ORIGINALS);
+        let thumbnail = thumbnail_key(&original);
+        assert!(thumbnail.starts_with("thumbnails/"));
+        assert_eq!(original_of_thumbnail(&thumbnail), Some(original));
+        assert_eq!(original_of_thumbnail("attachments/x"), None);
+    }
 }

@@ -1,7 +1,7 @@
 //! Where files live: a directory, or S3-compatible object storage, behind one interface (the
 //! `object_store` crate). Objects are keyed by names the server makes up, never by anything a
-//! client chose. A write is streamed in parts and counted on the way: past the limit it is
-//! aborted and nothing is left behind.
+//! client chose. A write is streamed (in parts, past the first) and counted on the way: past
+//! the limit it is aborted and nothing is left behind.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,12 +122,12 @@ impl Store {
         E: std::fmt::Display,
     {
         let path = ObjectPath::from(key);
-        let upload = self
-            .inner
-            .put_multipart(&path)
-            .await
-            .map_err(PutError::Store)?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        // A file that fits in one part is written with one request (most files: an S3 store
+        // answers one PUT sooner than the three requests of a multipart upload); a larger one
+        // becomes a multipart upload once its first part is full.
+        let mut first_part: Vec<Bytes> = Vec::new();
+        let mut first_part_len = 0usize;
+        let mut writer: Option<WriteMultipart> = None;
         let mut body = body;
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
@@ -136,13 +136,13 @@ impl Store {
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
-                    let _ = writer.abort().await;
+                    abort(writer).await;
                     return Err(PutError::Body(e.to_string()));
                 }
             };
             size = size.saturating_add(chunk.len() as u64);
             if size > limit {
-                let _ = writer.abort().await;
+                abort(writer).await;
                 return Err(PutError::TooLarge);
             }
             if head.len() < HEAD_BYTES {
@@ -150,14 +150,42 @@ impl Store {
                 head.extend_from_slice(chunk.get(..take).unwrap_or_default());
             }
             hasher.update(&chunk);
-            // Waits while too many parts are in flight, so memory stays bounded.
-            if let Err(e) = writer.wait_for_capacity(2).await {
-                let _ = writer.abort().await;
-                return Err(PutError::Store(e));
+            match writer.as_mut() {
+                Some(started) => {
+                    // Waits while too many parts are in flight, so memory stays bounded.
+                    if let Err(e) = started.wait_for_capacity(2).await {
+                        abort(writer).await;
+                        return Err(PutError::Store(e));
+                    }
+                    started.write(&chunk);
+                }
+                None => {
+                    first_part_len += chunk.len();
+                    first_part.push(chunk);
+                    if first_part_len > PART_BYTES {
+                        let upload = self
+                            .inner
+                            .put_multipart(&path)
+                            .await
+                            .map_err(PutError::Store)?;
+                        let mut started = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+                        for part in first_part.drain(..) {
+                            started.write(&part);
+                        }
+                        writer = Some(started);
+                    }
+                }
             }
-            writer.write(&chunk);
         }
-        writer.finish().await.map_err(PutError::Store)?;
+        match writer {
+            Some(writer) => writer.finish().await.map(|_| ()),
+            None => self
+                .inner
+                .put(&path, first_part.into_iter().collect())
+                .await
+                .map(|_| ()),
+        }
+        .map_err(PutError::Store)?;
         Ok(Stored {
             size,
             sha256: format!("{:x}", hasher.finalize()),
@@ -235,6 +263,13 @@ impl Store {
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Gives up a multipart upload, if one was started (its parts are removed).
+async fn abort(writer: Option<WriteMultipart>) {
+    if let Some(writer) = writer {
+        let _ = writer.abort().await;
     }
 }
 

@@ -4,7 +4,8 @@
 --   50,000 users; 10,000 group chats of 10 members (chat 1 has 11); bob in chats 1-2,000;
 --   chat 1: 1,000,000 messages, chats 2-10,000: 401 each (5,009,599 in all), one in 997
 --   deleted, every 7th of bob's chats' messages his; an event per message; a reaction on every
---   50th; 2,000,000 idempotency keys of the last 23 hours; 100,000 tokens.
+--   50th; 2,000,000 idempotency keys of the last 23 hours; 100,000 tokens; an attachment on
+--   every 10th message (two on every 100th) and keys/2 (1,000,000) unsent uploads.
 --   Read markers: in chat 1 bob has read nothing, members 1-5 everything, 6-10 half; elsewhere
 --   everyone is a few messages behind.
 -- The sizes are psql variables (sitting.sh sets them): big (chat 1's messages, 1000000),
@@ -100,6 +101,28 @@ FROM (SELECT cm.chat_id, cm.user_id, count(*) AS n
       WHERE NOT m.deleted AND m.author_id <> cm.user_id
       GROUP BY cm.chat_id, cm.user_id) AS seen
 WHERE chat_members.chat_id = seen.chat_id AND chat_members.user_id = seen.user_id;
+
+-- Files: one on every 10th message (two on every 100th), and a million uploads of the last
+-- 23 hours that no message took (yet).
+INSERT INTO attachments (uploader_id, filename, content_type, size, sha256, width, height,
+                         created_at, storage_key, message_id, position)
+SELECT m.author_id, 'photo-' || m.id || '.png', 'image/png', 250000,
+       md5(m.id::text) || md5('x' || m.id), 1024, 768, m.created_at - 1000,
+       'attachments/seed-' || m.id || '-' || p, m.id, p
+FROM messages m, generate_series(0, 1) AS p
+WHERE m.seq % 10 = 0 AND NOT m.deleted AND (p = 0 OR m.seq % 100 = 0);
+
+INSERT INTO attachments (uploader_id, filename, content_type, size, sha256, created_at,
+                         storage_key)
+SELECT i % 49999 + 2, 'unsent-' || i || '.txt', 'text/plain', 1000,
+       md5(i::text) || md5('u' || i),
+       (extract(epoch FROM now()) * 1000)::bigint - (i % 82800) * 1000, 'attachments/unsent-' || i
+FROM generate_series(1, :keys / 2) AS i;
+
+UPDATE messages SET attachment_count = a.n
+FROM (SELECT message_id, count(*) AS n FROM attachments WHERE message_id IS NOT NULL
+      GROUP BY message_id) AS a
+WHERE messages.id = a.message_id;
 
 CREATE INDEX messages_search ON messages USING gin (search_vector) WITH (fastupdate = off);
 VACUUM (ANALYZE);

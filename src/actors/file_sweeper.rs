@@ -16,7 +16,7 @@ use super::db_ops::{ExpireUnsent, ForgetAttachments, KnownKeys, RemovedAttachmen
 use crate::config::AttachmentSettings;
 use crate::domain::Timestamp;
 use crate::error::AppResult;
-use crate::files::{Files, ORIGINALS, THUMBNAILS};
+use crate::files::{original_of_thumbnail, thumbnail_key, Files, ORIGINALS, THUMBNAILS};
 use crate::metrics::Metrics;
 
 /// Removed attachments handled per step.
@@ -112,9 +112,10 @@ impl Sweep {
         self.remove_removed().await?;
         if with_orphans {
             self.remove_orphans().await?;
+            // A sum over the whole table: taken with the (rarer) orphan sweep.
+            let bytes = ask(&self.db, StoredBytes).await?;
+            self.metrics.attachment_bytes.set(bytes);
         }
-        let bytes = ask(&self.db, StoredBytes).await?;
-        self.metrics.attachment_bytes.set(bytes);
         Ok(())
     }
 
@@ -126,10 +127,8 @@ impl Sweep {
             let mut gone = Vec::with_capacity(removed.len());
             for file in &removed {
                 let original = self.files.delete(&file.storage_key).await;
-                let thumbnail = match &file.thumbnail_key {
-                    Some(key) => self.files.delete(key).await,
-                    None => Ok(()),
-                };
+                // Named after the original: removed whether or not its row recorded it.
+                let thumbnail = self.files.delete(&thumbnail_key(&file.storage_key)).await;
                 match (original, thumbnail) {
                     (Ok(()), Ok(())) => gone.push(file.attachment.id),
                     (Err(e), _) | (_, Err(e)) => {
@@ -164,14 +163,22 @@ impl Sweep {
                 }
             };
             for chunk in keys.chunks(usize::try_from(BATCH).unwrap_or(500)) {
+                // A thumbnail is known by its original's row.
+                let originals: Vec<String> = chunk
+                    .iter()
+                    .map(|key| original_of_thumbnail(key).unwrap_or_else(|| key.clone()))
+                    .collect();
                 let known = ask(
                     &self.db,
                     KnownKeys {
-                        keys: chunk.to_vec(),
+                        keys: originals.clone(),
                     },
                 )
                 .await?;
-                for key in chunk.iter().filter(|k| !known.contains(*k)) {
+                for (key, original) in chunk.iter().zip(&originals) {
+                    if known.contains(original) {
+                        continue;
+                    }
                     match self.files.delete(key).await {
                         Ok(()) => {
                             tracing::info!(key, "orphan object removed");

@@ -154,6 +154,8 @@ pub struct MessageRow {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// How many attachments it was sent with: whether to look for them.
+    pub attachment_count: i16,
 }
 
 impl MessageRow {

@@ -71,6 +71,7 @@ diesel::table! {
         edited_at -> Nullable<BigInt>,
         deleted -> Bool,
         search_terms -> Nullable<Text>,
+        attachment_count -> SmallInt,
     }
 }
 

@@ -622,3 +622,30 @@ on_both_backends! {
         assert_eq!(found[0]["attachments"], json!([attachment]));
     }
 }
+
+on_both_backends! {
+    /// Uploads are writes: they take from the same per-user bucket as sends, and a refused one
+    /// stores nothing.
+    async fn uploads_count_against_the_write_rate(server)
+        configured (|c: &mut parley::config::Config| c.rates = parley::config::RateSettings {
+            send_rate: 1,
+            send_burst: 3,
+            ..parley::config::RateSettings::UNLIMITED
+        })
+    {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let mut statuses = Vec::new();
+        for i in 0..5 {
+            let up = upload(&api, &alice, "r.txt", "text/plain", format!("file {i}").into_bytes(), None).await;
+            if up.status == 429 {
+                assert!(up.header("retry-after").is_some());
+            }
+            statuses.push(up.status);
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
+        assert_eq!(server.sql_numbers("SELECT COUNT(*) AS n FROM attachments"), [3]);
+        assert_eq!(objects(&server).len(), 3);
+    }
+}

@@ -506,3 +506,88 @@ async fn hears(ws: &mut WsClient, user: &TestUser, status: &str) {
     let frame = ws.next_presence_of(user.id, Duration::from_secs(10)).await;
     assert_eq!(frame, Some(presence_frame(user.id, status)));
 }
+
+/// With several nodes the files live in S3-compatible storage that every node reads: an
+/// upload through one node is sent, read, thumbnailed and deleted through the others.
+#[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
+async fn attachments_uploaded_on_one_node_are_read_on_another() {
+    use crate::attachments::{png, upload};
+    let Some(s3) = crate::common::process::S3Server::start() else {
+        eprintln!("SKIPPED: s3s-fs is not installed");
+        return;
+    };
+    let mut env: Vec<(&str, String)> = s3.env();
+    env.push(("PARLEY_STORAGE_URL", format!("s3://{}/cluster", s3.bucket)));
+    // A store every node reads: no shared directory is declared.
+    env.push(("PARLEY_STORAGE_SHARED", "false".to_owned()));
+    let Some(cluster) = Cluster::start_with(2, NO_SWEEP, &env).await else {
+        return;
+    };
+    let alice = cluster.api(0).register("alice").await;
+    let bob = cluster.api(0).register("bob").await;
+    let chat_id = cluster.api(0).group(&alice, &[&bob]).await;
+    let mut bob_ws = cluster.ws(1, &bob).await;
+    let image = png(500, 250);
+    let up = upload(
+        cluster.api(0),
+        &alice,
+        "wide.png",
+        "image/png",
+        image.clone(),
+        None,
+    )
+    .await;
+    let attachment = up.expect(201).clone();
+    let sent = cluster
+        .api(0)
+        .post(
+            "/api/v1/messages",
+            &alice.token,
+            &json!({"chat_id": chat_id, "content": "from node 0", "attachment_ids": [attachment["id"]]}),
+        )
+        .await;
+    let message = sent.expect(200).clone();
+    let event = bob_ws.next_event().await;
+    assert_eq!(event["data"]["attachments"], json!([attachment]));
+    let content = format!("/api/v1/attachments/{}/content", attachment["id"]);
+    let read = cluster
+        .api(1)
+        .client()
+        .with_token(&bob.token)
+        .raw(actix_web::http::Method::GET, &content, &[], None)
+        .await
+        .unwrap();
+    assert_eq!(read.status, 200);
+    assert!(read.body == image, "node 1 serves the bytes node 0 stored");
+    let thumbnail = format!("/api/v1/attachments/{}/thumbnail", attachment["id"]);
+    let made = cluster
+        .api(1)
+        .client()
+        .with_token(&bob.token)
+        .raw(actix_web::http::Method::GET, &thumbnail, &[], None)
+        .await
+        .unwrap();
+    assert_eq!(made.status, 200);
+    let served = cluster
+        .api(0)
+        .client()
+        .with_token(&alice.token)
+        .raw(actix_web::http::Method::GET, &thumbnail, &[], None)
+        .await
+        .unwrap();
+    assert!(
+        served.body == made.body,
+        "node 0 serves the thumbnail node 1 made"
+    );
+    cluster
+        .api(1)
+        .delete(&format!("/api/v1/messages/{}", message["id"]), &alice.token)
+        .await
+        .expect(200);
+    cluster
+        .api(0)
+        .get(&content, &bob.token)
+        .await
+        .expect_error(404, "not_found");
+}

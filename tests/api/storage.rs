@@ -68,6 +68,30 @@ async fn round_trip(store: &Store) {
     assert!(matches!(failed, Err(PutError::Body(_))), "{failed:?}");
     assert!(!store.exists("attachments/c").await.unwrap());
 
+    // The same before a first part is full (one PUT, not yet a multipart upload).
+    let refused = store
+        .put_stream("attachments/d", chunks_of(&chunks), 1024 * 1024)
+        .await;
+    assert!(matches!(refused, Err(PutError::TooLarge)), "{refused:?}");
+    assert!(!store.exists("attachments/d").await.unwrap());
+    let mut broken: Vec<Result<Bytes, String>> = chunks.iter().take(10).cloned().map(Ok).collect();
+    broken.push(Err("connection reset".into()));
+    let failed = store
+        .put_stream("attachments/e", stream::iter(broken), 64 * 1024 * 1024)
+        .await;
+    assert!(matches!(failed, Err(PutError::Body(_))), "{failed:?}");
+    assert!(!store.exists("attachments/e").await.unwrap());
+    // A small file: one request, read back whole.
+    let small: Vec<Bytes> = chunks.iter().take(3).cloned().collect();
+    let expected: Vec<u8> = small.iter().flat_map(|c| c.iter().copied()).collect();
+    let stored = store
+        .put_stream("attachments/f", chunks_of(&small), 64 * 1024 * 1024)
+        .await
+        .expect("stored");
+    assert_eq!(stored.size, expected.len() as u64);
+    assert!(store.get_bytes("attachments/f").await.unwrap() == expected);
+    store.delete("attachments/f").await.unwrap();
+
     store.delete("attachments/a").await.unwrap();
     assert!(!store.exists("attachments/a").await.unwrap());
     // Deleting what is gone is no error.

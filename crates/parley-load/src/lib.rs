@@ -7,6 +7,7 @@
 
 mod client;
 mod cpu;
+mod files;
 mod frames;
 pub mod report;
 mod scenarios;
@@ -87,6 +88,10 @@ pub enum Scenario {
     History(scenarios::HistoryArgs),
     /// Seed a corpus of M messages (Zipf-distributed words), then C concurrent searchers.
     Search(search::SearchArgs),
+    /// C concurrent clients uploading an image, each followed by its thumbnail.
+    Upload(files::UploadArgs),
+    /// One large file up and down; with --server-pid, the server's memory meanwhile.
+    Transfer(files::TransferArgs),
 }
 
 /// Runs the scenario the command line names, to the end, on the current actix system.
@@ -98,6 +103,8 @@ pub async fn run(cli: Cli) -> Result<report::Report, String> {
         Scenario::Idle(args) => scenarios::idle(&common, args).await,
         Scenario::History(args) => scenarios::history(&common, args).await,
         Scenario::Search(args) => search::search(&common, args).await,
+        Scenario::Upload(args) => files::uploads(&common, args).await,
+        Scenario::Transfer(args) => files::transfer(&common, args).await,
     }
 }
 

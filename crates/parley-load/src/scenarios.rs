@@ -693,7 +693,7 @@ pub struct IdleArgs {
     pub threads: usize,
 }
 
-fn resident_kib(pid: u32) -> Option<u64> {
+pub(crate) fn resident_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

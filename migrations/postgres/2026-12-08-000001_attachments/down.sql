@@ -1,1 +1,2 @@
+ALTER TABLE messages DROP COLUMN attachment_count;
 DROP TABLE attachments;

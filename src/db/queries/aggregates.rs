@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::db::queries::history_page::PageRow;
+use crate::db::queries::history_page::with_attachments;
 use crate::db::queries::{HistoryPageStatement, SearchPageStatement, SearchScope};
 use crate::db::rows::{chat_from_rows, ChatRow, MemberRow, MemberSeen, MessageRow, ReactionRow};
 use crate::db::schema::{chat_authors, chat_members, chats, messages, reactions, users};
@@ -46,12 +46,17 @@ async fn reactions_by_message(
     Ok(grouped)
 }
 
-/// Completes message rows into aggregates (their reactions and attachments) with two more
-/// queries, keeping their order.
+/// Completes message rows into aggregates (their reactions and attachments) with one more
+/// query, and a second when some of them were sent with attachments, keeping their order.
 pub async fn complete(conn: &mut Conn, rows: Vec<MessageRow>) -> AppResult<Vec<Message>> {
     let ids: Vec<MessageId> = rows.iter().map(|r| r.id).collect();
     let mut reactions = reactions_by_message(conn, &ids).await?;
-    let mut attachments = super::attachments::of_messages(conn, &ids).await?;
+    let holding: Vec<MessageId> = rows
+        .iter()
+        .filter(|r| r.attachment_count > 0)
+        .map(|r| r.id)
+        .collect();
+    let mut attachments = super::attachments::of_messages(conn, &holding).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -64,7 +69,8 @@ pub async fn complete(conn: &mut Conn, rows: Vec<MessageRow>) -> AppResult<Vec<M
         .collect())
 }
 
-/// The aggregates of the given messages, keyed by id. Three queries.
+/// The aggregates of the given messages, keyed by id. Two queries (three when some hold
+/// attachments).
 pub async fn load_by_ids(
     conn: &mut Conn,
     ids: &[MessageId],
@@ -111,8 +117,9 @@ pub async fn message(
 }
 
 /// One page of a chat's history, ascending by seq: one statement (messages, their reactions
-/// and the membership check), and a second only when that finds nothing, to tell an empty
-/// page from a chat the caller may not read.
+/// and the membership check), a second only when that finds nothing, to tell an empty page
+/// from a chat the caller may not read, and one for the attachments when some message of the
+/// page has any — at most three, whatever the page's size.
 pub async fn history(
     conn: &mut Conn,
     chat_id: ChatId,
@@ -132,17 +139,19 @@ pub async fn history(
     if !cursor.reads_forward() {
         rows.reverse();
     }
+    let mut attachments = super::attachments::of_messages(conn, &with_attachments(&rows)).await?;
     Ok(HistoryPage {
         messages: rows
             .into_iter()
-            .map(PageRow::into_aggregate)
+            .map(|row| row.into_aggregate(&mut attachments))
             .collect::<AppResult<_>>()?,
         has_more,
     })
 }
 
-/// One page of search results, newest first: one statement, and a second only when a search
-/// within one chat finds nothing, to tell "no match" from a chat the caller may not read.
+/// One page of search results, newest first: one statement, a second only when a search
+/// within one chat finds nothing, to tell "no match" from a chat the caller may not read, and
+/// one for the attachments when some result has any.
 pub async fn search(
     conn: &mut Conn,
     query: &SearchQuery,
@@ -155,9 +164,10 @@ pub async fn search(
     }
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let mut attachments = super::attachments::of_messages(conn, &with_attachments(&rows)).await?;
     let messages: Vec<Message> = rows
         .into_iter()
-        .map(PageRow::into_aggregate)
+        .map(|row| row.into_aggregate(&mut attachments))
         .collect::<AppResult<_>>()?;
     let snippets = messages
         .iter()

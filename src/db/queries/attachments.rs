@@ -181,25 +181,17 @@ pub async fn forget(conn: &mut Conn, ids: &[AttachmentId]) -> AppResult<usize> {
     .await?)
 }
 
-/// Which of `keys` some row knows, as its object or its thumbnail.
+/// Which of `keys` (originals' names) some row knows.
 pub async fn known_keys(conn: &mut Conn, keys: &[String]) -> AppResult<HashSet<String>> {
     if keys.is_empty() {
         return Ok(HashSet::new());
     }
-    let objects: Vec<String> = attachments::table
+    let known: Vec<String> = attachments::table
         .filter(attachments::storage_key.eq_any(keys))
         .select(attachments::storage_key)
         .load(conn)
         .await?;
-    let thumbnails: Vec<Option<String>> = attachments::table
-        .filter(attachments::thumbnail_key.eq_any(keys))
-        .select(attachments::thumbnail_key)
-        .load(conn)
-        .await?;
-    Ok(objects
-        .into_iter()
-        .chain(thumbnails.into_iter().flatten())
-        .collect())
+    Ok(known.into_iter().collect())
 }
 
 /// Bytes of every attachment in the store (removed ones until their bytes are gone).

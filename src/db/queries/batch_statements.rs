@@ -114,7 +114,7 @@ m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id,
            AS s(chat_id, pos, author_id, content, reply_to_id, client_id, search_terms) \
       JOIN r ON r.id = s.chat_id \
       RETURNING id, chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
-                created_at, edited_at, deleted), \
+                created_at, edited_at, deleted, attachment_count), \
 e AS (INSERT INTO chat_events (chat_id, seq, kind, message_id, created_at) \
       SELECT chat_id, seq, 'message.created', id, $3 FROM m), \
 a AS (INSERT INTO chat_authors (chat_id, user_id, message_count) \
@@ -128,9 +128,20 @@ p AS (UPDATE chat_members SET shows_presence = true \
 SELECT * FROM m";
 
 const LINK_ATTACHMENTS: &str = "\
-UPDATE attachments SET message_id = l.message_id, position = l.position \
-FROM unnest($1::int8[], $2::int8[], $3::int4[]) AS l(id, message_id, position) \
-WHERE attachments.id = l.id AND attachments.message_id IS NULL";
+WITH l AS (UPDATE attachments SET message_id = l.message_id, position = l.position \
+           FROM unnest($1::int8[], $2::int8[], $3::int4[]) AS l(id, message_id, position) \
+           WHERE attachments.id = l.id AND attachments.message_id IS NULL \
+           RETURNING attachments.message_id), \
+c AS (UPDATE messages SET attachment_count = n.count \
+      FROM (SELECT message_id, count(*) FROM l GROUP BY message_id) AS n(message_id, count) \
+      WHERE messages.id = n.message_id) \
+SELECT count(*) AS linked FROM l";
+
+#[derive(QueryableByName)]
+struct Linked {
+    #[diesel(sql_type = BigInt)]
+    linked: i64,
+}
 
 const INSERT_KEYS: &str = "\
 INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at, message_id) \
@@ -264,7 +275,7 @@ impl BatchStatements for PgConn {
         if links.is_empty() {
             return Ok(0);
         }
-        FixedText(
+        let linked: Linked = FixedText(
             diesel::sql_query(LINK_ATTACHMENTS)
                 .bind::<Array<BigInt>, _>(links.iter().map(|l| l.0).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(links.iter().map(|l| l.1).collect::<Vec<_>>())
@@ -272,8 +283,9 @@ impl BatchStatements for PgConn {
                     links.iter().map(|l| l.2).collect::<Vec<_>>(),
                 ),
         )
-        .execute(self)
-        .await
+        .get_result(self)
+        .await?;
+        Ok(usize::try_from(linked.linked).unwrap_or(0))
     }
 
     async fn insert_keys<'a>(
@@ -401,7 +413,7 @@ mod sqlite {
             self.spawn_blocking(move |conn| {
                 let mut linked = 0;
                 for (attachment_id, message_id, position) in links {
-                    linked += diesel::update(
+                    let given = diesel::update(
                         attachments::table
                             .find(attachment_id)
                             .filter(attachments::message_id.is_null()),
@@ -411,6 +423,12 @@ mod sqlite {
                         attachments::position.eq(position),
                     ))
                     .execute(conn)?;
+                    if given == 1 {
+                        diesel::update(messages::table.find(message_id))
+                            .set(messages::attachment_count.eq(messages::attachment_count + 1))
+                            .execute(conn)?;
+                    }
+                    linked += given;
                 }
                 Ok(linked)
             })

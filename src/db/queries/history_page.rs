@@ -3,10 +3,12 @@
 //! membership checked in the same statement. Each backend has its own text, because each
 //! spells a JSON aggregate its own way; both return the reactions as a JSON array of
 //! `[user_id, emoji, created_at]`, ordered by `created_at`, then `user_id`, then `emoji`, and
-//! the attachments as a JSON array of `[id, filename, content_type, size, sha256, width,
-//! height, created_at, uploader_id]` in the sender's order.
+//! each message's `attachment_count`: the attachments of the few messages that have some are
+//! read by a second statement, so that a page without any costs what it did before attachments
+//! existed (a subquery per row would be planned and run for every page).
 
-use parley_types::{AttachmentId, ChatId, Seq, UserId};
+use parley_types::{ChatId, MessageId, Seq, UserId};
+use std::collections::HashMap;
 use std::future::Future;
 
 use diesel::backend::Backend;
@@ -22,34 +24,22 @@ use crate::db::{PgConn, SqliteConn};
 use crate::domain::{Attachment, HistoryCursor, Reaction, Timestamp};
 use crate::error::{AppError, AppResult};
 
-/// A message row with its reactions and attachments as the JSON texts the statement
-/// aggregated.
+/// A message row with its reactions as the JSON text the statement aggregated.
 #[derive(QueryableByName)]
 pub struct PageRow {
     #[diesel(embed)]
     pub message: MessageRow,
     #[diesel(sql_type = Text)]
     pub reactions: String,
-    #[diesel(sql_type = Text)]
-    pub attachments: String,
 }
 
-/// One attachment as the statements aggregate it.
-type AttachmentTuple = (
-    AttachmentId,
-    String,
-    String,
-    i64,
-    String,
-    Option<i32>,
-    Option<i32>,
-    i64,
-    UserId,
-);
-
 impl PageRow {
-    /// The complete message; the reactions are parsed from the aggregate.
-    pub fn into_aggregate(self) -> AppResult<crate::domain::Message> {
+    /// The complete message: the reactions parsed from the aggregate, the attachments taken
+    /// from those read for the page (`attachments::of_messages`).
+    pub fn into_aggregate(
+        self,
+        attachments: &mut HashMap<MessageId, Vec<Attachment>>,
+    ) -> AppResult<crate::domain::Message> {
         let reactions: Vec<(UserId, String, i64)> = serde_json::from_str(&self.reactions)
             .map_err(|e| AppError::internal(format!("reactions aggregate: {e}")))?;
         let reactions = reactions
@@ -60,38 +50,17 @@ impl PageRow {
                 created_at: Timestamp(created_at),
             })
             .collect();
-        let attachments: Vec<AttachmentTuple> = serde_json::from_str(&self.attachments)
-            .map_err(|e| AppError::internal(format!("attachments aggregate: {e}")))?;
-        let attachments = attachments
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    filename,
-                    content_type,
-                    size,
-                    sha256,
-                    width,
-                    height,
-                    created_at,
-                    uploader_id,
-                )| {
-                    Attachment {
-                        id,
-                        filename,
-                        content_type,
-                        size,
-                        sha256,
-                        width,
-                        height,
-                        created_at: Timestamp(created_at),
-                        uploader_id,
-                    }
-                },
-            )
-            .collect();
+        let attachments = attachments.remove(&self.message.id).unwrap_or_default();
         Ok(self.message.into_aggregate(reactions, attachments))
     }
+}
+
+/// The ids of the messages of a page that were sent with attachments.
+pub fn with_attachments(rows: &[PageRow]) -> Vec<MessageId> {
+    rows.iter()
+        .filter(|r| r.message.attachment_count > 0)
+        .map(|r| r.message.id)
+        .collect()
 }
 
 pub trait HistoryPageStatement {
@@ -145,9 +114,9 @@ where
 }
 
 macro_rules! page_text {
-    ($reactions:expr, $attachments:expr, $chat:literal, $user:literal, $lower:literal, $upper:literal, $limit:literal, $order:literal) => {
+    ($reactions:expr, $chat:literal, $user:literal, $lower:literal, $upper:literal, $limit:literal, $order:literal) => {
         concat!(
-            message_columns!($reactions, $attachments),
+            message_columns!($reactions),
             " FROM messages m WHERE m.chat_id = ",
             $chat,
             " AND EXISTS (SELECT 1 FROM chat_members c WHERE c.chat_id = ",
@@ -185,67 +154,28 @@ macro_rules! sqlite_reactions {
     };
 }
 
-/// The readable attachments of message `m` as a JSON array, in the sender's order, in
-/// PostgreSQL's spelling (`'[]'` when there are none).
-macro_rules! pg_attachments {
-    () => {
-        "COALESCE((SELECT json_agg(json_build_array(a.id, a.filename, a.content_type, a.size, \
-         a.sha256, a.width, a.height, a.created_at, a.uploader_id) ORDER BY a.position) \
-         FROM attachments a WHERE a.message_id = m.id AND a.removed_at IS NULL)::text, '[]')"
-    };
-}
-
-/// The same in SQLite's spelling.
-macro_rules! sqlite_attachments {
-    () => {
-        "(SELECT json_group_array(json_array(a.id, a.filename, a.content_type, a.size, \
-         a.sha256, a.width, a.height, a.created_at, a.uploader_id) ORDER BY a.position) \
-         FROM attachments a WHERE a.message_id = m.id AND a.removed_at IS NULL)"
-    };
-}
-
-/// The columns of `MessageRow` from messages `m`, then the reactions and attachments
-/// aggregates.
+/// The columns of `MessageRow` from messages `m`, then the reactions aggregate and how many
+/// attachments the message was sent with.
 macro_rules! message_columns {
-    ($reactions:expr, $attachments:expr) => {
+    ($reactions:expr) => {
         concat!(
             "SELECT m.id, m.chat_id, m.seq, m.author_id, m.kind, m.content, m.reply_to_id, ",
-            "m.client_id, m.created_at, m.edited_at, m.deleted, ",
+            "m.client_id, m.created_at, m.edited_at, m.deleted, m.attachment_count, ",
             $reactions,
-            " AS reactions, ",
-            $attachments,
-            " AS attachments"
+            " AS reactions"
         )
     };
 }
 
 macro_rules! pg_page {
     ($order:literal) => {
-        page_text!(
-            pg_reactions!(),
-            pg_attachments!(),
-            "$1",
-            "$2",
-            "$3",
-            "$4",
-            "$5",
-            $order
-        )
+        page_text!(pg_reactions!(), "$1", "$2", "$3", "$4", "$5", $order)
     };
 }
 
 macro_rules! sqlite_page {
     ($order:literal) => {
-        page_text!(
-            sqlite_reactions!(),
-            sqlite_attachments!(),
-            "?1",
-            "?2",
-            "?3",
-            "?4",
-            "?5",
-            $order
-        )
+        page_text!(sqlite_reactions!(), "?1", "?2", "?3", "?4", "?5", $order)
     };
 }
 

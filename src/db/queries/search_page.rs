@@ -38,7 +38,7 @@ pub trait SearchPageStatement {
 }
 
 const PG_SEARCH: &str = concat!(
-    message_columns!(pg_reactions!(), pg_attachments!()),
+    message_columns!(pg_reactions!()),
     " FROM messages m",
     " WHERE m.search_vector @@ $1::tsquery",
     " AND NOT m.deleted",
@@ -50,7 +50,7 @@ const PG_SEARCH: &str = concat!(
 
 // FTS5 walks its matches in rowid order, so newest first costs no sort.
 const SQLITE_SEARCH: &str = concat!(
-    message_columns!(sqlite_reactions!(), sqlite_attachments!()),
+    message_columns!(sqlite_reactions!()),
     " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid",
     " WHERE messages_fts MATCH ?1",
     " AND NOT m.deleted",
