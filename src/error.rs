@@ -18,6 +18,10 @@ pub enum AppError {
     BadRequest { code: ErrorCode, detail: String },
     #[error("unauthorized")]
     Unauthorized,
+    /// The right password for an account an operator deactivated: `401`, as for any refused
+    /// login, with a code that tells the account's owner why.
+    #[error("account deactivated")]
+    AccountDeactivated,
     #[error("forbidden: {detail}")]
     Forbidden { code: ErrorCode, detail: String },
     #[error("not found: {0}")]
@@ -102,10 +106,7 @@ impl AppError {
     /// Logging in to a deactivated account: said only to whoever gave the right password;
     /// anyone else learns nothing from a 401.
     pub fn account_deactivated() -> Self {
-        AppError::Forbidden {
-            code: ErrorCode::AccountDeactivated,
-            detail: "This account has been deactivated by an operator.".into(),
-        }
+        AppError::AccountDeactivated
     }
 
     pub fn wrong_password() -> Self {

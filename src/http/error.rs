@@ -43,6 +43,10 @@ impl ApiError {
                 ErrorCode::Unauthorized,
                 "Missing, unknown, expired or revoked token.",
             ),
+            AppError::AccountDeactivated => (
+                ErrorCode::AccountDeactivated,
+                "This account has been deactivated by an operator.",
+            ),
             AppError::Forbidden { code, detail } => (*code, detail),
             AppError::NotFound(_) => (ErrorCode::NotFound, "No such resource."),
             AppError::Conflict { code, detail } => (*code, detail),
@@ -92,7 +96,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match &self.0 {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized | AppError::AccountDeactivated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
@@ -125,7 +129,7 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(self.status_code());
         match &self.0 {
-            AppError::Unauthorized => {
+            AppError::Unauthorized | AppError::AccountDeactivated => {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }

@@ -69,7 +69,7 @@ on_both_backends! {
             let token = match login.status {
                 200 => login.json["access_token"].as_str().map(str::to_owned),
                 _ => {
-                    login.expect_error(403, "account_deactivated");
+                    login.expect_error(401, "account_deactivated");
                     None
                 }
             };

@@ -59,7 +59,7 @@ async fn deactivation_round_trip(backend: Backend) {
         .expect_error(401, "unauthorized");
     api.login("alice", "correct horse")
         .await
-        .expect_error(403, "account_deactivated");
+        .expect_error(401, "account_deactivated");
     api.login("alice", "wrong horse")
         .await
         .expect_error(401, "unauthorized");
@@ -129,7 +129,7 @@ async fn parley_users_deactivates_through_the_running_server() {
         .api
         .login("alice", "correct horse")
         .await
-        .expect_error(403, "account_deactivated");
+        .expect_error(401, "account_deactivated");
     let listed = parley(&server, &["users", "list"]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("alice (id 1, deactivated since"));
     let missing = parley(&server, &["users", "deactivate", "nobody"]);
