@@ -36,6 +36,7 @@ fn message() -> Message {
             })
             .collect(),
         attachments: Vec::new(),
+        mentions: Vec::new(),
     }
 }
 

@@ -400,6 +400,20 @@ db_op!(LoadHistory -> HistoryPage, "load_history", |this, deps| {
     ).await)
 });
 
+/// The caller's mentions across their chats, newest first.
+pub struct LoadMentions {
+    pub user_id: UserId,
+    pub before: Option<MessageId>,
+    pub limit: i64,
+}
+
+db_op!(LoadMentions -> HistoryPage, "load_mentions", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::aggregates::mentions_page(
+        c, this.user_id, this.before, this.limit,
+    ).await)
+});
+
 pub struct SearchMessages {
     pub query: SearchQuery,
     pub scope: SearchScope,

@@ -156,6 +156,8 @@ pub struct MessageRow {
     pub deleted: bool,
     /// How many attachments it was sent with: whether to look for them.
     pub attachment_count: i16,
+    /// The members it mentions, a JSON array of ids, ascending.
+    pub mention_ids: String,
 }
 
 impl MessageRow {
@@ -179,6 +181,8 @@ impl MessageRow {
             deleted: self.deleted,
             reactions,
             attachments,
+            // Written by this server from a list of ids; anything else reads as no mentions.
+            mentions: serde_json::from_str(&self.mention_ids).unwrap_or_default(),
         }
     }
 }
@@ -197,6 +201,7 @@ pub struct NewMessageRow<'a> {
     pub deleted: bool,
     /// The message's words as search indexes them (`domain::search::index_terms`).
     pub search_terms: &'a str,
+    pub mention_ids: &'a str,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

@@ -72,6 +72,16 @@ diesel::table! {
         deleted -> Bool,
         search_terms -> Nullable<Text>,
         attachment_count -> SmallInt,
+        mention_ids -> Text,
+    }
+}
+
+diesel::table! {
+    message_mentions (user_id, message_id) {
+        user_id -> BigInt,
+        message_id -> BigInt,
+        chat_id -> BigInt,
+        seq -> BigInt,
     }
 }
 
@@ -148,4 +158,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_events,
     idempotency_keys,
     attachments,
+    message_mentions,
 );

@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod chat_list;
 pub mod commands;
 pub mod events;
+pub mod mentions;
 pub mod search;
 pub mod validate;
 

@@ -7,14 +7,17 @@ use parley_types::MessageId;
 
 use super::error::ApiResult;
 use super::error_docs::{
-    Always, Authenticated, Conflict, Forbidden, Invalid, JsonInput, NotFound, RateLimited,
+    Always, Authenticated, BadRequest, Conflict, Forbidden, Invalid, JsonInput, NotFound,
+    RateLimited,
 };
-use super::extractors::{path_id, AuthUser, IdempotencyHeader, JsonBody};
+use super::extractors::{
+    parse_query, path_id, query_number, AuthUser, IdempotencyHeader, JsonBody,
+};
 use super::{json, reply, AppState};
-use crate::actors::db_ops::{ChangeMessage, GetMessage, MessageChange, NewMessage};
+use crate::actors::db_ops::{ChangeMessage, GetMessage, LoadMentions, MessageChange, NewMessage};
 use crate::domain::commands::BatchedSend;
 use crate::domain::validate::{self, Violations};
-use crate::domain::Message;
+use crate::domain::{HistoryPage, Message};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -25,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .patch(edit_message)
                 .delete(delete_message),
         )
+        .service(super::endpoint("/mentions").get(list_mentions))
         .service(super::endpoint("/messages/{message_id}/reactions").post(add_reaction))
         .service(
             super::endpoint("/messages/{message_id}/reactions/{emoji}").delete(remove_reaction),
@@ -85,6 +89,47 @@ pub async fn send_message(
         })
         .await?;
     reply(answer)
+}
+
+#[derive(serde::Deserialize)]
+struct MentionsQuery {
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/mentions",
+    tag = "messages",
+    params(
+        ("before" = Option<i64>, Query, minimum = 1, description = "only messages with a smaller id (the last id of the previous page)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200),
+    ),
+    responses(
+        (status = 200, description = "Messages that mention the caller, in chats they are a member of now, newest first", body = HistoryPage),
+        Always,
+        Authenticated,
+        BadRequest
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_mentions(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: actix_web::HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let query: MentionsQuery = parse_query(req.query_string())?;
+    let before = query_number("before", query.before.as_deref(), 1, i64::MAX)?.map(MessageId);
+    let limit = query_number("limit", query.limit.as_deref(), 1, 200)?.unwrap_or(50);
+    let page = state
+        .actors
+        .ask(LoadMentions {
+            user_id: user.user_id,
+            before,
+            limit,
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &page))
 }
 
 #[utoipa::path(

@@ -42,6 +42,7 @@ use crate::error::ErrorCode;
         super::messages::delete_message,
         super::messages::add_reaction,
         super::messages::remove_reaction,
+        super::messages::list_mentions,
         super::attachments::upload,
         super::attachments::get_attachment,
         super::attachments::content,

@@ -29,6 +29,7 @@ mod hardening;
 mod idempotency;
 mod load_smoke;
 mod membership;
+mod mentions;
 mod messages;
 mod operations;
 mod operators;

@@ -391,6 +391,7 @@ async fn openapi_lists_every_route_of_the_contract() {
         "GET /api/v1/attachments/{attachment_id}",
         "GET /api/v1/attachments/{attachment_id}/content",
         "GET /api/v1/attachments/{attachment_id}/thumbnail",
+        "GET /api/v1/mentions",
     ];
     // Every GET route answers HEAD as well.
     let heads: Vec<String> = expected

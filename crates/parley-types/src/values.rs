@@ -96,6 +96,9 @@ pub struct ChatSummary {
     pub chat: Chat,
     pub last_message: Option<Message>,
     pub unread_count: i64,
+    /// Unread messages (as `unread_count` counts them) that mention the caller.
+    #[serde(default)]
+    pub unread_mention_count: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +154,9 @@ pub struct Message {
     /// In the order the sender gave them; `[]` when none (and on a deleted message).
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// The members the text mentions, ascending (`[]` when none, and on a deleted message).
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
 }
 
 /// An uploaded file. Its `content_type` is what its bytes are, whatever the uploader said.

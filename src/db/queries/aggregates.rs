@@ -11,7 +11,9 @@ use super::Conn;
 use crate::db::queries::history_page::with_attachments;
 use crate::db::queries::{HistoryPageStatement, SearchPageStatement, SearchScope};
 use crate::db::rows::{chat_from_rows, ChatRow, MemberRow, MemberSeen, MessageRow, ReactionRow};
-use crate::db::schema::{chat_authors, chat_members, chats, messages, reactions, users};
+use crate::db::schema::{
+    chat_authors, chat_members, chats, message_mentions, messages, reactions, users,
+};
 use crate::domain::chat_list::{ChatListCursor, ChatListPage, ChatListRange};
 use crate::domain::search::{SearchPage, SearchQuery, Snippet};
 use crate::domain::{Chat, ChatSummary, HistoryCursor, HistoryPage, Message, Reaction};
@@ -184,6 +186,24 @@ pub async fn search(
     })
 }
 
+/// The messages that mention `user_id`, in chats the user is a member of now, newest first:
+/// the page's ids from the mentions index, then their aggregates (at most four statements).
+pub async fn mentions_page(
+    conn: &mut Conn,
+    user_id: UserId,
+    before: Option<MessageId>,
+    limit: i64,
+) -> AppResult<HistoryPage> {
+    let mut ids = super::mentions::page(conn, user_id, before, limit + 1).await?;
+    let has_more = ids.len() as i64 > limit;
+    ids.truncate(usize::try_from(limit).unwrap_or(0));
+    let mut found = load_by_ids(conn, &ids).await?;
+    Ok(HistoryPage {
+        messages: ids.iter().filter_map(|id| found.remove(id)).collect(),
+        has_more,
+    })
+}
+
 /// The members of the chats, each with when its user was last seen online.
 pub async fn members(conn: &mut Conn, chat_ids: &[ChatId]) -> AppResult<Vec<MemberSeen>> {
     Ok(chat_members::table
@@ -248,6 +268,10 @@ pub async fn last_seqs(conn: &mut Conn, chat_ids: &[ChatId]) -> AppResult<Vec<(C
         .await?)
 }
 
+/// A chat of the caller's list: the chat, its live messages, the caller's own among them, the
+/// caller's read count, and the caller's unread mentions.
+type ListedChat = (ChatRow, i64, Option<i64>, i64, Option<i64>);
+
 /// The caller's chats (all, or one page) with their last message and unread count, most
 /// recent activity first. Four queries whatever the number of chats, and none of them reads
 /// more than a few rows of each chat however many messages it holds: the unread count is three
@@ -271,6 +295,14 @@ pub async fn list_for_user(
             chats::message_count,
             chat_authors::message_count.nullable(),
             chat_members::read_count,
+            // The caller's mentions past their marker: an index range per chat
+            // (`message_mentions_unread`), as many rows as there are such mentions.
+            message_mentions::table
+                .filter(message_mentions::user_id.eq(user_id))
+                .filter(message_mentions::chat_id.eq(chats::id))
+                .filter(message_mentions::seq.gt(chat_members::last_read_seq))
+                .count()
+                .single_value(),
         ))
         .into_boxed();
     let mut limit = None;
@@ -288,7 +320,7 @@ pub async fn list_for_user(
         mine = mine.limit(n + 1);
         limit = Some(usize::try_from(n).unwrap_or(0));
     }
-    let mut mine: Vec<(ChatRow, i64, Option<i64>, i64)> = mine.load(conn).await?;
+    let mut mine: Vec<ListedChat> = mine.load(conn).await?;
     let next = match limit {
         Some(n) if mine.len() > n => {
             mine.truncate(n);
@@ -331,13 +363,14 @@ pub async fn list_for_user(
 
     let chats = mine
         .into_iter()
-        .map(|(chat, live, own, read)| {
+        .map(|(chat, live, own, read, mentions)| {
             let id = chat.id;
             let members = members_by_chat.remove(&id).unwrap_or_default();
             Ok(ChatSummary {
                 chat: chat_from_rows(chat, members)?,
                 last_message: last_by_chat.remove(&id),
                 unread_count: live - own.unwrap_or(0) - read,
+                unread_mention_count: mentions.unwrap_or(0),
             })
         })
         .collect::<AppResult<_>>()?;

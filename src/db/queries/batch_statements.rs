@@ -10,7 +10,7 @@
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 
-use parley_types::{AttachmentId, ChatId, MessageId, UserId};
+use parley_types::{AttachmentId, ChatId, ChatKind, MessageId, Role, Seq, UserId};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
@@ -20,8 +20,9 @@ use diesel_async::RunQueryDsl;
 
 use super::fixed_text::FixedText;
 use crate::db::rows::{AttachmentRow, IdempotencyRow, MessageRow};
-use crate::db::schema::{attachments, chat_members, chats, messages};
+use crate::db::schema::{attachments, chat_members, chats, messages, users};
 use crate::db::PgConn;
+use crate::domain::mentions::MentionableMember;
 use crate::domain::search::index_terms;
 
 /// A message of a batch that passed its checks; `pos` is its place (from 1) among the batch's
@@ -33,6 +34,8 @@ pub struct PendingMessage<'a> {
     pub content: &'a str,
     pub reply_to_id: Option<MessageId>,
     pub client_id: Option<&'a str>,
+    /// The members it mentions, as the JSON array the row keeps.
+    pub mention_ids: String,
 }
 
 /// What a batch's checks read, under the chats' locks.
@@ -47,6 +50,31 @@ pub struct BatchChecks {
     /// The attachments the batch's sends name, locked until the transaction ends so that
     /// no other send can take one meanwhile.
     pub attachments: HashMap<AttachmentId, AttachmentRow>,
+    /// The members (with their usernames and roles) of the chats where a send may mention
+    /// someone, and each such chat's kind.
+    pub mentionable: HashMap<ChatId, (ChatKind, Vec<MentionableMember>)>,
+}
+
+/// `(chat_id, kind, user_id, username, role)` of each member of the given chats.
+type MemberNameRow = (ChatId, String, UserId, String, String);
+
+fn mentionable(rows: Vec<MemberNameRow>) -> HashMap<ChatId, (ChatKind, Vec<MentionableMember>)> {
+    let mut by_chat: HashMap<ChatId, (ChatKind, Vec<MentionableMember>)> = HashMap::new();
+    for (chat_id, kind, user_id, username, role) in rows {
+        let (Some(kind), Some(role)) = (ChatKind::parse(&kind), Role::parse(&role)) else {
+            continue;
+        };
+        by_chat
+            .entry(chat_id)
+            .or_insert_with(|| (kind, Vec::new()))
+            .1
+            .push(MentionableMember {
+                user_id,
+                username,
+                role,
+            });
+    }
+    by_chat
 }
 
 pub trait BatchStatements {
@@ -67,7 +95,14 @@ pub trait BatchStatements {
         authors: &'a [UserId],
         reply_ids: &'a [MessageId],
         attachment_ids: &'a [AttachmentId],
+        mention_chats: &'a [ChatId],
     ) -> impl Future<Output = QueryResult<BatchChecks>> + Send + 'a;
+
+    /// Stores who each message mentions: `(message, user, chat, seq)`.
+    fn store_mentions<'a>(
+        &'a mut self,
+        rows: &'a [(MessageId, UserId, ChatId, Seq)],
+    ) -> impl Future<Output = QueryResult<usize>> + Send + 'a;
 
     /// Gives each `(attachment, message, position)` to its message, if no message holds it
     /// yet; returns how many were given.
@@ -106,15 +141,16 @@ r AS (UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $3
       FROM want WHERE chats.id = want.id \
       RETURNING chats.id, chats.last_seq - want.n AS base), \
 m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
-                            created_at, deleted, search_terms) \
+                            created_at, deleted, search_terms, mention_ids) \
       SELECT s.chat_id, r.base + s.pos, s.author_id, 'text', s.content, s.reply_to_id, \
-             s.client_id, $3, false, s.search_terms \
+             s.client_id, $3, false, s.search_terms, s.mention_ids \
       FROM unnest($4::int8[], $5::int8[], $6::int8[], $7::text[], $8::int8[], $9::text[], \
-                  $10::text[]) \
-           AS s(chat_id, pos, author_id, content, reply_to_id, client_id, search_terms) \
+                  $10::text[], $11::text[]) \
+           AS s(chat_id, pos, author_id, content, reply_to_id, client_id, search_terms, \
+                mention_ids) \
       JOIN r ON r.id = s.chat_id \
       RETURNING id, chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
-                created_at, edited_at, deleted, attachment_count), \
+                created_at, edited_at, deleted, attachment_count, mention_ids), \
 e AS (INSERT INTO chat_events (chat_id, seq, kind, message_id, created_at) \
       SELECT chat_id, seq, 'message.created', id, $3 FROM m), \
 a AS (INSERT INTO chat_authors (chat_id, user_id, message_count) \
@@ -142,6 +178,10 @@ struct Linked {
     #[diesel(sql_type = BigInt)]
     linked: i64,
 }
+
+const STORE_MENTIONS: &str = "\
+INSERT INTO message_mentions (user_id, message_id, chat_id, seq) \
+SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[])";
 
 const INSERT_KEYS: &str = "\
 INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at, message_id) \
@@ -178,6 +218,7 @@ impl BatchStatements for PgConn {
         authors: &'a [UserId],
         reply_ids: &'a [MessageId],
         attachment_ids: &'a [AttachmentId],
+        mention_chats: &'a [ChatId],
     ) -> QueryResult<BatchChecks> {
         // Independent reads, sent together (pipelined on the one connection).
         let conn: &PgConn = self;
@@ -222,13 +263,33 @@ impl BatchStatements for PgConn {
                 .load::<AttachmentRow>(&mut &*conn)
                 .await
         };
-        let (stored_keys, memberships, replies, attached) =
-            futures_util::future::try_join4(stored, memberships, replies, attached).await?;
+        let members = async {
+            if mention_chats.is_empty() {
+                return Ok(Vec::new());
+            }
+            chat_members::table
+                .inner_join(users::table)
+                .inner_join(chats::table)
+                .filter(chat_members::chat_id.eq_any(mention_chats))
+                .select((
+                    chat_members::chat_id,
+                    chats::kind,
+                    chat_members::user_id,
+                    users::username,
+                    chat_members::role,
+                ))
+                .load::<MemberNameRow>(&mut &*conn)
+                .await
+        };
+        let (stored_keys, memberships, replies, attached, members) =
+            futures_util::future::try_join5(stored, memberships, replies, attached, members)
+                .await?;
         Ok(BatchChecks {
             stored_keys,
             memberships: memberships.into_iter().collect(),
             reply_chats: replies.into_iter().collect(),
             attachments: attached.into_iter().map(|a| (a.id, a)).collect(),
+            mentionable: mentionable(members),
         })
     }
 
@@ -262,9 +323,33 @@ impl BatchStatements for PgConn {
                         .iter()
                         .map(|p| index_terms(p.content))
                         .collect::<Vec<_>>(),
+                )
+                .bind::<Array<Text>, _>(
+                    pending
+                        .iter()
+                        .map(|p| p.mention_ids.as_str())
+                        .collect::<Vec<_>>(),
                 ),
         )
         .load::<MessageRow>(self)
+        .await
+    }
+
+    async fn store_mentions<'a>(
+        &'a mut self,
+        rows: &'a [(MessageId, UserId, ChatId, Seq)],
+    ) -> QueryResult<usize> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        FixedText(
+            diesel::sql_query(STORE_MENTIONS)
+                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.1).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.0).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.2).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.3).collect::<Vec<_>>()),
+        )
+        .execute(self)
         .await
     }
 
@@ -327,7 +412,8 @@ mod sqlite {
     use super::{BatchChecks, BatchStatements, PendingMessage};
     use crate::db::rows::{AttachmentRow, EventRow, IdempotencyRow, MessageRow, NewMessageRow};
     use crate::db::schema::{
-        attachments, chat_authors, chat_events, chat_members, chats, idempotency_keys, messages,
+        attachments, chat_authors, chat_events, chat_members, chats, idempotency_keys,
+        message_mentions, messages, users,
     };
     use crate::db::SqliteConn;
     use parley_types::{AttachmentId, ChatId, MessageId, MessageKind, Seq, UserId};
@@ -355,13 +441,15 @@ mod sqlite {
             authors: &'a [UserId],
             reply_ids: &'a [MessageId],
             attachment_ids: &'a [AttachmentId],
+            mention_chats: &'a [ChatId],
         ) -> QueryResult<BatchChecks> {
-            let (keys, chat_ids, authors, reply_ids, attachment_ids) = (
+            let (keys, chat_ids, authors, reply_ids, attachment_ids, mention_chats) = (
                 keys.to_vec(),
                 chat_ids.to_vec(),
                 authors.to_vec(),
                 reply_ids.to_vec(),
                 attachment_ids.to_vec(),
+                mention_chats.to_vec(),
             );
             self.spawn_blocking(move |conn| {
                 let mut checks = BatchChecks::default();
@@ -400,7 +488,44 @@ mod sqlite {
                         .map(|a| (a.id, a))
                         .collect();
                 }
+                if !mention_chats.is_empty() {
+                    let rows = chat_members::table
+                        .inner_join(users::table)
+                        .inner_join(chats::table)
+                        .filter(chat_members::chat_id.eq_any(&mention_chats))
+                        .select((
+                            chat_members::chat_id,
+                            chats::kind,
+                            chat_members::user_id,
+                            users::username,
+                            chat_members::role,
+                        ))
+                        .load::<super::MemberNameRow>(conn)?;
+                    checks.mentionable = super::mentionable(rows);
+                }
                 Ok(checks)
+            })
+            .await
+        }
+
+        async fn store_mentions<'a>(
+            &'a mut self,
+            rows: &'a [(MessageId, UserId, ChatId, Seq)],
+        ) -> QueryResult<usize> {
+            let rows = rows.to_vec();
+            self.spawn_blocking(move |conn| {
+                let mut stored = 0;
+                for (message_id, user_id, chat_id, seq) in rows {
+                    stored += diesel::insert_into(message_mentions::table)
+                        .values((
+                            message_mentions::user_id.eq(user_id),
+                            message_mentions::message_id.eq(message_id),
+                            message_mentions::chat_id.eq(chat_id),
+                            message_mentions::seq.eq(seq),
+                        ))
+                        .execute(conn)?;
+                }
+                Ok(stored)
             })
             .await
         }
@@ -473,6 +598,7 @@ mod sqlite {
                             created_at: now,
                             deleted: false,
                             search_terms: &crate::domain::search::index_terms(&p.content),
+                            mention_ids: &p.mention_ids,
                         })
                         .returning(MessageRow::as_returning())
                         .get_result(conn)?;
@@ -546,6 +672,7 @@ mod sqlite {
         content: String,
         reply_to_id: Option<MessageId>,
         client_id: Option<String>,
+        mention_ids: String,
     }
 
     impl From<&PendingMessage<'_>> for OwnedPending {
@@ -557,6 +684,7 @@ mod sqlite {
                 content: p.content.to_owned(),
                 reply_to_id: p.reply_to_id,
                 client_id: p.client_id.map(str::to_owned),
+                mention_ids: p.mention_ids.clone(),
             }
         }
     }

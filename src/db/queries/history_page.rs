@@ -160,7 +160,7 @@ macro_rules! message_columns {
     ($reactions:expr) => {
         concat!(
             "SELECT m.id, m.chat_id, m.seq, m.author_id, m.kind, m.content, m.reply_to_id, ",
-            "m.client_id, m.created_at, m.edited_at, m.deleted, m.attachment_count, ",
+            "m.client_id, m.created_at, m.edited_at, m.deleted, m.attachment_count, m.mention_ids, ",
             $reactions,
             " AS reactions"
         )

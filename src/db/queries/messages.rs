@@ -14,6 +14,7 @@ use crate::db::queries::{
 use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, ReactionRow};
 use crate::db::schema::{messages, reactions};
 use crate::domain::events::EventKind;
+use crate::domain::mentions;
 use crate::domain::search::index_terms;
 use crate::domain::{ChatEvent, EventPayload, Message, ReactionChange, Role, Timestamp};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -68,11 +69,15 @@ pub async fn edit(
     if row.deleted {
         return Err(message_deleted());
     }
+    // Mentions are resolved again: the text, and the members, may have changed.
+    let mentioned = super::mentions::resolve(conn, row.chat_id, user_id, content).await?;
+    let mention_ids = super::mentions::replace(conn, &row, &mentioned).await?;
     let row: MessageRow = diesel::update(messages::table.find(message_id))
         .set((
             messages::content.eq(content),
             messages::search_terms.eq(index_terms(content)),
             messages::edited_at.eq(Timestamp::now().millis()),
+            messages::mention_ids.eq(mention_ids),
         ))
         .returning(MessageRow::as_returning())
         .get_result(conn)
@@ -117,11 +122,14 @@ pub async fn delete(
         .await?;
     // Unreadable from this commit on; the sweeper removes the bytes.
     super::attachments::remove_of_message(conn, message_id, Timestamp::now().millis()).await?;
+    // No longer counted, nor on anyone's mentions page.
+    super::mentions::forget(conn, message_id).await?;
     let row: MessageRow = diesel::update(messages::table.find(message_id))
         .set((
             messages::content.eq(""),
             messages::search_terms.eq(""),
             messages::deleted.eq(true),
+            messages::mention_ids.eq("[]"),
         ))
         .returning(MessageRow::as_returning())
         .get_result(conn)
@@ -295,8 +303,23 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .collect::<std::collections::BTreeSet<AttachmentId>>()
         .into_iter()
         .collect();
+    // The chats where a send's text has an `@` word: their members are read with the checks.
+    let mention_chats: Vec<ChatId> = open
+        .iter()
+        .filter(|send| !mentions::requested(&send.message.content).is_empty())
+        .map(|send| send.message.chat_id)
+        .collect::<std::collections::BTreeSet<ChatId>>()
+        .into_iter()
+        .collect();
     let checks = c
-        .batch_checks(&keys, &locked, &authors, &reply_ids, &attachment_ids)
+        .batch_checks(
+            &keys,
+            &locked,
+            &authors,
+            &reply_ids,
+            &attachment_ids,
+            &mention_chats,
+        )
         .await?;
     // Attachments given to a send of this batch already: a later send cannot take them.
     let mut taken: HashSet<AttachmentId> = HashSet::new();
@@ -367,6 +390,15 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             };
             pos += 1;
             let m = &send.message;
+            let mentioned = match checks.mentionable.get(&chat_id) {
+                Some((kind, members)) => mentions::resolve(
+                    &mentions::requested(&m.content),
+                    *kind,
+                    m.author_id,
+                    members,
+                ),
+                None => Vec::new(),
+            };
             pending.push((
                 i,
                 PendingMessage {
@@ -376,6 +408,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
                     content: &m.content,
                     reply_to_id: m.reply_to_id,
                     client_id: m.client_id.as_deref(),
+                    mention_ids: serde_json::to_string(&mentioned)?,
                 },
             ));
         }
@@ -398,6 +431,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     }
     let mut records = Vec::new();
     let mut links: Vec<(AttachmentId, MessageId, i32)> = Vec::new();
+    let mut mention_rows: Vec<(MessageId, UserId, ChatId, Seq)> = Vec::new();
     let mut messages = Vec::with_capacity(order.len());
     for (&i, pending) in order.iter().zip(&rows) {
         let Some((send, _)) = slots.get(i) else {
@@ -418,6 +452,12 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             attachments.push(attachment.to_domain());
         }
         let message = row.into_aggregate(Vec::new(), attachments);
+        mention_rows.extend(
+            message
+                .mentions
+                .iter()
+                .map(|&user_id| (message.id, user_id, message.chat_id, message.seq)),
+        );
         if let Some(key) = &send.key {
             records.push(IdempotencyRow {
                 user_id: send.message.author_id,
@@ -431,6 +471,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         }
         messages.push((i, message));
     }
+    c.store_mentions(&mention_rows).await?;
     // The attachments were locked and checked above, so each is still free.
     if c.link_attachments(&links).await? != links.len() {
         return Err(AppError::internal(

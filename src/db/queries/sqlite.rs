@@ -15,6 +15,8 @@ pub mod events;
 pub mod guards;
 #[path = "idempotency.rs"]
 pub mod idempotency;
+#[path = "mentions.rs"]
+pub mod mentions;
 #[path = "messages.rs"]
 pub mod messages;
 #[path = "unread.rs"]

@@ -1,0 +1,114 @@
+//! Mentions kept beside their messages: re-resolved when a message is edited, forgotten when
+//! it is deleted, and paged for the member they mention.
+
+use parley_types::{ChatId, ChatKind, MessageId, Role, UserId};
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::Conn;
+use crate::db::rows::MessageRow;
+use crate::db::schema::{chat_members, chats, message_mentions, users};
+use crate::domain::mentions::{self, MentionableMember};
+use crate::error::{AppError, AppResult};
+
+/// The members a text by `author` in `chat_id` mentions, ascending (one query, and none when
+/// the text has no `@` word).
+pub async fn resolve(
+    conn: &mut Conn,
+    chat_id: ChatId,
+    author: UserId,
+    text: &str,
+) -> AppResult<Vec<UserId>> {
+    let request = mentions::requested(text);
+    if request.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, UserId, String, String)> = chat_members::table
+        .inner_join(users::table)
+        .inner_join(chats::table)
+        .filter(chat_members::chat_id.eq(chat_id))
+        .select((
+            chats::kind,
+            chat_members::user_id,
+            users::username,
+            chat_members::role,
+        ))
+        .load(conn)
+        .await?;
+    let mut kind = ChatKind::Group;
+    let mut members = Vec::with_capacity(rows.len());
+    for (chat_kind, user_id, username, role) in rows {
+        kind = ChatKind::parse(&chat_kind)
+            .ok_or_else(|| AppError::internal(format!("unknown chat kind {chat_kind:?}")))?;
+        let role = Role::parse(&role)
+            .ok_or_else(|| AppError::internal(format!("unknown role {role:?}")))?;
+        members.push(MentionableMember {
+            user_id,
+            username,
+            role,
+        });
+    }
+    Ok(mentions::resolve(&request, kind, author, &members))
+}
+
+/// Makes `mentioned` the message's mentions, on the row and as rows per member.
+pub async fn replace(
+    conn: &mut Conn,
+    message: &MessageRow,
+    mentioned: &[UserId],
+) -> AppResult<String> {
+    let ids = serde_json::to_string(mentioned)?;
+    forget(conn, message.id).await?;
+    let rows: Vec<_> = mentioned
+        .iter()
+        .map(|&user_id| {
+            (
+                message_mentions::user_id.eq(user_id),
+                message_mentions::message_id.eq(message.id),
+                message_mentions::chat_id.eq(message.chat_id),
+                message_mentions::seq.eq(message.seq),
+            )
+        })
+        .collect();
+    for row in rows {
+        diesel::insert_into(message_mentions::table)
+            .values(row)
+            .execute(conn)
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// The message mentions no one any more (it was deleted, or is about to be re-resolved).
+pub async fn forget(conn: &mut Conn, message_id: MessageId) -> AppResult<()> {
+    diesel::delete(message_mentions::table.filter(message_mentions::message_id.eq(message_id)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Up to `limit` ids of messages mentioning `user_id` in chats the user is a member of now,
+/// older than `before`, newest first.
+pub async fn page(
+    conn: &mut Conn,
+    user_id: UserId,
+    before: Option<MessageId>,
+    limit: i64,
+) -> AppResult<Vec<MessageId>> {
+    let mut query = message_mentions::table
+        .inner_join(
+            chat_members::table.on(chat_members::chat_id
+                .eq(message_mentions::chat_id)
+                .and(chat_members::user_id.eq(message_mentions::user_id))),
+        )
+        .filter(message_mentions::user_id.eq(user_id))
+        .order(message_mentions::message_id.desc())
+        .limit(limit)
+        .select(message_mentions::message_id)
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(message_mentions::message_id.lt(before));
+    }
+    Ok(query.load(conn).await?)
+}
