@@ -67,6 +67,9 @@ pub struct SendArgs {
     /// Characters per message.
     #[arg(long, default_value_t = 64)]
     pub size: usize,
+    /// Members each message mentions (`@name` of the next senders), at the start of its text.
+    #[arg(long, default_value_t = 0)]
+    pub mentions: usize,
     /// Also report throughput and latency per stretch of this many seconds (0: only the
     /// whole run).
     #[arg(long, default_value_t = 0)]
@@ -92,13 +95,12 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     let started = Instant::now();
     let meter = crate::cpu::Meter::start(common.server_pid);
     let lanes = users.iter().enumerate().map(|(lane, user)| {
-        let (api, issued, bar, chats, content) = (
-            api.clone(),
-            issued.clone(),
-            bar.clone(),
-            chats.clone(),
-            content.clone(),
-        );
+        // The next `--mentions` senders, by name, before the filler.
+        let names: String = (1..=args.mentions.min(users.len().saturating_sub(1)))
+            .map(|k| format!("@load{run}u{} ", (lane + k) % users.len()))
+            .collect();
+        let content = format!("{names}{content}");
+        let (api, issued, bar, chats) = (api.clone(), issued.clone(), bar.clone(), chats.clone());
         async move {
             let mut tally = Tally::default();
             let mut completions = Vec::new();
@@ -134,6 +136,7 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     let mut report = Report::new("send");
     report.cpu(cpu);
     report.param("clients", args.clients);
+    report.param("mentions per message", args.mentions);
     report.param("chats", args.chats);
     report.param("message size", args.size);
     let mut tally = Tally::default();

@@ -20,7 +20,7 @@ use diesel_async::RunQueryDsl;
 
 use super::fixed_text::FixedText;
 use crate::db::rows::{AttachmentRow, IdempotencyRow, MessageRow};
-use crate::db::schema::{attachments, chat_members, chats, messages, users};
+use crate::db::schema::{attachments, chat_members, chats, messages};
 use crate::db::PgConn;
 use crate::domain::mentions::MentionableMember;
 use crate::domain::search::index_terms;
@@ -55,8 +55,49 @@ pub struct BatchChecks {
     pub mentionable: HashMap<ChatId, (ChatKind, Vec<MentionableMember>)>,
 }
 
-/// `(chat_id, kind, user_id, username, role)` of each member of the given chats.
+/// Which members a batch's mentions need: each `(chat, username)` a text names, and every
+/// member of the chats where someone wrote `@all`.
+#[derive(Clone, Debug, Default)]
+pub struct MentionLookups {
+    pub named: Vec<(ChatId, String)>,
+    pub all_of: Vec<ChatId>,
+}
+
+impl MentionLookups {
+    pub fn is_empty(&self) -> bool {
+        self.named.is_empty() && self.all_of.is_empty()
+    }
+}
+
+/// `(chat_id, kind, user_id, username, role)` of a member.
 type MemberNameRow = (ChatId, String, UserId, String, String);
+
+#[derive(QueryableByName)]
+struct MemberName {
+    #[diesel(sql_type = BigInt)]
+    chat_id: ChatId,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    user_id: UserId,
+    #[diesel(sql_type = Text)]
+    username: String,
+    #[diesel(sql_type = Text)]
+    role: String,
+}
+
+/// The members a batch's texts name (one index lookup per name), and all the members of the
+/// chats where `@all` was written.
+const MENTIONED_MEMBERS: &str = "\
+SELECT cm.chat_id, c.kind, cm.user_id, u.username, cm.role \
+FROM unnest($1::int8[], $2::text[]) AS w(chat_id, username) \
+JOIN users u ON u.username = w.username \
+JOIN chat_members cm ON cm.chat_id = w.chat_id AND cm.user_id = u.id \
+JOIN chats c ON c.id = cm.chat_id \
+UNION ALL \
+SELECT cm.chat_id, c.kind, cm.user_id, u.username, cm.role \
+FROM chat_members cm JOIN users u ON u.id = cm.user_id JOIN chats c ON c.id = cm.chat_id \
+WHERE cm.chat_id = ANY($3::int8[])";
 
 fn mentionable(rows: Vec<MemberNameRow>) -> HashMap<ChatId, (ChatKind, Vec<MentionableMember>)> {
     let mut by_chat: HashMap<ChatId, (ChatKind, Vec<MentionableMember>)> = HashMap::new();
@@ -95,7 +136,7 @@ pub trait BatchStatements {
         authors: &'a [UserId],
         reply_ids: &'a [MessageId],
         attachment_ids: &'a [AttachmentId],
-        mention_chats: &'a [ChatId],
+        mentions: &'a MentionLookups,
     ) -> impl Future<Output = QueryResult<BatchChecks>> + Send + 'a;
 
     /// Stores who each message mentions: `(message, user, chat, seq)`.
@@ -218,7 +259,7 @@ impl BatchStatements for PgConn {
         authors: &'a [UserId],
         reply_ids: &'a [MessageId],
         attachment_ids: &'a [AttachmentId],
-        mention_chats: &'a [ChatId],
+        mentions: &'a MentionLookups,
     ) -> QueryResult<BatchChecks> {
         // Independent reads, sent together (pipelined on the one connection).
         let conn: &PgConn = self;
@@ -264,22 +305,26 @@ impl BatchStatements for PgConn {
                 .await
         };
         let members = async {
-            if mention_chats.is_empty() {
+            if mentions.is_empty() {
                 return Ok(Vec::new());
             }
-            chat_members::table
-                .inner_join(users::table)
-                .inner_join(chats::table)
-                .filter(chat_members::chat_id.eq_any(mention_chats))
-                .select((
-                    chat_members::chat_id,
-                    chats::kind,
-                    chat_members::user_id,
-                    users::username,
-                    chat_members::role,
-                ))
-                .load::<MemberNameRow>(&mut &*conn)
-                .await
+            let (chats, names): (Vec<ChatId>, Vec<&str>) = mentions
+                .named
+                .iter()
+                .map(|(chat, name)| (*chat, name.as_str()))
+                .unzip();
+            let rows: Vec<MemberName> = FixedText(
+                diesel::sql_query(MENTIONED_MEMBERS)
+                    .bind::<Array<BigInt>, _>(&chats)
+                    .bind::<Array<Text>, _>(&names)
+                    .bind::<Array<BigInt>, _>(&mentions.all_of),
+            )
+            .load(&mut &*conn)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|m| (m.chat_id, m.kind, m.user_id, m.username, m.role))
+                .collect::<Vec<MemberNameRow>>())
         };
         let (stored_keys, memberships, replies, attached, members) =
             futures_util::future::try_join5(stored, memberships, replies, attached, members)
@@ -441,15 +486,15 @@ mod sqlite {
             authors: &'a [UserId],
             reply_ids: &'a [MessageId],
             attachment_ids: &'a [AttachmentId],
-            mention_chats: &'a [ChatId],
+            mentions: &'a super::MentionLookups,
         ) -> QueryResult<BatchChecks> {
-            let (keys, chat_ids, authors, reply_ids, attachment_ids, mention_chats) = (
+            let (keys, chat_ids, authors, reply_ids, attachment_ids, mentions) = (
                 keys.to_vec(),
                 chat_ids.to_vec(),
                 authors.to_vec(),
                 reply_ids.to_vec(),
                 attachment_ids.to_vec(),
-                mention_chats.to_vec(),
+                mentions.clone(),
             );
             self.spawn_blocking(move |conn| {
                 let mut checks = BatchChecks::default();
@@ -488,19 +533,42 @@ mod sqlite {
                         .map(|a| (a.id, a))
                         .collect();
                 }
-                if !mention_chats.is_empty() {
-                    let rows = chat_members::table
-                        .inner_join(users::table)
-                        .inner_join(chats::table)
-                        .filter(chat_members::chat_id.eq_any(&mention_chats))
-                        .select((
-                            chat_members::chat_id,
-                            chats::kind,
-                            chat_members::user_id,
-                            users::username,
-                            chat_members::role,
-                        ))
-                        .load::<super::MemberNameRow>(conn)?;
+                if !mentions.is_empty() {
+                    let mut rows: Vec<super::MemberNameRow> = Vec::new();
+                    // One index lookup per name, in-process.
+                    for (chat_id, username) in &mentions.named {
+                        rows.extend(
+                            chat_members::table
+                                .inner_join(users::table)
+                                .inner_join(chats::table)
+                                .filter(chat_members::chat_id.eq(chat_id))
+                                .filter(users::username.eq(username))
+                                .select((
+                                    chat_members::chat_id,
+                                    chats::kind,
+                                    chat_members::user_id,
+                                    users::username,
+                                    chat_members::role,
+                                ))
+                                .load::<super::MemberNameRow>(conn)?,
+                        );
+                    }
+                    if !mentions.all_of.is_empty() {
+                        rows.extend(
+                            chat_members::table
+                                .inner_join(users::table)
+                                .inner_join(chats::table)
+                                .filter(chat_members::chat_id.eq_any(&mentions.all_of))
+                                .select((
+                                    chat_members::chat_id,
+                                    chats::kind,
+                                    chat_members::user_id,
+                                    users::username,
+                                    chat_members::role,
+                                ))
+                                .load::<super::MemberNameRow>(conn)?,
+                        );
+                    }
                     checks.mentionable = super::mentionable(rows);
                 }
                 Ok(checks)

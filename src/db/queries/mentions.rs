@@ -59,7 +59,7 @@ pub async fn replace(
     mentioned: &[UserId],
 ) -> AppResult<String> {
     let ids = serde_json::to_string(mentioned)?;
-    forget(conn, message.id).await?;
+    forget(conn, message).await?;
     let rows: Vec<_> = mentioned
         .iter()
         .map(|&user_id| {
@@ -80,11 +80,20 @@ pub async fn replace(
     Ok(ids)
 }
 
-/// The message mentions no one any more (it was deleted, or is about to be re-resolved).
-pub async fn forget(conn: &mut Conn, message_id: MessageId) -> AppResult<()> {
-    diesel::delete(message_mentions::table.filter(message_mentions::message_id.eq(message_id)))
-        .execute(conn)
-        .await?;
+/// The message mentions no one any more (it was deleted, or is about to be re-resolved): its
+/// rows, found by the members its `mention_ids` names (primary-key lookups).
+pub async fn forget(conn: &mut Conn, message: &MessageRow) -> AppResult<()> {
+    let mentioned: Vec<UserId> = serde_json::from_str(&message.mention_ids).unwrap_or_default();
+    if mentioned.is_empty() {
+        return Ok(());
+    }
+    diesel::delete(
+        message_mentions::table
+            .filter(message_mentions::user_id.eq_any(&mentioned))
+            .filter(message_mentions::message_id.eq(message.id)),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

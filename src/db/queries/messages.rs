@@ -123,7 +123,7 @@ pub async fn delete(
     // Unreadable from this commit on; the sweeper removes the bytes.
     super::attachments::remove_of_message(conn, message_id, Timestamp::now().millis()).await?;
     // No longer counted, nor on anyone's mentions page.
-    super::mentions::forget(conn, message_id).await?;
+    super::mentions::forget(conn, &row).await?;
     let row: MessageRow = diesel::update(messages::table.find(message_id))
         .set((
             messages::content.eq(""),
@@ -256,7 +256,7 @@ pub async fn send_batch(conn: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec
 }
 
 async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<BatchOutcome>> {
-    use crate::db::queries::batch_statements::PendingMessage;
+    use crate::db::queries::batch_statements::{MentionLookups, PendingMessage};
     use std::collections::{BTreeMap, HashSet};
 
     // Each send with its outcome, once decided.
@@ -303,14 +303,23 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .collect::<std::collections::BTreeSet<AttachmentId>>()
         .into_iter()
         .collect();
-    // The chats where a send's text has an `@` word: their members are read with the checks.
-    let mention_chats: Vec<ChatId> = open
-        .iter()
-        .filter(|send| !mentions::requested(&send.message.content).is_empty())
-        .map(|send| send.message.chat_id)
-        .collect::<std::collections::BTreeSet<ChatId>>()
-        .into_iter()
-        .collect();
+    // The members the sends' `@` words may name: read with the checks, name by name (every
+    // member only where someone wrote `@all`).
+    let mut lookups = MentionLookups::default();
+    for send in &open {
+        let request = mentions::requested(&send.message.content);
+        let chat_id = send.message.chat_id;
+        lookups
+            .named
+            .extend(request.names.into_iter().map(|name| (chat_id, name)));
+        if request.all {
+            lookups.all_of.push(chat_id);
+        }
+    }
+    lookups.named.sort_unstable();
+    lookups.named.dedup();
+    lookups.all_of.sort_unstable();
+    lookups.all_of.dedup();
     let checks = c
         .batch_checks(
             &keys,
@@ -318,7 +327,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             &authors,
             &reply_ids,
             &attachment_ids,
-            &mention_chats,
+            &lookups,
         )
         .await?;
     // Attachments given to a send of this batch already: a later send cannot take them.
