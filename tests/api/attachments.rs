@@ -522,7 +522,11 @@ on_both_backends! {
             (server.sql_numbers("SELECT COUNT(*) AS n FROM attachments") == [0]).then_some(())
         })
         .await;
-        assert!(server.metric("attachments_swept_total") >= 1.0);
+        // Counted once the sweep has heard its rows are gone (just after the commit).
+        wait_for("the sweep to be counted", Duration::from_secs(10), || async {
+            (server.metric("attachments_swept_total") >= 1.0).then_some(())
+        })
+        .await;
     }
 
     /// Uploads no message took in time, and objects no row knows, are swept.
