@@ -389,3 +389,30 @@ impl NewAttachmentRow {
         }
     }
 }
+
+/// `(chat_id, chat kind, user_id, username, role)` of a member, as mentions are resolved from.
+pub type MemberNameRow = (ChatId, String, UserId, String, String);
+
+/// Members grouped by chat, with each chat's kind, for `domain::mentions::resolve`. (A row whose
+/// kind or role this server does not know mentions no one.)
+pub fn mentionable(
+    rows: Vec<MemberNameRow>,
+) -> std::collections::HashMap<ChatId, (domain::ChatKind, Vec<domain::mentions::MentionableMember>)>
+{
+    let mut by_chat = std::collections::HashMap::new();
+    for (chat_id, kind, user_id, username, role) in rows {
+        let (Some(kind), Some(role)) = (domain::ChatKind::parse(&kind), Role::parse(&role)) else {
+            continue;
+        };
+        by_chat
+            .entry(chat_id)
+            .or_insert_with(|| (kind, Vec::new()))
+            .1
+            .push(domain::mentions::MentionableMember {
+                user_id,
+                username,
+                role,
+            });
+    }
+    by_chat
+}

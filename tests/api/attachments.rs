@@ -475,15 +475,31 @@ on_both_backends! {
         // Sent at most once.
         send(&alice, json!([mine])).await.expect_error(422, "validation_failed");
 
-        let content = format!("/api/v1/attachments/{mine}/content");
-        assert_eq!(download(&api, &content, &bob, &[]).await.status, 200);
-        api.get(&content, &carol.token).await.expect_error(403, "forbidden");
+        // Every way to read it: the record, the bytes, the thumbnail (404 here: not an image).
+        let paths = [
+            format!("/api/v1/attachments/{mine}"),
+            format!("/api/v1/attachments/{mine}/content"),
+            format!("/api/v1/attachments/{mine}/thumbnail"),
+        ];
+        let content = &paths[1];
+        assert_eq!(download(&api, content, &bob, &[]).await.status, 200);
+        for path in &paths {
+            api.get(path, &carol.token).await.expect_error(403, "forbidden");
+        }
         // A removed member no longer reads it; the uploader does.
         api.delete(&format!("/api/v1/chats/{chat_id}/members/{}", bob.id), &alice.token).await.expect(204);
-        api.get(&content, &bob.token).await.expect_error(403, "forbidden");
-        // A revoked token reads nothing.
+        for path in &paths {
+            api.get(path, &bob.token).await.expect_error(403, "forbidden");
+        }
+        assert_eq!(download(&api, content, &alice, &[]).await.status, 200);
+        // A revoked token reads nothing, and uploads nothing.
         api.request(Method::POST, "/api/v1/auth/logout", Some(&alice.token), &[], None).await.expect(204);
-        api.get(&content, &alice.token).await.expect_error(401, "unauthorized");
+        for path in &paths {
+            api.get(path, &alice.token).await.expect_error(401, "unauthorized");
+        }
+        upload(&api, &alice, "late.txt", "text/plain", b"x".to_vec(), None)
+            .await
+            .expect_error(401, "unauthorized");
         let _ = message;
     }
 

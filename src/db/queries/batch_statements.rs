@@ -10,7 +10,7 @@
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 
-use parley_types::{AttachmentId, ChatId, ChatKind, MessageId, Role, Seq, UserId};
+use parley_types::{AttachmentId, ChatId, ChatKind, MessageId, Seq, UserId};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
@@ -19,7 +19,7 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::fixed_text::FixedText;
-use crate::db::rows::{AttachmentRow, IdempotencyRow, MessageRow};
+use crate::db::rows::{mentionable, AttachmentRow, IdempotencyRow, MemberNameRow, MessageRow};
 use crate::db::schema::{attachments, chat_members, chats, messages};
 use crate::db::PgConn;
 use crate::domain::mentions::MentionableMember;
@@ -69,9 +69,6 @@ impl MentionLookups {
     }
 }
 
-/// `(chat_id, kind, user_id, username, role)` of a member.
-type MemberNameRow = (ChatId, String, UserId, String, String);
-
 #[derive(QueryableByName)]
 struct MemberName {
     #[diesel(sql_type = BigInt)]
@@ -98,25 +95,6 @@ UNION ALL \
 SELECT cm.chat_id, c.kind, cm.user_id, u.username, cm.role \
 FROM chat_members cm JOIN users u ON u.id = cm.user_id JOIN chats c ON c.id = cm.chat_id \
 WHERE cm.chat_id = ANY($3::int8[])";
-
-fn mentionable(rows: Vec<MemberNameRow>) -> HashMap<ChatId, (ChatKind, Vec<MentionableMember>)> {
-    let mut by_chat: HashMap<ChatId, (ChatKind, Vec<MentionableMember>)> = HashMap::new();
-    for (chat_id, kind, user_id, username, role) in rows {
-        let (Some(kind), Some(role)) = (ChatKind::parse(&kind), Role::parse(&role)) else {
-            continue;
-        };
-        by_chat
-            .entry(chat_id)
-            .or_insert_with(|| (kind, Vec::new()))
-            .1
-            .push(MentionableMember {
-                user_id,
-                username,
-                role,
-            });
-    }
-    by_chat
-}
 
 pub trait BatchStatements {
     /// Locks the rows of the chats that exist among `chat_ids` until the transaction ends,
@@ -455,6 +433,7 @@ mod sqlite {
     use diesel::prelude::*;
 
     use super::{BatchChecks, BatchStatements, PendingMessage};
+    use crate::db::rows::{mentionable, MemberNameRow};
     use crate::db::rows::{AttachmentRow, EventRow, IdempotencyRow, MessageRow, NewMessageRow};
     use crate::db::schema::{
         attachments, chat_authors, chat_events, chat_members, chats, idempotency_keys,
@@ -534,7 +513,7 @@ mod sqlite {
                         .collect();
                 }
                 if !mentions.is_empty() {
-                    let mut rows: Vec<super::MemberNameRow> = Vec::new();
+                    let mut rows: Vec<MemberNameRow> = Vec::new();
                     // One index lookup per name, in-process.
                     for (chat_id, username) in &mentions.named {
                         rows.extend(
@@ -550,7 +529,7 @@ mod sqlite {
                                     users::username,
                                     chat_members::role,
                                 ))
-                                .load::<super::MemberNameRow>(conn)?,
+                                .load::<MemberNameRow>(conn)?,
                         );
                     }
                     if !mentions.all_of.is_empty() {
@@ -566,10 +545,10 @@ mod sqlite {
                                     users::username,
                                     chat_members::role,
                                 ))
-                                .load::<super::MemberNameRow>(conn)?,
+                                .load::<MemberNameRow>(conn)?,
                         );
                     }
-                    checks.mentionable = super::mentionable(rows);
+                    checks.mentionable = mentionable(rows);
                 }
                 Ok(checks)
             })

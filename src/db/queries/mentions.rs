@@ -1,16 +1,16 @@
 //! Mentions kept beside their messages: re-resolved when a message is edited, forgotten when
 //! it is deleted, and paged for the member they mention.
 
-use parley_types::{ChatId, ChatKind, MessageId, Role, UserId};
+use parley_types::{ChatId, MessageId, UserId};
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::db::rows::MessageRow;
+use crate::db::rows::{mentionable, MemberNameRow, MessageRow};
 use crate::db::schema::{chat_members, chats, message_mentions, users};
-use crate::domain::mentions::{self, MentionableMember};
-use crate::error::{AppError, AppResult};
+use crate::domain::mentions;
+use crate::error::AppResult;
 
 /// The members a text by `author` in `chat_id` mentions, ascending (one query, and none when
 /// the text has no `@` word).
@@ -24,11 +24,12 @@ pub async fn resolve(
     if request.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(String, UserId, String, String)> = chat_members::table
+    let rows: Vec<MemberNameRow> = chat_members::table
         .inner_join(users::table)
         .inner_join(chats::table)
         .filter(chat_members::chat_id.eq(chat_id))
         .select((
+            chat_members::chat_id,
             chats::kind,
             chat_members::user_id,
             users::username,
@@ -36,20 +37,10 @@ pub async fn resolve(
         ))
         .load(conn)
         .await?;
-    let mut kind = ChatKind::Group;
-    let mut members = Vec::with_capacity(rows.len());
-    for (chat_kind, user_id, username, role) in rows {
-        kind = ChatKind::parse(&chat_kind)
-            .ok_or_else(|| AppError::internal(format!("unknown chat kind {chat_kind:?}")))?;
-        let role = Role::parse(&role)
-            .ok_or_else(|| AppError::internal(format!("unknown role {role:?}")))?;
-        members.push(MentionableMember {
-            user_id,
-            username,
-            role,
-        });
-    }
-    Ok(mentions::resolve(&request, kind, author, &members))
+    Ok(match mentionable(rows).remove(&chat_id) {
+        Some((kind, members)) => mentions::resolve(&request, kind, author, &members),
+        None => Vec::new(),
+    })
 }
 
 /// Makes `mentioned` the message's mentions, on the row and as rows per member.

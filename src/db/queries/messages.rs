@@ -305,13 +305,20 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .collect();
     // The members the sends' `@` words may name: read with the checks, name by name (every
     // member only where someone wrote `@all`).
+    // Each send's `@` words, read once (by the send's place in the batch).
+    let requests: Vec<mentions::MentionRequest> = slots
+        .iter()
+        .map(|(send, _)| mentions::requested(&send.message.content))
+        .collect();
     let mut lookups = MentionLookups::default();
-    for send in &open {
-        let request = mentions::requested(&send.message.content);
+    for ((send, outcome), request) in slots.iter().zip(&requests) {
+        if outcome.is_some() {
+            continue;
+        }
         let chat_id = send.message.chat_id;
         lookups
             .named
-            .extend(request.names.into_iter().map(|name| (chat_id, name)));
+            .extend(request.names.iter().map(|name| (chat_id, name.clone())));
         if request.all {
             lookups.all_of.push(chat_id);
         }
@@ -399,14 +406,11 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             };
             pos += 1;
             let m = &send.message;
-            let mentioned = match checks.mentionable.get(&chat_id) {
-                Some((kind, members)) => mentions::resolve(
-                    &mentions::requested(&m.content),
-                    *kind,
-                    m.author_id,
-                    members,
-                ),
-                None => Vec::new(),
+            let mentioned = match (checks.mentionable.get(&chat_id), requests.get(i)) {
+                (Some((kind, members)), Some(request)) => {
+                    mentions::resolve(request, *kind, m.author_id, members)
+                }
+                _ => Vec::new(),
             };
             pending.push((
                 i,
