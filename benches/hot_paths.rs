@@ -37,6 +37,8 @@ fn message() -> Message {
             .collect(),
         attachments: Vec::new(),
         mentions: Vec::new(),
+        thread_root_id: None,
+        thread: None,
     }
 }
 

@@ -91,6 +91,7 @@ export class Api {
 
   get(path) { return this.request('GET', path); }
   post(path, body, key) { return this.request('POST', path, body ?? {}, key); }
+  put(path, body) { return this.request('PUT', path, body); }
   patch(path, body) { return this.request('PATCH', path, body); }
   delete(path) { return this.request('DELETE', path); }
 }

@@ -6,6 +6,7 @@
 
 import { Api, ApiError, NetworkError, randomId } from './api.js';
 import { Live } from './live.js';
+import { markMentions, MentionCompletion } from './mentions.js';
 
 const $ = (id) => document.getElementById(id);
 const QUICK_REACTIONS = ['👍', '❤️', '😂'];
@@ -23,6 +24,8 @@ const state = {
   typing: new Map(), // user id -> timer
   lastTypingSent: 0,
   drafts: [], // files chosen for the next message: { file, preview }
+  mainOnly: false, // the open chat shows its main timeline only (no thread replies)
+  thread: null, // the open thread: { rootId, root, replies: Map id -> Message, order: [ids], hasMore }
   blobs: new Map(), // API path -> Promise of an object URL (thumbnails, fetched with the token)
 };
 
@@ -154,6 +157,7 @@ function renderChats() {
   list.replaceChildren(
     ...chats.map((chat) => {
       const unread = state.open?.id === chat.id ? 0 : chat.unread_count;
+      const mentions = state.open?.id === chat.id ? 0 : chat.unread_mention_count ?? 0;
       const last = chat.last_message;
       return el(
         'li',
@@ -168,7 +172,12 @@ function renderChats() {
             onclick: () => openChat(chat.id),
           },
           el('span', { class: 'chat-name' }, el('bdi', {}, chatTitle(chat))),
-          unread > 0 ? el('span', { class: 'unread', 'aria-label': `${unread} unread` }, unread) : null,
+          el(
+            'span',
+            { class: 'badges' },
+            mentions > 0 ? el('span', { class: 'mention-badge', 'aria-label': `${mentions} unread mentions` }, `@${mentions}`) : null,
+            unread > 0 ? el('span', { class: 'unread', 'aria-label': `${unread} unread` }, unread) : null,
+          ),
           el('span', { class: 'last' }, last ? (last.deleted ? 'Message deleted' : last.content) : 'No messages yet'),
         ),
       );
@@ -208,7 +217,7 @@ async function createChat(event) {
     const body = { kind, member_ids: members.map((u) => u.id) };
     if (kind === 'group' && form.title.value.trim()) body.title = form.title.value.trim();
     const chat = await state.api.post('/chats', body, randomId());
-    if (!state.chats.has(chat.id)) state.chats.set(chat.id, { ...chat, last_message: null, unread_count: 0 });
+    if (!state.chats.has(chat.id)) state.chats.set(chat.id, { ...chat, last_message: null, unread_count: 0, unread_mention_count: 0 });
     state.live.follow(chat.id, chat.last_seq);
     form.reset();
     $('new-chat').open = false;
@@ -223,6 +232,7 @@ async function createChat(event) {
 async function openChat(chatId) {
   const chat = state.chats.get(chatId);
   if (!chat) return;
+  if (state.open?.id !== chatId) closeThread();
   state.open = { id: chatId, messages: new Map(), order: [], pending: new Map(), hasMore: false };
   state.editing = null;
   state.replyTo = null;
@@ -232,11 +242,14 @@ async function openChat(chatId) {
   document.body.classList.add('in-chat');
   $('composer').hidden = false;
   $('members-panel').hidden = false;
+  $('chat-tools').hidden = false;
+  // Mentions complete from the members' usernames: read the ones not known yet.
+  for (const m of chat.members) if (!state.users.has(m.user_id)) userName(m.user_id);
   $('messages').replaceChildren();
   $('replying').hidden = true;
   renderHeader();
   renderChats();
-  const page = await state.api.get(`/chats/${chatId}/messages?limit=${PAGE}`);
+  const page = await state.api.get(`/chats/${chatId}/messages?limit=${PAGE}${timelineFilter()}`);
   if (state.open?.id !== chatId) return;
   for (const message of page.messages) remember(message);
   state.open.hasMore = page.has_more;
@@ -249,10 +262,15 @@ async function loadOlder() {
   const open = state.open;
   const first = open.order.map((id) => open.messages.get(id)).find(Boolean);
   if (!first) return;
-  const page = await state.api.get(`/chats/${open.id}/messages?limit=${PAGE}&before_seq=${first.seq}`);
+  const page = await state.api.get(`/chats/${open.id}/messages?limit=${PAGE}&before_seq=${first.seq}${timelineFilter()}`);
   for (const message of page.messages) remember(message);
   open.hasMore = page.has_more;
   renderMessages();
+}
+
+/** The history's filter for the view chosen: the main timeline leaves thread replies out. */
+function timelineFilter() {
+  return state.mainOnly ? '&thread=main' : '';
 }
 
 function remember(message) {
@@ -286,6 +304,51 @@ function renderHeader() {
     ),
   );
   $('add-member-form').hidden = chat.kind !== 'group';
+  renderNotificationMenu(chat);
+}
+
+// ---- notification level and mute ----------------------------------------------------------
+
+/** Far enough to mean "until I turn it back on". */
+const FOREVER = '9999-12-31T23:59:59.999Z';
+
+function renderNotificationMenu(chat) {
+  const setting = chat.notification ?? { level: 'all', muted_until: null };
+  $('notify-level').value = setting.level;
+  const mute = $('notify-mute');
+  mute.querySelector('option[value="until"]')?.remove();
+  const until = setting.muted_until ? Date.parse(setting.muted_until) : 0;
+  if (!until || until <= Date.now()) {
+    mute.value = '';
+  } else if (setting.muted_until === FOREVER) {
+    mute.value = 'forever';
+  } else {
+    const time = new Date(until).toLocaleString([], { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+    mute.append(el('option', { value: 'until' }, `Until ${time}`));
+    mute.value = 'until';
+  }
+  $('notify-menu').querySelector('summary').textContent = until > Date.now() ? 'Notifications (muted)' : 'Notifications';
+}
+
+async function saveNotification() {
+  const chat = state.open && state.chats.get(state.open.id);
+  if (!chat) return;
+  const hours = { '1h': 1, '8h': 8 };
+  const choice = $('notify-mute').value;
+  let mutedUntil = chat.notification?.muted_until ?? null;
+  if (choice === '') mutedUntil = null;
+  else if (choice === 'forever') mutedUntil = FOREVER;
+  else if (hours[choice]) mutedUntil = new Date(Date.now() + hours[choice] * 3_600_000).toISOString();
+  $('notify-error').textContent = '';
+  try {
+    chat.notification = await state.api.put(`/chats/${chat.id}/notifications`, {
+      level: $('notify-level').value,
+      muted_until: mutedUntil,
+    });
+  } catch (e) {
+    $('notify-error').textContent = e.message;
+  }
+  renderNotificationMenu(chat);
 }
 
 function readUpTo(chat) {
@@ -299,9 +362,11 @@ function renderMessages() {
   const chat = state.chats.get(open.id);
   const read = readUpTo(chat);
   $('older').hidden = !open.hasMore;
-  const items = open.order.map((id) => renderMessage(open.messages.get(id), read));
-  for (const pending of open.pending.values()) items.push(renderPending(pending));
+  const shown = open.order.map((id) => open.messages.get(id)).filter((m) => !(state.mainOnly && m.thread_root_id));
+  const items = shown.map((message) => renderMessage(message, read));
+  for (const pending of open.pending.values()) if (!pending.threadRoot) items.push(renderPending(pending));
   $('messages').replaceChildren(...items);
+  renderThread();
   const editor = state.editing && document.querySelector('#messages textarea.edit');
   if (editor) {
     // The form was drawn anew: give the typist back their place.
@@ -316,7 +381,7 @@ function renderMessages() {
   history.scrollTop = history.scrollHeight;
 }
 
-function renderMessage(message, readSeq) {
+function renderMessage(message, readSeq, { inThread = false } = {}) {
   const mine = message.author_id === state.me.id;
   const author = state.users.get(message.author_id)?.display_name ?? `user ${message.author_id}`;
   if (!state.users.has(message.author_id)) userName(message.author_id).then(() => state.open && renderMessages());
@@ -346,19 +411,30 @@ function renderMessage(message, readSeq) {
         ...QUICK_REACTIONS.filter((e) => !groups.has(e)).map((emoji) =>
           el('button', { type: 'button', class: 'link', 'aria-label': `React ${emoji}`, onclick: () => toggleReaction(message, emoji) }, emoji),
         ),
-        el('button', { type: 'button', class: 'link', onclick: () => startReply(message) }, 'Reply'),
+        inThread ? null : el('button', { type: 'button', class: 'link', onclick: () => startReply(message) }, 'Reply'),
+        inThread || message.thread_root_id ? null : el('button', { type: 'button', class: 'link', onclick: () => openThread(message.id) }, 'Reply in thread'),
         mine ? el('button', { type: 'button', class: 'link', onclick: () => startEdit(message) }, 'Edit') : null,
         mine ? el('button', { type: 'button', class: 'link', onclick: () => deleteMessage(message) }, 'Delete') : null,
       ];
+  const mentionsMe = message.mentions?.includes(state.me.id);
+  const replies = message.thread?.reply_count ?? 0;
   return el(
     'li',
-    { class: `message${mine ? ' mine' : ''}${message.deleted ? ' deleted' : ''}`, 'data-id': message.id, 'data-seq': message.seq, 'data-client-id': message.client_id },
+    {
+      class: `message${mine ? ' mine' : ''}${message.deleted ? ' deleted' : ''}${mentionsMe ? ' mentions-me' : ''}`,
+      'data-id': message.id,
+      'data-seq': message.seq,
+      'data-client-id': message.client_id,
+    },
     el('span', { class: 'author' }, el('bdi', {}, author)),
+    message.thread_root_id && !inThread
+      ? el('button', { type: 'button', class: 'link in-thread', onclick: () => openThread(message.thread_root_id) }, '↳ in a thread')
+      : null,
     quoted ? el('blockquote', {}, quoted.deleted ? 'Message deleted' : quoted.content) : null,
-    state.editing?.id === message.id && !message.deleted
+    state.editing?.id === message.id && !message.deleted && !inThread
       ? renderEditForm(message)
       : message.content || message.deleted
-        ? el('p', { class: 'content' }, message.deleted ? 'Message deleted' : message.content)
+        ? el('p', { class: 'content' }, message.deleted ? 'Message deleted' : renderContent(message))
         : null,
     message.attachments?.length ? el('ul', { class: 'attachments' }, message.attachments.map(renderAttachment)) : null,
     el(
@@ -369,8 +445,19 @@ function renderMessage(message, readSeq) {
       mine && message.seq <= readSeq ? ' · read' : '',
     ),
     reactions.length ? el('span', { class: 'reactions' }, reactions) : null,
+    replies > 0 && !inThread
+      ? el('button', { type: 'button', class: 'link thread-link', onclick: () => openThread(message.id) }, replies === 1 ? '1 reply' : `${replies} replies`)
+      : null,
     tools.length ? el('span', { class: 'tools' }, tools) : null,
   );
+}
+
+/** A message's text with the names it mentions marked (the reader's own more). */
+function renderContent(message) {
+  if (!message.mentions?.length) return message.content;
+  const missing = message.mentions.filter((id) => !state.users.has(id));
+  if (missing.length) Promise.all(missing.map(userName)).then(() => state.open && renderMessages());
+  return markMentions(message.content, message.mentions, (id) => state.users.get(id)?.username, state.me.id);
 }
 
 /** An image as its thumbnail, anything else as a chip; either downloads the file when clicked. */
@@ -460,6 +547,7 @@ function send(event) {
     clientId: randomId(),
     content,
     replyTo: state.replyTo?.id ?? null,
+    threadRoot: null,
     status: 'sending',
     attempts: 0,
     // Each file keeps its own Idempotency-Key through every retry: stored once.
@@ -479,6 +567,7 @@ async function deliver(pending) {
   if (pending.discarded) return;
   const body = { chat_id: pending.chatId, type: 'text', content: pending.content, client_id: pending.clientId };
   if (pending.replyTo) body.reply_to_id = pending.replyTo;
+  if (pending.threadRoot) body.thread_root_id = pending.threadRoot;
   try {
     for (const f of pending.files) {
       if (f.attachment) continue;
@@ -513,7 +602,113 @@ function settle(message) {
   if (open?.id !== message.chat_id) return;
   if (message.client_id) open.pending.delete(message.client_id);
   remember(message);
+  const thread = state.thread;
+  if (thread?.rootId === message.id) thread.root = message;
+  if (thread && message.thread_root_id === thread.rootId) {
+    if (!thread.replies.has(message.id)) thread.order.push(message.id);
+    thread.replies.set(message.id, message);
+    thread.order.sort((a, b) => thread.replies.get(a).seq - thread.replies.get(b).seq);
+  }
   renderMessages();
+}
+
+// ---- threads ------------------------------------------------------------------------------
+
+/** Opens the thread of `rootId` beside the conversation: its root and replies, then live. */
+async function openThread(rootId) {
+  const chatId = state.open?.id;
+  if (!chatId) return;
+  state.thread = { rootId, root: state.open.messages.get(rootId) ?? null, replies: new Map(), order: [], hasMore: false };
+  document.body.classList.add('thread-open');
+  $('thread-panel').hidden = false;
+  renderThread();
+  await loadThread();
+  $('thread-input').focus();
+}
+
+async function loadThread() {
+  const thread = state.thread;
+  if (!thread) return;
+  const last = thread.order.length ? thread.replies.get(thread.order[thread.order.length - 1]).seq : 0;
+  try {
+    const page = await state.api.get(`/messages/${thread.rootId}/thread?after_seq=${last}&limit=${PAGE}`);
+    if (state.thread !== thread) return;
+    thread.root = page.root;
+    for (const reply of page.messages) {
+      if (!thread.replies.has(reply.id)) thread.order.push(reply.id);
+      thread.replies.set(reply.id, reply);
+    }
+    thread.order.sort((a, b) => thread.replies.get(a).seq - thread.replies.get(b).seq);
+    thread.hasMore = page.has_more;
+  } catch (e) {
+    if (state.thread === thread) closeThread();
+    return;
+  }
+  renderThread();
+}
+
+function closeThread() {
+  state.thread = null;
+  document.body.classList.remove('thread-open');
+  $('thread-panel').hidden = true;
+  $('thread-messages').replaceChildren();
+}
+
+function renderThread() {
+  const thread = state.thread;
+  if (!thread) return;
+  const chat = state.chats.get(state.open?.id);
+  const read = chat ? readUpTo(chat) : 0;
+  const items = [];
+  if (thread.root) {
+    const root = renderMessage(thread.root, read, { inThread: true });
+    root.classList.add('root');
+    items.push(root);
+  }
+  for (const id of thread.order) items.push(renderMessage(thread.replies.get(id), read, { inThread: true }));
+  for (const pending of state.open?.pending.values() ?? []) {
+    if (pending.threadRoot === thread.rootId) items.push(renderPending(pending));
+  }
+  $('thread-messages').replaceChildren(...items);
+  $('thread-more').hidden = !thread.hasMore;
+  const box = $('thread-history');
+  box.scrollTop = box.scrollHeight;
+}
+
+function sendInThread(event) {
+  event.preventDefault();
+  const input = $('thread-input');
+  const content = input.value.trim();
+  if (!content || !state.open || !state.thread) return;
+  const pending = {
+    chatId: state.open.id,
+    clientId: randomId(),
+    content,
+    replyTo: null,
+    threadRoot: state.thread.rootId,
+    status: 'sending',
+    attempts: 0,
+    files: [],
+  };
+  state.open.pending.set(pending.clientId, pending);
+  input.value = '';
+  renderMessages();
+  deliver(pending);
+}
+
+// ---- @ completion -------------------------------------------------------------------------
+
+/** Who the writer may mention in the open chat: its other members, and `all` where allowed. */
+function mentionCandidates() {
+  const chat = state.open && state.chats.get(state.open.id);
+  if (!chat) return [];
+  const people = chat.members
+    .filter((m) => m.user_id !== state.me.id && state.users.has(m.user_id))
+    .map((m) => ({ username: state.users.get(m.user_id).username, label: state.users.get(m.user_id).display_name }))
+    .sort((a, b) => a.username.localeCompare(b.username));
+  const mine = chat.members.find((m) => m.user_id === state.me.id);
+  const mayAll = chat.kind === 'direct' || mine?.role === 'owner' || mine?.role === 'admin';
+  return mayAll ? [...people, { username: 'all', label: 'everyone in this chat' }] : people;
 }
 
 // ---- files to send ------------------------------------------------------------------------
@@ -632,6 +827,7 @@ function markRead() {
       await state.api.post(`/chats/${open.id}/read`, { seq: last });
       if (mine) mine.last_read_seq = last;
       chat.unread_count = 0;
+      chat.unread_mention_count = 0;
       renderChats();
     } catch (e) {
       // The next message tries again.
@@ -680,7 +876,7 @@ async function onEvent(frame) {
   if (!chat) {
     // A chat we were just added to: read it whole.
     try {
-      chat = { ...(await state.api.get(`/chats/${chatId}`)), last_message: null, unread_count: 0 };
+      chat = { ...(await state.api.get(`/chats/${chatId}`)), last_message: null, unread_count: 0, unread_mention_count: 0 };
     } catch (e) {
       return;
     }
@@ -691,7 +887,10 @@ async function onEvent(frame) {
   switch (frame.type) {
     case 'message.created':
       chat.last_message = data;
-      if (data.author_id !== state.me.id && state.open?.id !== chatId) chat.unread_count += 1;
+      if (data.author_id !== state.me.id && state.open?.id !== chatId) {
+        chat.unread_count += 1;
+        if (data.mentions?.includes(state.me.id)) chat.unread_mention_count = (chat.unread_mention_count ?? 0) + 1;
+      }
       // A member shows their presence in a chat once they write in it: read it then.
       if (chat.members.some((m) => m.user_id === data.author_id && m.online == null)) refreshMembers(chatId);
       break;
@@ -783,10 +982,12 @@ function renderTyping() {
 }
 
 function closeChat() {
+  closeThread();
   state.open = null;
   document.body.classList.remove('in-chat');
   $('composer').hidden = true;
   $('members-panel').hidden = true;
+  $('chat-tools').hidden = true;
   $('chat-title').textContent = 'Pick a chat';
   $('messages').replaceChildren();
   history.replaceState(null, '', '#');
@@ -809,13 +1010,33 @@ $('sign-up').addEventListener('click', () => {
 $('sign-out').addEventListener('click', signOut);
 $('new-chat-form').addEventListener('submit', createChat);
 $('composer').addEventListener('submit', send);
+const completion = new MentionCompletion($('message-input'), $('mention-suggestions'), mentionCandidates);
+const threadCompletion = new MentionCompletion($('thread-input'), $('thread-suggestions'), mentionCandidates);
 $('message-input').addEventListener('keydown', (e) => {
+  if (completion.key(e)) return;
   if (e.key === 'Enter' && !e.shiftKey) {
     e.preventDefault();
     $('composer').requestSubmit();
   }
 });
 $('message-input').addEventListener('input', typed);
+$('thread-input').addEventListener('keydown', (e) => {
+  if (threadCompletion.key(e)) return;
+  if (e.key === 'Enter' && !e.shiftKey) {
+    e.preventDefault();
+    $('thread-composer').requestSubmit();
+  }
+});
+$('thread-input').addEventListener('input', typed);
+$('thread-composer').addEventListener('submit', sendInThread);
+$('close-thread').addEventListener('click', closeThread);
+$('thread-more').addEventListener('click', loadThread);
+$('main-only').addEventListener('change', (e) => {
+  state.mainOnly = e.target.checked;
+  if (state.open) openChat(state.open.id);
+});
+$('notify-level').addEventListener('change', saveNotification);
+$('notify-mute').addEventListener('change', saveNotification);
 $('cancel-reply').addEventListener('click', cancelReply);
 $('attach').addEventListener('click', () => $('attach-input').click());
 $('attach-input').addEventListener('change', (e) => { addFiles(e.target.files); e.target.value = ''; });

@@ -11,8 +11,8 @@ use crate::domain::attachments::StoredFile;
 use crate::domain::chat_list::{ChatListPage, ChatListRange};
 use crate::domain::search::{SearchPage, SearchQuery};
 use crate::domain::{
-    AccountStatus, Attachment, Chat, ChatEvent, HistoryCursor, HistoryPage, Message, Role, Session,
-    User,
+    AccountStatus, Attachment, Chat, ChatEvent, HistoryCursor, HistoryPage, Message, Notification,
+    Role, Session, ThreadPage, User,
 };
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::with_backend;
@@ -391,13 +391,45 @@ pub struct LoadHistory {
     pub chat_id: ChatId,
     pub cursor: HistoryCursor,
     pub limit: i64,
+    /// Leave thread replies out (`thread=main`).
+    pub main_only: bool,
 }
 
 db_op!(LoadHistory -> HistoryPage, "load_history", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::aggregates::history(
-        c, this.chat_id, this.user_id, this.cursor, this.limit,
+        c, this.chat_id, this.user_id, this.cursor, this.limit, this.main_only,
     ).await)
+});
+
+/// A page of the thread a message belongs to.
+pub struct LoadThread {
+    pub user_id: UserId,
+    pub message_id: MessageId,
+    pub after_seq: Seq,
+    pub limit: i64,
+}
+
+db_op!(LoadThread -> ThreadPage, "load_thread", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::threads::page(
+        c, this.user_id, this.message_id, this.after_seq, this.limit,
+    ).await)
+});
+
+/// Sets a member's notification level and mute for a chat.
+pub struct SetNotification {
+    pub user_id: UserId,
+    pub chat_id: ChatId,
+    pub setting: Notification,
+}
+
+db_op!(SetNotification -> Idempotent<Notification>, "set_notification", |this, deps| {
+    let SetNotification { user_id, chat_id, setting } = this;
+    // A PUT: repeating it is harmless, so it takes no Idempotency-Key.
+    Ok(write_tx!(deps, user_id, None, |q, c| {
+        q::chats::set_notification(c, chat_id, user_id, &setting).await
+    }))
 });
 
 /// The caller's mentions across their chats, newest first.

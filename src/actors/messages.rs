@@ -11,7 +11,7 @@ use actix::{Message, Recipient};
 use bytestring::ByteString;
 
 use super::db_executor::DbOp;
-use super::db_ops::{AddMember, ChangeMessage, MarkRead, RemoveMember};
+use super::db_ops::{AddMember, ChangeMessage, MarkRead, RemoveMember, SetNotification};
 pub use crate::db::queries::Outcome;
 use crate::db::queries::{BatchedSend, Idempotent, ReadMarker, StoredReply};
 use crate::domain::{Chat, ChatEvent};
@@ -109,6 +109,12 @@ impl ChatWrite for AddMember {
 
 impl ChatWrite for RemoveMember {
     type Value = ();
+}
+
+/// Through the room, like every write to a member's row: push notifications (which read the
+/// level) are decided there.
+impl ChatWrite for SetNotification {
+    type Value = crate::domain::Notification;
 }
 
 impl ChatWrite for MarkRead {

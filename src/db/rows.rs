@@ -96,6 +96,9 @@ pub struct MemberRow {
     /// Whether the other members may see this member's presence: set for the chat's creator,
     /// and by the member's first message in it.
     pub shows_presence: bool,
+    /// `NotificationLevel`, as its word.
+    pub notify_level: String,
+    pub muted_until: Option<i64>,
 }
 
 impl MemberRow {
@@ -119,12 +122,30 @@ impl MemberRow {
             shows_presence: self.shows_presence,
         })
     }
+
+    /// The member's own notification setting (an unknown word reads as the default).
+    pub fn notification(&self) -> domain::Notification {
+        domain::Notification {
+            level: domain::NotificationLevel::parse(&self.notify_level).unwrap_or_default(),
+            muted_until: self.muted_until.map(Timestamp),
+        }
+    }
 }
 
 /// A member row with its user's `last_seen_at`.
 pub type MemberSeen = (MemberRow, Option<i64>);
 
-pub fn chat_from_rows(chat: ChatRow, members: Vec<MemberSeen>) -> Result<domain::Chat, AppError> {
+/// The chat as `viewer` sees it: with the viewer's own notification setting.
+pub fn chat_from_rows(
+    chat: ChatRow,
+    members: Vec<MemberSeen>,
+    viewer: UserId,
+) -> Result<domain::Chat, AppError> {
+    let notification = members
+        .iter()
+        .find(|(member, _)| member.user_id == viewer)
+        .map(|(member, _)| member.notification())
+        .unwrap_or_default();
     let kind = domain::ChatKind::parse(&chat.kind)
         .ok_or_else(|| AppError::internal(format!("unknown chat kind {:?}", chat.kind)))?;
     Ok(domain::Chat {
@@ -137,6 +158,7 @@ pub fn chat_from_rows(chat: ChatRow, members: Vec<MemberSeen>) -> Result<domain:
             .into_iter()
             .map(|(member, seen)| member.into_domain(seen))
             .collect::<Result<_, _>>()?,
+        notification,
     })
 }
 
@@ -158,6 +180,31 @@ pub struct MessageRow {
     pub attachment_count: i16,
     /// The members it mentions, a JSON array of ids, ascending.
     pub mention_ids: String,
+    pub thread_root_id: Option<MessageId>,
+    /// On a thread's root: its `StoredThread` as JSON; `None` while it has no replies.
+    pub thread_summary: Option<String>,
+}
+
+/// A thread's summary as its root's row keeps it.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct StoredThread {
+    /// Replies that are not deleted.
+    pub reply_count: i64,
+    /// When the latest of them was sent (milliseconds).
+    pub last_reply_at: i64,
+    /// Who wrote them, ascending.
+    pub participant_ids: Vec<UserId>,
+}
+
+impl StoredThread {
+    /// The column's value: `None` while there is no reply.
+    pub fn to_column(&self) -> Result<Option<String>, serde_json::Error> {
+        if self.reply_count > 0 {
+            serde_json::to_string(self).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
 }
 
 impl MessageRow {
@@ -166,6 +213,7 @@ impl MessageRow {
         reactions: Vec<domain::Reaction>,
         attachments: Vec<domain::Attachment>,
     ) -> domain::Message {
+        let thread = self.thread_summary();
         domain::Message {
             id: self.id,
             chat_id: self.chat_id,
@@ -183,7 +231,29 @@ impl MessageRow {
             attachments,
             // Written by this server from a list of ids; anything else reads as no mentions.
             mentions: serde_json::from_str(&self.mention_ids).unwrap_or_default(),
+            thread_root_id: self.thread_root_id,
+            thread,
         }
+    }
+
+    /// The thread as the row keeps it (empty when the message is no thread's root).
+    pub fn stored_thread(&self) -> StoredThread {
+        // Written by this server; anything else reads as no replies.
+        self.thread_summary
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default()
+    }
+
+    /// The summary a thread's root shows; `None` while it has no replies.
+    pub fn thread_summary(&self) -> Option<domain::ThreadSummary> {
+        let thread = self.stored_thread();
+        let replied = thread.reply_count > 0;
+        replied.then_some(domain::ThreadSummary {
+            reply_count: thread.reply_count,
+            last_reply_at: Timestamp(thread.last_reply_at),
+            participant_ids: thread.participant_ids,
+        })
     }
 }
 
@@ -202,6 +272,7 @@ pub struct NewMessageRow<'a> {
     /// The message's words as search indexes them (`domain::search::index_terms`).
     pub search_terms: &'a str,
     pub mention_ids: &'a str,
+    pub thread_root_id: Option<MessageId>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

@@ -46,6 +46,8 @@ diesel::table! {
         last_read_seq -> BigInt,
         shows_presence -> Bool,
         read_count -> BigInt,
+        notify_level -> Text,
+        muted_until -> Nullable<BigInt>,
     }
 }
 
@@ -73,6 +75,8 @@ diesel::table! {
         search_terms -> Nullable<Text>,
         attachment_count -> SmallInt,
         mention_ids -> Text,
+        thread_root_id -> Nullable<BigInt>,
+        thread_summary -> Nullable<Text>,
     }
 }
 

@@ -20,6 +20,8 @@ pub struct NewMessage {
     pub client_id: Option<String>,
     /// Distinct, in the order the message shows them.
     pub attachment_ids: Vec<AttachmentId>,
+    /// The root of the thread it replies in.
+    pub thread_root_id: Option<MessageId>,
 }
 
 /// A send waiting for its batch.

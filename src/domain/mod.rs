@@ -12,8 +12,8 @@ pub mod validate;
 pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
 pub use parley_types::{
     AccountList, AccountStatus, Attachment, AttachmentId, Chat, ChatId, ChatKind, ChatSummary,
-    HistoryPage, Member, Message, MessageId, MessageKind, Reaction, Role, Seq, Session, Timestamp,
-    TokenType, User, UserId,
+    HistoryPage, Member, Message, MessageId, MessageKind, Notification, NotificationLevel,
+    Reaction, Role, Seq, Session, ThreadPage, ThreadSummary, Timestamp, TokenType, User, UserId,
 };
 
 /// Which slice of a chat's history a page covers.

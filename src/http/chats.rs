@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use parley_types::requests::{
-    AddMemberRequest, CreateChatBody, CreateChatRequest, MarkReadRequest,
+    AddMemberRequest, CreateChatBody, CreateChatRequest, MarkReadRequest, NotificationRequest,
 };
 use parley_types::{ChatId, Seq, UserId};
 use serde::Deserialize;
@@ -16,10 +16,11 @@ use super::extractors::{path_id, query_number, AuthUser, IdempotencyHeader, Json
 use super::{json, reply, AppState};
 use crate::actors::db_ops::{
     AddMember, ChatSpec, CreateChat, GetChat, ListChats, LoadHistory, MarkRead, RemoveMember,
+    SetNotification,
 };
 use crate::domain::chat_list::{ChatListCursor, ChatListRange};
 use crate::domain::validate::{self, Violations, MAX_GROUP_MEMBERS};
-use crate::domain::{Chat, ChatKind, ChatSummary, HistoryCursor, HistoryPage, Role};
+use crate::domain::{Chat, ChatKind, ChatSummary, HistoryCursor, HistoryPage, Notification, Role};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,6 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(super::endpoint("/chats/{chat_id}/members").post(add_member))
         .service(super::endpoint("/chats/{chat_id}/members/{user_id}").delete(remove_member))
         .service(super::endpoint("/chats/{chat_id}/read").post(mark_read))
+        .service(super::endpoint("/chats/{chat_id}/notifications").put(set_notifications))
         .service(super::endpoint("/chats/{chat_id}/messages").get(history));
 }
 
@@ -343,6 +345,48 @@ pub async fn mark_read(
     reply(answer.map(|_| ()))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/chats/{chat_id}/notifications",
+    tag = "chats",
+    params(("chat_id" = i64, Path, minimum = 1)),
+    request_body = NotificationRequest,
+    responses(
+        (status = 200, description = "The caller's setting for this chat, as stored; shown to no one else (`Chat.notification`)", body = Notification),
+        Always,
+        Authenticated,
+        JsonInput,
+        NotFound,
+        Forbidden,
+        RateLimited
+    ),
+    security(("bearer" = []))
+)]
+pub async fn set_notifications(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: JsonBody<NotificationRequest>,
+) -> ApiResult<HttpResponse> {
+    let chat_id = path_id(&path, ChatId)?;
+    let request = body.value;
+    let answer = state
+        .actors
+        .write(
+            chat_id,
+            SetNotification {
+                user_id: user.user_id,
+                chat_id,
+                setting: Notification {
+                    level: request.level,
+                    muted_until: request.muted_until,
+                },
+            },
+        )
+        .await?;
+    reply(answer)
+}
+
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 200;
 
@@ -352,10 +396,29 @@ struct HistoryQuery {
     limit: Option<String>,
     before_seq: Option<String>,
     after_seq: Option<String>,
+    thread: Option<String>,
 }
 
-fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {
+/// What a history request asks for.
+#[derive(Debug, PartialEq, Eq)]
+struct HistoryRequest {
+    cursor: HistoryCursor,
+    limit: i64,
+    /// `thread=main`: thread replies left out.
+    main_only: bool,
+}
+
+fn parse_history_query(query: &str) -> Result<HistoryRequest, AppError> {
     let q: HistoryQuery = super::extractors::parse_query(query)?;
+    let main_only = match q.thread.as_deref() {
+        None => false,
+        Some("main") => true,
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "thread must be \"main\" (or absent).",
+            ))
+        }
+    };
     let limit = query_number("limit", q.limit.as_deref(), 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
     let before = query_number("before_seq", q.before_seq.as_deref(), 0, i64::MAX)?.map(Seq);
     let after = query_number("after_seq", q.after_seq.as_deref(), 0, i64::MAX)?.map(Seq);
@@ -365,14 +428,18 @@ fn parse_history_query(query: &str) -> Result<(HistoryCursor, i64), AppError> {
         (None, Some(seq)) => HistoryCursor::AfterSeq(seq),
         (None, None) => HistoryCursor::Newest,
     };
-    Ok((cursor, limit))
+    Ok(HistoryRequest {
+        cursor,
+        limit,
+        main_only,
+    })
 }
 
 #[utoipa::path(
     get,
     path = "/api/v1/chats/{chat_id}/messages",
     tag = "messages",
-    params(("chat_id" = i64, Path, minimum = 1), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("before_seq" = Option<i64>, Query, minimum = 0, description = "only seqs below this one, newest first"), ("after_seq" = Option<i64>, Query, minimum = 0, description = "only seqs above this one, oldest first; with before_seq, the seqs strictly between the two")),
+    params(("chat_id" = i64, Path, minimum = 1), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200), ("before_seq" = Option<i64>, Query, minimum = 0, description = "only seqs below this one, newest first"), ("after_seq" = Option<i64>, Query, minimum = 0, description = "only seqs above this one, oldest first; with before_seq, the seqs strictly between the two"), ("thread" = Option<String>, Query, pattern = "^main$", description = "`main` leaves thread replies out (their roots stay, with their `thread` summary)")),
     responses(
         (status = 200, description = "A page, ascending by seq", body = HistoryPage),
         Always,
@@ -390,14 +457,15 @@ pub async fn history(
     req: actix_web::HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let chat_id = path_id(&path, ChatId)?;
-    let (cursor, limit) = parse_history_query(req.query_string())?;
+    let asked = parse_history_query(req.query_string())?;
     let page = state
         .actors
         .ask(LoadHistory {
             user_id: user.user_id,
             chat_id,
-            cursor,
-            limit,
+            cursor: asked.cursor,
+            limit: asked.limit,
+            main_only: asked.main_only,
         })
         .await?;
     Ok(json(StatusCode::OK, &page))
@@ -409,27 +477,35 @@ mod tests {
 
     #[test]
     fn history_query() {
+        let asked = |cursor, limit, main_only| {
+            Some(HistoryRequest {
+                cursor,
+                limit,
+                main_only,
+            })
+        };
         assert_eq!(
             parse_history_query("").ok(),
-            Some((HistoryCursor::Newest, 50))
+            asked(HistoryCursor::Newest, 50, false)
         );
         assert_eq!(
             parse_history_query("limit=10&before_seq=5").ok(),
-            Some((HistoryCursor::BeforeSeq(Seq(5)), 10))
+            asked(HistoryCursor::BeforeSeq(Seq(5)), 10, false)
         );
         assert_eq!(
-            parse_history_query("after_seq=7").ok(),
-            Some((HistoryCursor::AfterSeq(Seq(7)), 50))
+            parse_history_query("after_seq=7&thread=main").ok(),
+            asked(HistoryCursor::AfterSeq(Seq(7)), 50, true)
         );
         assert_eq!(
             parse_history_query("after_seq=1&before_seq=9&limit=3").ok(),
-            Some((
+            asked(
                 HistoryCursor::Between {
                     after: Seq(1),
                     before: Seq(9)
                 },
-                3
-            ))
+                3,
+                false
+            )
         );
         for bad in [
             "limit=0",
@@ -438,6 +514,8 @@ mod tests {
             "before_seq=-1",
             "after_seq=-2",
             "limit=1e3",
+            "thread=all",
+            "thread=",
         ] {
             assert!(parse_history_query(bad).is_err(), "{bad}");
         }

@@ -14,10 +14,12 @@ use super::extractors::{
     parse_query, path_id, query_number, AuthUser, IdempotencyHeader, JsonBody,
 };
 use super::{json, reply, AppState};
-use crate::actors::db_ops::{ChangeMessage, GetMessage, LoadMentions, MessageChange, NewMessage};
+use crate::actors::db_ops::{
+    ChangeMessage, GetMessage, LoadMentions, LoadThread, MessageChange, NewMessage,
+};
 use crate::domain::commands::BatchedSend;
 use crate::domain::validate::{self, Violations};
-use crate::domain::{HistoryPage, Message};
+use crate::domain::{HistoryPage, Message, Seq, ThreadPage};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -29,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .delete(delete_message),
         )
         .service(super::endpoint("/mentions").get(list_mentions))
+        .service(super::endpoint("/messages/{message_id}/thread").get(get_thread))
         .service(super::endpoint("/messages/{message_id}/reactions").post(add_reaction))
         .service(
             super::endpoint("/messages/{message_id}/reactions/{emoji}").delete(remove_reaction),
@@ -72,6 +75,9 @@ pub async fn send_message(
     if let Some(reply_to) = request.reply_to_id {
         validate::positive_id(&mut v, "reply_to_id", reply_to);
     }
+    if let Some(root) = request.thread_root_id {
+        validate::positive_id(&mut v, "thread_root_id", root);
+    }
     validate::client_id(&mut v, request.client_id.as_deref());
     v.into_result().map_err(AppError::validation)?;
     let answer = state
@@ -84,6 +90,7 @@ pub async fn send_message(
                 reply_to_id: request.reply_to_id,
                 client_id: request.client_id,
                 attachment_ids: request.attachment_ids,
+                thread_root_id: request.thread_root_id,
             },
             key,
         })
@@ -126,6 +133,55 @@ pub async fn list_mentions(
         .ask(LoadMentions {
             user_id: user.user_id,
             before,
+            limit,
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+#[derive(serde::Deserialize)]
+struct ThreadQuery {
+    after_seq: Option<String>,
+    limit: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{message_id}/thread",
+    tag = "messages",
+    params(
+        ("message_id" = i64, Path, minimum = 1, description = "the thread's root, or any reply in it (the answer is then that reply's thread)"),
+        ("after_seq" = Option<i64>, Query, minimum = 0, description = "only replies with a greater seq (the last seq of the previous page)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200),
+    ),
+    responses(
+        (status = 200, description = "The thread's root and a page of its replies, ascending by seq", body = ThreadPage),
+        Always,
+        Authenticated,
+        BadRequest,
+        NotFound,
+        Forbidden
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_thread(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    req: actix_web::HttpRequest,
+) -> ApiResult<HttpResponse> {
+    let message_id = path_id(&path, MessageId)?;
+    let query: ThreadQuery = parse_query(req.query_string())?;
+    let after_seq = query_number("after_seq", query.after_seq.as_deref(), 0, i64::MAX)?
+        .map(Seq)
+        .unwrap_or(Seq::ZERO);
+    let limit = query_number("limit", query.limit.as_deref(), 1, 200)?.unwrap_or(50);
+    let page = state
+        .actors
+        .ask(LoadThread {
+            user_id: user.user_id,
+            message_id,
+            after_seq,
             limit,
         })
         .await?;

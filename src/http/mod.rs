@@ -108,7 +108,7 @@ macro_rules! endpoint_methods {
     };
 }
 
-endpoint_methods!(post => "POST", patch => "PATCH", delete => "DELETE");
+endpoint_methods!(post => "POST", put => "PUT", patch => "PATCH", delete => "DELETE");
 
 impl Endpoint {
     /// `GET`, and `HEAD` by the same handler: RFC 9110 asks every general-purpose server to

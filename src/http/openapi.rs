@@ -10,9 +10,11 @@ use crate::domain::search::{SearchPage, Snippet, SnippetPart};
 use crate::domain::validate::FieldError;
 use crate::domain::{
     AccountList, AccountStatus, Attachment, Chat, ChatKind, ChatSummary, HistoryPage, Member,
-    Message, Reaction, Role, Session, User,
+    Message, Notification, NotificationLevel, Reaction, Role, Session, ThreadPage, ThreadSummary,
+    User,
 };
 use crate::error::ErrorCode;
+use parley_types::requests::NotificationRequest;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +37,7 @@ use crate::error::ErrorCode;
         super::chats::add_member,
         super::chats::remove_member,
         super::chats::mark_read,
+        super::chats::set_notifications,
         super::chats::history,
         super::messages::send_message,
         super::messages::get_message,
@@ -43,6 +46,7 @@ use crate::error::ErrorCode;
         super::messages::add_reaction,
         super::messages::remove_reaction,
         super::messages::list_mentions,
+        super::messages::get_thread,
         super::attachments::upload,
         super::attachments::get_attachment,
         super::attachments::content,
@@ -59,6 +63,7 @@ use crate::error::ErrorCode;
     ),
     components(schemas(
         User, AccountStatus, AccountList, Session, Chat, ChatKind, ChatSummary, Member, Role, Message, Reaction, Attachment, HistoryPage,
+        ThreadSummary, ThreadPage, Notification, NotificationLevel, NotificationRequest,
         SearchPage, Snippet, SnippetPart,
         ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),

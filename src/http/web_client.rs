@@ -27,6 +27,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../web/live.js"),
     ),
     (
+        "mentions.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/mentions.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/app.js"),

@@ -41,4 +41,5 @@ mod scale;
 mod search;
 mod storage;
 mod supervision;
+mod threads;
 mod upgrades;

@@ -16,7 +16,7 @@ on_both_backends! {
         assert_eq!(res.header("content-type"), Some("application/json"));
         let keys: Vec<&String> = message.as_object().unwrap().keys().collect();
         let mut expected = vec!["attachments", "author_id", "chat_id", "client_id", "content", "created_at", "deleted",
-            "edited_at", "id", "mentions", "reactions", "reply_to_id", "seq", "type"];
+            "edited_at", "id", "mentions", "reactions", "reply_to_id", "seq", "thread", "thread_root_id", "type"];
         expected.sort_unstable();
         let mut keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
         keys.sort_unstable();

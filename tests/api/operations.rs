@@ -392,6 +392,8 @@ async fn openapi_lists_every_route_of_the_contract() {
         "GET /api/v1/attachments/{attachment_id}/content",
         "GET /api/v1/attachments/{attachment_id}/thumbnail",
         "GET /api/v1/mentions",
+        "GET /api/v1/messages/{message_id}/thread",
+        "PUT /api/v1/chats/{chat_id}/notifications",
     ];
     // Every GET route answers HEAD as well.
     let heads: Vec<String> = expected

@@ -205,6 +205,58 @@ try {
   assert.ok(readFileSync(await download.path()).equals(pdf), 'the bytes downloaded are the bytes sent');
   await bob.page.screenshot({ path: `${shots}/attachments-phone.png` });
 
+  step('@ completes a member; bob sees the mention counted, then highlighted');
+  await bob.page.getByRole('button', { name: 'Back to chats' }).click();
+  const composer = alice.page.getByLabel('Message', { exact: true });
+  await composer.fill('');
+  await composer.type('look @b');
+  await alice.page.getByRole('option', { name: /^bob/ }).waitFor(WAIT);
+  await composer.press('Enter');
+  assert.equal(await composer.inputValue(), 'look @bob ', 'Enter picks the suggestion and does not send');
+  await composer.type('please');
+  await composer.press('Enter');
+  await stored(alice.page, 'look @bob please').waitFor(WAIT);
+  const team = bob.page.locator('.chat-item', { hasText: 'Team' });
+  await team.locator('.mention-badge', { hasText: '@1' }).waitFor(WAIT);
+  await team.click();
+  const mention = bob.page.locator('#messages li.message', { hasText: 'look @bob please' }).locator('.mention.mine');
+  await mention.waitFor(WAIT);
+  assert.equal(await mention.textContent(), '@bob');
+
+  step('bob answers in a thread; alice sees the reply count live and opens the thread');
+  await bob.page.locator('#messages li.message', { hasText: 'look @bob please' }).getByRole('button', { name: 'Reply in thread' }).click();
+  await bob.page.locator('#thread-panel').waitFor({ state: 'visible', ...WAIT });
+  await bob.page.getByLabel('Reply in thread').fill('on it');
+  await bob.page.getByLabel('Reply in thread').press('Enter');
+  await bob.page.locator('#thread-messages li.message:not(.pending)', { hasText: 'on it' }).waitFor(WAIT);
+  await bob.page.screenshot({ path: `${shots}/thread-phone.png` });
+  const root = alice.page.locator('#messages li.message', { hasText: 'look @bob please' });
+  await root.getByRole('button', { name: '1 reply' }).click();
+  await alice.page.locator('#thread-messages li.message', { hasText: 'on it' }).waitFor(WAIT);
+  await bob.page.getByLabel('Reply in thread').fill('done');
+  await bob.page.getByLabel('Reply in thread').press('Enter');
+  await alice.page.locator('#thread-messages li.message', { hasText: 'done' }).waitFor(WAIT);
+  await root.getByRole('button', { name: '2 replies' }).waitFor(WAIT);
+  await alice.page.screenshot({ path: `${shots}/thread-desktop.png` });
+
+  step('the main timeline leaves the replies out and keeps the count');
+  assert.equal(await stored(alice.page, 'on it').count(), 1, 'in the timeline too, marked as in a thread');
+  await alice.page.locator('#messages li.message', { hasText: 'on it' }).getByRole('button', { name: '↳ in a thread' }).waitFor(WAIT);
+  await alice.page.getByLabel('Main timeline only').check();
+  await alice.page.locator('#messages li.message', { hasText: 'look @bob please' }).getByRole('button', { name: '2 replies' }).waitFor(WAIT);
+  await alice.page.waitForFunction(() => ![...document.querySelectorAll('#messages li.message')].some((li) => li.textContent.includes('on it')), null, WAIT);
+  assert.equal(await alice.page.locator('#thread-messages li.message', { hasText: 'on it' }).count(), 1, 'the thread stays open');
+
+  step('a chat is muted for an hour and set to mentions; the setting survives a reload');
+  await alice.page.locator('#notify-menu summary').click();
+  const saved = (page) => page.waitForResponse((r) => r.url().endsWith('/notifications') && r.request().method() === 'PUT' && r.status() === 200, WAIT);
+  await Promise.all([saved(alice.page), alice.page.getByLabel('Notify me of', { exact: true }).selectOption('mentions')]);
+  await Promise.all([saved(alice.page), alice.page.getByLabel('Mute', { exact: true }).selectOption('1h')]);
+  await alice.page.reload();
+  await alice.page.locator('#notify-menu summary', { hasText: 'muted' }).waitFor(WAIT);
+  assert.equal(await alice.page.getByLabel('Notify me of', { exact: true }).inputValue(), 'mentions');
+  assert.equal(await alice.page.getByLabel('Mute', { exact: true }).inputValue(), 'until');
+
   step('bob leaves: alice sees him go offline once the grace period is over');
   await bob.context.close();
   await alice.page.locator('#members li.offline', { hasText: 'bob' }).waitFor({ state: 'attached', timeout: 15_000 });

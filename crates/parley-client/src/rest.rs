@@ -8,11 +8,12 @@ use awc::http::Method;
 use bytes::Bytes;
 use parley_types::requests::{
     AddMemberRequest, CreateChatRequest, EditMessageRequest, LoginRequest, MarkReadRequest,
-    ReactionRequest, RegisterRequest, SendMessageRequest,
+    NotificationRequest, ReactionRequest, RegisterRequest, SendMessageRequest,
 };
 use parley_types::{
     AccountList, AccountStatus, Attachment, AttachmentId, Chat, ChatId, ChatKind, ChatSummary,
-    ErrorCode, HistoryPage, Message, MessageId, MessageKind, Seq, Session, User, UserId,
+    ErrorCode, HistoryPage, Message, MessageId, MessageKind, Notification, NotificationLevel, Seq,
+    Session, ThreadPage, Timestamp, User, UserId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,8 @@ pub struct HistoryRange {
     pub limit: Option<u32>,
     pub before_seq: Option<Seq>,
     pub after_seq: Option<Seq>,
+    /// Leave thread replies out (`thread=main`).
+    pub main_only: bool,
 }
 
 impl Client {
@@ -315,6 +318,9 @@ impl Client {
         if let Some(seq) = range.after_seq {
             query.push(format!("after_seq={seq}"));
         }
+        if range.main_only {
+            query.push("thread=main".to_owned());
+        }
         let path = format!("/api/v1/chats/{chat}/messages?{}", query.join("&"));
         self.call::<(), _>(Method::GET, &path, &[], None, &[200])
             .await
@@ -350,6 +356,7 @@ impl Client {
             reply_to_id: reply_to,
             client_id: client_id.map(str::to_owned),
             attachment_ids: Vec::new(),
+            thread_root_id: None,
         };
         let headers: Vec<(&str, &str)> = idempotency_key
             .map(|key| ("Idempotency-Key", key))
@@ -359,6 +366,74 @@ impl Client {
             Method::POST,
             "/api/v1/messages",
             &headers,
+            Some(&body),
+            &[200],
+        )
+        .await
+    }
+
+    /// Sends a reply in the thread of `root` (a message of the same chat, not itself a reply).
+    pub async fn send_in_thread(
+        &self,
+        chat: ChatId,
+        content: &str,
+        root: MessageId,
+        idempotency_key: Option<&str>,
+    ) -> Result<Message, Error> {
+        let body = SendMessageRequest {
+            chat_id: chat,
+            kind: MessageKind::Text.as_str().to_owned(),
+            content: content.to_owned(),
+            reply_to_id: None,
+            client_id: None,
+            attachment_ids: Vec::new(),
+            thread_root_id: Some(root),
+        };
+        let headers: Vec<(&str, &str)> = idempotency_key
+            .map(|key| ("Idempotency-Key", key))
+            .into_iter()
+            .collect();
+        self.call(
+            Method::POST,
+            "/api/v1/messages",
+            &headers,
+            Some(&body),
+            &[200],
+        )
+        .await
+    }
+
+    /// A page of a thread's replies after `after_seq`, ascending, with its root.
+    pub async fn thread(
+        &self,
+        message: MessageId,
+        after_seq: Option<Seq>,
+        limit: Option<i64>,
+    ) -> Result<ThreadPage, Error> {
+        let mut query = Vec::new();
+        if let Some(seq) = after_seq {
+            query.push(format!("after_seq={seq}"));
+        }
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        let path = format!("/api/v1/messages/{message}/thread?{}", query.join("&"));
+        self.call::<(), _>(Method::GET, &path, &[], None, &[200])
+            .await
+    }
+
+    /// Sets the caller's notification level for a chat, and until when it is muted.
+    pub async fn set_notifications(
+        &self,
+        chat: ChatId,
+        level: NotificationLevel,
+        muted_until: Option<Timestamp>,
+    ) -> Result<Notification, Error> {
+        let body = NotificationRequest { level, muted_until };
+        self.call(
+            Method::PUT,
+            &format!("/api/v1/chats/{chat}/notifications"),
+            &[],
             Some(&body),
             &[200],
         )
@@ -379,6 +454,7 @@ impl Client {
             reply_to_id: None,
             client_id: None,
             attachment_ids: attachments.to_vec(),
+            thread_root_id: None,
         };
         self.call(Method::POST, "/api/v1/messages", &[], Some(&body), &[200])
             .await

@@ -114,15 +114,30 @@ impl Api {
         content: &str,
         key: Option<String>,
     ) -> Answer {
+        self.send_in(user, chat_id, content, key, None).await
+    }
+
+    /// A send, in the thread of `thread_root` when there is one.
+    pub async fn send_in(
+        &self,
+        user: &User,
+        chat_id: i64,
+        content: &str,
+        key: Option<String>,
+        thread_root: Option<i64>,
+    ) -> Answer {
         let headers: Vec<(&str, String)> = key
             .map(|k| vec![("Idempotency-Key", k)])
             .unwrap_or_default();
+        let body = json!({
+            "chat_id": chat_id, "type": "text", "content": content, "thread_root_id": thread_root,
+        });
         self.call(
             awc::http::Method::POST,
             "/api/v1/messages",
             Some(&user.token),
             &headers,
-            Some(&json!({"chat_id": chat_id, "type": "text", "content": content})),
+            Some(&body),
         )
         .await
     }

@@ -70,6 +70,9 @@ pub struct SendArgs {
     /// Members each message mentions (`@name` of the next senders), at the start of its text.
     #[arg(long, default_value_t = 0)]
     pub mentions: usize,
+    /// Send every message as a reply in one thread per chat (its root sent first).
+    #[arg(long)]
+    pub threads: bool,
     /// Also report throughput and latency per stretch of this many seconds (0: only the
     /// whole run).
     #[arg(long, default_value_t = 0)]
@@ -84,9 +87,18 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
         .first()
         .ok_or_else(|| "registering gave no users".to_owned())?;
     let member_ids: Vec<i64> = users.iter().skip(1).map(|u| u.id).collect();
-    let mut chats = Vec::new();
+    // Each chat with the root of its thread, when the sends are thread replies.
+    let mut chats: Vec<(i64, Option<i64>)> = Vec::new();
     for _ in 0..args.chats.max(1) {
-        chats.push(api.group(owner, &member_ids).await?);
+        let chat_id = api.group(owner, &member_ids).await?;
+        let root = if args.threads {
+            let answer = api.send(owner, chat_id, "thread root", None).await;
+            let id = answer.body.get("id").and_then(|id| id.as_i64());
+            Some(id.ok_or_else(|| format!("sending a thread root: status {}", answer.status))?)
+        } else {
+            None
+        };
+        chats.push((chat_id, root));
     }
     let content = "x".repeat(args.size.clamp(1, 4000));
     let issued = Arc::new(AtomicUsize::new(0));
@@ -107,17 +119,20 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
             let mut i = lane;
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.count {
                 // `chats` holds at least one chat; were it empty there would be nowhere to send.
-                let Some(&chat_id) = i.checked_rem(chats.len()).and_then(|at| chats.get(at)) else {
+                let Some(&(chat_id, root)) =
+                    i.checked_rem(chats.len()).and_then(|at| chats.get(at))
+                else {
                     break;
                 };
                 i += 1;
                 let t = Instant::now();
                 let answer = api
-                    .send(
+                    .send_in(
                         user,
                         chat_id,
                         &content,
                         Some(uuid::Uuid::new_v4().to_string()),
+                        root,
                     )
                     .await;
                 tally.record(answer.status, answer.status == 200, t.elapsed());
@@ -137,6 +152,7 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     report.cpu(cpu);
     report.param("clients", args.clients);
     report.param("mentions per message", args.mentions);
+    report.param("thread replies", args.threads);
     report.param("chats", args.chats);
     report.param("message size", args.size);
     let mut tally = Tally::default();

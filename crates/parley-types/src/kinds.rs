@@ -27,6 +27,37 @@ impl ChatKind {
     }
 }
 
+/// Which messages of a chat a member wants to be notified of (push notifications read it; no
+/// count depends on it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationLevel {
+    #[default]
+    All,
+    Mentions,
+    None,
+}
+
+impl NotificationLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationLevel::All => "all",
+            NotificationLevel::Mentions => "mentions",
+            NotificationLevel::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "all" => Some(NotificationLevel::All),
+            "mentions" => Some(NotificationLevel::Mentions),
+            "none" => Some(NotificationLevel::None),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]

@@ -136,6 +136,21 @@ pub struct SendMessageRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<i64>, max_items = 10))]
     pub attachment_ids: Vec<AttachmentId>,
+    /// Puts the message in this message's thread: a message of the same chat that is not
+    /// itself in a thread.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 1))]
+    pub thread_root_id: Option<MessageId>,
+}
+
+/// `PUT /api/v1/chats/{chat_id}/notifications`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotificationRequest {
+    pub level: crate::NotificationLevel,
+    /// Until when the chat is muted; `null` (or absent) for not muted.
+    #[serde(default)]
+    pub muted_until: Option<crate::Timestamp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AttachmentId, ChatId, ChatKind, MessageId, Role, Seq, Timestamp, UserId};
+use crate::{
+    AttachmentId, ChatId, ChatKind, MessageId, NotificationLevel, Role, Seq, Timestamp, UserId,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -81,6 +83,18 @@ pub struct Chat {
     pub created_at: Timestamp,
     pub last_seq: Seq,
     pub members: Vec<Member>,
+    /// The caller's own notification setting for this chat (no one else's is ever shown).
+    #[serde(default)]
+    pub notification: Notification,
+}
+
+/// A member's notification setting for one chat.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Notification {
+    pub level: NotificationLevel,
+    /// Until when nothing notifies (whatever the level); `null` when not muted.
+    pub muted_until: Option<Timestamp>,
 }
 
 impl Chat {
@@ -157,6 +171,33 @@ pub struct Message {
     /// The members the text mentions, ascending (`[]` when none, and on a deleted message).
     #[serde(default)]
     pub mentions: Vec<UserId>,
+    /// The root of the thread this message is a reply in; `null` outside a thread.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub thread_root_id: Option<MessageId>,
+    /// On a thread's root: its replies so far; `null` when it has none.
+    #[serde(default)]
+    pub thread: Option<ThreadSummary>,
+}
+
+/// What a thread's root shows of its replies (deleted replies not counted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ThreadSummary {
+    pub reply_count: i64,
+    pub last_reply_at: Timestamp,
+    /// Who wrote the replies, ascending.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<i64>))]
+    pub participant_ids: Vec<UserId>,
+}
+
+/// `GET /api/v1/messages/{id}/thread`: a thread's root and a page of its replies, ascending.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ThreadPage {
+    pub root: Message,
+    pub messages: Vec<Message>,
+    pub has_more: bool,
 }
 
 /// An uploaded file. Its `content_type` is what its bytes are, whatever the uploader said.

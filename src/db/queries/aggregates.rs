@@ -128,9 +128,10 @@ pub async fn history(
     user_id: UserId,
     cursor: HistoryCursor,
     limit: i64,
+    main_only: bool,
 ) -> AppResult<HistoryPage> {
     let mut rows = conn
-        .history_rows(chat_id, user_id, cursor, limit + 1)
+        .history_rows(chat_id, user_id, cursor, limit + 1, main_only)
         .await?;
     if rows.is_empty() {
         super::guards::require_member(conn, chat_id, user_id).await?;
@@ -233,20 +234,21 @@ pub async fn chat_ids_of(conn: &mut Conn, user_id: UserId) -> AppResult<Vec<Chat
         .await?)
 }
 
-pub async fn load_chat(conn: &mut Conn, chat_id: ChatId) -> AppResult<Chat> {
+/// The chat as `viewer` sees it (with the viewer's own notification setting).
+pub async fn load_chat(conn: &mut Conn, chat_id: ChatId, viewer: UserId) -> AppResult<Chat> {
     let chat: ChatRow = chats::table
         .find(chat_id)
         .select(ChatRow::as_select())
         .first(conn)
         .await?;
     let members = members(conn, &[chat_id]).await?;
-    chat_from_rows(chat, members)
+    chat_from_rows(chat, members, viewer)
 }
 
 pub async fn chat(conn: &mut Conn, chat_id: ChatId, user_id: UserId) -> AppResult<Chat> {
     let (chat, _) = super::guards::require_member(conn, chat_id, user_id).await?;
     let members = members(conn, &[chat_id]).await?;
-    chat_from_rows(chat, members)
+    chat_from_rows(chat, members, user_id)
 }
 
 /// The chat's `last_seq` without locking anything, or `None` if the chat does not exist.
@@ -367,7 +369,7 @@ pub async fn list_for_user(
             let id = chat.id;
             let members = members_by_chat.remove(&id).unwrap_or_default();
             Ok(ChatSummary {
-                chat: chat_from_rows(chat, members)?,
+                chat: chat_from_rows(chat, members, user_id)?,
                 last_message: last_by_chat.remove(&id),
                 unread_count: live - own.unwrap_or(0) - read,
                 unread_mention_count: mentions.unwrap_or(0),

@@ -10,7 +10,7 @@
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 
-use parley_types::{AttachmentId, ChatId, ChatKind, MessageId, Seq, UserId};
+use parley_types::{Attachment, AttachmentId, ChatId, ChatKind, MessageId, Reaction, UserId};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
@@ -19,8 +19,10 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::fixed_text::FixedText;
-use crate::db::rows::{mentionable, AttachmentRow, IdempotencyRow, MemberNameRow, MessageRow};
-use crate::db::schema::{attachments, chat_members, chats, messages};
+use crate::db::rows::{
+    mentionable, AttachmentRow, IdempotencyRow, MemberNameRow, MessageRow, ReactionRow,
+};
+use crate::db::schema::{attachments, chat_members, chats, messages, reactions};
 use crate::db::PgConn;
 use crate::domain::mentions::MentionableMember;
 use crate::domain::search::index_terms;
@@ -36,6 +38,28 @@ pub struct PendingMessage<'a> {
     pub client_id: Option<&'a str>,
     /// The members it mentions, as the JSON array the row keeps.
     pub mention_ids: String,
+    pub thread_root_id: Option<MessageId>,
+}
+
+/// A member a message of the batch mentions: the message's chat and `pos`, and the member.
+pub type MentionRow = (ChatId, i64, UserId);
+
+/// How many seqs a batch takes in a chat, and how many of them are messages (a thread reply
+/// takes two: its own, and the one of its root's `message.updated`).
+#[derive(Clone, Copy, Debug)]
+pub struct ChatCount {
+    pub chat_id: ChatId,
+    pub seqs: i64,
+    pub messages: i64,
+}
+
+/// What a batch's thread replies change in their roots: each root's summary after the batch
+/// (`StoredThread` as JSON), and a `message.updated` event of the root at each reply's
+/// `pos` + 1.
+#[derive(Clone, Debug, Default)]
+pub struct ThreadWrites {
+    pub roots: Vec<(MessageId, String)>,
+    pub events: Vec<(ChatId, i64, MessageId)>,
 }
 
 /// What a batch's checks read, under the chats' locks.
@@ -45,8 +69,12 @@ pub struct BatchChecks {
     pub stored_keys: Vec<IdempotencyRow>,
     /// (chat, user) memberships among the batch's chats and authors.
     pub memberships: HashSet<(ChatId, UserId)>,
-    /// The chat of each message replied to.
-    pub reply_chats: HashMap<MessageId, ChatId>,
+    /// The messages replied to and the thread roots named, as they are under the chats' locks.
+    pub referenced: HashMap<MessageId, MessageRow>,
+    /// The reactions and attachments of the thread roots named, to complete the aggregates
+    /// their `message.updated` events carry.
+    pub root_reactions: HashMap<MessageId, Vec<Reaction>>,
+    pub root_attachments: HashMap<MessageId, Vec<Attachment>>,
     /// The attachments the batch's sends name, locked until the transaction ends so that
     /// no other send can take one meanwhile.
     pub attachments: HashMap<AttachmentId, AttachmentRow>,
@@ -96,6 +124,43 @@ SELECT cm.chat_id, c.kind, cm.user_id, u.username, cm.role \
 FROM chat_members cm JOIN users u ON u.id = cm.user_id JOIN chats c ON c.id = cm.chat_id \
 WHERE cm.chat_id = ANY($3::int8[])";
 
+/// What a batch's checks read.
+#[derive(Clone, Debug, Default)]
+pub struct CheckInputs {
+    pub keys: Vec<(UserId, String)>,
+    pub chat_ids: Vec<ChatId>,
+    pub authors: Vec<UserId>,
+    /// Messages replied to and thread roots, sorted and distinct.
+    pub referenced: Vec<MessageId>,
+    /// The thread roots among them.
+    pub roots: Vec<MessageId>,
+    pub attachment_ids: Vec<AttachmentId>,
+    pub mentions: MentionLookups,
+}
+
+/// Reactions grouped by message, each group in the contract's order (the rows come sorted).
+fn group_reactions(rows: Vec<ReactionRow>) -> HashMap<MessageId, Vec<Reaction>> {
+    let mut grouped: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
+    for row in rows {
+        grouped
+            .entry(row.message_id)
+            .or_default()
+            .push(row.into_domain());
+    }
+    grouped
+}
+
+/// Attachments grouped by message, each group in position order (the rows come sorted).
+fn group_attachments(rows: Vec<AttachmentRow>) -> HashMap<MessageId, Vec<Attachment>> {
+    let mut grouped: HashMap<MessageId, Vec<Attachment>> = HashMap::new();
+    for row in rows {
+        if let Some(message_id) = row.message_id {
+            grouped.entry(message_id).or_default().push(row.to_domain());
+        }
+    }
+    grouped
+}
+
 pub trait BatchStatements {
     /// Locks the rows of the chats that exist among `chat_ids` until the transaction ends,
     /// in id order (so that concurrent batches cannot deadlock); returns their ids, sorted.
@@ -105,23 +170,13 @@ pub trait BatchStatements {
     ) -> impl Future<Output = QueryResult<Vec<ChatId>>> + Send + 'a;
 
     /// Reads what the batch's checks need: stored keys among `keys`, memberships among
-    /// `chat_ids` × `authors`, the chats of `reply_ids`, and the rows of `attachment_ids`
-    /// (locked, in id order).
+    /// `chat_ids` × `authors`, the rows of `referenced` (messages replied to and thread
+    /// roots) and the reactions and attachments of `roots`, the rows of `attachment_ids`
+    /// (locked, in id order), and the members `mentions` names.
     fn batch_checks<'a>(
         &'a mut self,
-        keys: &'a [(UserId, String)],
-        chat_ids: &'a [ChatId],
-        authors: &'a [UserId],
-        reply_ids: &'a [MessageId],
-        attachment_ids: &'a [AttachmentId],
-        mentions: &'a MentionLookups,
+        wanted: &'a CheckInputs,
     ) -> impl Future<Output = QueryResult<BatchChecks>> + Send + 'a;
-
-    /// Stores who each message mentions: `(message, user, chat, seq)`.
-    fn store_mentions<'a>(
-        &'a mut self,
-        rows: &'a [(MessageId, UserId, ChatId, Seq)],
-    ) -> impl Future<Output = QueryResult<usize>> + Send + 'a;
 
     /// Gives each `(attachment, message, position)` to its message, if no message holds it
     /// yet; returns how many were given.
@@ -130,13 +185,15 @@ pub trait BatchStatements {
         links: &'a [(AttachmentId, MessageId, i32)],
     ) -> impl Future<Output = QueryResult<usize>> + Send + 'a;
 
-    /// Takes `count` seqs in each `(chat_id, count)` (and sets the chat's activity time),
-    /// stores the messages under them with their `message.created` events, and returns the
-    /// stored rows.
+    /// Takes each chat's seqs (and sets its activity time), stores the messages under them
+    /// with their `message.created` events, updates the thread roots they reply in with the
+    /// roots' `message.updated` events, and returns the stored rows.
     fn store_messages<'a>(
         &'a mut self,
-        counts: &'a [(ChatId, i64)],
+        counts: &'a [ChatCount],
         pending: &'a [PendingMessage<'a>],
+        mentions: &'a [MentionRow],
+        threads: &'a ThreadWrites,
         now: i64,
     ) -> impl Future<Output = QueryResult<Vec<MessageRow>>> + Send + 'a;
 
@@ -154,24 +211,37 @@ const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.bod
        ON k.user_id = want.user_id AND k.key = want.key";
 
 const STORE_MESSAGES: &str = "\
-WITH want AS (SELECT * FROM unnest($1::int8[], $2::int8[]) AS w(id, n)), \
-r AS (UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $3, \
-                       message_count = chats.message_count + want.n \
+WITH want AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS w(id, n, k)), \
+r AS (UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $4, \
+                       message_count = chats.message_count + want.k \
       FROM want WHERE chats.id = want.id \
       RETURNING chats.id, chats.last_seq - want.n AS base), \
 m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
-                            created_at, deleted, search_terms, mention_ids) \
+                            created_at, deleted, search_terms, mention_ids, thread_root_id) \
       SELECT s.chat_id, r.base + s.pos, s.author_id, 'text', s.content, s.reply_to_id, \
-             s.client_id, $3, false, s.search_terms, s.mention_ids \
-      FROM unnest($4::int8[], $5::int8[], $6::int8[], $7::text[], $8::int8[], $9::text[], \
-                  $10::text[], $11::text[]) \
+             s.client_id, $4, false, s.search_terms, s.mention_ids, s.thread_root_id \
+      FROM unnest($5::int8[], $6::int8[], $7::int8[], $8::text[], $9::int8[], $10::text[], \
+                  $11::text[], $12::text[], $13::int8[]) \
            AS s(chat_id, pos, author_id, content, reply_to_id, client_id, search_terms, \
-                mention_ids) \
+                mention_ids, thread_root_id) \
       JOIN r ON r.id = s.chat_id \
       RETURNING id, chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
-                created_at, edited_at, deleted, attachment_count, mention_ids), \
+                created_at, edited_at, deleted, attachment_count, mention_ids, thread_root_id, \
+                thread_summary), \
+t AS (UPDATE messages SET thread_summary = u.summary \
+      FROM unnest($14::int8[], $15::text[]) AS u(id, summary) \
+      WHERE messages.id = u.id), \
 e AS (INSERT INTO chat_events (chat_id, seq, kind, message_id, created_at) \
-      SELECT chat_id, seq, 'message.created', id, $3 FROM m), \
+      SELECT chat_id, seq, 'message.created', id, $4 FROM m \
+      UNION ALL \
+      SELECT u.chat_id, r.base + u.pos, 'message.updated', u.root_id, $4 \
+      FROM unnest($16::int8[], $17::int8[], $18::int8[]) AS u(chat_id, pos, root_id) \
+      JOIN r ON r.id = u.chat_id), \
+x AS (INSERT INTO message_mentions (user_id, message_id, chat_id, seq) \
+      SELECT u.user_id, m.id, m.chat_id, m.seq \
+      FROM unnest($19::int8[], $20::int8[], $21::int8[]) AS u(chat_id, pos, user_id) \
+      JOIN r ON r.id = u.chat_id \
+      JOIN m ON m.chat_id = u.chat_id AND m.seq = r.base + u.pos), \
 a AS (INSERT INTO chat_authors (chat_id, user_id, message_count) \
       SELECT chat_id, author_id, count(*) FROM m GROUP BY chat_id, author_id \
       ON CONFLICT (chat_id, user_id) \
@@ -197,10 +267,6 @@ struct Linked {
     #[diesel(sql_type = BigInt)]
     linked: i64,
 }
-
-const STORE_MENTIONS: &str = "\
-INSERT INTO message_mentions (user_id, message_id, chat_id, seq) \
-SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[])";
 
 const INSERT_KEYS: &str = "\
 INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at, message_id) \
@@ -230,21 +296,13 @@ impl BatchStatements for PgConn {
             .await
     }
 
-    async fn batch_checks<'a>(
-        &'a mut self,
-        keys: &'a [(UserId, String)],
-        chat_ids: &'a [ChatId],
-        authors: &'a [UserId],
-        reply_ids: &'a [MessageId],
-        attachment_ids: &'a [AttachmentId],
-        mentions: &'a MentionLookups,
-    ) -> QueryResult<BatchChecks> {
+    async fn batch_checks<'a>(&'a mut self, wanted: &'a CheckInputs) -> QueryResult<BatchChecks> {
         // Independent reads, sent together (pipelined on the one connection).
         let conn: &PgConn = self;
         let (users, key_texts): (Vec<UserId>, Vec<&str>) =
-            keys.iter().map(|(u, k)| (*u, k.as_str())).unzip();
+            wanted.keys.iter().map(|(u, k)| (*u, k.as_str())).unzip();
         let stored = async {
-            if keys.is_empty() {
+            if wanted.keys.is_empty() {
                 return Ok(Vec::new());
             }
             FixedText(
@@ -256,26 +314,53 @@ impl BatchStatements for PgConn {
             .await
         };
         let memberships = chat_members::table
-            .filter(chat_members::chat_id.eq_any(chat_ids))
-            .filter(chat_members::user_id.eq_any(authors))
+            .filter(chat_members::chat_id.eq_any(&wanted.chat_ids))
+            .filter(chat_members::user_id.eq_any(&wanted.authors))
             .select((chat_members::chat_id, chat_members::user_id))
             .load::<(ChatId, UserId)>(&mut &*conn);
-        let replies = async {
-            if reply_ids.is_empty() {
+        let referenced = async {
+            if wanted.referenced.is_empty() {
                 return Ok(Vec::new());
             }
             messages::table
-                .filter(messages::id.eq_any(reply_ids))
-                .select((messages::id, messages::chat_id))
-                .load::<(MessageId, ChatId)>(&mut &*conn)
+                .filter(messages::id.eq_any(&wanted.referenced))
+                .select(MessageRow::as_select())
+                .load::<MessageRow>(&mut &*conn)
                 .await
         };
-        let attached = async {
-            if attachment_ids.is_empty() {
+        let root_reactions = async {
+            if wanted.roots.is_empty() {
+                return Ok(Vec::new());
+            }
+            reactions::table
+                .filter(reactions::message_id.eq_any(&wanted.roots))
+                .order((
+                    reactions::created_at.asc(),
+                    reactions::user_id.asc(),
+                    reactions::emoji.asc(),
+                ))
+                .select(ReactionRow::as_select())
+                .load::<ReactionRow>(&mut &*conn)
+                .await
+        };
+        let root_attachments = async {
+            if wanted.roots.is_empty() {
                 return Ok(Vec::new());
             }
             attachments::table
-                .filter(attachments::id.eq_any(attachment_ids))
+                .filter(attachments::message_id.eq_any(&wanted.roots))
+                .filter(attachments::removed_at.is_null())
+                .order((attachments::message_id.asc(), attachments::position.asc()))
+                .select(AttachmentRow::as_select())
+                .load::<AttachmentRow>(&mut &*conn)
+                .await
+        };
+        let attached = async {
+            if wanted.attachment_ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            attachments::table
+                .filter(attachments::id.eq_any(&wanted.attachment_ids))
                 .order(attachments::id)
                 .select(AttachmentRow::as_select())
                 .for_update()
@@ -283,6 +368,7 @@ impl BatchStatements for PgConn {
                 .await
         };
         let members = async {
+            let mentions = &wanted.mentions;
             if mentions.is_empty() {
                 return Ok(Vec::new());
             }
@@ -304,13 +390,19 @@ impl BatchStatements for PgConn {
                 .map(|m| (m.chat_id, m.kind, m.user_id, m.username, m.role))
                 .collect::<Vec<MemberNameRow>>())
         };
-        let (stored_keys, memberships, replies, attached, members) =
-            futures_util::future::try_join5(stored, memberships, replies, attached, members)
-                .await?;
+        use futures_util::future::{try_join, try_join3, try_join4};
+        let ((stored_keys, memberships, attached, members), (referenced, reactions, root_files)) =
+            try_join(
+                try_join4(stored, memberships, attached, members),
+                try_join3(referenced, root_reactions, root_attachments),
+            )
+            .await?;
         Ok(BatchChecks {
             stored_keys,
             memberships: memberships.into_iter().collect(),
-            reply_chats: replies.into_iter().collect(),
+            referenced: referenced.into_iter().map(|m| (m.id, m)).collect(),
+            root_reactions: group_reactions(reactions),
+            root_attachments: group_attachments(root_files),
             attachments: attached.into_iter().map(|a| (a.id, a)).collect(),
             mentionable: mentionable(members),
         })
@@ -318,18 +410,20 @@ impl BatchStatements for PgConn {
 
     async fn store_messages<'a>(
         &'a mut self,
-        counts: &'a [(ChatId, i64)],
+        counts: &'a [ChatCount],
         pending: &'a [PendingMessage<'a>],
+        mentions: &'a [MentionRow],
+        threads: &'a ThreadWrites,
         now: i64,
     ) -> QueryResult<Vec<MessageRow>> {
         if pending.is_empty() {
             return Ok(Vec::new());
         }
-        let (chat_ids, amounts): (Vec<ChatId>, Vec<i64>) = counts.iter().copied().unzip();
         FixedText(
             diesel::sql_query(STORE_MESSAGES)
-                .bind::<Array<BigInt>, _>(&chat_ids)
-                .bind::<Array<BigInt>, _>(&amounts)
+                .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.chat_id).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.seqs).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.messages).collect::<Vec<_>>())
                 .bind::<BigInt, _>(now)
                 .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.chat_id).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.pos).collect::<Vec<_>>())
@@ -352,27 +446,26 @@ impl BatchStatements for PgConn {
                         .iter()
                         .map(|p| p.mention_ids.as_str())
                         .collect::<Vec<_>>(),
-                ),
+                )
+                .bind::<Array<Nullable<BigInt>>, _>(
+                    pending.iter().map(|p| p.thread_root_id).collect::<Vec<_>>(),
+                )
+                .bind::<Array<BigInt>, _>(threads.roots.iter().map(|r| r.0).collect::<Vec<_>>())
+                .bind::<Array<Text>, _>(
+                    threads
+                        .roots
+                        .iter()
+                        .map(|r| r.1.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.0).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.1).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.2).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.0).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.1).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.2).collect::<Vec<_>>()),
         )
         .load::<MessageRow>(self)
-        .await
-    }
-
-    async fn store_mentions<'a>(
-        &'a mut self,
-        rows: &'a [(MessageId, UserId, ChatId, Seq)],
-    ) -> QueryResult<usize> {
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        FixedText(
-            diesel::sql_query(STORE_MENTIONS)
-                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.1).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.0).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.2).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.3).collect::<Vec<_>>()),
-        )
-        .execute(self)
         .await
     }
 
@@ -432,12 +525,12 @@ mod sqlite {
 
     use diesel::prelude::*;
 
-    use super::{BatchChecks, BatchStatements, PendingMessage};
-    use crate::db::rows::{mentionable, MemberNameRow};
+    use super::{BatchChecks, BatchStatements, ChatCount, PendingMessage, ThreadWrites};
+    use crate::db::rows::{mentionable, MemberNameRow, ReactionRow};
     use crate::db::rows::{AttachmentRow, EventRow, IdempotencyRow, MessageRow, NewMessageRow};
     use crate::db::schema::{
         attachments, chat_authors, chat_events, chat_members, chats, idempotency_keys,
-        message_mentions, messages, users,
+        message_mentions, messages, reactions, users,
     };
     use crate::db::SqliteConn;
     use parley_types::{AttachmentId, ChatId, MessageId, MessageKind, Seq, UserId};
@@ -460,25 +553,13 @@ mod sqlite {
 
         async fn batch_checks<'a>(
             &'a mut self,
-            keys: &'a [(UserId, String)],
-            chat_ids: &'a [ChatId],
-            authors: &'a [UserId],
-            reply_ids: &'a [MessageId],
-            attachment_ids: &'a [AttachmentId],
-            mentions: &'a super::MentionLookups,
+            wanted: &'a super::CheckInputs,
         ) -> QueryResult<BatchChecks> {
-            let (keys, chat_ids, authors, reply_ids, attachment_ids, mentions) = (
-                keys.to_vec(),
-                chat_ids.to_vec(),
-                authors.to_vec(),
-                reply_ids.to_vec(),
-                attachment_ids.to_vec(),
-                mentions.clone(),
-            );
+            let wanted = wanted.clone();
             self.spawn_blocking(move |conn| {
                 let mut checks = BatchChecks::default();
                 // Point lookups: in-process, each costs microseconds, and none scans.
-                for (user_id, key) in &keys {
+                for (user_id, key) in &wanted.keys {
                     let found: Option<IdempotencyRow> = idempotency_keys::table
                         .find((user_id, key))
                         .select(IdempotencyRow::as_select())
@@ -487,31 +568,54 @@ mod sqlite {
                     checks.stored_keys.extend(found);
                 }
                 checks.memberships = chat_members::table
-                    .filter(chat_members::chat_id.eq_any(&chat_ids))
-                    .filter(chat_members::user_id.eq_any(&authors))
+                    .filter(chat_members::chat_id.eq_any(&wanted.chat_ids))
+                    .filter(chat_members::user_id.eq_any(&wanted.authors))
                     .select((chat_members::chat_id, chat_members::user_id))
                     .load::<(ChatId, UserId)>(conn)?
                     .into_iter()
                     .collect();
-                if !reply_ids.is_empty() {
-                    checks.reply_chats = messages::table
-                        .filter(messages::id.eq_any(&reply_ids))
-                        .select((messages::id, messages::chat_id))
-                        .load::<(MessageId, ChatId)>(conn)?
+                if !wanted.referenced.is_empty() {
+                    checks.referenced = messages::table
+                        .filter(messages::id.eq_any(&wanted.referenced))
+                        .select(MessageRow::as_select())
+                        .load::<MessageRow>(conn)?
                         .into_iter()
+                        .map(|m| (m.id, m))
                         .collect();
+                }
+                if !wanted.roots.is_empty() {
+                    checks.root_reactions = super::group_reactions(
+                        reactions::table
+                            .filter(reactions::message_id.eq_any(&wanted.roots))
+                            .order((
+                                reactions::created_at.asc(),
+                                reactions::user_id.asc(),
+                                reactions::emoji.asc(),
+                            ))
+                            .select(ReactionRow::as_select())
+                            .load(conn)?,
+                    );
+                    checks.root_attachments = super::group_attachments(
+                        attachments::table
+                            .filter(attachments::message_id.eq_any(&wanted.roots))
+                            .filter(attachments::removed_at.is_null())
+                            .order((attachments::message_id.asc(), attachments::position.asc()))
+                            .select(AttachmentRow::as_select())
+                            .load(conn)?,
+                    );
                 }
                 // The one connection makes this transaction the only writer: no other send
                 // can take these attachments before it commits.
-                if !attachment_ids.is_empty() {
+                if !wanted.attachment_ids.is_empty() {
                     checks.attachments = attachments::table
-                        .filter(attachments::id.eq_any(&attachment_ids))
+                        .filter(attachments::id.eq_any(&wanted.attachment_ids))
                         .select(AttachmentRow::as_select())
                         .load::<AttachmentRow>(conn)?
                         .into_iter()
                         .map(|a| (a.id, a))
                         .collect();
                 }
+                let mentions = &wanted.mentions;
                 if !mentions.is_empty() {
                     let mut rows: Vec<MemberNameRow> = Vec::new();
                     // One index lookup per name, in-process.
@@ -555,28 +659,6 @@ mod sqlite {
             .await
         }
 
-        async fn store_mentions<'a>(
-            &'a mut self,
-            rows: &'a [(MessageId, UserId, ChatId, Seq)],
-        ) -> QueryResult<usize> {
-            let rows = rows.to_vec();
-            self.spawn_blocking(move |conn| {
-                let mut stored = 0;
-                for (message_id, user_id, chat_id, seq) in rows {
-                    stored += diesel::insert_into(message_mentions::table)
-                        .values((
-                            message_mentions::user_id.eq(user_id),
-                            message_mentions::message_id.eq(message_id),
-                            message_mentions::chat_id.eq(chat_id),
-                            message_mentions::seq.eq(seq),
-                        ))
-                        .execute(conn)?;
-                }
-                Ok(stored)
-            })
-            .await
-        }
-
         async fn link_attachments<'a>(
             &'a mut self,
             links: &'a [(AttachmentId, MessageId, i32)],
@@ -609,24 +691,28 @@ mod sqlite {
 
         async fn store_messages<'a>(
             &'a mut self,
-            counts: &'a [(ChatId, i64)],
+            counts: &'a [ChatCount],
             pending: &'a [PendingMessage<'a>],
+            mentions: &'a [super::MentionRow],
+            threads: &'a ThreadWrites,
             now: i64,
         ) -> QueryResult<Vec<MessageRow>> {
             let counts = counts.to_vec();
+            let mentions = mentions.to_vec();
             let pending: Vec<OwnedPending> = pending.iter().map(OwnedPending::from).collect();
+            let threads = threads.clone();
             self.spawn_blocking(move |conn| {
                 let mut base = HashMap::with_capacity(counts.len());
-                for &(chat_id, count) in &counts {
-                    let last: Seq = diesel::update(chats::table.find(chat_id))
+                for count in &counts {
+                    let last: Seq = diesel::update(chats::table.find(count.chat_id))
                         .set((
-                            chats::last_seq.eq(chats::last_seq + count),
+                            chats::last_seq.eq(chats::last_seq + count.seqs),
                             chats::last_activity_at.eq(now),
-                            chats::message_count.eq(chats::message_count + count),
+                            chats::message_count.eq(chats::message_count + count.messages),
                         ))
                         .returning(chats::last_seq)
                         .get_result(conn)?;
-                    base.insert(chat_id, last - count);
+                    base.insert(count.chat_id, last - count.seqs);
                 }
                 let mut stored = Vec::with_capacity(pending.len());
                 for p in &pending {
@@ -646,6 +732,7 @@ mod sqlite {
                             deleted: false,
                             search_terms: &crate::domain::search::index_terms(&p.content),
                             mention_ids: &p.mention_ids,
+                            thread_root_id: p.thread_root_id,
                         })
                         .returning(MessageRow::as_returning())
                         .get_result(conn)?;
@@ -659,6 +746,42 @@ mod sqlite {
                         ))
                         .execute(conn)?;
                     stored.push(row);
+                }
+                for &(chat_id, pos, user_id) in &mentions {
+                    let Some(row) = base.get(&chat_id).and_then(|base| {
+                        stored
+                            .iter()
+                            .find(|m| m.chat_id == chat_id && m.seq == *base + pos)
+                    }) else {
+                        continue;
+                    };
+                    diesel::insert_into(message_mentions::table)
+                        .values((
+                            message_mentions::user_id.eq(user_id),
+                            message_mentions::message_id.eq(row.id),
+                            message_mentions::chat_id.eq(chat_id),
+                            message_mentions::seq.eq(row.seq),
+                        ))
+                        .execute(conn)?;
+                }
+                for (root_id, summary) in &threads.roots {
+                    diesel::update(messages::table.find(root_id))
+                        .set(messages::thread_summary.eq(summary))
+                        .execute(conn)?;
+                }
+                for &(chat_id, pos, root_id) in &threads.events {
+                    let Some(base) = base.get(&chat_id) else {
+                        continue;
+                    };
+                    diesel::insert_into(chat_events::table)
+                        .values(EventRow::message(
+                            crate::domain::events::EventKind::MessageUpdated,
+                            chat_id,
+                            *base + pos,
+                            root_id,
+                            now,
+                        ))
+                        .execute(conn)?;
                 }
                 let mut written: HashMap<(ChatId, UserId), i64> = HashMap::new();
                 for row in &stored {
@@ -720,6 +843,7 @@ mod sqlite {
         reply_to_id: Option<MessageId>,
         client_id: Option<String>,
         mention_ids: String,
+        thread_root_id: Option<MessageId>,
     }
 
     impl From<&PendingMessage<'_>> for OwnedPending {
@@ -732,6 +856,7 @@ mod sqlite {
                 reply_to_id: p.reply_to_id,
                 client_id: p.client_id.map(str::to_owned),
                 mention_ids: p.mention_ids.clone(),
+                thread_root_id: p.thread_root_id,
             }
         }
     }

@@ -10,7 +10,10 @@ use crate::db::rows::{EventRow, MemberRow, NewChatRow};
 use crate::db::schema::{chat_members, chats};
 use crate::domain::events::EventKind;
 use crate::domain::validate::MAX_GROUP_MEMBERS;
-use crate::domain::{Chat, ChatEvent, ChatKind, EventPayload, MemberChange, Role, Timestamp};
+use crate::domain::{
+    Chat, ChatEvent, ChatKind, EventPayload, MemberChange, Notification, NotificationLevel, Role,
+    Timestamp,
+};
 use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Rejects ids that name no account, so a chat never lists a member who does not exist.
@@ -40,7 +43,7 @@ pub async fn create_group(
     let events = add_members(conn, chat_id, &joined).await?;
     Ok(Written::new(
         Outcome::Created,
-        super::aggregates::load_chat(conn, chat_id).await?,
+        super::aggregates::load_chat(conn, chat_id, creator_id).await?,
         events,
     ))
 }
@@ -57,7 +60,7 @@ pub async fn create_direct(
     if let Some(existing) = find_direct(conn, &key).await? {
         return Ok(Written::new(
             Outcome::Done,
-            super::aggregates::load_chat(conn, existing).await?,
+            super::aggregates::load_chat(conn, existing, creator_id).await?,
             Vec::new(),
         ));
     }
@@ -68,7 +71,7 @@ pub async fn create_direct(
             .ok_or_else(|| AppError::internal("direct chat vanished"))?;
         return Ok(Written::new(
             Outcome::Done,
-            super::aggregates::load_chat(conn, existing).await?,
+            super::aggregates::load_chat(conn, existing, creator_id).await?,
             Vec::new(),
         ));
     };
@@ -80,7 +83,7 @@ pub async fn create_direct(
     .await?;
     Ok(Written::new(
         Outcome::Created,
-        super::aggregates::load_chat(conn, chat_id).await?,
+        super::aggregates::load_chat(conn, chat_id, creator_id).await?,
         events,
     ))
 }
@@ -138,6 +141,8 @@ async fn add_members(
             last_read_seq: Seq::ZERO,
             // A member joins with the owner's role only as the chat's creator, who chose it.
             shows_presence: role == Role::Owner,
+            notify_level: NotificationLevel::default().as_str().to_owned(),
+            muted_until: None,
         })
         .collect();
     // One statement per row: diesel-async cannot send a multi-row INSERT to SQLite, and this
@@ -232,7 +237,7 @@ pub async fn add_member(
     };
     Ok(Written::new(
         Outcome::Done,
-        super::aggregates::load_chat(conn, chat_id).await?,
+        super::aggregates::load_chat(conn, chat_id, actor_id).await?,
         events,
     ))
 }
@@ -349,4 +354,35 @@ pub async fn mark_read(
         seq: target,
     });
     Ok(Written::new(Outcome::NoContent, marker, Vec::new()))
+}
+
+/// Stores the caller's notification setting for the chat (members only); returns it as
+/// stored. Touches no one else's row and no count, so it needs no lock of the chat.
+pub async fn set_notification(
+    conn: &mut Conn,
+    chat_id: ChatId,
+    user_id: UserId,
+    setting: &Notification,
+) -> AppResult<Written<Notification>> {
+    let updated: Option<MemberRow> = diesel::update(chat_members::table.find((chat_id, user_id)))
+        .set((
+            chat_members::notify_level.eq(setting.level.as_str()),
+            chat_members::muted_until.eq(setting.muted_until.map(|t| t.millis())),
+        ))
+        .returning(MemberRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    match updated {
+        Some(member) => Ok(Written::new(
+            Outcome::Done,
+            member.notification(),
+            Vec::new(),
+        )),
+        // Tells a chat that does not exist (404) from one the caller is not in (403).
+        None => {
+            super::guards::require_member(conn, chat_id, user_id).await?;
+            Err(AppError::not_a_member())
+        }
+    }
 }

@@ -66,12 +66,14 @@ pub fn with_attachments(rows: &[PageRow]) -> Vec<MessageId> {
 pub trait HistoryPageStatement {
     /// Up to `limit` messages of `chat_id` within the cursor's bounds, newest first for a backward
     /// page and oldest first for a forward one; no rows at all unless `user_id` is a member.
+    /// With `main_only`, thread replies are left out.
     fn history_rows(
         &mut self,
         chat_id: ChatId,
         user_id: UserId,
         cursor: HistoryCursor,
         limit: i64,
+        main_only: bool,
     ) -> impl Future<Output = QueryResult<Vec<PageRow>>> + Send + '_;
 }
 
@@ -86,24 +88,36 @@ fn bounds(cursor: HistoryCursor) -> (Seq, Seq) {
     }
 }
 
-/// The page statement in its backend's text (`forward` or `backward`, by the cursor), with
-/// its five parameters bound in the order both texts use them.
+/// A backend's four texts of the page statement: forward and backward, each with every
+/// message and with the main timeline only (a text each, rather than a parameter, so that each
+/// is planned for what it reads).
+struct PageTexts {
+    forward: &'static str,
+    backward: &'static str,
+    main_forward: &'static str,
+    main_backward: &'static str,
+}
+
+/// The page statement in its backend's text (by the cursor's direction and `main_only`), with
+/// its five parameters bound in the order every text uses them.
 fn page_query<DB>(
-    [forward, backward]: [&'static str; 2],
+    texts: &PageTexts,
     chat_id: ChatId,
     user_id: UserId,
     cursor: HistoryCursor,
     limit: i64,
+    main_only: bool,
 ) -> BoxedSqlQuery<'static, DB, SqlQuery>
 where
     DB: Backend + HasSqlType<BigInt>,
     i64: ToSql<BigInt, DB>,
 {
     let (lower, upper) = bounds(cursor);
-    diesel::sql_query(if cursor.reads_forward() {
-        forward
-    } else {
-        backward
+    diesel::sql_query(match (cursor.reads_forward(), main_only) {
+        (true, false) => texts.forward,
+        (false, false) => texts.backward,
+        (true, true) => texts.main_forward,
+        (false, true) => texts.main_backward,
     })
     .into_boxed::<DB>()
     .bind::<BigInt, _>(chat_id)
@@ -114,7 +128,7 @@ where
 }
 
 macro_rules! page_text {
-    ($reactions:expr, $chat:literal, $user:literal, $lower:literal, $upper:literal, $limit:literal, $order:literal) => {
+    ($reactions:expr, $chat:literal, $user:literal, $lower:literal, $upper:literal, $limit:literal, $order:literal, $only:expr) => {
         concat!(
             message_columns!($reactions),
             " FROM messages m WHERE m.chat_id = ",
@@ -127,6 +141,7 @@ macro_rules! page_text {
             $lower,
             " AND m.seq < ",
             $upper,
+            $only,
             " ORDER BY m.seq ",
             $order,
             " LIMIT ",
@@ -161,6 +176,7 @@ macro_rules! message_columns {
         concat!(
             "SELECT m.id, m.chat_id, m.seq, m.author_id, m.kind, m.content, m.reply_to_id, ",
             "m.client_id, m.created_at, m.edited_at, m.deleted, m.attachment_count, m.mention_ids, ",
+            "m.thread_root_id, m.thread_summary, ",
             $reactions,
             " AS reactions"
         )
@@ -168,19 +184,45 @@ macro_rules! message_columns {
 }
 
 macro_rules! pg_page {
-    ($order:literal) => {
-        page_text!(pg_reactions!(), "$1", "$2", "$3", "$4", "$5", $order)
+    ($order:literal, $only:expr) => {
+        page_text!(pg_reactions!(), "$1", "$2", "$3", "$4", "$5", $order, $only)
     };
 }
 
 macro_rules! sqlite_page {
-    ($order:literal) => {
-        page_text!(sqlite_reactions!(), "?1", "?2", "?3", "?4", "?5", $order)
+    ($order:literal, $only:expr) => {
+        page_text!(
+            sqlite_reactions!(),
+            "?1",
+            "?2",
+            "?3",
+            "?4",
+            "?5",
+            $order,
+            $only
+        )
     };
 }
 
-const PG_TEXTS: [&str; 2] = [pg_page!("ASC"), pg_page!("DESC")];
-const SQLITE_TEXTS: [&str; 2] = [sqlite_page!("ASC"), sqlite_page!("DESC")];
+/// What `thread=main` adds: the replies of threads are left out.
+macro_rules! main_only {
+    () => {
+        " AND m.thread_root_id IS NULL"
+    };
+}
+
+const PG_TEXTS: PageTexts = PageTexts {
+    forward: pg_page!("ASC", ""),
+    backward: pg_page!("DESC", ""),
+    main_forward: pg_page!("ASC", main_only!()),
+    main_backward: pg_page!("DESC", main_only!()),
+};
+const SQLITE_TEXTS: PageTexts = PageTexts {
+    forward: sqlite_page!("ASC", ""),
+    backward: sqlite_page!("DESC", ""),
+    main_forward: sqlite_page!("ASC", main_only!()),
+    main_backward: sqlite_page!("DESC", main_only!()),
+};
 
 impl HistoryPageStatement for PgConn {
     async fn history_rows(
@@ -189,8 +231,10 @@ impl HistoryPageStatement for PgConn {
         user_id: UserId,
         cursor: HistoryCursor,
         limit: i64,
+        main_only: bool,
     ) -> QueryResult<Vec<PageRow>> {
-        let query = page_query::<diesel::pg::Pg>(PG_TEXTS, chat_id, user_id, cursor, limit);
+        let query =
+            page_query::<diesel::pg::Pg>(&PG_TEXTS, chat_id, user_id, cursor, limit, main_only);
         FixedText(query).load(self).await
     }
 }
@@ -202,9 +246,17 @@ impl HistoryPageStatement for SqliteConn {
         user_id: UserId,
         cursor: HistoryCursor,
         limit: i64,
+        main_only: bool,
     ) -> QueryResult<Vec<PageRow>> {
-        page_query::<diesel::sqlite::Sqlite>(SQLITE_TEXTS, chat_id, user_id, cursor, limit)
-            .load(self)
-            .await
+        page_query::<diesel::sqlite::Sqlite>(
+            &SQLITE_TEXTS,
+            chat_id,
+            user_id,
+            cursor,
+            limit,
+            main_only,
+        )
+        .load(self)
+        .await
     }
 }

@@ -11,7 +11,7 @@ use crate::db::queries::{
     BatchOutcome, BatchStatements, BatchedSend, Idempotent, Outcome, UnreadLocks, Written,
     BATCH_RACE,
 };
-use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, ReactionRow};
+use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, ReactionRow, StoredThread};
 use crate::db::schema::{messages, reactions};
 use crate::domain::events::EventKind;
 use crate::domain::mentions;
@@ -135,6 +135,7 @@ pub async fn delete(
         .get_result(conn)
         .await?;
     let chat_id = row.chat_id;
+    let thread_root_id = row.thread_root_id;
     super::unread::forget_message(conn, chat_id, row.seq, row.author_id).await?;
     let seq = append_one(conn, chat_id, |seq, at| {
         EventRow::message(EventKind::MessageDeleted, chat_id, seq, message_id, at)
@@ -143,12 +144,25 @@ pub async fn delete(
     let message = row.into_aggregate(Vec::new(), Vec::new());
     super::idempotency::replay_tombstone(conn, message_id, &serde_json::to_string(&message)?)
         .await?;
-    let event = ChatEvent {
+    let mut events = vec![ChatEvent {
         chat_id,
         seq,
         payload: EventPayload::MessageDeleted(message.clone()),
-    };
-    Ok(Written::message(Outcome::Done, message, vec![event]))
+    }];
+    // A deleted reply no longer counts in its thread: the root shows it at the next seq.
+    if let Some(root_id) = thread_root_id {
+        let root = super::threads::recount(conn, root_id).await?;
+        let seq = append_one(conn, chat_id, |seq, at| {
+            EventRow::message(EventKind::MessageUpdated, chat_id, seq, root_id, at)
+        })
+        .await?;
+        events.push(ChatEvent {
+            chat_id,
+            seq,
+            payload: EventPayload::MessageUpdated(super::aggregates::aggregate(conn, root).await?),
+        });
+    }
+    Ok(Written::message(Outcome::Done, message, events))
 }
 
 /// Adds the caller's reaction; adding the same emoji again changes nothing.
@@ -256,8 +270,10 @@ pub async fn send_batch(conn: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec
 }
 
 async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<BatchOutcome>> {
-    use crate::db::queries::batch_statements::{MentionLookups, PendingMessage};
-    use std::collections::{BTreeMap, HashSet};
+    use crate::db::queries::batch_statements::{
+        ChatCount, CheckInputs, MentionLookups, MentionRow, PendingMessage, ThreadWrites,
+    };
+    use std::collections::{BTreeMap, BTreeSet, HashSet};
 
     // Each send with its outcome, once decided.
     let mut slots: Vec<(&BatchedSend, Option<BatchOutcome>)> =
@@ -293,9 +309,19 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .filter_map(|send| Some((send.message.author_id, send.key.as_ref()?.key.clone())))
         .collect();
     let authors: Vec<UserId> = open.iter().map(|send| send.message.author_id).collect();
-    let reply_ids: Vec<MessageId> = open
+    // The messages replied to and the thread roots, read under the chats' locks.
+    let roots: Vec<MessageId> = open
+        .iter()
+        .filter_map(|send| send.message.thread_root_id)
+        .collect::<BTreeSet<MessageId>>()
+        .into_iter()
+        .collect();
+    let referenced: Vec<MessageId> = open
         .iter()
         .filter_map(|send| send.message.reply_to_id)
+        .chain(roots.iter().copied())
+        .collect::<BTreeSet<MessageId>>()
+        .into_iter()
         .collect();
     let attachment_ids: Vec<AttachmentId> = open
         .iter()
@@ -328,14 +354,15 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     lookups.all_of.sort_unstable();
     lookups.all_of.dedup();
     let checks = c
-        .batch_checks(
-            &keys,
-            &locked,
-            &authors,
-            &reply_ids,
-            &attachment_ids,
-            &lookups,
-        )
+        .batch_checks(&CheckInputs {
+            keys,
+            chat_ids: locked.clone(),
+            authors,
+            referenced,
+            roots,
+            attachment_ids,
+            mentions: lookups,
+        })
         .await?;
     // Attachments given to a send of this batch already: a later send cannot take them.
     let mut taken: HashSet<AttachmentId> = HashSet::new();
@@ -360,11 +387,21 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             Some(Err(AppError::not_a_member()))
         } else if m
             .reply_to_id
-            .is_some_and(|r| checks.reply_chats.get(&r) != Some(&m.chat_id))
+            .is_some_and(|r| checks.referenced.get(&r).map(|row| row.chat_id) != Some(m.chat_id))
         {
             Some(Err(AppError::invalid(
                 "reply_to_id",
                 "must be the id of a message in the same chat",
+            )))
+        } else if m.thread_root_id.is_some_and(|r| {
+            !checks
+                .referenced
+                .get(&r)
+                .is_some_and(|root| root.chat_id == m.chat_id && root.thread_root_id.is_none())
+        }) {
+            Some(Err(AppError::invalid(
+                "thread_root_id",
+                "must be the id of a message in the same chat that is not itself in a thread",
             )))
         } else if !m.attachment_ids.iter().all(|id| {
             checks.attachments.get(id).is_some_and(|a| {
@@ -388,6 +425,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     }
 
     // The sends that passed take their chat's next seqs in arrival order.
+    let now = Timestamp::now().millis();
     let mut by_chat: BTreeMap<ChatId, Vec<usize>> = BTreeMap::new();
     for (i, (send, _)) in slots
         .iter()
@@ -396,8 +434,14 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     {
         by_chat.entry(send.message.chat_id).or_default().push(i);
     }
-    let mut counts: Vec<(ChatId, i64)> = Vec::with_capacity(by_chat.len());
+    let mut counts: Vec<ChatCount> = Vec::with_capacity(by_chat.len());
     let mut pending: Vec<(usize, PendingMessage)> = Vec::new();
+    // Each root's thread as the batch's replies leave it, and its aggregate after each reply
+    // (what that reply's `message.updated` of the root carries), by the reply's place.
+    let mut threads: BTreeMap<MessageId, ThreadProgress> = BTreeMap::new();
+    let mut root_updates: HashMap<usize, Message> = HashMap::new();
+    let mut thread_writes = ThreadWrites::default();
+    let mut mention_rows: Vec<MentionRow> = Vec::new();
     for (&chat_id, indices) in &by_chat {
         let mut pos = 0;
         for &i in indices {
@@ -406,6 +450,26 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             };
             pos += 1;
             let m = &send.message;
+            if let Some(root_id) = m.thread_root_id {
+                let root = checks
+                    .referenced
+                    .get(&root_id)
+                    .ok_or_else(|| AppError::internal("a checked thread root is missing"))?;
+                let thread = threads
+                    .entry(root_id)
+                    .or_insert_with(|| ThreadProgress::of(root));
+                thread.add_reply(m.author_id, now);
+                // The root's `message.updated` takes the seq right after the reply's.
+                thread_writes.events.push((chat_id, pos + 1, root_id));
+                root_updates.insert(
+                    i,
+                    thread.aggregate(
+                        root,
+                        checks.root_reactions.get(&root_id),
+                        checks.root_attachments.get(&root_id),
+                    )?,
+                );
+            }
             let mentioned = match (checks.mentionable.get(&chat_id), requests.get(i)) {
                 (Some((kind, members)), Some(request)) => {
                     mentions::resolve(request, *kind, m.author_id, members)
@@ -422,15 +486,26 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
                     reply_to_id: m.reply_to_id,
                     client_id: m.client_id.as_deref(),
                     mention_ids: serde_json::to_string(&mentioned)?,
+                    thread_root_id: m.thread_root_id,
                 },
             ));
+            mention_rows.extend(mentioned.iter().map(|&user_id| (chat_id, pos, user_id)));
+            if m.thread_root_id.is_some() {
+                pos += 1;
+            }
         }
-        counts.push((chat_id, pos));
+        counts.push(ChatCount {
+            chat_id,
+            seqs: pos,
+            messages: i64::try_from(indices.len()).unwrap_or(i64::MAX),
+        });
     }
-    let now = Timestamp::now().millis();
+    for (root_id, thread) in &threads {
+        thread_writes.roots.push((*root_id, thread.column()?));
+    }
     let (order, rows): (Vec<usize>, Vec<PendingMessage>) = pending.into_iter().unzip();
     let stored: HashMap<(ChatId, Seq), MessageRow> = c
-        .store_messages(&counts, &rows, now)
+        .store_messages(&counts, &rows, &mention_rows, &thread_writes, now)
         .await?
         .into_iter()
         .map(|row| ((row.chat_id, row.seq), row))
@@ -444,7 +519,6 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     }
     let mut records = Vec::new();
     let mut links: Vec<(AttachmentId, MessageId, i32)> = Vec::new();
-    let mut mention_rows: Vec<(MessageId, UserId, ChatId, Seq)> = Vec::new();
     let mut messages = Vec::with_capacity(order.len());
     for (&i, pending) in order.iter().zip(&rows) {
         let Some((send, _)) = slots.get(i) else {
@@ -465,12 +539,6 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             attachments.push(attachment.to_domain());
         }
         let message = row.into_aggregate(Vec::new(), attachments);
-        mention_rows.extend(
-            message
-                .mentions
-                .iter()
-                .map(|&user_id| (message.id, user_id, message.chat_id, message.seq)),
-        );
         if let Some(key) = &send.key {
             records.push(IdempotencyRow {
                 user_id: send.message.author_id,
@@ -484,7 +552,6 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         }
         messages.push((i, message));
     }
-    c.store_mentions(&mention_rows).await?;
     // The attachments were locked and checked above, so each is still free.
     if c.link_attachments(&links).await? != links.len() {
         return Err(AppError::internal(
@@ -503,16 +570,23 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         });
     }
     for (i, message) in messages {
-        let event = ChatEvent {
+        let mut events = vec![ChatEvent {
             chat_id: message.chat_id,
             seq: message.seq,
             payload: EventPayload::MessageCreated(message.clone()),
-        };
+        }];
+        if let Some(root) = root_updates.remove(&i) {
+            events.push(ChatEvent {
+                chat_id: message.chat_id,
+                seq: message.seq.next(),
+                payload: EventPayload::MessageUpdated(root),
+            });
+        }
         if let Some((_, outcome)) = slots.get_mut(i) {
             *outcome = Some(BatchOutcome::Done(Ok(Idempotent::Fresh(Written::message(
                 Outcome::Done,
                 message,
-                vec![event],
+                events,
             )))));
         }
     }
@@ -528,4 +602,42 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             })
         })
         .collect())
+}
+
+/// A thread's summary as a batch's replies move it on.
+struct ThreadProgress(StoredThread);
+
+impl ThreadProgress {
+    fn of(root: &MessageRow) -> Self {
+        ThreadProgress(root.stored_thread())
+    }
+
+    /// One more reply, by `author_id`, sent `now`.
+    fn add_reply(&mut self, author_id: UserId, now: i64) {
+        let thread = &mut self.0;
+        thread.reply_count += 1;
+        thread.last_reply_at = now;
+        if let Err(at) = thread.participant_ids.binary_search(&author_id) {
+            thread.participant_ids.insert(at, author_id);
+        }
+    }
+
+    fn column(&self) -> AppResult<String> {
+        Ok(serde_json::to_string(&self.0)?)
+    }
+
+    /// The root's aggregate with the thread as it is now.
+    fn aggregate(
+        &self,
+        root: &MessageRow,
+        reactions: Option<&Vec<crate::domain::Reaction>>,
+        attachments: Option<&Vec<crate::domain::Attachment>>,
+    ) -> AppResult<Message> {
+        let mut row = root.clone();
+        row.thread_summary = Some(self.column()?);
+        Ok(row.into_aggregate(
+            reactions.cloned().unwrap_or_default(),
+            attachments.cloned().unwrap_or_default(),
+        ))
+    }
 }
