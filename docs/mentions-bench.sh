@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Issue 28: sends that mention 3 members against plain sends, and plain sends against the build
-# before mentions, alternating in one sitting, each run on a fresh PostgreSQL database; and the
-# same texts sent to the build before mentions, where the @names are only words.
+# Issue 28: sends that mention 3 members, and thread replies, against plain sends, and plain
+# sends against the build before the issue, alternating in one sitting, each run on a fresh
+# PostgreSQL database; and the same texts sent to the build before mentions, where the @names
+# are only words.
 #   bash docs/mentions-bench.sh <before>/parley <after>/parley <parley-load> [rounds]
 set -u
 BEFORE=$1 AFTER=$2 LOAD=$3 ROUNDS=${4:-2}
@@ -26,6 +27,8 @@ for round in $(seq 1 "$ROUNDS"); do
     run "before/$round" "$BEFORE" --chats $chats
     run "after/$round" "$AFTER" --chats $chats
     run "after+3@/$round" "$AFTER" --chats $chats --mentions 3
+    # Every send a reply in one thread per chat (its root updated by every batch).
+    run "after+thread/$round" "$AFTER" --chats $chats --threads
     # The same texts to the build that knows no mentions: what the words alone cost (search).
     run "before+3@/$round" "$BEFORE" --chats $chats --mentions 3
   done

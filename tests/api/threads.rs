@@ -334,6 +334,40 @@ on_both_backends! {
         }
     }
 
+    /// The chat list costs the same number of statements for 1 chat as for 200 whose last
+    /// messages mention the reader, are thread roots with replies, or replies themselves.
+    async fn the_chat_list_costs_the_same_with_mentions_and_threads(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let cost = |expected: usize| {
+            let (api, server, token) = (api.clone(), &server, bob.token.clone());
+            async move {
+                let before = server.queries();
+                let list = api.get("/api/v1/chats", &token).await.expect(200).clone();
+                let cost = server.queries() - before;
+                assert_eq!(list.as_array().unwrap().len(), expected);
+                (cost, list)
+            }
+        };
+        let first = api.group(&alice, &[&bob]).await;
+        api.send(&alice, first, "hello @bob").await;
+        // Once first, so that both counts find bob's token known (its check cached).
+        cost(1).await;
+        let (one, _) = cost(1).await;
+        for i in 1..200 {
+            let chat = api.group(&alice, &[&bob]).await;
+            let root = api.send(&alice, chat, &format!("@bob look {i}")).await;
+            if i % 2 == 0 {
+                reply(&api, &alice, chat, &root, "in the thread").await;
+            }
+        }
+        let (many, list) = cost(200).await;
+        assert_eq!(one, many, "statements for the chat list of 1 chat and of 200");
+        assert!(list.as_array().unwrap().iter().all(|c| c["unread_mention_count"] == 1));
+        assert!(list.as_array().unwrap().iter().all(|c| c["notification"]["level"] == "all"));
+    }
+
     async fn notification_levels_are_their_owners_alone(server) configured (with_admin) {
         let api = server.api();
         let alice = api.register("alice").await;

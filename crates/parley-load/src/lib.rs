@@ -5,6 +5,7 @@
 //! Point it at a server started with the rate limits off (`PARLEY_SEND_RATE=0
 //! PARLEY_AUTH_RATE=0`), or the limits are what it measures.
 
+mod chat_list;
 mod client;
 mod cpu;
 mod files;
@@ -92,6 +93,8 @@ pub enum Scenario {
     Upload(files::UploadArgs),
     /// One large file up and down; with --server-pid, the server's memory meanwhile.
     Transfer(files::TransferArgs),
+    /// C concurrent readers of one person's whole chat list (200 chats, mentions, threads).
+    ChatList(chat_list::ChatListArgs),
 }
 
 /// Runs the scenario the command line names, to the end, on the current actix system.
@@ -105,6 +108,7 @@ pub async fn run(cli: Cli) -> Result<report::Report, String> {
         Scenario::Search(args) => search::search(&common, args).await,
         Scenario::Upload(args) => files::uploads(&common, args).await,
         Scenario::Transfer(args) => files::transfer(&common, args).await,
+        Scenario::ChatList(args) => chat_list::chat_list(&common, args).await,
     }
 }
 

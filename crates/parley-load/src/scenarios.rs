@@ -70,6 +70,10 @@ pub struct SendArgs {
     /// Members each message mentions (`@name` of the next senders), at the start of its text.
     #[arg(long, default_value_t = 0)]
     pub mentions: usize,
+    /// With `--mentions`: write the names without their `@` (the same words, mentioning no
+    /// one), to tell what resolving and storing mentions costs from what the longer text does.
+    #[arg(long)]
+    pub names_only: bool,
     /// Send every message as a reply in one thread per chat (its root sent first).
     #[arg(long)]
     pub threads: bool,
@@ -109,7 +113,10 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     let lanes = users.iter().enumerate().map(|(lane, user)| {
         // The next `--mentions` senders, by name, before the filler.
         let names: String = (1..=args.mentions.min(users.len().saturating_sub(1)))
-            .map(|k| format!("@load{run}u{} ", (lane + k) % users.len()))
+            .map(|k| {
+                let at = if args.names_only { "" } else { "@" };
+                format!("{at}load{run}u{} ", (lane + k) % users.len())
+            })
             .collect();
         let content = format!("{names}{content}");
         let (api, issued, bar, chats) = (api.clone(), issued.clone(), bar.clone(), chats.clone());
@@ -153,6 +160,7 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     report.param("clients", args.clients);
     report.param("mentions per message", args.mentions);
     report.param("thread replies", args.threads);
+    report.param("names without @", args.names_only);
     report.param("chats", args.chats);
     report.param("message size", args.size);
     let mut tally = Tally::default();
