@@ -210,8 +210,16 @@ const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.bod
      JOIN unnest($1::int8[], $2::text[]) AS want(user_id, key) \
        ON k.user_id = want.user_id AND k.key = want.key";
 
-const STORE_MESSAGES: &str = "\
-WITH want AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS w(id, n, k)), \
+/// The statement that stores a batch: the chats' seqs (`r`), the messages (`m`), their events
+/// (`e`), their authors' counts (`a`) and presence (`p`); with thread replies also the roots'
+/// summaries (`t`) and the roots' `message.updated` events; with mentions the mention rows
+/// (`x`). One text per combination, each naming only the parameters it binds, so that a batch
+/// without threads or mentions plans no more than one did before they existed (every run is
+/// planned: `db::PG_SESSION`).
+macro_rules! store_messages {
+    ($threads:expr, $events:expr, $mentions:expr) => {
+        concat!(
+            "WITH want AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS w(id, n, k)), \
 r AS (UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $4, \
                        message_count = chats.message_count + want.k \
       FROM want WHERE chats.id = want.id \
@@ -227,22 +235,14 @@ m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id,
       JOIN r ON r.id = s.chat_id \
       RETURNING id, chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
                 created_at, edited_at, deleted, attachment_count, mention_ids, thread_root_id, \
-                thread_summary), \
-t AS (UPDATE messages SET thread_summary = u.summary \
-      FROM unnest($14::int8[], $15::text[]) AS u(id, summary) \
-      WHERE messages.id = u.id), \
-e AS (INSERT INTO chat_events (chat_id, seq, kind, message_id, created_at) \
-      SELECT chat_id, seq, 'message.created', id, $4 FROM m \
-      UNION ALL \
-      SELECT u.chat_id, r.base + u.pos, 'message.updated', u.root_id, $4 \
-      FROM unnest($16::int8[], $17::int8[], $18::int8[]) AS u(chat_id, pos, root_id) \
-      JOIN r ON r.id = u.chat_id), \
-x AS (INSERT INTO message_mentions (user_id, message_id, chat_id, seq) \
-      SELECT u.user_id, m.id, m.chat_id, m.seq \
-      FROM unnest($19::int8[], $20::int8[], $21::int8[]) AS u(chat_id, pos, user_id) \
-      JOIN r ON r.id = u.chat_id \
-      JOIN m ON m.chat_id = u.chat_id AND m.seq = r.base + u.pos), \
-a AS (INSERT INTO chat_authors (chat_id, user_id, message_count) \
+                thread_summary), ",
+            $threads,
+            "e AS (INSERT INTO chat_events (chat_id, seq, kind, message_id, created_at) \
+      SELECT chat_id, seq, 'message.created', id, $4 FROM m",
+            $events,
+            "), ",
+            $mentions,
+            "a AS (INSERT INTO chat_authors (chat_id, user_id, message_count) \
       SELECT chat_id, author_id, count(*) FROM m GROUP BY chat_id, author_id \
       ON CONFLICT (chat_id, user_id) \
       DO UPDATE SET message_count = chat_authors.message_count + EXCLUDED.message_count), \
@@ -250,7 +250,57 @@ p AS (UPDATE chat_members SET shows_presence = true \
       FROM (SELECT DISTINCT chat_id, author_id FROM m) AS a \
       WHERE chat_members.chat_id = a.chat_id AND chat_members.user_id = a.author_id \
         AND NOT chat_members.shows_presence) \
-SELECT * FROM m";
+SELECT * FROM m"
+        )
+    };
+}
+
+/// The roots' summaries (`$14`, `$15`).
+macro_rules! thread_summaries {
+    () => {
+        "t AS (UPDATE messages SET thread_summary = u.summary \
+      FROM unnest($14::int8[], $15::text[]) AS u(id, summary) \
+      WHERE messages.id = u.id), "
+    };
+}
+
+/// The roots' `message.updated` events (`$16`–`$18`), each at its reply's `pos` + 1.
+macro_rules! thread_events {
+    () => {
+        " UNION ALL \
+      SELECT u.chat_id, r.base + u.pos, 'message.updated', u.root_id, $4 \
+      FROM unnest($16::int8[], $17::int8[], $18::int8[]) AS u(chat_id, pos, root_id) \
+      JOIN r ON r.id = u.chat_id"
+    };
+}
+
+/// The mention rows, from `(chat, pos, user)` arrays numbered from `$first`.
+macro_rules! mention_rows {
+    ($a:literal, $b:literal, $c:literal) => {
+        concat!(
+            "x AS (INSERT INTO message_mentions (user_id, message_id, chat_id, seq) \
+      SELECT u.user_id, m.id, m.chat_id, m.seq \
+      FROM unnest(",
+            $a,
+            "::int8[], ",
+            $b,
+            "::int8[], ",
+            $c,
+            "::int8[]) AS u(chat_id, pos, user_id) \
+      JOIN r ON r.id = u.chat_id \
+      JOIN m ON m.chat_id = u.chat_id AND m.seq = r.base + u.pos), "
+        )
+    };
+}
+
+const STORE_MESSAGES: &str = store_messages!("", "", "");
+const STORE_WITH_MENTIONS: &str = store_messages!("", "", mention_rows!("$14", "$15", "$16"));
+const STORE_WITH_THREADS: &str = store_messages!(thread_summaries!(), thread_events!(), "");
+const STORE_WITH_BOTH: &str = store_messages!(
+    thread_summaries!(),
+    thread_events!(),
+    mention_rows!("$19", "$20", "$21")
+);
 
 const LINK_ATTACHMENTS: &str = "\
 WITH l AS (UPDATE attachments SET message_id = l.message_id, position = l.position \
@@ -419,54 +469,73 @@ impl BatchStatements for PgConn {
         if pending.is_empty() {
             return Ok(Vec::new());
         }
-        FixedText(
-            diesel::sql_query(STORE_MESSAGES)
-                .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.chat_id).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.seqs).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.messages).collect::<Vec<_>>())
-                .bind::<BigInt, _>(now)
-                .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.chat_id).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.pos).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.author_id).collect::<Vec<_>>())
-                .bind::<Array<Text>, _>(pending.iter().map(|p| p.content).collect::<Vec<_>>())
-                .bind::<Array<Nullable<BigInt>>, _>(
-                    pending.iter().map(|p| p.reply_to_id).collect::<Vec<_>>(),
-                )
-                .bind::<Array<Nullable<Text>>, _>(
-                    pending.iter().map(|p| p.client_id).collect::<Vec<_>>(),
-                )
-                .bind::<Array<Text>, _>(
-                    pending
-                        .iter()
-                        .map(|p| index_terms(p.content))
-                        .collect::<Vec<_>>(),
-                )
-                .bind::<Array<Text>, _>(
-                    pending
-                        .iter()
-                        .map(|p| p.mention_ids.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind::<Array<Nullable<BigInt>>, _>(
-                    pending.iter().map(|p| p.thread_root_id).collect::<Vec<_>>(),
-                )
+        let threaded = !threads.events.is_empty();
+        let text = match (threaded, mentions.is_empty()) {
+            (false, true) => STORE_MESSAGES,
+            (false, false) => STORE_WITH_MENTIONS,
+            (true, true) => STORE_WITH_THREADS,
+            (true, false) => STORE_WITH_BOTH,
+        };
+        let mut query = diesel::sql_query(text)
+            .into_boxed::<diesel::pg::Pg>()
+            .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.chat_id).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.seqs).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.messages).collect::<Vec<_>>())
+            .bind::<BigInt, _>(now)
+            .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.chat_id).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.pos).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.author_id).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(
+                pending
+                    .iter()
+                    .map(|p| p.content.to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<BigInt>>, _>(
+                pending.iter().map(|p| p.reply_to_id).collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<Text>>, _>(
+                pending
+                    .iter()
+                    .map(|p| p.client_id.map(str::to_owned))
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(
+                pending
+                    .iter()
+                    .map(|p| index_terms(p.content))
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Text>, _>(
+                pending
+                    .iter()
+                    .map(|p| p.mention_ids.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind::<Array<Nullable<BigInt>>, _>(
+                pending.iter().map(|p| p.thread_root_id).collect::<Vec<_>>(),
+            );
+        if threaded {
+            query = query
                 .bind::<Array<BigInt>, _>(threads.roots.iter().map(|r| r.0).collect::<Vec<_>>())
                 .bind::<Array<Text>, _>(
                     threads
                         .roots
                         .iter()
-                        .map(|r| r.1.as_str())
+                        .map(|r| r.1.clone())
                         .collect::<Vec<_>>(),
                 )
                 .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.0).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.1).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.2).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.2).collect::<Vec<_>>());
+        }
+        if !mentions.is_empty() {
+            query = query
                 .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.0).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.1).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.2).collect::<Vec<_>>()),
-        )
-        .load::<MessageRow>(self)
-        .await
+                .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.2).collect::<Vec<_>>());
+        }
+        FixedText(query).load::<MessageRow>(self).await
     }
 
     async fn link_attachments<'a>(
