@@ -138,6 +138,32 @@ on_both_backends! {
         assert_eq!(chats.expect(200)[0]["last_message"], third);
     }
 
+    /// The root in its `message.updated` is complete: its reactions and attachments with it.
+    async fn the_roots_update_carries_the_whole_root(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let chat_id = api.group(&alice, &[&bob]).await;
+        let file = crate::attachments::upload(&api, &alice, "p.png", "image/png", crate::attachments::png(40, 30), None)
+            .await
+            .expect(201)["id"]
+            .clone();
+        let body = json!({"chat_id": chat_id, "content": "see @bob", "attachment_ids": [file]});
+        let root = api.post("/api/v1/messages", &alice.token, &body).await.expect(200).clone();
+        api.post(&format!("/api/v1/messages/{}/reactions", root["id"]), &bob.token, &json!({"emoji": "👍"})).await.expect(200);
+        let mut ws = WsClient::connect(&server, &alice.token).await;
+        let first = reply(&api, &bob, chat_id, &root, "nice").await;
+        let events = events_up_to(&mut ws, first["seq"].as_i64().unwrap() + 1).await;
+        let update = events.last().unwrap();
+        assert_eq!(update["type"], "message.updated");
+        let now = message(&api, &alice, &root["id"]).await;
+        assert_eq!(update["data"], now);
+        assert_eq!(now["attachments"].as_array().unwrap().len(), 1);
+        assert_eq!(now["reactions"].as_array().unwrap().len(), 1);
+        assert_eq!(now["mentions"], json!([bob.id]));
+        assert_eq!(now["thread"]["reply_count"], 1);
+    }
+
     async fn replies_to_a_reply_or_across_chats_are_refused_and_change_nothing(server) {
         let api = server.api();
         let alice = api.register("alice").await;

@@ -19,10 +19,11 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::RunQueryDsl;
 
 use super::fixed_text::FixedText;
+use super::history_page::PageRow;
 use crate::db::rows::{
     mentionable, AttachmentRow, IdempotencyRow, MemberNameRow, MessageRow, ReactionRow,
 };
-use crate::db::schema::{attachments, chat_members, chats, messages, reactions};
+use crate::db::schema::{attachments, chat_members, chats};
 use crate::db::PgConn;
 use crate::domain::mentions::MentionableMember;
 use crate::domain::search::index_terms;
@@ -81,6 +82,35 @@ pub struct BatchChecks {
     /// The members (with their usernames and roles) of the chats where a send may mention
     /// someone, and each such chat's kind.
     pub mentionable: HashMap<ChatId, (ChatKind, Vec<MentionableMember>)>,
+}
+
+impl BatchChecks {
+    /// Keeps the referenced rows, and the reactions of those that are thread roots.
+    fn take_referenced(&mut self, rows: Vec<PageRow>, roots: &[MessageId]) -> QueryResult<()> {
+        for row in rows {
+            if roots.binary_search(&row.message.id).is_ok() {
+                let reactions = row.reactions().map_err(|e| {
+                    diesel::result::Error::DeserializationError(e.to_string().into())
+                })?;
+                self.root_reactions.insert(row.message.id, reactions);
+            }
+            self.referenced.insert(row.message.id, row.message);
+        }
+        Ok(())
+    }
+
+    /// The thread roots that were sent with attachments.
+    fn roots_holding_files(&self, roots: &[MessageId]) -> Vec<MessageId> {
+        roots
+            .iter()
+            .filter(|id| {
+                self.referenced
+                    .get(id)
+                    .is_some_and(|row| row.attachment_count > 0)
+            })
+            .copied()
+            .collect()
+    }
 }
 
 /// Which members a batch's mentions need: each `(chat, username)` a text names, and every
@@ -203,6 +233,12 @@ pub trait BatchStatements {
         rows: &'a [IdempotencyRow],
     ) -> impl Future<Output = QueryResult<Vec<(UserId, String)>>> + Send + 'a;
 }
+
+/// The messages replied to and the thread roots a batch names, with their reactions.
+const REFERENCED: &str = concat!(
+    message_columns!(pg_reactions!()),
+    " FROM messages m WHERE m.id = ANY($1)"
+);
 
 const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.body, k.created_at, \
             k.message_id \
@@ -368,41 +404,14 @@ impl BatchStatements for PgConn {
             .filter(chat_members::user_id.eq_any(&wanted.authors))
             .select((chat_members::chat_id, chat_members::user_id))
             .load::<(ChatId, UserId)>(&mut &*conn);
+        // The rows replied to and the roots, with each one's reactions aggregated by the same
+        // statement (as a history page does); a root's attachments, rare, are read after.
         let referenced = async {
             if wanted.referenced.is_empty() {
                 return Ok(Vec::new());
             }
-            messages::table
-                .filter(messages::id.eq_any(&wanted.referenced))
-                .select(MessageRow::as_select())
-                .load::<MessageRow>(&mut &*conn)
-                .await
-        };
-        let root_reactions = async {
-            if wanted.roots.is_empty() {
-                return Ok(Vec::new());
-            }
-            reactions::table
-                .filter(reactions::message_id.eq_any(&wanted.roots))
-                .order((
-                    reactions::created_at.asc(),
-                    reactions::user_id.asc(),
-                    reactions::emoji.asc(),
-                ))
-                .select(ReactionRow::as_select())
-                .load::<ReactionRow>(&mut &*conn)
-                .await
-        };
-        let root_attachments = async {
-            if wanted.roots.is_empty() {
-                return Ok(Vec::new());
-            }
-            attachments::table
-                .filter(attachments::message_id.eq_any(&wanted.roots))
-                .filter(attachments::removed_at.is_null())
-                .order((attachments::message_id.asc(), attachments::position.asc()))
-                .select(AttachmentRow::as_select())
-                .load::<AttachmentRow>(&mut &*conn)
+            FixedText(diesel::sql_query(REFERENCED).bind::<Array<BigInt>, _>(&wanted.referenced))
+                .load::<PageRow>(&mut &*conn)
                 .await
         };
         let attached = async {
@@ -440,22 +449,30 @@ impl BatchStatements for PgConn {
                 .map(|m| (m.chat_id, m.kind, m.user_id, m.username, m.role))
                 .collect::<Vec<MemberNameRow>>())
         };
-        use futures_util::future::{try_join, try_join3, try_join4};
-        let ((stored_keys, memberships, attached, members), (referenced, reactions, root_files)) =
-            try_join(
-                try_join4(stored, memberships, attached, members),
-                try_join3(referenced, root_reactions, root_attachments),
-            )
-            .await?;
-        Ok(BatchChecks {
+        let (stored_keys, memberships, attached, members, referenced) =
+            futures_util::future::try_join5(stored, memberships, attached, members, referenced)
+                .await?;
+        let mut checks = BatchChecks {
             stored_keys,
             memberships: memberships.into_iter().collect(),
-            referenced: referenced.into_iter().map(|m| (m.id, m)).collect(),
-            root_reactions: group_reactions(reactions),
-            root_attachments: group_attachments(root_files),
             attachments: attached.into_iter().map(|a| (a.id, a)).collect(),
             mentionable: mentionable(members),
-        })
+            ..BatchChecks::default()
+        };
+        checks.take_referenced(referenced, &wanted.roots)?;
+        let holding = checks.roots_holding_files(&wanted.roots);
+        if !holding.is_empty() {
+            checks.root_attachments = group_attachments(
+                attachments::table
+                    .filter(attachments::message_id.eq_any(&holding))
+                    .filter(attachments::removed_at.is_null())
+                    .order((attachments::message_id.asc(), attachments::position.asc()))
+                    .select(AttachmentRow::as_select())
+                    .load::<AttachmentRow>(self)
+                    .await?,
+            );
+        }
+        Ok(checks)
     }
 
     async fn store_messages<'a>(
@@ -664,9 +681,10 @@ mod sqlite {
                             .select(ReactionRow::as_select())
                             .load(conn)?,
                     );
+                    let holding = checks.roots_holding_files(&wanted.roots);
                     checks.root_attachments = super::group_attachments(
                         attachments::table
-                            .filter(attachments::message_id.eq_any(&wanted.roots))
+                            .filter(attachments::message_id.eq_any(&holding))
                             .filter(attachments::removed_at.is_null())
                             .order((attachments::message_id.asc(), attachments::position.asc()))
                             .select(AttachmentRow::as_select())

@@ -40,18 +40,23 @@ impl PageRow {
         self,
         attachments: &mut HashMap<MessageId, Vec<Attachment>>,
     ) -> AppResult<crate::domain::Message> {
+        let reactions = self.reactions()?;
+        let attachments = attachments.remove(&self.message.id).unwrap_or_default();
+        Ok(self.message.into_aggregate(reactions, attachments))
+    }
+
+    /// The reactions, parsed from the statement's aggregate.
+    pub fn reactions(&self) -> AppResult<Vec<Reaction>> {
         let reactions: Vec<(UserId, String, i64)> = serde_json::from_str(&self.reactions)
             .map_err(|e| AppError::internal(format!("reactions aggregate: {e}")))?;
-        let reactions = reactions
+        Ok(reactions
             .into_iter()
             .map(|(user_id, emoji, created_at)| Reaction {
                 emoji,
                 user_id,
                 created_at: Timestamp(created_at),
             })
-            .collect();
-        let attachments = attachments.remove(&self.message.id).unwrap_or_default();
-        Ok(self.message.into_aggregate(reactions, attachments))
+            .collect())
     }
 }
 

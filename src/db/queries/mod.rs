@@ -10,10 +10,11 @@
 //! then the commands (`chats`, `messages`); `users` and `idempotency` stand apart.
 use parley_types::{ChatId, MessageId, Seq, TokenId, UserId};
 
-mod batch_statements;
-mod fixed_text;
+// `history_page` first: its statement macros serve `batch_statements` too.
 #[macro_use]
 mod history_page;
+mod batch_statements;
+mod fixed_text;
 mod maintenance_lock;
 mod search_page;
 mod unread_locks;
