@@ -283,6 +283,24 @@ pub struct Settings {
         global = true
     )]
     pub max_upload_bytes: u64,
+    /// Hosts (comma-separated) to which a push subscription's endpoint may be plain `http://`
+    /// (a test push service on this machine); every other endpoint must be `https://`.
+    #[arg(
+        long,
+        env = "PARLEY_PUSH_ALLOW_HTTP_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub push_allow_http_hosts: Vec<String>,
+    /// The VAPID private key for Web Push (base64url of the 32-byte P-256 scalar, as Web Push
+    /// tools print it). Default: one the first node makes and keeps in the database.
+    #[arg(
+        long,
+        env = "PARLEY_VAPID_PRIVATE_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub vapid_private_key: Option<String>,
     /// Seconds between two sweeps of the file store (removed and unsent attachments, orphans).
     #[arg(
         long,
@@ -502,6 +520,14 @@ pub struct Config {
     /// Where uploaded files live.
     pub storage: crate::storage::StorageUrl,
     pub attachments: AttachmentSettings,
+    pub push: PushSettings,
+}
+
+/// Web Push: where endpoints may be plain http, and the VAPID key if the operator gives one.
+#[derive(Clone, Debug, Default)]
+pub struct PushSettings {
+    pub allow_http_hosts: Vec<String>,
+    pub vapid_key: Option<crate::domain::push::VapidKey>,
 }
 
 /// Limits on uploads and the rhythm of the file sweeper.
@@ -658,6 +684,20 @@ impl Config {
                 sweep_every: Duration::from_secs(s.attachment_sweep_secs),
                 ..AttachmentSettings::default()
             },
+            push: PushSettings {
+                allow_http_hosts: s
+                    .push_allow_http_hosts
+                    .iter()
+                    .map(|h| h.trim().to_owned())
+                    .filter(|h| !h.is_empty())
+                    .collect(),
+                vapid_key: s
+                    .vapid_private_key
+                    .as_deref()
+                    .map(crate::domain::push::VapidKey::from_base64url)
+                    .transpose()
+                    .map_err(|e| format!("PARLEY_VAPID_PRIVATE_KEY: {e}"))?,
+            },
         })
     }
 
@@ -690,6 +730,7 @@ impl Config {
             max_requests_per_ip: 0,
             storage,
             attachments: AttachmentSettings::default(),
+            push: PushSettings::default(),
         }
     }
 }

@@ -122,6 +122,13 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         config.cluster.as_ref(),
     )
     .await?;
+    // Made by the first node to start and kept in the database; every node reads the same.
+    let vapid = actors
+        .ask(crate::actors::db_ops::LoadVapidKey {
+            configured: config.push.vapid_key.clone(),
+        })
+        .await
+        .map_err(|e| format!("the VAPID key: {}", e.chain()))?;
     let files = crate::files::Files::new(store, metrics.clone());
     actix::Actor::start(crate::actors::file_sweeper::FileSweeper::new(
         actors.db.clone(),
@@ -147,6 +154,10 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         body_timeout: config.body_timeout,
         files,
         max_upload_bytes: config.attachments.max_upload_bytes,
+        push: http::push::PushState {
+            vapid,
+            allow_http_hosts: config.push.allow_http_hosts.clone(),
+        },
     });
     let cors = config.cors.clone();
     let make_app = move || {

@@ -683,3 +683,47 @@ db_op!(StoredBytes -> i64, "stored_bytes", |_this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::attachments::stored_bytes(c).await)
 });
+
+// ---- push ----------------------------------------------------------------------------------
+
+/// The VAPID key every node shares (made by the first to start, or the operator's).
+pub struct LoadVapidKey {
+    pub configured: Option<crate::domain::push::VapidKey>,
+}
+
+db_op!(LoadVapidKey -> crate::domain::push::VapidKey, "load_vapid_key", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::push::vapid_key(c, this.configured.as_ref()).await)
+});
+
+pub struct Subscribe {
+    pub user_id: UserId,
+    pub subscription: crate::domain::push::CheckedSubscription,
+    pub key: Option<IdempotencyKey>,
+}
+
+db_op!(Subscribe -> Idempotent<crate::domain::PushSubscription>, "subscribe", |this, deps| {
+    let Subscribe { user_id, subscription, key } = this;
+    Ok(write_tx!(deps, user_id, key, |q, c| {
+        q::push::subscribe(c, user_id, &subscription).await
+    }))
+});
+
+pub struct ListSubscriptions {
+    pub user_id: UserId,
+}
+
+db_op!(ListSubscriptions -> Vec<crate::domain::PushSubscription>, "list_subscriptions", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::push::list(c, this.user_id).await)
+});
+
+pub struct Unsubscribe {
+    pub user_id: UserId,
+    pub id: parley_types::SubscriptionId,
+}
+
+db_op!(Unsubscribe -> (), "unsubscribe", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::push::unsubscribe(c, this.user_id, this.id).await)
+});

@@ -218,6 +218,15 @@ impl Actors {
         Ok(Reply::settle(outcome, &self.metrics).0)
     }
 
+    /// Keeps a push subscription: the caller's own, outside any chat, so no room is involved.
+    pub async fn subscribe(
+        &self,
+        subscribe: db_ops::Subscribe,
+    ) -> AppResult<Reply<crate::domain::PushSubscription>> {
+        let outcome = self.ask(subscribe).await?;
+        Ok(Reply::settle(outcome, &self.metrics).0)
+    }
+
     /// Stores a message through its chat's room.
     pub async fn post_message(&self, send: BatchedSend) -> AppResult<Reply<Message>> {
         let chat_id = send.message.chat_id;

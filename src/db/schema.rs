@@ -144,6 +144,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    push_subscriptions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        endpoint -> Text,
+        p256dh -> Text,
+        auth -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(auth_tokens -> users (user_id));
 diesel::joinable!(chat_authors -> chats (chat_id));
 diesel::joinable!(chat_members -> chats (chat_id));
@@ -163,4 +182,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     attachments,
     message_mentions,
+    server_secrets,
+    push_subscriptions,
 );

@@ -6,6 +6,7 @@ pub mod chat_list;
 pub mod commands;
 pub mod events;
 pub mod mentions;
+pub mod push;
 pub mod search;
 pub mod validate;
 
@@ -13,7 +14,8 @@ pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
 pub use parley_types::{
     AccountList, AccountStatus, Attachment, AttachmentId, Chat, ChatId, ChatKind, ChatSummary,
     HistoryPage, Member, Message, MessageId, MessageKind, Notification, NotificationLevel,
-    Reaction, Role, Seq, Session, ThreadPage, ThreadSummary, Timestamp, TokenType, User, UserId,
+    PushSubscription, Reaction, Role, Seq, Session, ThreadPage, ThreadSummary, Timestamp,
+    TokenType, User, UserId, VapidPublicKey,
 };
 
 /// Which slice of a chat's history a page covers.

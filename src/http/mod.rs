@@ -14,6 +14,7 @@ pub mod health;
 pub mod in_flight;
 pub mod messages;
 pub mod openapi;
+pub mod push;
 pub mod rate_limit;
 pub mod request_context;
 pub mod search;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub files: crate::files::Files,
     /// `PARLEY_MAX_UPLOAD_BYTES`.
     pub max_upload_bytes: u64,
+    /// The VAPID key and the push settings.
+    pub push: push::PushState,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -61,6 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(messages::routes)
             .configure(attachments::routes)
             .configure(search::routes)
+            .configure(push::routes)
             .configure(ws::routes)
             .configure(openapi::routes),
     )

@@ -10,11 +10,11 @@ use crate::domain::search::{SearchPage, Snippet, SnippetPart};
 use crate::domain::validate::FieldError;
 use crate::domain::{
     AccountList, AccountStatus, Attachment, Chat, ChatKind, ChatSummary, HistoryPage, Member,
-    Message, Notification, NotificationLevel, Reaction, Role, Session, ThreadPage, ThreadSummary,
-    User,
+    Message, Notification, NotificationLevel, PushSubscription, Reaction, Role, Session,
+    ThreadPage, ThreadSummary, User, VapidPublicKey,
 };
 use crate::error::ErrorCode;
-use parley_types::requests::NotificationRequest;
+use parley_types::requests::{NotificationRequest, PushSubscriptionKeys, PushSubscriptionRequest};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,6 +52,10 @@ use parley_types::requests::NotificationRequest;
         super::attachments::content,
         super::attachments::thumbnail,
         super::search::search,
+        super::push::vapid_public_key,
+        super::push::subscribe,
+        super::push::list_subscriptions,
+        super::push::unsubscribe,
         super::ws::connect,
         super::health::healthz,
         super::health::readyz,
@@ -64,6 +68,7 @@ use parley_types::requests::NotificationRequest;
     components(schemas(
         User, AccountStatus, AccountList, Session, Chat, ChatKind, ChatSummary, Member, Role, Message, Reaction, Attachment, HistoryPage,
         ThreadSummary, ThreadPage, Notification, NotificationLevel, NotificationRequest,
+        VapidPublicKey, PushSubscription, PushSubscriptionRequest, PushSubscriptionKeys,
         SearchPage, Snippet, SnippetPart,
         ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),

@@ -35,6 +35,7 @@ mod operations;
 mod operators;
 mod presence;
 mod process;
+mod push;
 mod realtime;
 mod robustness;
 mod scale;

@@ -394,6 +394,10 @@ async fn openapi_lists_every_route_of_the_contract() {
         "GET /api/v1/mentions",
         "GET /api/v1/messages/{message_id}/thread",
         "PUT /api/v1/chats/{chat_id}/notifications",
+        "GET /api/v1/push/vapid-public-key",
+        "POST /api/v1/push/subscriptions",
+        "GET /api/v1/push/subscriptions",
+        "DELETE /api/v1/push/subscriptions/{subscription_id}",
     ];
     // Every GET route answers HEAD as well.
     let heads: Vec<String> = expected

@@ -92,6 +92,8 @@ typed_i64! {
     MessageId,
     /// An uploaded file's id.
     AttachmentId,
+    /// A push subscription's id.
+    SubscriptionId,
     /// A bearer token's id (the server's own: never on the wire).
     TokenId,
     /// A position in one chat's order of events: the chat's first event has seq 1, and

@@ -190,3 +190,23 @@ pub struct ReactionRequest {
 pub fn text_type() -> String {
     "text".to_owned()
 }
+
+/// `POST /api/v1/push/subscriptions`: the browser's `PushSubscription` as its `toJSON()` gives
+/// it (other fields, such as `expirationTime`, are ignored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushSubscriptionRequest {
+    /// `https://` (or `http://` to a host the operator allows).
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
+    pub endpoint: String,
+    pub keys: PushSubscriptionKeys,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushSubscriptionKeys {
+    /// The device's P-256 public key, base64url.
+    pub p256dh: String,
+    /// The device's 16-byte authentication secret, base64url.
+    pub auth: String,
+}

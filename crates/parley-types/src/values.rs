@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AttachmentId, ChatId, ChatKind, MessageId, NotificationLevel, Role, Seq, Timestamp, UserId,
+    AttachmentId, ChatId, ChatKind, MessageId, NotificationLevel, Role, Seq, SubscriptionId,
+    Timestamp, UserId,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,4 +241,23 @@ pub struct Session {
     pub user: User,
     pub access_token: String,
     pub token_type: TokenType,
+}
+
+/// `GET /api/v1/push/vapid-public-key`: the server's VAPID public key, as a browser's
+/// `pushManager.subscribe({applicationServerKey})` takes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VapidPublicKey {
+    /// The uncompressed P-256 point (65 bytes), base64url without padding.
+    pub key: String,
+}
+
+/// A device that receives the caller's push notifications (its keys are never shown again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushSubscription {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: SubscriptionId,
+    pub endpoint: String,
+    pub created_at: Timestamp,
 }

@@ -19,6 +19,8 @@ pub mod idempotency;
 pub mod mentions;
 #[path = "messages.rs"]
 pub mod messages;
+#[path = "push.rs"]
+pub mod push;
 #[path = "threads.rs"]
 pub mod threads;
 #[path = "unread.rs"]

@@ -263,6 +263,8 @@ pub async fn deactivate(
             return Ok(None);
         };
         let revoked = revoke_tokens_of(c, user_id, None).await?;
+        // Nothing is pushed to a deactivated account's devices any more.
+        super::push::forget_user(c, user_id).await?;
         Ok(Some((user, revoked)))
     })
     .await
