@@ -196,8 +196,14 @@ pub fn text_type() -> String {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushSubscriptionRequest {
-    /// `https://` (or `http://` to a host the operator allows).
-    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
+    /// `https://` (or `http://` to a host the operator allows), without user information.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 2048,
+            pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\\s]+([/?#]\\S*)?$"
+        )
+    )]
     pub endpoint: String,
     pub keys: PushSubscriptionKeys,
 }
@@ -205,8 +211,13 @@ pub struct PushSubscriptionRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushSubscriptionKeys {
-    /// The device's P-256 public key, base64url.
+    /// The device's P-256 public key (an uncompressed point, 65 bytes), base64url.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^B[A-Za-z0-9_-]{86}=?$"))]
     pub p256dh: String,
     /// The device's 16-byte authentication secret, base64url.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9_-]{21}[AQgw](==)?$")
+    )]
     pub auth: String,
 }
