@@ -7,6 +7,7 @@
 import { Api, ApiError, NetworkError, randomId } from './api.js';
 import { Live } from './live.js';
 import { markMentions, MentionCompletion } from './mentions.js';
+import { disablePush, enablePush, pushEnabled, pushSupported } from './notifications.js';
 
 const $ = (id) => document.getElementById(id);
 const QUICK_REACTIONS = ['👍', '❤️', '😂'];
@@ -74,6 +75,12 @@ function showAuth() {
 
 async function signOut() {
   try {
+    // The next person to sign in here must not get this one's notifications.
+    if (await pushEnabled()) await disablePush(state.api);
+  } catch (e) {
+    // Signed out all the same; the server forgets a subscription its push service refuses.
+  }
+  try {
     await state.api.post('/auth/logout');
   } catch (e) {
     // Signed out here whatever the server said.
@@ -117,6 +124,7 @@ async function start(me) {
     },
   });
   for (const chat of state.chats.values()) state.live.follow(chat.id, chat.last_seq);
+  setUpPushSwitch();
   const wanted = Number(new URLSearchParams(location.hash.slice(1)).get('chat'));
   if (state.chats.has(wanted)) openChat(wanted);
 }
@@ -140,6 +148,27 @@ async function catchUp() {
     state.live.catchUp(summary.id, summary.last_seq);
   }
   renderChats();
+}
+
+// ---- push notifications -------------------------------------------------------------------
+
+async function setUpPushSwitch() {
+  if (!pushSupported()) return;
+  $('push-settings').hidden = false;
+  $('push-switch').checked = await pushEnabled();
+}
+
+async function togglePush(event) {
+  const on = event.target.checked;
+  $('push-status').textContent = on ? 'Turning on…' : '';
+  try {
+    if (on) await enablePush(state.api);
+    else await disablePush(state.api);
+    $('push-status').textContent = on ? 'On for this browser' : '';
+  } catch (e) {
+    event.target.checked = false;
+    $('push-status').textContent = e.message;
+  }
 }
 
 // ---- chat list --------------------------------------------------------------------------
@@ -1036,6 +1065,7 @@ $('main-only').addEventListener('change', (e) => {
   if (state.open) openChat(state.open.id);
 });
 $('notify-level').addEventListener('change', saveNotification);
+$('push-switch').addEventListener('change', togglePush);
 $('notify-mute').addEventListener('change', saveNotification);
 $('cancel-reply').addEventListener('click', cancelReply);
 $('attach').addEventListener('click', () => $('attach-input').click());

@@ -32,6 +32,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../web/mentions.js"),
     ),
     (
+        "notifications.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/notifications.js"),
+    ),
+    (
+        "sw.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/sw.js"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/app.js"),

@@ -257,6 +257,53 @@ try {
   assert.equal(await alice.page.getByLabel('Notify me of', { exact: true }).inputValue(), 'mentions');
   assert.equal(await alice.page.getByLabel('Mute', { exact: true }).inputValue(), 'until');
 
+  step('notifications: the switch registers the worker and hands the server a subscription');
+  const carol = await person({ width: 1024, height: 700 });
+  await carol.context.grantPermissions(['notifications'], { origin: base });
+  // Offline, Chromium reaches no push service, so its subscribe() cannot answer: this stands in
+  // for the push service's answer with a subscription of real keys (made here by WebCrypto).
+  await carol.page.addInitScript(() => {
+    const b64 = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    PushManager.prototype.subscribe = async function subscribe() {
+      const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
+      const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+      const json = { endpoint: 'https://push.invalid/send/carol', expirationTime: null, keys: { p256dh: b64(raw), auth: b64(crypto.getRandomValues(new Uint8Array(16))) } };
+      window.pushStandIn = { endpoint: json.endpoint, toJSON: () => json, unsubscribe: async () => { window.pushStandIn = null; return true; } };
+      return window.pushStandIn;
+    };
+    PushManager.prototype.getSubscription = async function getSubscription() { return window.pushStandIn ?? null; };
+  });
+  await signUp(carol.page, 'carol');
+  const mySubscriptions = () => carol.page.evaluate(async () => {
+    const answer = await fetch('/api/v1/push/subscriptions', { headers: { Authorization: `Bearer ${localStorage.getItem('parley.token')}` } });
+    return answer.json();
+  });
+  await carol.page.getByLabel('Enable notifications').check();
+  await carol.page.locator('#push-status', { hasText: 'On for this browser' }).waitFor(WAIT);
+  const kept = await mySubscriptions();
+  assert.equal(kept.length, 1);
+  assert.equal(kept[0].endpoint, 'https://push.invalid/send/carol');
+
+  step("the worker's push handler shows the chat and a preview, or \"New message\" for ids only");
+  const worker = carol.context.serviceWorkers().find((w) => w.url().endsWith('/app/sw.js'))
+    ?? await carol.context.waitForEvent('serviceworker', WAIT);
+  const shown = await worker.evaluate(async () => {
+    await self.showPush({ json: () => ({ type: 'message', chat_id: 7, message_id: 70, seq: 3, title: 'Team', body: 'alice: lunch?' }) });
+    await self.showPush({ json: () => ({ type: 'message', chat_id: 8, message_id: 80, seq: 4, title: '', body: '' }) });
+    const list = await self.registration.getNotifications();
+    return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, chat: n.data.chatId }));
+  });
+  assert.deepEqual(shown, [
+    { title: 'Team', body: 'alice: lunch?', tag: 'chat-7', chat: 7 },
+    { title: 'Parley', body: 'New message', tag: 'chat-8', chat: 8 },
+  ]);
+  await carol.page.getByLabel('Enable notifications').uncheck();
+  await carol.page.waitForFunction(async () => {
+    const answer = await fetch('/api/v1/push/subscriptions', { headers: { Authorization: `Bearer ${localStorage.getItem('parley.token')}` } });
+    return (await answer.json()).length === 0;
+  }, null, WAIT);
+  await carol.context.close();
+
   step('bob leaves: alice sees him go offline once the grace period is over');
   await bob.context.close();
   await alice.page.locator('#members li.offline', { hasText: 'bob' }).waitFor({ state: 'attached', timeout: 15_000 });
