@@ -21,6 +21,8 @@ pub struct WsClient {
     /// `presence` frames, set aside as they come (they depend on who else connects when), for
     /// the tests about presence to read with `next_presence`.
     presence: std::collections::VecDeque<Value>,
+    /// Events that arrived between `ready` and the handshake's `pong`, read first.
+    early: std::collections::VecDeque<Value>,
 }
 
 /// What the next frame turned out to be.
@@ -64,6 +66,7 @@ impl WsClient {
             session_id: String::new(),
             pings: 0,
             presence: std::collections::VecDeque::new(),
+            early: std::collections::VecDeque::new(),
         }
     }
 
@@ -76,8 +79,21 @@ impl WsClient {
             .expect("session id")
             .to_owned();
         client.send(&serde_json::json!({"type": "ping"})).await;
-        let pong = client.next_json().await;
-        assert_eq!(pong["type"], "pong", "{pong}");
+        // Events may come before the pong (a chat's events reaching this node over the bus as
+        // the session binds): they are kept, in order, for the test to read.
+        let mut early = std::collections::VecDeque::new();
+        loop {
+            let frame = client.next_json().await;
+            if frame["type"] == "pong" {
+                break;
+            }
+            assert!(
+                frame.get("seq").is_some(),
+                "only events may come before the pong: {frame}"
+            );
+            early.push_back(frame);
+        }
+        client.early = early;
         client
     }
 
@@ -150,6 +166,9 @@ impl WsClient {
     /// without an answer: the client is silent unless a test speaks. `presence` frames are set
     /// aside for `next_presence`.
     pub async fn next_within(&mut self, wait: Duration) -> Next {
+        if let Some(frame) = self.early.pop_front() {
+            return Next::Json(frame);
+        }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match self.read_until(deadline).await {
