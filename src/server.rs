@@ -154,10 +154,7 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         body_timeout: config.body_timeout,
         files,
         max_upload_bytes: config.attachments.max_upload_bytes,
-        push: http::push::PushState {
-            vapid,
-            allow_http_hosts: config.push.allow_http_hosts.clone(),
-        },
+        push: http::push::PushState::new(vapid, config.push.allow_http_hosts.clone()),
     });
     let cors = config.cors.clone();
     let make_app = move || {

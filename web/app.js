@@ -566,29 +566,35 @@ function renderPending(pending) {
 
 // ---- sending ------------------------------------------------------------------------------
 
+/** Shows a message as "sending" in the open chat and delivers it until stored. */
+function startSending({ content, replyTo = null, threadRoot = null, files = [] }) {
+  const pending = {
+    chatId: state.open.id,
+    clientId: randomId(),
+    content,
+    replyTo,
+    threadRoot,
+    status: 'sending',
+    attempts: 0,
+    // Each file keeps its own Idempotency-Key through every retry: stored once.
+    files: files.map((d) => ({ file: d.file, preview: d.preview, key: randomId(), progress: 0, attachment: null })),
+  };
+  state.open.pending.set(pending.clientId, pending);
+  renderMessages();
+  deliver(pending);
+}
+
 function send(event) {
   event.preventDefault();
   const input = $('message-input');
   const content = input.value.trim();
   if ((!content && !state.drafts.length) || !state.open) return;
-  const pending = {
-    chatId: state.open.id,
-    clientId: randomId(),
-    content,
-    replyTo: state.replyTo?.id ?? null,
-    threadRoot: null,
-    status: 'sending',
-    attempts: 0,
-    // Each file keeps its own Idempotency-Key through every retry: stored once.
-    files: state.drafts.map((d) => ({ file: d.file, preview: d.preview, key: randomId(), progress: 0, attachment: null })),
-  };
-  state.open.pending.set(pending.clientId, pending);
+  const message = { content, replyTo: state.replyTo?.id ?? null, files: state.drafts };
   input.value = '';
   state.drafts = [];
   renderDrafts();
   cancelReply();
-  renderMessages();
-  deliver(pending);
+  startSending(message);
 }
 
 /** Sends until stored: the client_id doubles as the Idempotency-Key, so retries never duplicate. */
@@ -709,20 +715,8 @@ function sendInThread(event) {
   const input = $('thread-input');
   const content = input.value.trim();
   if (!content || !state.open || !state.thread) return;
-  const pending = {
-    chatId: state.open.id,
-    clientId: randomId(),
-    content,
-    replyTo: null,
-    threadRoot: state.thread.rootId,
-    status: 'sending',
-    attempts: 0,
-    files: [],
-  };
-  state.open.pending.set(pending.clientId, pending);
   input.value = '';
-  renderMessages();
-  deliver(pending);
+  startSending({ content, threadRoot: state.thread.rootId });
 }
 
 // ---- @ completion -------------------------------------------------------------------------
@@ -1039,24 +1033,20 @@ $('sign-up').addEventListener('click', () => {
 $('sign-out').addEventListener('click', signOut);
 $('new-chat-form').addEventListener('submit', createChat);
 $('composer').addEventListener('submit', send);
-const completion = new MentionCompletion($('message-input'), $('mention-suggestions'), mentionCandidates);
-const threadCompletion = new MentionCompletion($('thread-input'), $('thread-suggestions'), mentionCandidates);
-$('message-input').addEventListener('keydown', (e) => {
-  if (completion.key(e)) return;
-  if (e.key === 'Enter' && !e.shiftKey) {
-    e.preventDefault();
-    $('composer').requestSubmit();
-  }
-});
-$('message-input').addEventListener('input', typed);
-$('thread-input').addEventListener('keydown', (e) => {
-  if (threadCompletion.key(e)) return;
-  if (e.key === 'Enter' && !e.shiftKey) {
-    e.preventDefault();
-    $('thread-composer').requestSubmit();
-  }
-});
-$('thread-input').addEventListener('input', typed);
+/** A composer's text box: `@` completes members, Enter sends, Shift+Enter starts a new line. */
+function composerInput(input, suggestions, form) {
+  const completion = new MentionCompletion(input, suggestions, mentionCandidates);
+  input.addEventListener('keydown', (e) => {
+    if (completion.key(e)) return;
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  input.addEventListener('input', typed);
+}
+composerInput($('message-input'), $('mention-suggestions'), $('composer'));
+composerInput($('thread-input'), $('thread-suggestions'), $('thread-composer'));
 $('thread-composer').addEventListener('submit', sendInThread);
 $('close-thread').addEventListener('click', closeThread);
 $('thread-more').addEventListener('click', loadThread);

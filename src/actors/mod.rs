@@ -208,22 +208,13 @@ impl Actors {
         ask(&self.db, op).await
     }
 
-    /// Records an upload. It belongs to no chat until a message holds it, so no room is
-    /// involved.
-    pub async fn record_upload(
-        &self,
-        upload: db_ops::RecordUpload,
-    ) -> AppResult<Reply<crate::domain::Attachment>> {
-        let outcome = self.ask(upload).await?;
-        Ok(Reply::settle(outcome, &self.metrics).0)
-    }
-
-    /// Keeps a push subscription: the caller's own, outside any chat, so no room is involved.
-    pub async fn subscribe(
-        &self,
-        subscribe: db_ops::Subscribe,
-    ) -> AppResult<Reply<crate::domain::PushSubscription>> {
-        let outcome = self.ask(subscribe).await?;
+    /// A write that belongs to no chat (an upload no message holds yet, a push subscription),
+    /// so no room is involved, answered like every write: fresh, or replayed by its key.
+    pub async fn write_outside_chats<T, O>(&self, op: O) -> AppResult<Reply<T>>
+    where
+        O: DbOp<Output = crate::db::queries::Idempotent<T>>,
+    {
+        let outcome = self.ask(op).await?;
         Ok(Reply::settle(outcome, &self.metrics).0)
     }
 

@@ -464,6 +464,52 @@ impl NewAttachmentRow {
 /// `(chat_id, chat kind, user_id, username, role)` of a member, as mentions are resolved from.
 pub type MemberNameRow = (ChatId, String, UserId, String, String);
 
+/// The columns of a `MemberNameRow`, from `chat_members` joined with `users` and `chats`.
+pub const MEMBER_NAME: (
+    chat_members::chat_id,
+    chats::kind,
+    chat_members::user_id,
+    users::username,
+    chat_members::role,
+) = (
+    chat_members::chat_id,
+    chats::kind,
+    chat_members::user_id,
+    users::username,
+    chat_members::role,
+);
+
+/// Reactions grouped by message, each group in the order the rows came (the contract's, when
+/// read ordered by `created_at`, `user_id`, `emoji`).
+pub fn group_reactions(
+    rows: Vec<ReactionRow>,
+) -> std::collections::HashMap<MessageId, Vec<domain::Reaction>> {
+    let mut grouped: std::collections::HashMap<MessageId, Vec<domain::Reaction>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        grouped
+            .entry(row.message_id)
+            .or_default()
+            .push(row.into_domain());
+    }
+    grouped
+}
+
+/// Attachments grouped by the message that holds them, each group in the order the rows came
+/// (position order, when read so).
+pub fn group_attachments(
+    rows: Vec<AttachmentRow>,
+) -> std::collections::HashMap<MessageId, Vec<domain::Attachment>> {
+    let mut grouped: std::collections::HashMap<MessageId, Vec<domain::Attachment>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        if let Some(message_id) = row.message_id {
+            grouped.entry(message_id).or_default().push(row.to_domain());
+        }
+    }
+    grouped
+}
+
 /// Members grouped by chat, with each chat's kind, for `domain::mentions::resolve`. (A row whose
 /// kind or role this server does not know mentions no one.)
 pub fn mentionable(

@@ -106,29 +106,20 @@ fn check_endpoint(endpoint: &str, http_hosts: &[String]) -> Result<(), &'static 
     if endpoint.len() > MAX_ENDPOINT_BYTES {
         return Err("must be at most 2048 bytes");
     }
+    // The URL parser would quietly drop some of these; a push service's URL has none.
     if endpoint
         .chars()
         .any(|c| c.is_whitespace() || c.is_control())
     {
         return Err("must be an absolute URL");
     }
-    let (scheme, rest) = endpoint
-        .split_once("://")
-        .ok_or("must be an absolute URL")?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let url = url::Url::parse(endpoint).map_err(|_| "must be an absolute URL")?;
     // No user information: a push service's URL never has any, and it could hide the host.
-    if authority.contains('@') {
+    if !url.username().is_empty() || url.password().is_some() {
         return Err("must be an absolute URL without user information");
     }
-    let host = match authority.strip_prefix('[') {
-        // An IPv6 literal, `[…]:port`.
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    if host.is_empty() {
-        return Err("must be an absolute URL");
-    }
-    match scheme.to_ascii_lowercase().as_str() {
+    let host = url.host_str().ok_or("must be an absolute URL")?;
+    match url.scheme() {
         "https" => Ok(()),
         "http" if http_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) => Ok(()),
         "http" => Err("must be https (plain http only to the hosts the operator allows)"),

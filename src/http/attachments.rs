@@ -169,7 +169,7 @@ pub async fn upload(
         };
         state
             .actors
-            .record_upload(RecordUpload { key, upload })
+            .write_outside_chats(RecordUpload { key, upload })
             .await
     }
     .await;

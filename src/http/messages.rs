@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use parley_types::requests::{EditMessageRequest, ReactionRequest, SendMessageRequest};
 use parley_types::MessageId;
 
+use super::chats::{DEFAULT_PAGE, MAX_PAGE};
 use super::error::ApiResult;
 use super::error_docs::{
     Always, Authenticated, BadRequest, Conflict, Forbidden, Invalid, JsonInput, NotFound,
@@ -127,7 +128,7 @@ pub async fn list_mentions(
 ) -> ApiResult<HttpResponse> {
     let query: MentionsQuery = parse_query(req.query_string())?;
     let before = query_number("before", query.before.as_deref(), 1, i64::MAX)?.map(MessageId);
-    let limit = query_number("limit", query.limit.as_deref(), 1, 200)?.unwrap_or(50);
+    let limit = query_number("limit", query.limit.as_deref(), 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
     let page = state
         .actors
         .ask(LoadMentions {
@@ -175,7 +176,7 @@ pub async fn get_thread(
     let after_seq = query_number("after_seq", query.after_seq.as_deref(), 0, i64::MAX)?
         .map(Seq)
         .unwrap_or(Seq::ZERO);
-    let limit = query_number("limit", query.limit.as_deref(), 1, 200)?.unwrap_or(50);
+    let limit = query_number("limit", query.limit.as_deref(), 1, MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
     let page = state
         .actors
         .ask(LoadThread {

@@ -19,7 +19,19 @@ use crate::error::AppError;
 #[derive(Clone, Debug)]
 pub struct PushState {
     pub vapid: VapidKey,
+    /// `vapid`'s public key as served, derived once (a point multiplication).
+    pub vapid_public: String,
     pub allow_http_hosts: Vec<String>,
+}
+
+impl PushState {
+    pub fn new(vapid: VapidKey, allow_http_hosts: Vec<String>) -> Self {
+        PushState {
+            vapid_public: vapid.public_base64url(),
+            vapid,
+            allow_http_hosts,
+        }
+    }
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -48,7 +60,7 @@ pub async fn vapid_public_key(
     _user: AuthUser,
 ) -> ApiResult<HttpResponse> {
     let key = VapidPublicKey {
-        key: state.push.vapid.public_base64url(),
+        key: state.push.vapid_public.clone(),
     };
     Ok(json(StatusCode::OK, &key))
 }
@@ -96,7 +108,7 @@ pub async fn subscribe(
     })?;
     let answer = state
         .actors
-        .subscribe(Subscribe {
+        .write_outside_chats(Subscribe {
             user_id: user.user_id,
             subscription,
             key,

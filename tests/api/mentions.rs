@@ -29,7 +29,8 @@ on_both_backends! {
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;
         let carol = api.register("carol").await;
-        let dave = api.register("dave").await;
+        // An account, but not a member of the chat.
+        api.register("dave").await;
         let chat_id = api.group(&alice, &[&bob, &carol]).await;
         let mut bob_ws = WsClient::connect(&server, &bob.token).await;
         // bob and carol are members; dave is not; zed does not exist; alice is the author.
@@ -42,7 +43,6 @@ on_both_backends! {
         let history = api.get(&format!("/api/v1/chats/{chat_id}/messages"), &bob.token).await;
         let messages = history.expect(200)["messages"].as_array().unwrap().clone();
         assert_eq!(messages[messages.len() - 2], m);
-        let _ = dave;
     }
 
     async fn all_is_for_owners_and_admins(server) {
@@ -131,5 +131,8 @@ on_both_backends! {
             api.get(&format!("/api/v1/mentions?{bad}"), &bob.token).await.expect_error(400, "bad_request");
         }
         api.request(actix_web::http::Method::GET, "/api/v1/mentions", None, &[], None).await.expect_error(401, "unauthorized");
+        // A token revoked a moment ago reads nothing.
+        api.request(actix_web::http::Method::POST, "/api/v1/auth/logout", Some(&bob.token), &[], None).await.expect(204);
+        api.get("/api/v1/mentions", &bob.token).await.expect_error(401, "unauthorized");
     }
 }

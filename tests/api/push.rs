@@ -22,12 +22,13 @@ fn device(endpoint: &str) -> Value {
     let key = parley::domain::push::VapidKey::generate();
     json!({
         "endpoint": endpoint,
-        "keys": {"p256dh": key.public_base64url(), "auth": URL_SAFE_NO_PAD.encode(rand_bytes())},
+        "keys": {"p256dh": key.public_base64url(), "auth": URL_SAFE_NO_PAD.encode(auth_secret())},
         "expirationTime": null,
     })
 }
 
-fn rand_bytes() -> [u8; 16] {
+/// A device's 16-byte authentication secret (any 16 bytes will do for the server).
+fn auth_secret() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     for (i, b) in bytes.iter_mut().enumerate() {
         *b = (i as u8).wrapping_mul(37).wrapping_add(11);
@@ -194,12 +195,28 @@ on_both_backends! {
         assert_eq!(api.get(path, &alice.token).await.expect(200), &json!([]));
         assert_eq!(api.get(path, &bob.token).await.expect(200), &json!([moved]));
 
+        // The same new endpoint twice at once (a double click, no key): one subscription, and
+        // neither request fails.
+        for round in 0..20 {
+            let endpoint = format!("https://push.example.org/race/{round}");
+            let (first_device, second_device) = (device(&endpoint), device(&endpoint));
+            let (a, b) = futures_util::join!(
+                api.post(path, &alice.token, &first_device),
+                api.post(path, &alice.token, &second_device)
+            );
+            let mut statuses = [a.status, b.status];
+            statuses.sort_unstable();
+            assert_eq!(statuses, [200, 201], "round {round}");
+            assert_eq!(a.expect(a.status)["id"], b.expect(b.status)["id"], "round {round}");
+        }
+        let races = server.sql_numbers("SELECT COUNT(*) AS n FROM push_subscriptions WHERE endpoint LIKE '%/race/%'");
+        assert_eq!(races, [20]);
+
         // A deactivated account's devices are forgotten; a revoked token does nothing.
         api.post(&format!("/admin/users/{}/deactivate", bob.id), ADMIN, &json!({})).await.expect(200);
-        assert_eq!(server.sql_numbers("SELECT COUNT(*) AS n FROM push_subscriptions"), [0]);
+        assert_eq!(server.sql_numbers(&format!("SELECT COUNT(*) AS n FROM push_subscriptions WHERE user_id = {}", bob.id)), [0]);
         api.get(path, &bob.token).await.expect_error(401, "unauthorized");
         api.request(Method::POST, "/api/v1/auth/logout", Some(&alice.token), &[], None).await.expect(204);
         api.post(path, &alice.token, &device("https://push.example.org/late")).await.expect_error(401, "unauthorized");
-        let _: Backend = server.backend;
     }
 }

@@ -7,7 +7,7 @@ use actix_web::http::Method;
 use serde_json::{json, Value};
 
 use crate::common::ws::WsClient;
-use crate::common::{Api, TestServer, TestUser};
+use crate::common::{Api, TestUser};
 use crate::on_both_backends;
 
 const ADMIN: &str = "threads-admin-token";
@@ -295,10 +295,9 @@ on_both_backends! {
         let mut ws = WsClient::connect(&server, &alice.token).await;
         let deleted = api.delete(&format!("/api/v1/messages/{}", by_carol["id"]), &carol.token).await;
         let deleted = deleted.expect(200).clone();
-        let tombstone_seq = deleted["seq"].as_i64().unwrap();
-        let _ = tombstone_seq;
         let event = ws.next_event().await;
         assert_eq!(event["type"], "message.deleted");
+        assert_eq!(event["data"], deleted);
         let update = ws.next_event().await;
         assert_eq!(update["type"], "message.updated");
         assert_eq!(update["seq"], event["seq"].as_i64().unwrap() + 1);
@@ -403,6 +402,10 @@ on_both_backends! {
         let chat_id = api.group(&alice, &[&bob, &dave]).await;
         let default = json!({"level": "all", "muted_until": null});
         assert_eq!(chat_of(&api, &alice, chat_id).await["notification"], default);
+        // `all` in direct chats too.
+        let direct = api.client().with_token(&alice.token)
+            .direct_chat(parley::domain::UserId(carol.id)).await.unwrap();
+        assert_eq!(chat_of(&api, &carol, direct.id.get()).await["notification"], default);
         api.send(&bob, chat_id, "one").await;
         let unread_before = api.get("/api/v1/chats", &alice.token).await.expect(200)[0]["unread_count"].clone();
 
@@ -436,6 +439,5 @@ on_both_backends! {
         api.send_json(Method::PUT, &path, Some(&dave.token), &none).await.expect_error(401, "unauthorized");
         api.request(Method::POST, "/api/v1/auth/logout", Some(&alice.token), &[], None).await.expect(204);
         api.send_json(Method::PUT, &path, Some(&alice.token), &none).await.expect_error(401, "unauthorized");
-        let _: &TestServer = &server;
     }
 }

@@ -25,6 +25,19 @@ use crate::Error;
 /// under it).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
+/// A text message to `chat`, with nothing else set.
+fn text_message(chat: ChatId, content: &str) -> SendMessageRequest {
+    SendMessageRequest {
+        chat_id: chat,
+        kind: MessageKind::Text.as_str().to_owned(),
+        content: content.to_owned(),
+        reply_to_id: None,
+        client_id: None,
+        attachment_ids: Vec::new(),
+        thread_root_id: None,
+    }
+}
+
 /// A client of one server, with or without a bearer token. Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
@@ -350,26 +363,11 @@ impl Client {
         idempotency_key: Option<&str>,
     ) -> Result<Message, Error> {
         let body = SendMessageRequest {
-            chat_id: chat,
-            kind: MessageKind::Text.as_str().to_owned(),
-            content: content.to_owned(),
             reply_to_id: reply_to,
             client_id: client_id.map(str::to_owned),
-            attachment_ids: Vec::new(),
-            thread_root_id: None,
+            ..text_message(chat, content)
         };
-        let headers: Vec<(&str, &str)> = idempotency_key
-            .map(|key| ("Idempotency-Key", key))
-            .into_iter()
-            .collect();
-        self.call(
-            Method::POST,
-            "/api/v1/messages",
-            &headers,
-            Some(&body),
-            &[200],
-        )
-        .await
+        self.post_message(&body, idempotency_key).await
     }
 
     /// Sends a reply in the thread of `root` (a message of the same chat, not itself a reply).
@@ -381,14 +379,18 @@ impl Client {
         idempotency_key: Option<&str>,
     ) -> Result<Message, Error> {
         let body = SendMessageRequest {
-            chat_id: chat,
-            kind: MessageKind::Text.as_str().to_owned(),
-            content: content.to_owned(),
-            reply_to_id: None,
-            client_id: None,
-            attachment_ids: Vec::new(),
             thread_root_id: Some(root),
+            ..text_message(chat, content)
         };
+        self.post_message(&body, idempotency_key).await
+    }
+
+    /// `POST /api/v1/messages`, with the `Idempotency-Key` when there is one.
+    async fn post_message(
+        &self,
+        body: &SendMessageRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Message, Error> {
         let headers: Vec<(&str, &str)> = idempotency_key
             .map(|key| ("Idempotency-Key", key))
             .into_iter()
@@ -397,7 +399,7 @@ impl Client {
             Method::POST,
             "/api/v1/messages",
             &headers,
-            Some(&body),
+            Some(body),
             &[200],
         )
         .await
@@ -448,16 +450,10 @@ impl Client {
         attachments: &[AttachmentId],
     ) -> Result<Message, Error> {
         let body = SendMessageRequest {
-            chat_id: chat,
-            kind: MessageKind::Text.as_str().to_owned(),
-            content: content.to_owned(),
-            reply_to_id: None,
-            client_id: None,
             attachment_ids: attachments.to_vec(),
-            thread_root_id: None,
+            ..text_message(chat, content)
         };
-        self.call(Method::POST, "/api/v1/messages", &[], Some(&body), &[200])
-            .await
+        self.post_message(&body, None).await
     }
 
     // ---- attachments ------------------------------------------------------------------

@@ -25,9 +25,8 @@ async fn reactions_by_message(
     conn: &mut Conn,
     message_ids: &[MessageId],
 ) -> AppResult<HashMap<MessageId, Vec<Reaction>>> {
-    let mut grouped: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
     if message_ids.is_empty() {
-        return Ok(grouped);
+        return Ok(HashMap::new());
     }
     let rows: Vec<ReactionRow> = reactions::table
         .filter(reactions::message_id.eq_any(message_ids))
@@ -39,13 +38,7 @@ async fn reactions_by_message(
         .select(ReactionRow::as_select())
         .load(conn)
         .await?;
-    for row in rows {
-        grouped
-            .entry(row.message_id)
-            .or_default()
-            .push(row.into_domain());
-    }
-    Ok(grouped)
+    Ok(crate::db::rows::group_reactions(rows))
 }
 
 /// Completes message rows into aggregates (their reactions and attachments) with one more

@@ -73,9 +73,8 @@ pub async fn of_messages(
     conn: &mut Conn,
     message_ids: &[MessageId],
 ) -> AppResult<HashMap<MessageId, Vec<Attachment>>> {
-    let mut grouped: HashMap<MessageId, Vec<Attachment>> = HashMap::new();
     if message_ids.is_empty() {
-        return Ok(grouped);
+        return Ok(HashMap::new());
     }
     let rows: Vec<AttachmentRow> = attachments::table
         .filter(attachments::message_id.eq_any(message_ids))
@@ -84,12 +83,7 @@ pub async fn of_messages(
         .select(AttachmentRow::as_select())
         .load(conn)
         .await?;
-    for row in rows {
-        if let Some(message_id) = row.message_id {
-            grouped.entry(message_id).or_default().push(row.to_domain());
-        }
-    }
-    Ok(grouped)
+    Ok(crate::db::rows::group_attachments(rows))
 }
 
 /// Makes the message's attachments unreadable at once (in the transaction that deletes it);

@@ -20,9 +20,7 @@ use diesel_async::RunQueryDsl;
 
 use super::fixed_text::FixedText;
 use super::history_page::PageRow;
-use crate::db::rows::{
-    mentionable, AttachmentRow, IdempotencyRow, MemberNameRow, MessageRow, ReactionRow,
-};
+use crate::db::rows::{mentionable, AttachmentRow, IdempotencyRow, MemberNameRow, MessageRow};
 use crate::db::schema::{attachments, chat_members, chats};
 use crate::db::PgConn;
 use crate::domain::mentions::MentionableMember;
@@ -166,29 +164,6 @@ pub struct CheckInputs {
     pub roots: Vec<MessageId>,
     pub attachment_ids: Vec<AttachmentId>,
     pub mentions: MentionLookups,
-}
-
-/// Reactions grouped by message, each group in the contract's order (the rows come sorted).
-fn group_reactions(rows: Vec<ReactionRow>) -> HashMap<MessageId, Vec<Reaction>> {
-    let mut grouped: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
-    for row in rows {
-        grouped
-            .entry(row.message_id)
-            .or_default()
-            .push(row.into_domain());
-    }
-    grouped
-}
-
-/// Attachments grouped by message, each group in position order (the rows come sorted).
-fn group_attachments(rows: Vec<AttachmentRow>) -> HashMap<MessageId, Vec<Attachment>> {
-    let mut grouped: HashMap<MessageId, Vec<Attachment>> = HashMap::new();
-    for row in rows {
-        if let Some(message_id) = row.message_id {
-            grouped.entry(message_id).or_default().push(row.to_domain());
-        }
-    }
-    grouped
 }
 
 pub trait BatchStatements {
@@ -462,7 +437,7 @@ impl BatchStatements for PgConn {
         checks.take_referenced(referenced, &wanted.roots)?;
         let holding = checks.roots_holding_files(&wanted.roots);
         if !holding.is_empty() {
-            checks.root_attachments = group_attachments(
+            checks.root_attachments = crate::db::rows::group_attachments(
                 attachments::table
                     .filter(attachments::message_id.eq_any(&holding))
                     .filter(attachments::removed_at.is_null())
@@ -502,20 +477,12 @@ impl BatchStatements for PgConn {
             .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.chat_id).collect::<Vec<_>>())
             .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.pos).collect::<Vec<_>>())
             .bind::<Array<BigInt>, _>(pending.iter().map(|p| p.author_id).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(
-                pending
-                    .iter()
-                    .map(|p| p.content.to_owned())
-                    .collect::<Vec<_>>(),
-            )
+            .bind::<Array<Text>, _>(pending.iter().map(|p| p.content).collect::<Vec<_>>())
             .bind::<Array<Nullable<BigInt>>, _>(
                 pending.iter().map(|p| p.reply_to_id).collect::<Vec<_>>(),
             )
             .bind::<Array<Nullable<Text>>, _>(
-                pending
-                    .iter()
-                    .map(|p| p.client_id.map(str::to_owned))
-                    .collect::<Vec<_>>(),
+                pending.iter().map(|p| p.client_id).collect::<Vec<_>>(),
             )
             .bind::<Array<Text>, _>(
                 pending
@@ -526,7 +493,7 @@ impl BatchStatements for PgConn {
             .bind::<Array<Text>, _>(
                 pending
                     .iter()
-                    .map(|p| p.mention_ids.clone())
+                    .map(|p| p.mention_ids.as_str())
                     .collect::<Vec<_>>(),
             )
             .bind::<Array<Nullable<BigInt>>, _>(
@@ -539,7 +506,7 @@ impl BatchStatements for PgConn {
                     threads
                         .roots
                         .iter()
-                        .map(|r| r.1.clone())
+                        .map(|r| r.1.as_str())
                         .collect::<Vec<_>>(),
                 )
                 .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.0).collect::<Vec<_>>())
@@ -612,7 +579,7 @@ mod sqlite {
     use diesel::prelude::*;
 
     use super::{BatchChecks, BatchStatements, ChatCount, PendingMessage, ThreadWrites};
-    use crate::db::rows::{mentionable, MemberNameRow, ReactionRow};
+    use crate::db::rows::{mentionable, MemberNameRow, ReactionRow, MEMBER_NAME};
     use crate::db::rows::{AttachmentRow, EventRow, IdempotencyRow, MessageRow, NewMessageRow};
     use crate::db::schema::{
         attachments, chat_authors, chat_events, chat_members, chats, idempotency_keys,
@@ -670,7 +637,7 @@ mod sqlite {
                         .collect();
                 }
                 if !wanted.roots.is_empty() {
-                    checks.root_reactions = super::group_reactions(
+                    checks.root_reactions = crate::db::rows::group_reactions(
                         reactions::table
                             .filter(reactions::message_id.eq_any(&wanted.roots))
                             .order((
@@ -682,7 +649,7 @@ mod sqlite {
                             .load(conn)?,
                     );
                     let holding = checks.roots_holding_files(&wanted.roots);
-                    checks.root_attachments = super::group_attachments(
+                    checks.root_attachments = crate::db::rows::group_attachments(
                         attachments::table
                             .filter(attachments::message_id.eq_any(&holding))
                             .filter(attachments::removed_at.is_null())
@@ -713,13 +680,7 @@ mod sqlite {
                                 .inner_join(chats::table)
                                 .filter(chat_members::chat_id.eq(chat_id))
                                 .filter(users::username.eq(username))
-                                .select((
-                                    chat_members::chat_id,
-                                    chats::kind,
-                                    chat_members::user_id,
-                                    users::username,
-                                    chat_members::role,
-                                ))
+                                .select(MEMBER_NAME)
                                 .load::<MemberNameRow>(conn)?,
                         );
                     }
@@ -729,13 +690,7 @@ mod sqlite {
                                 .inner_join(users::table)
                                 .inner_join(chats::table)
                                 .filter(chat_members::chat_id.eq_any(&mentions.all_of))
-                                .select((
-                                    chat_members::chat_id,
-                                    chats::kind,
-                                    chat_members::user_id,
-                                    users::username,
-                                    chat_members::role,
-                                ))
+                                .select(MEMBER_NAME)
                                 .load::<MemberNameRow>(conn)?,
                         );
                     }

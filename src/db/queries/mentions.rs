@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::db::rows::{mentionable, MemberNameRow, MessageRow};
+use crate::db::rows::{mentionable, MemberNameRow, MessageRow, MEMBER_NAME};
 use crate::db::schema::{chat_members, chats, message_mentions, users};
 use crate::domain::mentions;
 use crate::error::AppResult;
@@ -24,19 +24,17 @@ pub async fn resolve(
     if request.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<MemberNameRow> = chat_members::table
+    // The members the text names (every member only where it says `@all`), as a send reads them.
+    let mut members = chat_members::table
         .inner_join(users::table)
         .inner_join(chats::table)
         .filter(chat_members::chat_id.eq(chat_id))
-        .select((
-            chat_members::chat_id,
-            chats::kind,
-            chat_members::user_id,
-            users::username,
-            chat_members::role,
-        ))
-        .load(conn)
-        .await?;
+        .select(MEMBER_NAME)
+        .into_boxed();
+    if !request.all {
+        members = members.filter(users::username.eq_any(&request.names));
+    }
+    let rows: Vec<MemberNameRow> = members.load(conn).await?;
     Ok(match mentionable(rows).remove(&chat_id) {
         Some((kind, members)) => mentions::resolve(&request, kind, author, &members),
         None => Vec::new(),

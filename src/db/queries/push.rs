@@ -65,48 +65,60 @@ impl SubscriptionRow {
 
 /// Keeps the caller's subscription: `Created`, or `Done` with the existing one when the caller
 /// had subscribed this endpoint already (its keys brought up to date). An endpoint another
-/// account had is that browser's now signed-in account's: it moves.
+/// account had is that browser's now signed-in account's: it moves. Two requests racing with
+/// one new endpoint: one inserts it, the other finds it (no unique-key error).
 pub async fn subscribe(
     conn: &mut Conn,
     user_id: UserId,
     subscription: &CheckedSubscription,
 ) -> AppResult<Written<PushSubscription>> {
-    let existing: Option<SubscriptionRow> = push_subscriptions::table
-        .filter(push_subscriptions::endpoint.eq(&subscription.endpoint))
-        .select(SubscriptionRow::as_select())
-        .first(conn)
-        .await
-        .optional()?;
-    if let Some(row) = existing {
-        if row.user_id == user_id {
-            diesel::update(push_subscriptions::table.find(row.id))
-                .set((
-                    push_subscriptions::p256dh.eq(&subscription.p256dh),
-                    push_subscriptions::auth.eq(&subscription.auth),
-                ))
+    // Twice at most: a second look finds what a concurrent request committed meanwhile.
+    for _ in 0..2 {
+        let existing: Option<SubscriptionRow> = push_subscriptions::table
+            .filter(push_subscriptions::endpoint.eq(&subscription.endpoint))
+            .select(SubscriptionRow::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(row) = existing {
+            if row.user_id == user_id {
+                diesel::update(push_subscriptions::table.find(row.id))
+                    .set((
+                        push_subscriptions::p256dh.eq(&subscription.p256dh),
+                        push_subscriptions::auth.eq(&subscription.auth),
+                    ))
+                    .execute(conn)
+                    .await?;
+                return Ok(Written::new(Outcome::Done, row.into_domain(), Vec::new()));
+            }
+            diesel::delete(push_subscriptions::table.find(row.id))
                 .execute(conn)
                 .await?;
-            return Ok(Written::new(Outcome::Done, row.into_domain(), Vec::new()));
         }
-        diesel::delete(push_subscriptions::table.find(row.id))
-            .execute(conn)
-            .await?;
+        let inserted: Option<SubscriptionRow> = diesel::insert_into(push_subscriptions::table)
+            .values((
+                push_subscriptions::user_id.eq(user_id),
+                push_subscriptions::endpoint.eq(&subscription.endpoint),
+                push_subscriptions::p256dh.eq(&subscription.p256dh),
+                push_subscriptions::auth.eq(&subscription.auth),
+                push_subscriptions::created_at.eq(Timestamp::now().millis()),
+            ))
+            .on_conflict(push_subscriptions::endpoint)
+            .do_nothing()
+            .returning(SubscriptionRow::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        if let Some(row) = inserted {
+            return Ok(Written::new(
+                Outcome::Created,
+                row.into_domain(),
+                Vec::new(),
+            ));
+        }
     }
-    let row: SubscriptionRow = diesel::insert_into(push_subscriptions::table)
-        .values((
-            push_subscriptions::user_id.eq(user_id),
-            push_subscriptions::endpoint.eq(&subscription.endpoint),
-            push_subscriptions::p256dh.eq(&subscription.p256dh),
-            push_subscriptions::auth.eq(&subscription.auth),
-            push_subscriptions::created_at.eq(Timestamp::now().millis()),
-        ))
-        .returning(SubscriptionRow::as_returning())
-        .get_result(conn)
-        .await?;
-    Ok(Written::new(
-        Outcome::Created,
-        row.into_domain(),
-        Vec::new(),
+    Err(AppError::internal(
+        "a push endpoint was taken and given back while it was subscribed",
     ))
 }
 
