@@ -30,6 +30,8 @@ pub mod defaults {
     pub const BODY_TIMEOUT_SECS: u64 = 10;
     pub const MAX_REQUESTS_PER_IP: usize = 256;
     pub const LOG_FORMAT: &str = "text";
+    /// The VAPID contact when the operator names none.
+    pub const PUSH_CONTACT: &str = "mailto:postmaster@localhost";
     pub const WS_FRAME_RATE: u32 = 20;
     pub const WS_FRAME_BURST: u32 = 40;
     pub const WS_FRAME_FLOOD: u32 = 40;
@@ -301,6 +303,35 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub vapid_private_key: Option<String>,
+    /// Whether push notifications show the chat's title, the author's name and the start of
+    /// the message (`true`), or only ids, for the client to fetch the rest (`false`).
+    #[arg(
+        long,
+        env = "PARLEY_PUSH_PREVIEW",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub push_preview: bool,
+    /// Whether this node sends push notifications (at least one node must; any number may,
+    /// each notification goes out from one).
+    #[arg(
+        long,
+        env = "PARLEY_PUSH_DELIVERY",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub push_delivery: bool,
+    /// How push services' operators can reach this server's (the VAPID `sub` claim): a
+    /// `mailto:` or `https:` URL.
+    #[arg(
+        long,
+        env = "PARLEY_PUSH_CONTACT",
+        default_value = defaults::PUSH_CONTACT,
+        global = true
+    )]
+    pub push_contact: String,
     /// Seconds between two sweeps of the file store (removed and unsent attachments, orphans).
     #[arg(
         long,
@@ -528,6 +559,12 @@ pub struct Config {
 pub struct PushSettings {
     pub allow_http_hosts: Vec<String>,
     pub vapid_key: Option<crate::domain::push::VapidKey>,
+    /// Payloads with the chat's title and a preview of the message.
+    pub preview: bool,
+    /// This node delivers push notifications.
+    pub deliver: bool,
+    /// The VAPID `sub` claim.
+    pub contact: String,
 }
 
 /// Limits on uploads and the rhythm of the file sweeper.
@@ -697,6 +734,9 @@ impl Config {
                     .map(crate::domain::push::VapidKey::from_base64url)
                     .transpose()
                     .map_err(|e| format!("PARLEY_VAPID_PRIVATE_KEY: {e}"))?,
+                preview: s.push_preview,
+                deliver: s.push_delivery,
+                contact: check_push_contact(&s.push_contact)?,
             },
         })
     }
@@ -730,8 +770,25 @@ impl Config {
             max_requests_per_ip: 0,
             storage,
             attachments: AttachmentSettings::default(),
-            push: PushSettings::default(),
+            push: PushSettings {
+                preview: true,
+                deliver: true,
+                contact: defaults::PUSH_CONTACT.to_owned(),
+                ..PushSettings::default()
+            },
         }
+    }
+}
+
+/// The VAPID contact must be a `mailto:` or `https:` URL (RFC 8292, section 2.1).
+fn check_push_contact(contact: &str) -> Result<String, String> {
+    let contact = contact.trim();
+    if contact.starts_with("mailto:") || contact.starts_with("https://") {
+        Ok(contact.to_owned())
+    } else {
+        Err(format!(
+            "PARLEY_PUSH_CONTACT: {contact:?} must be a mailto: or https:// URL"
+        ))
     }
 }
 

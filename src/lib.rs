@@ -15,3 +15,4 @@ pub mod operator_cli;
 pub mod server;
 pub mod storage;
 pub mod thumbnails;
+pub mod web_push;

@@ -50,6 +50,22 @@ pub struct Metrics {
     pub attachments_swept: IntCounterVec,
     /// Thumbnails by `outcome`: `made`, `refused` (too large or undecodable).
     pub thumbnails: IntCounterVec,
+    /// Push notifications taken from the outbox for delivery (claims, retries included).
+    pub push_queued: IntCounter,
+    /// Push notifications a push service accepted.
+    pub push_sent: IntCounter,
+    /// Attempts that will be retried, by `reason`: `throttled` (429), `unavailable` (5xx),
+    /// `unreachable` (no answer within 10 s, or no connection), `lease_ended` (waited too long
+    /// for its push service's turn: claimed again later).
+    pub push_failed: IntCounterVec,
+    /// Notifications not sent, by `reason`: `gone` (404/410: the subscription is deleted),
+    /// `rejected` (another 4xx), `expired` (failing for a day), `not_owed` (the recipient came
+    /// online, left, muted the chat, or the message was deleted before it went out).
+    pub push_dropped: IntCounterVec,
+    /// From the commit of the message to the push service's acceptance.
+    pub push_delivery: Histogram,
+    /// Deliveries started and not finished (all push services).
+    pub push_in_flight: IntGauge,
 }
 
 /// Buckets for the phases of a send batch, from 50 µs to 1 s.
@@ -173,7 +189,45 @@ impl Metrics {
             Opts::new("thumbnails_total", "Thumbnails made or refused"),
             &["outcome"],
         )?;
-        for metric in [&storage_operations, &attachments_swept, &thumbnails] {
+        let push_queued = IntCounter::new(
+            "push_queued_total",
+            "Push notifications taken from the outbox for delivery",
+        )?;
+        let push_sent = IntCounter::new(
+            "push_sent_total",
+            "Push notifications a push service accepted",
+        )?;
+        let push_failed = IntCounterVec::new(
+            Opts::new(
+                "push_failed_total",
+                "Push delivery attempts that will be retried",
+            ),
+            &["reason"],
+        )?;
+        let push_dropped = IntCounterVec::new(
+            Opts::new("push_dropped_total", "Push notifications not sent"),
+            &["reason"],
+        )?;
+        let push_delivery = Histogram::with_opts(
+            HistogramOpts::new(
+                "push_delivery_seconds",
+                "From a message's commit to a push service's acceptance of its notification",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        let push_in_flight =
+            IntGauge::new("push_in_flight", "Push deliveries started and not finished")?;
+        registry.register(Box::new(push_queued.clone()))?;
+        registry.register(Box::new(push_sent.clone()))?;
+        registry.register(Box::new(push_delivery.clone()))?;
+        registry.register(Box::new(push_in_flight.clone()))?;
+        for metric in [
+            &storage_operations,
+            &attachments_swept,
+            &thumbnails,
+            &push_failed,
+            &push_dropped,
+        ] {
             registry.register(Box::new(metric.clone()))?;
         }
         registry.register(Box::new(storage_duration.clone()))?;
@@ -231,6 +285,12 @@ impl Metrics {
             attachment_bytes,
             attachments_swept,
             thumbnails,
+            push_queued,
+            push_sent,
+            push_failed,
+            push_dropped,
+            push_delivery,
+            push_in_flight,
         })
     }
 }

@@ -113,7 +113,7 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
     let database = Database::connect(config, metrics.db_query_duration.clone())?;
     // Opened before anything is served, so that a store the node cannot use stops it here.
     let store = crate::storage::Store::open(&config.storage)?;
-    let (actors, threads) = actors::start(
+    let (actors, mut threads) = actors::start(
         database.clone(),
         metrics.clone(),
         config.rooms,
@@ -129,6 +129,19 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         })
         .await
         .map_err(|e| format!("the VAPID key: {}", e.chain()))?;
+    let delivery = if config.push.deliver {
+        let sender = crate::web_push::WebPushSender::new(&vapid, config.push.contact.clone())?;
+        Some(crate::actors::push_delivery::PushDelivery::new(
+            actors.db.clone(),
+            actors.board.clone(),
+            metrics.clone(),
+            sender,
+            config.push.preview,
+        ))
+    } else {
+        None
+    };
+    threads.start_push_delivery(delivery);
     let files = crate::files::Files::new(store, metrics.clone());
     actix::Actor::start(crate::actors::file_sweeper::FileSweeper::new(
         actors.db.clone(),

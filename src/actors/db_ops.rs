@@ -727,3 +727,26 @@ db_op!(Unsubscribe -> (), "unsubscribe", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::push::unsubscribe(c, this.user_id, this.id).await)
 });
+
+/// Claims due push notifications for this node's delivery actor.
+pub struct ClaimPushes {
+    pub now: i64,
+    pub lease_ms: i64,
+    pub limit: i64,
+}
+
+db_op!(ClaimPushes -> Vec<crate::domain::push::DuePush>, "claim_pushes", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::push::claim_due(c, this.now, this.lease_ms, this.limit).await)
+});
+
+/// Records how one claimed notification ended.
+pub struct SettlePush {
+    pub settled: crate::domain::push::Settled,
+    pub now: i64,
+}
+
+db_op!(SettlePush -> (), "settle_push", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::push::settle(c, this.settled, this.now).await)
+});

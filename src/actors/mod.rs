@@ -12,6 +12,7 @@ pub mod file_sweeper;
 pub mod group_commit;
 pub mod messages;
 pub mod presence;
+pub mod push_delivery;
 pub mod room;
 pub mod room_slots;
 pub mod session_directory;
@@ -65,9 +66,20 @@ pub struct ActorThreads {
     db: Arbiter,
     rooms: Vec<Arbiter>,
     link: Option<Arbiter>,
+    /// The push delivery actor's mailbox, until `start_push_delivery` gives it its actor.
+    push: Option<actix::Context<push_delivery::PushDelivery>>,
 }
 
 impl ActorThreads {
+    /// Starts push delivery (on the current thread) in the mailbox the rooms already know, or,
+    /// on a node that does not deliver, closes that mailbox (the rooms' nudges then go
+    /// nowhere instead of piling up).
+    pub fn start_push_delivery(&mut self, delivery: Option<push_delivery::PushDelivery>) {
+        if let (Some(context), Some(delivery)) = (self.push.take(), delivery) {
+            context.run(delivery);
+        }
+    }
+
     pub fn stop(&self) {
         if let Some(link) = &self.link {
             link.stop();
@@ -106,6 +118,10 @@ pub async fn start(
         .map_or(1, |n| n.get()))
         .map(|_| Arbiter::new())
         .collect();
+    // The delivery actor's address exists before the actor (which needs the VAPID key, read
+    // through the executor once it runs): the rooms are told where to nudge it.
+    let push_context: actix::Context<push_delivery::PushDelivery> = actix::Context::new();
+    let push = Some(actix::AsyncContext::address(&push_context).recipient());
     let node_id = uuid::Uuid::new_v4().to_string();
     let (bus, outgoing) = match cluster {
         Some(_) => {
@@ -114,6 +130,7 @@ pub async fn start(
         }
         None => (None, None),
     };
+    let board = PresenceBoard::default();
     let rooms = ChatRegistry::new(
         room::RoomDeps {
             db: db.clone(),
@@ -123,10 +140,11 @@ pub async fn start(
             send_batch: send_batch.max(1),
             slots: room_slots::RoomSlots::default(),
             bus: bus.clone(),
+            presence: board.clone(),
+            push: push.clone(),
         },
         room_threads.iter().map(|t| t.handle()).collect(),
     );
-    let board = PresenceBoard::default();
     let presence = {
         let (board, db, directory, metrics, bus) = (
             board.clone(),
@@ -174,6 +192,7 @@ pub async fn start(
             db: db_thread,
             rooms: room_threads,
             link: link_thread,
+            push: Some(push_context),
         },
     ))
 }

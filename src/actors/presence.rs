@@ -60,6 +60,19 @@ impl PresenceBoard {
         f(&mut self.state.write().unwrap_or_else(PoisonError::into_inner));
     }
 
+    /// Those of `users` with no open session on any node, sorted: who may be owed a push.
+    pub fn offline_among(&self, users: impl Iterator<Item = UserId>) -> Vec<UserId> {
+        let mut offline: Vec<UserId> =
+            self.read(|s| users.filter(|u| !s.online.contains(u)).collect());
+        offline.sort_unstable();
+        offline
+    }
+
+    /// Whether the user has an open session on some node.
+    pub fn is_online(&self, user_id: UserId) -> bool {
+        self.read(|s| s.online.contains(&user_id))
+    }
+
     /// `(online, last_seen_at)` of a user, given what the database last recorded.
     fn seen(&self, user_id: UserId, recorded: Option<Timestamp>) -> (bool, Option<Timestamp>) {
         self.read(|s| {

@@ -163,12 +163,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    push_outbox (subscription_id, chat_id) {
+        subscription_id -> BigInt,
+        chat_id -> BigInt,
+        after_seq -> BigInt,
+        queued_at -> BigInt,
+        due_at -> BigInt,
+        attempts -> Integer,
+        failing_since -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(auth_tokens -> users (user_id));
 diesel::joinable!(chat_authors -> chats (chat_id));
 diesel::joinable!(chat_members -> chats (chat_id));
 diesel::joinable!(chat_members -> users (user_id));
 diesel::joinable!(messages -> chats (chat_id));
 diesel::joinable!(reactions -> messages (message_id));
+diesel::joinable!(push_outbox -> push_subscriptions (subscription_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -184,4 +197,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_mentions,
     server_secrets,
     push_subscriptions,
+    push_outbox,
 );

@@ -29,6 +29,20 @@ pub struct NewMessage {
 pub struct BatchedSend {
     pub message: NewMessage,
     pub key: Option<IdempotencyKey>,
+    /// The chat's members who had no open session anywhere when the room handed the batch
+    /// over: who may be owed a push notification (the store applies the rest of the rule).
+    /// Filled in by the room, shared by the sends of its batch.
+    pub offline_members: OfflineMembers,
+}
+
+/// Members of a chat with no open session, as a room saw them (sorted, distinct).
+#[derive(Clone, Debug, Default)]
+pub struct OfflineMembers(pub std::sync::Arc<[UserId]>);
+
+impl OfflineMembers {
+    pub fn ids(&self) -> &[UserId] {
+        &self.0
+    }
 }
 
 /// Which matches a page takes.

@@ -4,6 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
+use parley_types::{ChatId, MessageId, NotificationLevel, Seq, SubscriptionId, UserId};
 
 /// The longest endpoint kept (push services' URLs are a few hundred bytes).
 pub const MAX_ENDPOINT_BYTES: usize = 2048;
@@ -39,6 +40,11 @@ impl VapidKey {
         let secret = p256::SecretKey::from_slice(&bytes)
             .map_err(|_| "a VAPID private key is a P-256 scalar of 32 bytes".to_owned())?;
         Ok(VapidKey { secret })
+    }
+
+    /// The secret scalar, for signing VAPID tokens.
+    pub fn secret(&self) -> &p256::SecretKey {
+        &self.secret
     }
 
     /// How the key is kept: base64url of the scalar, without padding.
@@ -127,6 +133,206 @@ fn check_endpoint(endpoint: &str, http_hosts: &[String]) -> Result<(), &'static 
     }
 }
 
+/// Most characters of a message's content a notification shows (the contract: 100).
+pub const PREVIEW_CHARS: usize = 100;
+/// How long push notifications keep being retried, and how long a push service is asked to
+/// keep one for a device that is offline (`TTL`).
+pub const GIVE_UP_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How long after a chat's notification to a device the next one may go: messages that
+/// arrive meanwhile make one notification (the newest), not one each.
+pub const COALESCE_MS: i64 = 3_000;
+
+/// Which messages of a chat concern a member, for their notifications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concern {
+    /// Every message someone else writes (level `all`, or any level in a direct chat).
+    Everything,
+    /// The messages that mention them (level `mentions` in a group).
+    Mentions,
+}
+
+impl Concern {
+    pub fn of(level: NotificationLevel, direct: bool) -> Self {
+        if direct || level == NotificationLevel::All {
+            Concern::Everything
+        } else {
+            Concern::Mentions
+        }
+    }
+}
+
+/// A notification claimed from the outbox, with everything its delivery needs, read when it
+/// was claimed.
+#[derive(Clone, Debug)]
+pub struct DuePush {
+    pub subscription_id: SubscriptionId,
+    pub chat_id: ChatId,
+    pub recipient: UserId,
+    /// Every message of the chat up to here was looked at when the row was claimed: the
+    /// newest that concerns the recipient is `message`.
+    pub covered_seq: Seq,
+    pub concern: Concern,
+    /// Failed attempts so far, and since when the failures have lasted (ms).
+    pub attempts: i32,
+    pub failing_since: Option<i64>,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+    /// The recipient's level and mute in the chat, `None` if no longer a member.
+    pub member: Option<(NotificationLevel, Option<i64>)>,
+    /// The newest message owed, `None` if none is any more (deleted, say).
+    pub message: Option<OwedMessage>,
+    /// A direct chat, or a message owed mentions the recipient.
+    pub urgent: bool,
+}
+
+/// The message a notification is about, and what it may show of it.
+#[derive(Clone, Debug)]
+pub struct OwedMessage {
+    pub id: MessageId,
+    pub seq: Seq,
+    /// When it committed (ms): delivery latency is measured from here.
+    pub created_at: i64,
+    pub direct: bool,
+    pub chat_title: Option<String>,
+    pub author_name: String,
+    pub content: String,
+}
+
+/// Why a claimed notification is no longer owed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotOwed {
+    Nothing,
+    Left,
+    Silenced,
+    CameOnline,
+}
+
+impl DuePush {
+    /// Whether the notification is still owed `now`: a message concerns the recipient, who is
+    /// still a member, has not set the chat to `none` or muted it since, and (`online`) has no
+    /// session open anywhere (if one is open, the client shows the message itself).
+    pub fn still_owed(&self, now: i64, online: bool) -> Result<&OwedMessage, NotOwed> {
+        let Some((level, muted_until)) = self.member else {
+            return Err(NotOwed::Left);
+        };
+        if level == NotificationLevel::None || muted_until.is_some_and(|until| until > now) {
+            return Err(NotOwed::Silenced);
+        }
+        if online {
+            return Err(NotOwed::CameOnline);
+        }
+        self.message.as_ref().ok_or(NotOwed::Nothing)
+    }
+
+    /// The push service stopped accepting for a day: the notification is dropped.
+    pub fn expired(&self, now: i64) -> bool {
+        self.failing_since
+            .is_some_and(|since| now - since >= GIVE_UP_AFTER_MS)
+    }
+
+    /// The `Topic` header: one per chat, so that a push service holding an undelivered
+    /// notification of the chat replaces it with the newer one.
+    pub fn topic(&self) -> String {
+        format!("chat{}", self.chat_id)
+    }
+
+    /// How this claim ends when it is done (sent, or not owed): see `Settled::Done`.
+    pub fn done(&self) -> Settled {
+        Settled::Done {
+            subscription_id: self.subscription_id,
+            chat_id: self.chat_id,
+            recipient: self.recipient,
+            concern: self.concern,
+            covered_seq: self.covered_seq,
+        }
+    }
+}
+
+impl OwedMessage {
+    /// The payload (the contract's JSON): the chat and message, and with `preview` the chat's
+    /// title (for a direct chat, the author's name) and the first characters of the content
+    /// (in a group, after the author's name).
+    pub fn payload(&self, chat_id: ChatId, preview: bool) -> PushPayload {
+        let (title, body) = if preview {
+            let text: String = self.content.chars().take(PREVIEW_CHARS).collect();
+            if self.direct {
+                (self.author_name.clone(), text)
+            } else {
+                (
+                    self.chat_title.clone().unwrap_or_default(),
+                    format!("{}: {text}", self.author_name),
+                )
+            }
+        } else {
+            (String::new(), String::new())
+        };
+        PushPayload {
+            kind: "message",
+            chat_id,
+            message_id: self.id,
+            seq: self.seq,
+            title,
+            body,
+        }
+    }
+}
+
+/// What a device receives, encrypted.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PushPayload {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub chat_id: ChatId,
+    pub message_id: MessageId,
+    pub seq: Seq,
+    pub title: String,
+    pub body: String,
+}
+
+/// How a claimed notification ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Sent, or no longer owed: the row goes. A message that concerns the recipient and came
+    /// after `covered_seq` (its send found this row and added none) gets a new row, due
+    /// `COALESCE_MS` from now.
+    Done {
+        subscription_id: SubscriptionId,
+        chat_id: ChatId,
+        recipient: UserId,
+        concern: Concern,
+        covered_seq: Seq,
+    },
+    /// Tried again at `retry_at` (ms); the failures began at `failing_since`.
+    Retry {
+        subscription_id: SubscriptionId,
+        chat_id: ChatId,
+        retry_at: i64,
+        failing_since: i64,
+    },
+    /// Given up (a day of failures, or refused for good): the row goes, whatever it owes.
+    Drop {
+        subscription_id: SubscriptionId,
+        chat_id: ChatId,
+    },
+    /// The push service no longer knows the subscription (404/410): it goes, and with it
+    /// everything owed to it.
+    Gone { subscription_id: SubscriptionId },
+}
+
+/// How long to wait before attempt `attempts + 1`: 5 s doubling to an hour, with ±20 %
+/// jitter (so that many notifications failing together do not come back together), and
+/// never sooner than the push service's `Retry-After`.
+pub fn retry_delay_ms(attempts: i32, retry_after_ms: Option<i64>, jitter: f64) -> i64 {
+    const FIRST_MS: i64 = 5_000;
+    const LONGEST_MS: i64 = 60 * 60 * 1000;
+    let doubled = FIRST_MS.saturating_mul(1_i64 << attempts.clamp(0, 20));
+    let base = doubled.min(LONGEST_MS) as f64;
+    let jittered = (base * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))) as i64;
+    jittered.max(retry_after_ms.unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +394,105 @@ mod tests {
                 check_subscription("https://push.example.org/x", &bad_key, &bad_auth, &[]).is_err()
             );
         }
+    }
+
+    fn due(content: &str, direct: bool) -> DuePush {
+        DuePush {
+            subscription_id: SubscriptionId(1),
+            chat_id: ChatId(2),
+            recipient: UserId(5),
+            covered_seq: Seq(4),
+            concern: Concern::Everything,
+            attempts: 0,
+            failing_since: None,
+            endpoint: "https://push.example.org/x".into(),
+            p256dh: String::new(),
+            auth: String::new(),
+            member: Some((NotificationLevel::All, None)),
+            message: Some(OwedMessage {
+                id: MessageId(3),
+                seq: Seq(4),
+                created_at: 0,
+                direct,
+                chat_title: Some("Ops".into()),
+                author_name: "Alice".into(),
+                content: content.into(),
+            }),
+            urgent: direct,
+        }
+    }
+
+    fn payload(push: &DuePush, preview: bool) -> PushPayload {
+        push.message
+            .as_ref()
+            .unwrap()
+            .payload(push.chat_id, preview)
+    }
+
+    #[test]
+    fn payloads_show_the_chat_and_a_preview_or_nothing() {
+        let long = "é".repeat(150);
+        let group = payload(&due(&long, false), true);
+        assert_eq!(group.title, "Ops");
+        assert_eq!(group.body, format!("Alice: {}", "é".repeat(PREVIEW_CHARS)));
+        let direct = payload(&due("hi", true), true);
+        assert_eq!(
+            (direct.title.as_str(), direct.body.as_str()),
+            ("Alice", "hi")
+        );
+        let hidden = payload(&due("secret", true), false);
+        assert_eq!((hidden.title.as_str(), hidden.body.as_str()), ("", ""));
+        let json = serde_json::to_value(&hidden).unwrap();
+        assert_eq!(json["type"], "message");
+        assert_eq!(json["chat_id"], 2);
+        assert_eq!(json["message_id"], 3);
+        assert_eq!(json["seq"], 4);
+    }
+
+    #[test]
+    fn a_notification_is_owed_only_while_the_rule_still_holds() {
+        let now = 1_000;
+        let owed = due("x", false);
+        assert!(owed.still_owed(now, false).is_ok());
+        assert_eq!(owed.still_owed(now, true).err(), Some(NotOwed::CameOnline));
+        let mut muted = owed.clone();
+        muted.member = Some((NotificationLevel::All, Some(now + 1)));
+        assert_eq!(muted.still_owed(now, false).err(), Some(NotOwed::Silenced));
+        muted.member = Some((NotificationLevel::All, Some(now)));
+        assert!(muted.still_owed(now, false).is_ok());
+        muted.member = Some((NotificationLevel::None, None));
+        assert_eq!(muted.still_owed(now, false).err(), Some(NotOwed::Silenced));
+        let mut left = owed.clone();
+        left.member = None;
+        assert_eq!(left.still_owed(now, false).err(), Some(NotOwed::Left));
+        let mut nothing = owed;
+        nothing.message = None;
+        assert_eq!(nothing.still_owed(now, false).err(), Some(NotOwed::Nothing));
+        assert_eq!(
+            Concern::of(NotificationLevel::Mentions, true),
+            Concern::Everything
+        );
+        assert_eq!(
+            Concern::of(NotificationLevel::Mentions, false),
+            Concern::Mentions
+        );
+        assert_eq!(
+            Concern::of(NotificationLevel::All, false),
+            Concern::Everything
+        );
+    }
+
+    #[test]
+    fn retries_back_off_and_honour_retry_after() {
+        assert_eq!(retry_delay_ms(0, None, 0.5), 5_000);
+        assert_eq!(retry_delay_ms(1, None, 0.5), 10_000);
+        assert_eq!(retry_delay_ms(30, None, 0.5), 3_600_000);
+        assert_eq!(retry_delay_ms(0, None, 0.0), 4_000);
+        assert_eq!(retry_delay_ms(0, None, 1.0), 6_000);
+        assert_eq!(retry_delay_ms(0, Some(120_000), 0.5), 120_000);
+        let mut failing = due("x", false);
+        failing.failing_since = Some(0);
+        assert!(!failing.expired(GIVE_UP_AFTER_MS - 1));
+        assert!(failing.expired(GIVE_UP_AFTER_MS));
     }
 }

@@ -93,6 +93,8 @@ pub async fn send_message(
                 attachment_ids: request.attachment_ids,
                 thread_root_id: request.thread_root_id,
             },
+            // The room fills it in when the send joins a batch.
+            offline_members: Default::default(),
             key,
         })
         .await?;

@@ -36,6 +36,7 @@ mod operators;
 mod presence;
 mod process;
 mod push;
+mod push_delivery;
 mod realtime;
 mod robustness;
 mod scale;

@@ -1,5 +1,6 @@
 use serde_json::{json, Value};
 
+use crate::common::counting_statements;
 use crate::on_both_backends;
 
 on_both_backends! {
@@ -270,7 +271,7 @@ on_both_backends! {
     }
 
     /// A page costs the same number of queries whatever its size, reactions included.
-    async fn history_costs_a_fixed_number_of_queries(server) {
+    async fn history_costs_a_fixed_number_of_queries(server) configured (counting_statements) {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;

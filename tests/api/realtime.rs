@@ -2,6 +2,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::common::counting_statements;
 use crate::common::ws::WsClient;
 use crate::common::{Backend, TestServer, TestUser};
 use crate::on_both_backends;
@@ -536,7 +537,7 @@ async fn frames_past_the_rate_get_an_error_then_a_close() {
 on_both_backends! {
     /// A session knows its chats: a frame about any other chat is refused without a query and
     /// without starting a room, whatever the id.
-    async fn frames_for_other_chats_cost_no_query(server) {
+    async fn frames_for_other_chats_cost_no_query(server) configured (counting_statements) {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;

@@ -1,5 +1,6 @@
 use serde_json::{json, Value};
 
+use crate::common::counting_statements;
 use crate::common::{Api, TestUser};
 use crate::on_both_backends;
 
@@ -235,7 +236,7 @@ on_both_backends! {
     }
 
     /// A page costs the same statements whatever its size.
-    async fn search_costs_a_fixed_number_of_queries(server) {
+    async fn search_costs_a_fixed_number_of_queries(server) configured (counting_statements) {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;

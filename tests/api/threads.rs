@@ -6,6 +6,7 @@
 use actix_web::http::Method;
 use serde_json::{json, Value};
 
+use crate::common::counting_statements;
 use crate::common::ws::WsClient;
 use crate::common::{Api, TestUser};
 use crate::on_both_backends;
@@ -361,7 +362,7 @@ on_both_backends! {
 
     /// The chat list costs the same number of statements for 1 chat as for 200 whose last
     /// messages mention the reader, are thread roots with replies, or replies themselves.
-    async fn the_chat_list_costs_the_same_with_mentions_and_threads(server) {
+    async fn the_chat_list_costs_the_same_with_mentions_and_threads(server) configured (counting_statements) {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;

@@ -5,6 +5,7 @@
 
 pub mod process;
 pub mod proxy;
+pub mod push;
 pub mod ws;
 
 use std::time::Duration;
@@ -401,6 +402,12 @@ macro_rules! on_both_backends {
 
 /// Polls `check` every 10 ms until it gives a value, and returns it; panics (naming `what`)
 /// if none comes `within`. Tests wait for what they need to see, not for a fixed time.
+/// For the tests that count the statements a request costs: no push delivery on this server,
+/// whose claims (every second, and after sends) would be counted with the request's.
+pub fn counting_statements(config: &mut parley::config::Config) {
+    config.push.deliver = false;
+}
+
 pub async fn wait_for<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,

@@ -81,6 +81,60 @@ pub struct SendArgs {
     /// whole run).
     #[arg(long, default_value_t = 0)]
     pub interval: u64,
+    /// Members of every chat who never connect (each may be owed push notifications).
+    #[arg(long, default_value_t = 0)]
+    pub offline_members: usize,
+    /// A Web Push receiver (npm's `web-push-testing`, at `http://localhost:PORT`) where each
+    /// offline member subscribes a device; the server must allow plain http to its host
+    /// (`PARLEY_PUSH_ALLOW_HTTP_HOSTS`).
+    #[arg(long)]
+    pub push_receiver: Option<String>,
+}
+
+/// Registers `count` users who never connect, each with a device at `receiver` if given.
+async fn offline_members(
+    api: &Api,
+    run: &str,
+    first: usize,
+    count: usize,
+    receiver: Option<&str>,
+) -> Result<Vec<i64>, String> {
+    let mut ids = Vec::with_capacity(count);
+    for n in first..first + count {
+        let user = api.register(run, n).await?;
+        if let Some(receiver) = receiver {
+            let (status, key) = api
+                .get_as::<serde_json::Value>("/api/v1/push/vapid-public-key", &user.token)
+                .await;
+            let key = key
+                .and_then(|k| k.get("key").and_then(|k| k.as_str()).map(str::to_owned))
+                .ok_or_else(|| format!("the VAPID key: status {status}"))?;
+            let device: serde_json::Value = crate::client::client()
+                .post(format!("{receiver}/subscribe"))
+                .send_json(&serde_json::json!({"applicationServerKey": key}))
+                .await
+                .map_err(|e| format!("subscribing at the receiver: {e}"))?
+                .json()
+                .await
+                .map_err(|e| format!("the receiver's answer: {e}"))?;
+            let data = device.get("data").cloned().unwrap_or_default();
+            let subscription = serde_json::json!({
+                "endpoint": data.get("endpoint"), "keys": data.get("keys"),
+            });
+            let answer = api
+                .post(
+                    "/api/v1/push/subscriptions",
+                    Some(&user.token),
+                    &subscription,
+                )
+                .await;
+            if answer.status != 201 {
+                return Err(format!("subscribing a device: status {}", answer.status));
+            }
+        }
+        ids.push(user.id);
+    }
+    Ok(ids)
 }
 
 pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
@@ -90,7 +144,17 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     let owner = users
         .first()
         .ok_or_else(|| "registering gave no users".to_owned())?;
-    let member_ids: Vec<i64> = users.iter().skip(1).map(|u| u.id).collect();
+    let mut member_ids: Vec<i64> = users.iter().skip(1).map(|u| u.id).collect();
+    member_ids.extend(
+        offline_members(
+            &api,
+            &run,
+            users.len(),
+            args.offline_members,
+            args.push_receiver.as_deref(),
+        )
+        .await?,
+    );
     // Each chat with the root of its thread, when the sends are thread replies.
     let mut chats: Vec<(i64, Option<i64>)> = Vec::new();
     for _ in 0..args.chats.max(1) {
@@ -163,6 +227,8 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     report.param("names without @", args.names_only);
     report.param("chats", args.chats);
     report.param("message size", args.size);
+    report.param("offline members", args.offline_members);
+    report.param("with push devices", args.push_receiver.is_some());
     let mut tally = Tally::default();
     let mut completions = Vec::new();
     for (lane, lane_completions) in results {

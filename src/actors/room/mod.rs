@@ -34,6 +34,8 @@ use tokio::sync::oneshot;
 use super::cluster_bus::ClusterBus;
 use super::db_executor::DbExecutor;
 use super::messages::{ReadyEvent, Refusal, Reply, SessionId, Subscriber};
+use super::presence::PresenceBoard;
+use super::push_delivery::PushQueued;
 use super::room_slots::RoomSlots;
 use super::session_directory::SessionDirectory;
 use crate::config::RoomSettings;
@@ -60,6 +62,10 @@ pub struct RoomDeps {
     pub slots: RoomSlots<ChatRoom>,
     /// The way to the other nodes' rooms, when there are other nodes.
     pub bus: Option<ClusterBus>,
+    /// Who is online on any node: a batch carries the members who are not (push).
+    pub presence: PresenceBoard,
+    /// Told when a batch may have owed push notifications, so they go out at once.
+    pub push: Option<Recipient<PushQueued>>,
 }
 
 impl Sequenced for ReadyEvent {

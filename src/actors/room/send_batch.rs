@@ -11,7 +11,9 @@ use tracing::Instrument;
 use super::ChatRoom;
 use crate::actors::db_executor::{SendOutcomes, StoreSends};
 use crate::actors::messages::Reply;
+use crate::actors::push_delivery::PushQueued;
 use crate::db::queries::Idempotent;
+use crate::domain::commands::OfflineMembers;
 use crate::domain::Message as ChatMessage;
 use crate::error::{AppError, AppResult};
 
@@ -30,11 +32,22 @@ impl ChatRoom {
             chat.id = %self.chat_id,
             batch.size = take
         );
+        // Who has no session open anywhere now: the batch's statement queues the push
+        // notifications they are owed, in the same transaction.
+        let offline = OfflineMembers(
+            self.deps
+                .presence
+                .offline_among(self.sequencer.members())
+                .into(),
+        );
+        let owes_pushes = !offline.ids().is_empty();
         let mut sends = Vec::with_capacity(take);
         let mut replies = Vec::with_capacity(take);
         for queued in self.sends.drain(..take) {
             span.follows_from(&queued.span);
-            sends.push(queued.send);
+            let mut send = queued.send;
+            send.offline_members = offline.clone();
+            sends.push(send);
             replies.push(queued.reply);
         }
         let stored = self.deps.db.send(StoreSends {
@@ -57,6 +70,11 @@ impl ChatRoom {
                         .send_phase
                         .with_label_values(&["batch"])
                         .observe(started.elapsed().as_secs_f64());
+                    if owes_pushes && matches!(result, Ok(Ok(_))) {
+                        if let Some(push) = &room.deps.push {
+                            push.do_send(PushQueued);
+                        }
+                    }
                     room.answer_sends(result.map_err(AppError::from).and_then(|r| r), replies, ctx);
                     if !room.sends.is_empty() {
                         room.store_sends(ctx);

@@ -43,6 +43,17 @@ pub struct PendingMessage<'a> {
 /// A member a message of the batch mentions: the message's chat and `pos`, and the member.
 pub type MentionRow = (ChatId, i64, UserId);
 
+/// A member of a chat of the batch who had no open session when its room handed it over, with
+/// the batch's messages that may concern them there (by `pos`): the newest they did not write,
+/// and the newest that mentions them. The store applies their level, mute and devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushCandidate {
+    pub chat_id: ChatId,
+    pub user_id: UserId,
+    pub newest: Option<i64>,
+    pub newest_mention: Option<i64>,
+}
+
 /// How many seqs a batch takes in a chat, and how many of them are messages (a thread reply
 /// takes two: its own, and the one of its root's `message.updated`).
 #[derive(Clone, Copy, Debug)]
@@ -192,13 +203,15 @@ pub trait BatchStatements {
 
     /// Takes each chat's seqs (and sets its activity time), stores the messages under them
     /// with their `message.created` events, updates the thread roots they reply in with the
-    /// roots' `message.updated` events, and returns the stored rows.
+    /// roots' `message.updated` events, queues the push notifications the messages owe to
+    /// `offline` members (`PUSH_ROWS`), and returns the stored rows.
     fn store_messages<'a>(
         &'a mut self,
         counts: &'a [ChatCount],
         pending: &'a [PendingMessage<'a>],
         mentions: &'a [MentionRow],
         threads: &'a ThreadWrites,
+        offline: &'a [PushCandidate],
         now: i64,
     ) -> impl Future<Output = QueryResult<Vec<MessageRow>>> + Send + 'a;
 
@@ -228,7 +241,7 @@ const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.bod
 /// without threads or mentions plans no more than one did before they existed (every run is
 /// planned: `db::PG_SESSION`).
 macro_rules! store_messages {
-    ($threads:expr, $events:expr, $mentions:expr) => {
+    ($threads:expr, $events:expr, $mentions:expr, $push:expr) => {
         concat!(
             "WITH want AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS w(id, n, k)), \
 r AS (UPDATE chats SET last_seq = chats.last_seq + want.n, last_activity_at = $4, \
@@ -253,6 +266,7 @@ m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id,
             $events,
             "), ",
             $mentions,
+            $push,
             "a AS (INSERT INTO chat_authors (chat_id, user_id, message_count) \
       SELECT chat_id, author_id, count(*) FROM m GROUP BY chat_id, author_id \
       ON CONFLICT (chat_id, user_id) \
@@ -304,14 +318,82 @@ macro_rules! mention_rows {
     };
 }
 
-const STORE_MESSAGES: &str = store_messages!("", "", "");
-const STORE_WITH_MENTIONS: &str = store_messages!("", "", mention_rows!("$14", "$15", "$16"));
-const STORE_WITH_THREADS: &str = store_messages!(thread_summaries!(), thread_events!(), "");
-const STORE_WITH_BOTH: &str = store_messages!(
-    thread_summaries!(),
-    thread_events!(),
-    mention_rows!("$19", "$20", "$21")
-);
+/// The push notifications the batch owes (`o`), from the arrays of its `PushCandidate`s
+/// numbered from `$first`: a row for each device of a candidate whose level and mute allow it
+/// and whom a message of the batch concerns (at `mentions`, outside a direct chat, one that
+/// mentions them). A row already owed for that device and chat stays as it is: it will send
+/// the chat's newest message, this one or a later one. A candidate without a device costs one
+/// index probe; one whose row exists, one more.
+macro_rules! push_rows {
+    ($a:literal, $b:literal, $c:literal, $d:literal) => {
+        concat!(
+            "o AS (INSERT INTO push_outbox (subscription_id, chat_id, after_seq, queued_at, due_at) \
+      SELECT ps.id, w.chat_id, r.base, $4, $4 \
+      FROM unnest(",
+            $a,
+            "::int8[], ",
+            $b,
+            "::int8[], ",
+            $c,
+            "::int8[], ",
+            $d,
+            "::int8[]) AS w(chat_id, user_id, newest, newest_mention) \
+      JOIN push_subscriptions ps ON ps.user_id = w.user_id \
+      JOIN chat_members cm ON cm.chat_id = w.chat_id AND cm.user_id = w.user_id \
+      JOIN chats c ON c.id = w.chat_id \
+      JOIN r ON r.id = w.chat_id \
+      WHERE cm.notify_level <> 'none' AND (cm.muted_until IS NULL OR cm.muted_until <= $4) \
+        AND CASE WHEN cm.notify_level = 'all' OR c.kind = 'direct' THEN w.newest \
+                 ELSE w.newest_mention END IS NOT NULL \
+      ON CONFLICT (subscription_id, chat_id) DO NOTHING), "
+        )
+    };
+}
+
+/// The store statement's texts: `[without threads, with][without mentions, with][without
+/// push rows, with]`.
+const STORE_TEXTS: [[[&str; 2]; 2]; 2] = [
+    [
+        [
+            store_messages!("", "", "", ""),
+            store_messages!("", "", "", push_rows!("$14", "$15", "$16", "$17")),
+        ],
+        [
+            store_messages!("", "", mention_rows!("$14", "$15", "$16"), ""),
+            store_messages!(
+                "",
+                "",
+                mention_rows!("$14", "$15", "$16"),
+                push_rows!("$17", "$18", "$19", "$20")
+            ),
+        ],
+    ],
+    [
+        [
+            store_messages!(thread_summaries!(), thread_events!(), "", ""),
+            store_messages!(
+                thread_summaries!(),
+                thread_events!(),
+                "",
+                push_rows!("$19", "$20", "$21", "$22")
+            ),
+        ],
+        [
+            store_messages!(
+                thread_summaries!(),
+                thread_events!(),
+                mention_rows!("$19", "$20", "$21"),
+                ""
+            ),
+            store_messages!(
+                thread_summaries!(),
+                thread_events!(),
+                mention_rows!("$19", "$20", "$21"),
+                push_rows!("$22", "$23", "$24", "$25")
+            ),
+        ],
+    ],
+];
 
 const LINK_ATTACHMENTS: &str = "\
 WITH l AS (UPDATE attachments SET message_id = l.message_id, position = l.position \
@@ -456,17 +538,24 @@ impl BatchStatements for PgConn {
         pending: &'a [PendingMessage<'a>],
         mentions: &'a [MentionRow],
         threads: &'a ThreadWrites,
+        offline: &'a [PushCandidate],
         now: i64,
     ) -> QueryResult<Vec<MessageRow>> {
         if pending.is_empty() {
             return Ok(Vec::new());
         }
         let threaded = !threads.events.is_empty();
-        let text = match (threaded, mentions.is_empty()) {
-            (false, true) => STORE_MESSAGES,
-            (false, false) => STORE_WITH_MENTIONS,
-            (true, true) => STORE_WITH_THREADS,
-            (true, false) => STORE_WITH_BOTH,
+        let [[plain, with_mentions], [with_threads, with_both]] = STORE_TEXTS;
+        let [without_push, with_push] = match (threaded, !mentions.is_empty()) {
+            (false, false) => plain,
+            (false, true) => with_mentions,
+            (true, false) => with_threads,
+            (true, true) => with_both,
+        };
+        let text = if offline.is_empty() {
+            without_push
+        } else {
+            with_push
         };
         let mut query = diesel::sql_query(text)
             .into_boxed::<diesel::pg::Pg>()
@@ -518,6 +607,17 @@ impl BatchStatements for PgConn {
                 .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.0).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.1).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.2).collect::<Vec<_>>());
+        }
+        if !offline.is_empty() {
+            query = query
+                .bind::<Array<BigInt>, _>(offline.iter().map(|o| o.chat_id).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(offline.iter().map(|o| o.user_id).collect::<Vec<_>>())
+                .bind::<Array<Nullable<BigInt>>, _>(
+                    offline.iter().map(|o| o.newest).collect::<Vec<_>>(),
+                )
+                .bind::<Array<Nullable<BigInt>>, _>(
+                    offline.iter().map(|o| o.newest_mention).collect::<Vec<_>>(),
+                );
         }
         FixedText(query).load::<MessageRow>(self).await
     }
@@ -583,10 +683,11 @@ mod sqlite {
     use crate::db::rows::{AttachmentRow, EventRow, IdempotencyRow, MessageRow, NewMessageRow};
     use crate::db::schema::{
         attachments, chat_authors, chat_events, chat_members, chats, idempotency_keys,
-        message_mentions, messages, reactions, users,
+        message_mentions, messages, push_outbox, push_subscriptions, reactions, users,
     };
     use crate::db::SqliteConn;
-    use parley_types::{AttachmentId, ChatId, MessageId, MessageKind, Seq, UserId};
+    use parley_types::{AttachmentId, ChatId, ChatKind, MessageId, MessageKind, NotificationLevel};
+    use parley_types::{Seq, SubscriptionId, UserId};
 
     // SQLite runs each statement on a blocking thread of the runtime; one hand-off per step (not
     // per row) keeps a batch at a handful of thread hops whatever its size.
@@ -737,10 +838,12 @@ mod sqlite {
             pending: &'a [PendingMessage<'a>],
             mentions: &'a [super::MentionRow],
             threads: &'a ThreadWrites,
+            offline: &'a [super::PushCandidate],
             now: i64,
         ) -> QueryResult<Vec<MessageRow>> {
             let counts = counts.to_vec();
             let mentions = mentions.to_vec();
+            let offline = offline.to_vec();
             let pending: Vec<OwnedPending> = pending.iter().map(OwnedPending::from).collect();
             let threads = threads.clone();
             self.spawn_blocking(move |conn| {
@@ -848,6 +951,9 @@ mod sqlite {
                         .set(chat_members::shows_presence.eq(true))
                         .execute(conn)?;
                 }
+                if !offline.is_empty() {
+                    queue_pushes(conn, &base, &offline, now)?;
+                }
                 Ok(stored)
             })
             .await
@@ -874,6 +980,71 @@ mod sqlite {
             })
             .await
         }
+    }
+
+    /// What `push_rows!` does on PostgreSQL: a row per device and chat for the candidates a
+    /// message of the batch concerns, unless one is owed already.
+    fn queue_pushes(
+        conn: &mut diesel::SqliteConnection,
+        base: &HashMap<ChatId, Seq>,
+        candidates: &[super::PushCandidate],
+        now: i64,
+    ) -> QueryResult<()> {
+        for candidate in candidates {
+            let Some(&after_seq) = base.get(&candidate.chat_id) else {
+                continue;
+            };
+            let devices: Vec<SubscriptionId> = push_subscriptions::table
+                .filter(push_subscriptions::user_id.eq(candidate.user_id))
+                .select(push_subscriptions::id)
+                .load(conn)?;
+            if devices.is_empty() {
+                continue;
+            }
+            let Some((kind, level, muted_until)) = chat_members::table
+                .inner_join(chats::table)
+                .filter(chat_members::chat_id.eq(candidate.chat_id))
+                .filter(chat_members::user_id.eq(candidate.user_id))
+                .select((
+                    chats::kind,
+                    chat_members::notify_level,
+                    chat_members::muted_until,
+                ))
+                .first::<(String, String, Option<i64>)>(conn)
+                .optional()?
+            else {
+                continue;
+            };
+            if level == NotificationLevel::None.as_str()
+                || muted_until.is_some_and(|until| until > now)
+            {
+                continue;
+            }
+            let everything =
+                kind == ChatKind::Direct.as_str() || level == NotificationLevel::All.as_str();
+            let concerned = if everything {
+                candidate.newest
+            } else {
+                candidate.newest_mention
+            };
+            if concerned.is_none() {
+                continue;
+            }
+            for subscription_id in devices {
+                diesel::insert_into(push_outbox::table)
+                    .values((
+                        push_outbox::subscription_id.eq(subscription_id),
+                        push_outbox::chat_id.eq(candidate.chat_id),
+                        push_outbox::after_seq.eq(after_seq),
+                        push_outbox::queued_at.eq(now),
+                        push_outbox::due_at.eq(now),
+                    ))
+                    .on_conflict((push_outbox::subscription_id, push_outbox::chat_id))
+                    .do_nothing()
+                    .execute(conn)?;
+            }
+        }
+        Ok(())
     }
 
     /// A `PendingMessage` that can move to a blocking thread.

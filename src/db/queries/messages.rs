@@ -503,9 +503,10 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     for (root_id, thread) in &threads {
         thread_writes.roots.push((*root_id, thread.column()?));
     }
+    let offline = push_candidates(&by_chat, &slots, &pending, &mention_rows);
     let (order, rows): (Vec<usize>, Vec<PendingMessage>) = pending.into_iter().unzip();
     let stored: HashMap<(ChatId, Seq), MessageRow> = c
-        .store_messages(&counts, &rows, &mention_rows, &thread_writes, now)
+        .store_messages(&counts, &rows, &mention_rows, &thread_writes, &offline, now)
         .await?
         .into_iter()
         .map(|row| ((row.chat_id, row.seq), row))
@@ -602,6 +603,54 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             })
         })
         .collect())
+}
+
+/// Who among the members each room found offline (one list per chat: a chat's sends come
+/// from its one room) the batch's messages may concern, and which of them: per chat and
+/// member, the newest message they did not write and the newest that mentions them.
+fn push_candidates(
+    by_chat: &std::collections::BTreeMap<ChatId, Vec<usize>>,
+    slots: &[(&BatchedSend, Option<BatchOutcome>)],
+    pending: &[(usize, crate::db::queries::batch_statements::PendingMessage)],
+    mentions: &[crate::db::queries::batch_statements::MentionRow],
+) -> Vec<crate::db::queries::batch_statements::PushCandidate> {
+    let mut candidates = Vec::new();
+    for (&chat_id, indices) in by_chat {
+        let Some((send, _)) = <[usize]>::first(indices).and_then(|&i| slots.get(i)) else {
+            continue;
+        };
+        let offline = send.offline_members.ids();
+        if offline.is_empty() {
+            continue;
+        }
+        // The chat's messages, newest first: (pos, author).
+        let mut written: Vec<(i64, UserId)> = pending
+            .iter()
+            .filter(|(_, p)| p.chat_id == chat_id)
+            .map(|(_, p)| (p.pos, p.author_id))
+            .collect();
+        written.sort_unstable_by_key(|w| std::cmp::Reverse(w.0));
+        for &user_id in offline {
+            let newest = written
+                .iter()
+                .find(|(_, author)| *author != user_id)
+                .map(|(pos, _)| *pos);
+            let newest_mention = mentions
+                .iter()
+                .filter(|m| m.0 == chat_id && m.2 == user_id)
+                .map(|m| m.1)
+                .max();
+            if newest.is_some() || newest_mention.is_some() {
+                candidates.push(crate::db::queries::batch_statements::PushCandidate {
+                    chat_id,
+                    user_id,
+                    newest,
+                    newest_mention,
+                });
+            }
+        }
+    }
+    candidates
 }
 
 /// A thread's summary as a batch's replies move it on.

@@ -1,14 +1,18 @@
 //! Web Push: the VAPID key every node shares, and the caller's push subscriptions.
 
-use parley_types::{SubscriptionId, UserId};
+use parley_types::{ChatId, MessageId, NotificationLevel, Seq, SubscriptionId, UserId};
+use std::collections::HashMap;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
+use crate::db::queries::{ClaimedRow, PushClaims};
 use crate::db::queries::{Outcome, Written};
-use crate::db::schema::{push_subscriptions, server_secrets};
-use crate::domain::push::{CheckedSubscription, VapidKey};
+use crate::db::schema::{chat_members, chats, message_mentions, messages, push_outbox};
+use crate::db::schema::{push_subscriptions, server_secrets, users};
+use crate::domain::push::COALESCE_MS;
+use crate::domain::push::{CheckedSubscription, Concern, DuePush, OwedMessage, Settled, VapidKey};
 use crate::domain::{PushSubscription, Timestamp};
 use crate::error::{AppError, AppResult};
 
@@ -155,5 +159,259 @@ pub async fn forget_user(conn: &mut Conn, user_id: UserId) -> AppResult<()> {
     diesel::delete(push_subscriptions::table.filter(push_subscriptions::user_id.eq(user_id)))
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due notifications for this node (held for `lease_ms`) and reads what
+/// each delivery needs: the device, the recipient's membership and level as they are now, the
+/// chat (its kind, title and last seq, read before its messages), and the newest message owed.
+pub async fn claim_due(
+    conn: &mut Conn,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> AppResult<Vec<DuePush>> {
+    let claimed: Vec<ClaimedRow> = conn.claim_due(now, lease_ms, limit).await?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let subscription_ids: Vec<SubscriptionId> = claimed.iter().map(|r| r.subscription_id).collect();
+    let devices: HashMap<SubscriptionId, (UserId, String, String, String)> =
+        push_subscriptions::table
+            .filter(push_subscriptions::id.eq_any(&subscription_ids))
+            .select((
+                push_subscriptions::id,
+                push_subscriptions::user_id,
+                push_subscriptions::endpoint,
+                push_subscriptions::p256dh,
+                push_subscriptions::auth,
+            ))
+            .load::<(SubscriptionId, UserId, String, String, String)>(conn)
+            .await?
+            .into_iter()
+            .map(|(id, user, endpoint, p256dh, auth)| (id, (user, endpoint, p256dh, auth)))
+            .collect();
+    // The chats first: every message up to their last seq is then visible to the reads below.
+    let chat_ids: Vec<ChatId> = claimed.iter().map(|r| r.chat_id).collect();
+    let chat_rows: HashMap<ChatId, (String, Option<String>, Seq)> = chats::table
+        .filter(chats::id.eq_any(&chat_ids))
+        .select((chats::id, chats::kind, chats::title, chats::last_seq))
+        .load::<(ChatId, String, Option<String>, Seq)>(conn)
+        .await?
+        .into_iter()
+        .map(|(id, kind, title, last)| (id, (kind, title, last)))
+        .collect();
+    let recipients: Vec<UserId> = devices.values().map(|d| d.0).collect();
+    let levels: HashMap<(ChatId, UserId), (String, Option<i64>)> = chat_members::table
+        .filter(chat_members::chat_id.eq_any(&chat_ids))
+        .filter(chat_members::user_id.eq_any(&recipients))
+        .select((
+            chat_members::chat_id,
+            chat_members::user_id,
+            chat_members::notify_level,
+            chat_members::muted_until,
+        ))
+        .load::<(ChatId, UserId, String, Option<i64>)>(conn)
+        .await?
+        .into_iter()
+        .map(|(chat, user, level, muted)| ((chat, user), (level, muted)))
+        .collect();
+    let mut due = Vec::with_capacity(claimed.len());
+    for row in claimed {
+        // A row whose subscription went meanwhile went with it (the cascade): nothing to send.
+        let Some((recipient, endpoint, p256dh, auth)) = devices.get(&row.subscription_id).cloned()
+        else {
+            continue;
+        };
+        let Some((kind, title, last_seq)) = chat_rows.get(&row.chat_id).cloned() else {
+            continue;
+        };
+        let direct = kind == parley_types::ChatKind::Direct.as_str();
+        let member = levels.get(&(row.chat_id, recipient)).map(|(level, muted)| {
+            // An unknown level (none is ever written) reads as the default.
+            let level = NotificationLevel::parse(level).unwrap_or(NotificationLevel::All);
+            (level, *muted)
+        });
+        let concern = Concern::of(
+            member.map_or(NotificationLevel::All, |(level, _)| level),
+            direct,
+        );
+        let owed = newest_owed(conn, row.chat_id, recipient, concern, row.after_seq).await?;
+        let mentioned = direct
+            || concern == Concern::Mentions
+            || mentioned_after(conn, row.chat_id, recipient, row.after_seq).await?;
+        let message = match owed {
+            Some((id, seq, author_id, content, created_at)) => {
+                let author_name: String = users::table
+                    .find(author_id)
+                    .select(users::display_name)
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .unwrap_or_default();
+                Some(OwedMessage {
+                    id,
+                    seq,
+                    created_at,
+                    direct,
+                    chat_title: title,
+                    author_name,
+                    content,
+                })
+            }
+            None => None,
+        };
+        due.push(DuePush {
+            subscription_id: row.subscription_id,
+            chat_id: row.chat_id,
+            recipient,
+            covered_seq: last_seq,
+            concern,
+            attempts: row.attempts,
+            failing_since: row.failing_since,
+            endpoint,
+            p256dh,
+            auth,
+            member,
+            message,
+            urgent: mentioned,
+        });
+    }
+    Ok(due)
+}
+
+/// The newest message of the chat after `after_seq` that concerns `user`: `(id, seq, author,
+/// content, created_at)`. One index range read, from the chat's newest message down.
+async fn newest_owed(
+    conn: &mut Conn,
+    chat_id: ChatId,
+    user: UserId,
+    concern: Concern,
+    after_seq: Seq,
+) -> AppResult<Option<(MessageId, Seq, UserId, String, i64)>> {
+    let columns = (
+        messages::id,
+        messages::seq,
+        messages::author_id,
+        messages::content,
+        messages::created_at,
+    );
+    Ok(match concern {
+        Concern::Everything => messages::table
+            .filter(messages::chat_id.eq(chat_id))
+            .filter(messages::seq.gt(after_seq))
+            .filter(messages::author_id.ne(user))
+            .filter(messages::deleted.eq(false))
+            .order(messages::seq.desc())
+            .select(columns)
+            .first(conn)
+            .await
+            .optional()?,
+        Concern::Mentions => {
+            // Deleting a message forgets its mentions: a mention row names a live message.
+            let mentioned: Option<MessageId> = message_mentions::table
+                .filter(message_mentions::user_id.eq(user))
+                .filter(message_mentions::chat_id.eq(chat_id))
+                .filter(message_mentions::seq.gt(after_seq))
+                .order(message_mentions::seq.desc())
+                .select(message_mentions::message_id)
+                .first(conn)
+                .await
+                .optional()?;
+            match mentioned {
+                Some(id) => messages::table
+                    .find(id)
+                    .filter(messages::deleted.eq(false))
+                    .select(columns)
+                    .first(conn)
+                    .await
+                    .optional()?,
+                None => None,
+            }
+        }
+    })
+}
+
+/// Whether a message of the chat after `after_seq` mentions `user`.
+async fn mentioned_after(
+    conn: &mut Conn,
+    chat_id: ChatId,
+    user: UserId,
+    after_seq: Seq,
+) -> AppResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        message_mentions::table
+            .filter(message_mentions::user_id.eq(user))
+            .filter(message_mentions::chat_id.eq(chat_id))
+            .filter(message_mentions::seq.gt(after_seq)),
+    ))
+    .get_result(conn)
+    .await?)
+}
+
+/// Records how a claimed notification ended (`domain::push::Settled`).
+pub async fn settle(conn: &mut Conn, settled: Settled, now: i64) -> AppResult<()> {
+    match settled {
+        Settled::Done {
+            subscription_id,
+            chat_id,
+            recipient,
+            concern,
+            covered_seq,
+        } => {
+            // Deleted first, then looked for what came after: a send that committed before
+            // the delete found the row and added none, and its message is found below; one
+            // that commits after it adds a row of its own.
+            diesel::delete(push_outbox::table.find((subscription_id, chat_id)))
+                .execute(conn)
+                .await?;
+            if newest_owed(conn, chat_id, recipient, concern, covered_seq)
+                .await?
+                .is_some()
+            {
+                diesel::insert_into(push_outbox::table)
+                    .values((
+                        push_outbox::subscription_id.eq(subscription_id),
+                        push_outbox::chat_id.eq(chat_id),
+                        push_outbox::after_seq.eq(covered_seq),
+                        push_outbox::queued_at.eq(now),
+                        push_outbox::due_at.eq(now + COALESCE_MS),
+                    ))
+                    .on_conflict((push_outbox::subscription_id, push_outbox::chat_id))
+                    .do_nothing()
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Settled::Retry {
+            subscription_id,
+            chat_id,
+            retry_at,
+            failing_since,
+        } => {
+            diesel::update(push_outbox::table.find((subscription_id, chat_id)))
+                .set((
+                    push_outbox::due_at.eq(retry_at),
+                    push_outbox::attempts.eq(push_outbox::attempts + 1),
+                    push_outbox::failing_since.eq(failing_since),
+                ))
+                .execute(conn)
+                .await?;
+        }
+        Settled::Drop {
+            subscription_id,
+            chat_id,
+        } => {
+            diesel::delete(push_outbox::table.find((subscription_id, chat_id)))
+                .execute(conn)
+                .await?;
+        }
+        Settled::Gone { subscription_id } => {
+            // Its outbox rows go with it (ON DELETE CASCADE).
+            diesel::delete(push_subscriptions::table.find(subscription_id))
+                .execute(conn)
+                .await?;
+        }
+    }
     Ok(())
 }

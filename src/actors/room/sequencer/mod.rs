@@ -140,6 +140,11 @@ impl<K: Copy + Eq + Hash, E: Sequenced> Sequencer<K, E> {
         self.members.contains(&user)
     }
 
+    /// The members as of the events delivered so far.
+    pub fn members(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.members.iter().copied()
+    }
+
     pub fn delivered(&self) -> Seq {
         self.delivered
     }

@@ -1,0 +1,295 @@
+//! `PushDelivery`: one per node. It claims due notifications from the outbox (the sends wrote
+//! them in their own transactions), sends each to its push service, and records how each
+//! ended. On PostgreSQL every node claims from the same outbox and each row goes to one of
+//! them; a node that dies holding rows leaves them to the others when the lease ends.
+//!
+//! A claim runs every second, and at once when a room says a batch may have queued some. At
+//! most `PER_SERVICE` requests are in flight to one push service, so a slow one holds up only
+//! its own notifications, and never a send: sends only write rows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::sync::Semaphore;
+
+use super::db_executor::{ask, DbExecutor};
+use super::db_ops::{ClaimPushes, SettlePush};
+use super::presence::PresenceBoard;
+use crate::domain::push::{retry_delay_ms, DuePush, Settled};
+use crate::domain::Timestamp;
+use crate::metrics::Metrics;
+use crate::web_push::{Answer, WebPushSender};
+
+/// Rows claimed at once.
+const CLAIM_BATCH: usize = 64;
+/// Deliveries started and not finished, at most (claims wait below it).
+const MAX_IN_FLIGHT: usize = 512;
+/// Requests in flight to one push service (one origin), at most.
+const PER_SERVICE: usize = 8;
+/// How long a claim holds its rows: a node that dies holding some leaves them to be claimed
+/// again (by any node) this long after it claimed them.
+const LEASE: Duration = Duration::from_secs(120);
+/// A delivery that waited this long for its push service's turn is abandoned, not sent: its
+/// lease might end while the request is out (10 s at most), and another node could then
+/// claim and send it too. It goes out after the lease, from whichever node claims it.
+const SEND_WITHIN: Duration = Duration::from_secs(90);
+/// Between two claims when nobody says a batch queued some.
+const CLAIM_EVERY: Duration = Duration::from_secs(1);
+
+/// A batch that had offline members committed: there may be notifications to send.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct PushQueued;
+
+pub struct PushDelivery {
+    db: Addr<DbExecutor>,
+    board: PresenceBoard,
+    metrics: Arc<Metrics>,
+    sender: Arc<WebPushSender>,
+    /// Whether payloads carry the chat's title and a preview (`PARLEY_PUSH_PREVIEW`).
+    preview: bool,
+    claiming: bool,
+    /// Told to claim while a claim was running: claim again when it ends.
+    nudged: bool,
+    in_flight: usize,
+    services: HashMap<String, Arc<Semaphore>>,
+}
+
+impl PushDelivery {
+    pub fn new(
+        db: Addr<DbExecutor>,
+        board: PresenceBoard,
+        metrics: Arc<Metrics>,
+        sender: WebPushSender,
+        preview: bool,
+    ) -> Self {
+        PushDelivery {
+            db,
+            board,
+            metrics,
+            sender: Arc::new(sender),
+            preview,
+            claiming: false,
+            nudged: false,
+            in_flight: 0,
+            services: HashMap::new(),
+        }
+    }
+
+    fn claim(&mut self, ctx: &mut Context<Self>) {
+        if self.claiming {
+            self.nudged = true;
+            return;
+        }
+        let room = MAX_IN_FLIGHT
+            .saturating_sub(self.in_flight)
+            .min(CLAIM_BATCH);
+        if room == 0 {
+            return;
+        }
+        self.claiming = true;
+        self.nudged = false;
+        let claim = ClaimPushes {
+            now: Timestamp::now().millis(),
+            lease_ms: i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX),
+            limit: i64::try_from(room).unwrap_or(1),
+        };
+        let db = self.db.clone();
+        ctx.spawn(async move { ask(&db, claim).await }.into_actor(self).map(
+            move |result, this, ctx| {
+                this.claiming = false;
+                match result {
+                    Ok(due) => {
+                        let full = due.len() == room;
+                        let claimed = Instant::now();
+                        for push in due {
+                            this.deliver(push, claimed, ctx);
+                        }
+                        if full || this.nudged {
+                            this.claim(ctx);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e.chain(), "claiming push notifications failed");
+                    }
+                }
+            },
+        ));
+    }
+
+    fn deliver(&mut self, push: DuePush, claimed: Instant, ctx: &mut Context<Self>) {
+        self.metrics.push_queued.inc();
+        let now = Timestamp::now().millis();
+        let payload = match push.still_owed(now, self.board.is_online(push.recipient)) {
+            Ok(message) => message.payload(push.chat_id, self.preview),
+            Err(reason) => {
+                self.metrics
+                    .push_dropped
+                    .with_label_values(&["not_owed"])
+                    .inc();
+                tracing::debug!(user.id = %push.recipient, chat.id = %push.chat_id, ?reason, "push no longer owed");
+                self.settle(push.done(), ctx);
+                return;
+            }
+        };
+        if push.expired(now) {
+            self.metrics
+                .push_dropped
+                .with_label_values(&["expired"])
+                .inc();
+            self.settle(
+                Settled::Drop {
+                    subscription_id: push.subscription_id,
+                    chat_id: push.chat_id,
+                },
+                ctx,
+            );
+            return;
+        }
+        let Some(origin) = WebPushSender::origin(&push.endpoint) else {
+            self.metrics
+                .push_dropped
+                .with_label_values(&["rejected"])
+                .inc();
+            self.settle(
+                Settled::Gone {
+                    subscription_id: push.subscription_id,
+                },
+                ctx,
+            );
+            return;
+        };
+        let service = self
+            .services
+            .entry(origin)
+            .or_insert_with(|| Arc::new(Semaphore::new(PER_SERVICE)))
+            .clone();
+        let (sender, db, metrics) = (self.sender.clone(), self.db.clone(), self.metrics.clone());
+        self.in_flight += 1;
+        metrics.push_in_flight.inc();
+        let span = tracing::info_span!(
+            "push",
+            chat.id = %push.chat_id,
+            user.id = %push.recipient,
+            subscription.id = %push.subscription_id
+        );
+        let delivery = async move {
+            // Closed never: the semaphore lives as long as the map that holds it.
+            let _turn = service.acquire_owned().await;
+            if claimed.elapsed() > SEND_WITHIN {
+                metrics
+                    .push_failed
+                    .with_label_values(&["lease_ended"])
+                    .inc();
+                return;
+            }
+            let answer = sender.send(&push, &payload).await;
+            let now = Timestamp::now().millis();
+            let settled = outcome(&push, answer, now, &metrics);
+            if let Err(e) = ask(&db, SettlePush { settled, now }).await {
+                // The row stays claimed until its lease ends, then is tried again.
+                tracing::warn!(error = %e.chain(), "recording a push delivery failed");
+            }
+        };
+        ctx.spawn(
+            tracing::Instrument::instrument(delivery, span)
+                .into_actor(self)
+                .map(|(), this, ctx| {
+                    this.in_flight -= 1;
+                    this.metrics.push_in_flight.dec();
+                    // Room for more: rows may be waiting that the last claim left.
+                    if this.in_flight + CLAIM_BATCH == MAX_IN_FLIGHT {
+                        this.claim(ctx);
+                    }
+                }),
+        );
+    }
+
+    fn settle(&mut self, settled: Settled, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        let now = Timestamp::now().millis();
+        ctx.spawn(actix::fut::wrap_future(async move {
+            if let Err(e) = ask(&db, SettlePush { settled, now }).await {
+                tracing::warn!(error = %e.chain(), "recording a push outcome failed");
+            }
+        }));
+    }
+}
+
+/// What a push service's answer means for the row, counted.
+fn outcome(push: &DuePush, answer: Answer, now: i64, metrics: &Metrics) -> Settled {
+    let (subscription_id, chat_id) = (push.subscription_id, push.chat_id);
+    match answer {
+        Answer::Accepted => {
+            metrics.push_sent.inc();
+            if let Some(message) = &push.message {
+                metrics
+                    .push_delivery
+                    .observe(((now - message.created_at).max(0) as f64) / 1000.0);
+            }
+            push.done()
+        }
+        Answer::Gone => {
+            metrics.push_dropped.with_label_values(&["gone"]).inc();
+            Settled::Gone { subscription_id }
+        }
+        Answer::Refused(why) => {
+            metrics.push_dropped.with_label_values(&["rejected"]).inc();
+            tracing::warn!(why, "a push service refused a notification");
+            Settled::Drop {
+                subscription_id,
+                chat_id,
+            }
+        }
+        Answer::Later {
+            throttled,
+            retry_after_ms,
+        } => {
+            let reason = if throttled {
+                "throttled"
+            } else {
+                "unavailable"
+            };
+            metrics.push_failed.with_label_values(&[reason]).inc();
+            retry(push, retry_after_ms, now)
+        }
+        Answer::Unreachable(why) => {
+            metrics
+                .push_failed
+                .with_label_values(&["unreachable"])
+                .inc();
+            tracing::info!(why, "a push service did not answer");
+            retry(push, None, now)
+        }
+    }
+}
+
+fn retry(push: &DuePush, retry_after_ms: Option<i64>, now: i64) -> Settled {
+    let delay = retry_delay_ms(push.attempts, retry_after_ms, rand::random::<f64>());
+    Settled::Retry {
+        subscription_id: push.subscription_id,
+        chat_id: push.chat_id,
+        retry_at: now + delay,
+        failing_since: push.failing_since.unwrap_or(now),
+    }
+}
+
+impl Actor for PushDelivery {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(CLAIM_EVERY, |this, ctx| this.claim(ctx));
+        // What a previous run (of this node or another) left owed goes out now.
+        self.claim(ctx);
+    }
+}
+
+impl Handler<PushQueued> for PushDelivery {
+    type Result = ();
+
+    fn handle(&mut self, _: PushQueued, ctx: &mut Context<Self>) {
+        self.claim(ctx);
+    }
+}

@@ -1,0 +1,87 @@
+//! Claiming due push notifications: on PostgreSQL several nodes claim from one outbox, and
+//! `FOR UPDATE SKIP LOCKED` gives each row to one of them; an SQLite file has one process.
+//! A claim moves the row's `due_at` past a lease, so that a node that dies holding it leaves
+//! it to be claimed again once the lease ends (at least once).
+
+use std::future::Future;
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel_async::RunQueryDsl;
+
+use super::fixed_text::FixedText;
+use crate::db::schema::push_outbox;
+use crate::db::{PgConn, SqliteConn};
+use parley_types::{ChatId, Seq, SubscriptionId};
+
+/// An outbox row as claimed.
+#[derive(Clone, Debug, Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = push_outbox, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ClaimedRow {
+    pub subscription_id: SubscriptionId,
+    pub chat_id: ChatId,
+    pub after_seq: Seq,
+    pub queued_at: i64,
+    pub attempts: i32,
+    pub failing_since: Option<i64>,
+}
+
+pub trait PushClaims {
+    /// Up to `limit` rows due at `now`, oldest due first, each held until `now + lease_ms`.
+    fn claim_due(
+        &mut self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> impl Future<Output = QueryResult<Vec<ClaimedRow>>> + Send;
+}
+
+const CLAIM: &str = "\
+UPDATE push_outbox o SET due_at = $1 + $2 \
+FROM (SELECT subscription_id, chat_id FROM push_outbox WHERE due_at <= $1 \
+      ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) d \
+WHERE o.subscription_id = d.subscription_id AND o.chat_id = d.chat_id \
+RETURNING o.subscription_id, o.chat_id, o.after_seq, o.queued_at, o.attempts, o.failing_since";
+
+impl PushClaims for PgConn {
+    async fn claim_due(
+        &mut self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<ClaimedRow>> {
+        FixedText(
+            diesel::sql_query(CLAIM)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(lease_ms)
+                .bind::<BigInt, _>(limit),
+        )
+        .load(self)
+        .await
+    }
+}
+
+impl PushClaims for SqliteConn {
+    async fn claim_due(
+        &mut self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<ClaimedRow>> {
+        // The pool's one connection: nothing else writes between the read and the update.
+        let due: Vec<ClaimedRow> = push_outbox::table
+            .filter(push_outbox::due_at.le(now))
+            .order(push_outbox::due_at)
+            .limit(limit)
+            .select(ClaimedRow::as_select())
+            .load(self)
+            .await?;
+        for row in &due {
+            diesel::update(push_outbox::table.find((row.subscription_id, row.chat_id)))
+                .set(push_outbox::due_at.eq(now + lease_ms))
+                .execute(self)
+                .await?;
+        }
+        Ok(due)
+    }
+}
