@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-#   bash docs/issue29-bench.sh <parley> <parley-load> <rounds>
-# One sitting, on PostgreSQL, a fresh database per run: 64 senders into one hot chat for 10 s,
-#   plain    nobody offline;
-#   offline  50 more members who never connect and have no device (the room passes them; no
-#            outbox row is written);
-#   push     50 more members who never connect, each with a device at a local Web Push
-#            receiver (npm's web-push-testing): every batch queues their notifications.
+#   bash docs/issue29-bench.sh <before>/parley <after>/parley <parley-load> <rounds>
+# One sitting, on PostgreSQL, a fresh database per run: 64 senders (REST, no session) into one
+# hot chat for 10 s, with the server before push delivery and after it:
+#   plain    the 64 senders alone;
+#   offline  50 more members who never connect and have no device (after: the room passes
+#            them, no outbox row is written);
+#   push     (after only) 50 more members who never connect, each with a device at a local Web
+#            Push receiver (npm's web-push-testing): the batches queue their notifications.
 # Per run: answers, p99 (ms), machine CPU per answer (/proc/stat); for `push`, after the sends
 # the outbox drains and the server's metrics give the notifications delivered per second and
 # the commit-to-delivery p50/p99 (from the `parley_push_delivery_seconds` histogram).
 set -u
-SERVER=$1 LOAD=$2 ROUNDS=$3
+BEFORE=$1 AFTER=$2 LOAD=$3 ROUNDS=$4
 PORT=18409 RECEIVER_PORT=18410 ADMIN=bench-admin-token-0123456789
 RECEIVER_JS="$(dirname "$0")/../tests/browser/node_modules/web-push-testing/src/bin/server.js"
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
@@ -20,8 +21,10 @@ receiver=$!
 trap 'kill $receiver 2>/dev/null' EXIT
 for _ in $(seq 1 100); do curl -sf -XPOST "localhost:$RECEIVER_PORT/status" >/dev/null && break; sleep 0.1; done
 for round in $(seq 1 $ROUNDS); do
-  for variant in ${VARIANTS:-plain offline push}; do
-    case $variant in
+  for run in ${RUNS:-before:plain before:offline after:plain after:offline after:push}; do
+    SERVER=$BEFORE; [ "${run%%:*}" = after ] && SERVER=$AFTER
+    variant=$run
+    case ${run#*:} in
       plain) opts="";;
       offline) opts="--offline-members 50";;
       push) opts="--offline-members 50 --push-receiver http://localhost:$RECEIVER_PORT";;
@@ -50,7 +53,7 @@ o = json.loads(out)
 ok = o["statuses"].get("200", 0)
 p99 = o["latency"]["p99_ms"] if o.get("latency") else float("nan")
 cpu = (int(b1) - int(b0)) * 10 / max(ok, 1)
-line = "%s\t%-8s answers=%d\tp99_ms=%.1f\tcpu_ms_per_send=%.3f" % (round_, variant, ok, p99, cpu)
+line = "%s\t%-15s answers=%d\tp99_ms=%.1f\tcpu_ms_per_send=%.3f" % (round_, variant, ok, p99, cpu)
 buckets, total, count, sent = [], 0.0, 0.0, 0.0
 for row in metrics.splitlines():
     if row.startswith("parley_push_delivery_seconds_bucket"):
@@ -68,7 +71,7 @@ def quantile(q):
                 return prev_le
             return prev_le + (le - prev_le) * (want - prev_n) / max(n - prev_n, 1e-9)
         prev_le, prev_n = le, n
-if variant == "push":
+if variant.endswith("push"):
     seconds = 10 + max(float(drained), 0)
     line += "\tdelivered=%d\tdelivered_per_s=%.0f\tdelivery_p50_ms=%.0f\tdelivery_p99_ms=%.0f" % (
         sent, sent / seconds, quantile(0.5) * 1000, quantile(0.99) * 1000)

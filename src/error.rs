@@ -140,15 +140,20 @@ impl AppError {
 
     /// The error and every cause under it, `outer: inner: innermost`, for a log line.
     pub fn chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut next = self.source();
-        while let Some(cause) = next {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            next = cause.source();
-        }
-        text
+        cause_chain(self)
     }
+}
+
+/// Any error and every cause under it, `outer: inner: innermost`, for a log line.
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
 }
 
 impl From<diesel::result::Error> for AppError {

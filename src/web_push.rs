@@ -81,7 +81,7 @@ impl WebPushSender {
         };
         match request.send().await {
             Ok(response) => classify(&response),
-            Err(e) => Answer::Unreachable(error_chain(&e)),
+            Err(e) => Answer::Unreachable(crate::error::cause_chain(&e)),
         }
     }
 
@@ -179,17 +179,6 @@ fn retry_after_ms(value: &str) -> Option<i64> {
         .duration_since(std::time::SystemTime::now())
         .unwrap_or_default();
     i64::try_from(wait.as_millis()).ok()
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

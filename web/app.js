@@ -156,6 +156,15 @@ async function setUpPushSwitch() {
   if (!pushSupported()) return;
   $('push-settings').hidden = false;
   $('push-switch').checked = await pushEnabled();
+  if (!state.workerHeard) {
+    state.workerHeard = true;
+    // A notification clicked while this page is open: the worker asks it to open the chat.
+    navigator.serviceWorker.addEventListener('message', (event) => {
+      const chatId = Number(event.data?.chatId);
+      if (event.data?.type === 'open-chat' && state.chats.has(chatId)) openChat(chatId);
+    });
+    navigator.serviceWorker.startMessages();
+  }
 }
 
 async function togglePush(event) {

@@ -25,15 +25,22 @@ self.addEventListener('push', (event) => {
   event.waitUntil(showPush(event.data));
 });
 
+/** Brings Parley forward at the chat: an open page is told to open it (the page lies outside
+ * this worker's scope, /app/, so the worker cannot navigate it), else a new window opens there. */
+async function openChat(chatId) {
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const open = windows.find((w) => new URL(w.url).pathname === '/');
+  if (open) {
+    open.postMessage({ type: 'open-chat', chatId });
+    // Focusing needs the click's user activation; without it the page is still told.
+    await open.focus().catch(() => null);
+    return open;
+  }
+  return self.clients.openWindow(chatId ? `/#chat=${chatId}` : '/');
+}
+self.openChat = openChat;
+
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const chatId = event.notification.data?.chatId;
-  const target = chatId ? `/#chat=${chatId}` : '/';
-  event.waitUntil(
-    self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((windows) => {
-      const open = windows.find((w) => new URL(w.url).pathname === '/');
-      if (open) return open.navigate(target).then((w) => w?.focus());
-      return self.clients.openWindow(target);
-    }),
-  );
+  event.waitUntil(openChat(event.notification.data?.chatId ?? null));
 });

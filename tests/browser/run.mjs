@@ -297,6 +297,17 @@ try {
     { title: 'Team', body: 'alice: lunch?', tag: 'chat-7', chat: 7 },
     { title: 'Parley', body: 'New message', tag: 'chat-8', chat: 8 },
   ]);
+
+  step('a notification clicked opens its chat in the open page');
+  const carolsChat = await carol.page.evaluate(async () => {
+    const headers = { Authorization: `Bearer ${localStorage.getItem('parley.token')}`, 'Content-Type': 'application/json' };
+    const answer = await fetch('/api/v1/chats', { method: 'POST', headers, body: JSON.stringify({ kind: 'group', title: 'Notes', member_ids: [] }) });
+    return (await answer.json()).id;
+  });
+  await carol.page.locator('.chat-item', { hasText: 'Notes' }).waitFor(WAIT);
+  await worker.evaluate((chatId) => self.openChat(chatId), carolsChat);
+  await carol.page.waitForFunction((chatId) => location.hash === `#chat=${chatId}`, carolsChat, WAIT);
+  await carol.page.locator('#chat-title', { hasText: 'Notes' }).waitFor(WAIT);
   await carol.page.getByLabel('Enable notifications').uncheck();
   await carol.page.waitForFunction(async () => {
     const answer = await fetch('/api/v1/push/subscriptions', { headers: { Authorization: `Bearer ${localStorage.getItem('parley.token')}` } });

@@ -10,7 +10,8 @@
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 
-use parley_types::{Attachment, AttachmentId, ChatId, ChatKind, MessageId, Reaction, UserId};
+use parley_types::{Attachment, AttachmentId, ChatId, ChatKind, MessageId, Reaction};
+use parley_types::{SubscriptionId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
@@ -43,15 +44,26 @@ pub struct PendingMessage<'a> {
 /// A member a message of the batch mentions: the message's chat and `pos`, and the member.
 pub type MentionRow = (ChatId, i64, UserId);
 
-/// A member of a chat of the batch who had no open session when its room handed it over, with
-/// the batch's messages that may concern them there (by `pos`): the newest they did not write,
-/// and the newest that mentions them. The store applies their level, mute and devices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PushCandidate {
+/// A notification a batch owes: a device, and the chat whose newest message concerns its
+/// person (a row of `push_outbox`).
+pub type PushRow = (SubscriptionId, ChatId);
+
+/// A device of a member a room found offline, with what decides whether a message of the
+/// chat concerns them: their level and mute there, and whether the chat is direct.
+#[derive(Clone, Debug, PartialEq, Eq, QueryableByName)]
+pub struct MemberDevice {
+    #[diesel(sql_type = BigInt)]
     pub chat_id: ChatId,
+    #[diesel(sql_type = BigInt)]
     pub user_id: UserId,
-    pub newest: Option<i64>,
-    pub newest_mention: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    pub subscription_id: SubscriptionId,
+    #[diesel(sql_type = Text)]
+    pub notify_level: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub muted_until: Option<i64>,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
 }
 
 /// How many seqs a batch takes in a chat, and how many of them are messages (a thread reply
@@ -91,6 +103,9 @@ pub struct BatchChecks {
     /// The members (with their usernames and roles) of the chats where a send may mention
     /// someone, and each such chat's kind.
     pub mentionable: HashMap<ChatId, (ChatKind, Vec<MentionableMember>)>,
+    /// The devices of the chats' offline members (most often none: then the store statement
+    /// has no push rows to write, and no part to plan for them).
+    pub devices: Vec<MemberDevice>,
 }
 
 impl BatchChecks {
@@ -175,6 +190,10 @@ pub struct CheckInputs {
     pub roots: Vec<MessageId>,
     pub attachment_ids: Vec<AttachmentId>,
     pub mentions: MentionLookups,
+    /// The members the rooms found offline, sorted and distinct.
+    pub offline: Vec<UserId>,
+    /// The chats they were found offline in.
+    pub offline_in: Vec<ChatId>,
 }
 
 pub trait BatchStatements {
@@ -203,15 +222,15 @@ pub trait BatchStatements {
 
     /// Takes each chat's seqs (and sets its activity time), stores the messages under them
     /// with their `message.created` events, updates the thread roots they reply in with the
-    /// roots' `message.updated` events, queues the push notifications the messages owe to
-    /// `offline` members (`PUSH_ROWS`), and returns the stored rows.
+    /// roots' `message.updated` events, queues the push notifications the messages owe
+    /// (`pushes`, see `push_rows!`), and returns the stored rows.
     fn store_messages<'a>(
         &'a mut self,
         counts: &'a [ChatCount],
         pending: &'a [PendingMessage<'a>],
         mentions: &'a [MentionRow],
         threads: &'a ThreadWrites,
-        offline: &'a [PushCandidate],
+        pushes: &'a [PushRow],
         now: i64,
     ) -> impl Future<Output = QueryResult<Vec<MessageRow>>> + Send + 'a;
 
@@ -318,37 +337,34 @@ macro_rules! mention_rows {
     };
 }
 
-/// The push notifications the batch owes (`o`), from the arrays of its `PushCandidate`s
-/// numbered from `$first`: a row for each device of a candidate whose level and mute allow it
-/// and whom a message of the batch concerns (at `mentions`, outside a direct chat, one that
-/// mentions them). A row already owed for that device and chat stays as it is: it will send
-/// the chat's newest message, this one or a later one. A candidate without a device costs one
-/// index probe; one whose row exists, one more.
+/// The push notifications the batch owes (`o`): a row per `PushRow` (device and chat, decided
+/// by the batch from its checks), arrays numbered from `$first`, after the chat's seq before
+/// the batch. A row already owed for that device and chat stays as it is: it will send the
+/// chat's newest message, this one or a later one.
 macro_rules! push_rows {
-    ($a:literal, $b:literal, $c:literal, $d:literal) => {
+    ($a:literal, $b:literal) => {
         concat!(
             "o AS (INSERT INTO push_outbox (subscription_id, chat_id, after_seq, queued_at, due_at) \
-      SELECT ps.id, w.chat_id, r.base, $4, $4 \
+      SELECT u.subscription_id, u.chat_id, r.base, $4, $4 \
       FROM unnest(",
             $a,
             "::int8[], ",
             $b,
-            "::int8[], ",
-            $c,
-            "::int8[], ",
-            $d,
-            "::int8[]) AS w(chat_id, user_id, newest, newest_mention) \
-      JOIN push_subscriptions ps ON ps.user_id = w.user_id \
-      JOIN chat_members cm ON cm.chat_id = w.chat_id AND cm.user_id = w.user_id \
-      JOIN chats c ON c.id = w.chat_id \
-      JOIN r ON r.id = w.chat_id \
-      WHERE cm.notify_level <> 'none' AND (cm.muted_until IS NULL OR cm.muted_until <= $4) \
-        AND CASE WHEN cm.notify_level = 'all' OR c.kind = 'direct' THEN w.newest \
-                 ELSE w.newest_mention END IS NOT NULL \
+            "::int8[]) AS u(subscription_id, chat_id) \
+      JOIN r ON r.id = u.chat_id \
       ON CONFLICT (subscription_id, chat_id) DO NOTHING), "
         )
     };
 }
+
+/// The devices of the members the rooms found offline, with their level and mute in the chat
+/// and the chat's kind: an index probe per member, and most have no device.
+const OFFLINE_DEVICES: &str = "\
+SELECT cm.chat_id, cm.user_id, ps.id AS subscription_id, cm.notify_level, cm.muted_until, c.kind \
+FROM push_subscriptions ps \
+JOIN chat_members cm ON cm.user_id = ps.user_id AND cm.chat_id = ANY($2) \
+JOIN chats c ON c.id = cm.chat_id \
+WHERE ps.user_id = ANY($1)";
 
 /// The store statement's texts: `[without threads, with][without mentions, with][without
 /// push rows, with]`.
@@ -356,7 +372,7 @@ const STORE_TEXTS: [[[&str; 2]; 2]; 2] = [
     [
         [
             store_messages!("", "", "", ""),
-            store_messages!("", "", "", push_rows!("$14", "$15", "$16", "$17")),
+            store_messages!("", "", "", push_rows!("$14", "$15")),
         ],
         [
             store_messages!("", "", mention_rows!("$14", "$15", "$16"), ""),
@@ -364,7 +380,7 @@ const STORE_TEXTS: [[[&str; 2]; 2]; 2] = [
                 "",
                 "",
                 mention_rows!("$14", "$15", "$16"),
-                push_rows!("$17", "$18", "$19", "$20")
+                push_rows!("$17", "$18")
             ),
         ],
     ],
@@ -375,7 +391,7 @@ const STORE_TEXTS: [[[&str; 2]; 2]; 2] = [
                 thread_summaries!(),
                 thread_events!(),
                 "",
-                push_rows!("$19", "$20", "$21", "$22")
+                push_rows!("$19", "$20")
             ),
         ],
         [
@@ -389,7 +405,7 @@ const STORE_TEXTS: [[[&str; 2]; 2]; 2] = [
                 thread_summaries!(),
                 thread_events!(),
                 mention_rows!("$19", "$20", "$21"),
-                push_rows!("$22", "$23", "$24", "$25")
+                push_rows!("$22", "$23")
             ),
         ],
     ],
@@ -506,14 +522,30 @@ impl BatchStatements for PgConn {
                 .map(|m| (m.chat_id, m.kind, m.user_id, m.username, m.role))
                 .collect::<Vec<MemberNameRow>>())
         };
-        let (stored_keys, memberships, attached, members, referenced) =
-            futures_util::future::try_join5(stored, memberships, attached, members, referenced)
-                .await?;
+        let devices = async {
+            if wanted.offline.is_empty() {
+                return Ok(Vec::new());
+            }
+            FixedText(
+                diesel::sql_query(OFFLINE_DEVICES)
+                    .bind::<Array<BigInt>, _>(&wanted.offline)
+                    .bind::<Array<BigInt>, _>(&wanted.offline_in),
+            )
+            .load::<MemberDevice>(&mut &*conn)
+            .await
+        };
+        let ((stored_keys, memberships, attached, members, referenced), devices) =
+            futures_util::future::try_join(
+                futures_util::future::try_join5(stored, memberships, attached, members, referenced),
+                devices,
+            )
+            .await?;
         let mut checks = BatchChecks {
             stored_keys,
             memberships: memberships.into_iter().collect(),
             attachments: attached.into_iter().map(|a| (a.id, a)).collect(),
             mentionable: mentionable(members),
+            devices,
             ..BatchChecks::default()
         };
         checks.take_referenced(referenced, &wanted.roots)?;
@@ -538,7 +570,7 @@ impl BatchStatements for PgConn {
         pending: &'a [PendingMessage<'a>],
         mentions: &'a [MentionRow],
         threads: &'a ThreadWrites,
-        offline: &'a [PushCandidate],
+        pushes: &'a [PushRow],
         now: i64,
     ) -> QueryResult<Vec<MessageRow>> {
         if pending.is_empty() {
@@ -552,7 +584,7 @@ impl BatchStatements for PgConn {
             (true, false) => with_threads,
             (true, true) => with_both,
         };
-        let text = if offline.is_empty() {
+        let text = if pushes.is_empty() {
             without_push
         } else {
             with_push
@@ -608,16 +640,10 @@ impl BatchStatements for PgConn {
                 .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.1).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.2).collect::<Vec<_>>());
         }
-        if !offline.is_empty() {
+        if !pushes.is_empty() {
             query = query
-                .bind::<Array<BigInt>, _>(offline.iter().map(|o| o.chat_id).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(offline.iter().map(|o| o.user_id).collect::<Vec<_>>())
-                .bind::<Array<Nullable<BigInt>>, _>(
-                    offline.iter().map(|o| o.newest).collect::<Vec<_>>(),
-                )
-                .bind::<Array<Nullable<BigInt>>, _>(
-                    offline.iter().map(|o| o.newest_mention).collect::<Vec<_>>(),
-                );
+                .bind::<Array<BigInt>, _>(pushes.iter().map(|p| p.0).collect::<Vec<_>>())
+                .bind::<Array<BigInt>, _>(pushes.iter().map(|p| p.1).collect::<Vec<_>>());
         }
         FixedText(query).load::<MessageRow>(self).await
     }
@@ -686,8 +712,7 @@ mod sqlite {
         message_mentions, messages, push_outbox, push_subscriptions, reactions, users,
     };
     use crate::db::SqliteConn;
-    use parley_types::{AttachmentId, ChatId, ChatKind, MessageId, MessageKind, NotificationLevel};
-    use parley_types::{Seq, SubscriptionId, UserId};
+    use parley_types::{AttachmentId, ChatId, MessageId, MessageKind, Seq, SubscriptionId, UserId};
 
     // SQLite runs each statement on a blocking thread of the runtime; one hand-off per step (not
     // per row) keeps a batch at a handful of thread hops whatever its size.
@@ -797,6 +822,48 @@ mod sqlite {
                     }
                     checks.mentionable = mentionable(rows);
                 }
+                if !wanted.offline.is_empty() {
+                    checks.devices = push_subscriptions::table
+                        .inner_join(
+                            chat_members::table
+                                .on(chat_members::user_id.eq(push_subscriptions::user_id)),
+                        )
+                        .inner_join(chats::table.on(chats::id.eq(chat_members::chat_id)))
+                        .filter(push_subscriptions::user_id.eq_any(&wanted.offline))
+                        .filter(chat_members::chat_id.eq_any(&wanted.offline_in))
+                        .select((
+                            chat_members::chat_id,
+                            chat_members::user_id,
+                            push_subscriptions::id,
+                            chat_members::notify_level,
+                            chat_members::muted_until,
+                            chats::kind,
+                        ))
+                        .load::<(ChatId, UserId, SubscriptionId, String, Option<i64>, String)>(
+                            conn,
+                        )?
+                        .into_iter()
+                        .map(
+                            |(
+                                chat_id,
+                                user_id,
+                                subscription_id,
+                                notify_level,
+                                muted_until,
+                                kind,
+                            )| {
+                                super::MemberDevice {
+                                    chat_id,
+                                    user_id,
+                                    subscription_id,
+                                    notify_level,
+                                    muted_until,
+                                    kind,
+                                }
+                            },
+                        )
+                        .collect();
+                }
                 Ok(checks)
             })
             .await
@@ -838,12 +905,12 @@ mod sqlite {
             pending: &'a [PendingMessage<'a>],
             mentions: &'a [super::MentionRow],
             threads: &'a ThreadWrites,
-            offline: &'a [super::PushCandidate],
+            pushes: &'a [super::PushRow],
             now: i64,
         ) -> QueryResult<Vec<MessageRow>> {
             let counts = counts.to_vec();
             let mentions = mentions.to_vec();
-            let offline = offline.to_vec();
+            let pushes = pushes.to_vec();
             let pending: Vec<OwnedPending> = pending.iter().map(OwnedPending::from).collect();
             let threads = threads.clone();
             self.spawn_blocking(move |conn| {
@@ -951,8 +1018,21 @@ mod sqlite {
                         .set(chat_members::shows_presence.eq(true))
                         .execute(conn)?;
                 }
-                if !offline.is_empty() {
-                    queue_pushes(conn, &base, &offline, now)?;
+                for &(subscription_id, chat_id) in &pushes {
+                    let Some(&after_seq) = base.get(&chat_id) else {
+                        continue;
+                    };
+                    diesel::insert_into(push_outbox::table)
+                        .values((
+                            push_outbox::subscription_id.eq(subscription_id),
+                            push_outbox::chat_id.eq(chat_id),
+                            push_outbox::after_seq.eq(after_seq),
+                            push_outbox::queued_at.eq(now),
+                            push_outbox::due_at.eq(now),
+                        ))
+                        .on_conflict((push_outbox::subscription_id, push_outbox::chat_id))
+                        .do_nothing()
+                        .execute(conn)?;
                 }
                 Ok(stored)
             })
@@ -980,71 +1060,6 @@ mod sqlite {
             })
             .await
         }
-    }
-
-    /// What `push_rows!` does on PostgreSQL: a row per device and chat for the candidates a
-    /// message of the batch concerns, unless one is owed already.
-    fn queue_pushes(
-        conn: &mut diesel::SqliteConnection,
-        base: &HashMap<ChatId, Seq>,
-        candidates: &[super::PushCandidate],
-        now: i64,
-    ) -> QueryResult<()> {
-        for candidate in candidates {
-            let Some(&after_seq) = base.get(&candidate.chat_id) else {
-                continue;
-            };
-            let devices: Vec<SubscriptionId> = push_subscriptions::table
-                .filter(push_subscriptions::user_id.eq(candidate.user_id))
-                .select(push_subscriptions::id)
-                .load(conn)?;
-            if devices.is_empty() {
-                continue;
-            }
-            let Some((kind, level, muted_until)) = chat_members::table
-                .inner_join(chats::table)
-                .filter(chat_members::chat_id.eq(candidate.chat_id))
-                .filter(chat_members::user_id.eq(candidate.user_id))
-                .select((
-                    chats::kind,
-                    chat_members::notify_level,
-                    chat_members::muted_until,
-                ))
-                .first::<(String, String, Option<i64>)>(conn)
-                .optional()?
-            else {
-                continue;
-            };
-            if level == NotificationLevel::None.as_str()
-                || muted_until.is_some_and(|until| until > now)
-            {
-                continue;
-            }
-            let everything =
-                kind == ChatKind::Direct.as_str() || level == NotificationLevel::All.as_str();
-            let concerned = if everything {
-                candidate.newest
-            } else {
-                candidate.newest_mention
-            };
-            if concerned.is_none() {
-                continue;
-            }
-            for subscription_id in devices {
-                diesel::insert_into(push_outbox::table)
-                    .values((
-                        push_outbox::subscription_id.eq(subscription_id),
-                        push_outbox::chat_id.eq(candidate.chat_id),
-                        push_outbox::after_seq.eq(after_seq),
-                        push_outbox::queued_at.eq(now),
-                        push_outbox::due_at.eq(now),
-                    ))
-                    .on_conflict((push_outbox::subscription_id, push_outbox::chat_id))
-                    .do_nothing()
-                    .execute(conn)?;
-            }
-        }
-        Ok(())
     }
 
     /// A `PendingMessage` that can move to a blocking thread.

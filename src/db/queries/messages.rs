@@ -1,6 +1,6 @@
 //! Message commands: send (in batches), edit, delete and reactions.
 
-use parley_types::{AttachmentId, ChatId, MessageId, Seq, UserId};
+use parley_types::{AttachmentId, ChatId, ChatKind, MessageId, NotificationLevel, Seq, UserId};
 use std::collections::HashMap;
 
 use diesel::prelude::*;
@@ -353,6 +353,21 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     lookups.named.dedup();
     lookups.all_of.sort_unstable();
     lookups.all_of.dedup();
+    // Which of the members the rooms found offline have a device to notify, read with the
+    // checks (most have none, and then the store statement writes no push rows).
+    let offline: Vec<UserId> = slots
+        .iter()
+        .flat_map(|(send, _)| send.offline_members.ids().iter().copied())
+        .collect::<BTreeSet<UserId>>()
+        .into_iter()
+        .collect();
+    let offline_in: Vec<ChatId> = slots
+        .iter()
+        .filter(|(send, _)| !send.offline_members.ids().is_empty())
+        .map(|(send, _)| send.message.chat_id)
+        .collect::<BTreeSet<ChatId>>()
+        .into_iter()
+        .collect();
     let checks = c
         .batch_checks(&CheckInputs {
             keys,
@@ -362,6 +377,8 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             roots,
             attachment_ids,
             mentions: lookups,
+            offline,
+            offline_in,
         })
         .await?;
     // Attachments given to a send of this batch already: a later send cannot take them.
@@ -503,10 +520,17 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
     for (root_id, thread) in &threads {
         thread_writes.roots.push((*root_id, thread.column()?));
     }
-    let offline = push_candidates(&by_chat, &slots, &pending, &mention_rows);
+    let pushes = owed_pushes(
+        &by_chat,
+        &slots,
+        &pending,
+        &mention_rows,
+        &checks.devices,
+        now,
+    );
     let (order, rows): (Vec<usize>, Vec<PendingMessage>) = pending.into_iter().unzip();
     let stored: HashMap<(ChatId, Seq), MessageRow> = c
-        .store_messages(&counts, &rows, &mention_rows, &thread_writes, &offline, now)
+        .store_messages(&counts, &rows, &mention_rows, &thread_writes, &pushes, now)
         .await?
         .into_iter()
         .map(|row| ((row.chat_id, row.seq), row))
@@ -605,52 +629,51 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .collect())
 }
 
-/// Who among the members each room found offline (one list per chat: a chat's sends come
-/// from its one room) the batch's messages may concern, and which of them: per chat and
-/// member, the newest message they did not write and the newest that mentions them.
-fn push_candidates(
+/// The push notifications the batch owes: for each device of a member its chat's room found
+/// offline (one list per chat: a chat's sends come from its one room), whether a message of
+/// the batch concerns them — one they did not write, in a direct chat or at level `all`, or
+/// one that mentions them — unless the chat is at `none` or muted until later.
+fn owed_pushes(
     by_chat: &std::collections::BTreeMap<ChatId, Vec<usize>>,
     slots: &[(&BatchedSend, Option<BatchOutcome>)],
     pending: &[(usize, crate::db::queries::batch_statements::PendingMessage)],
     mentions: &[crate::db::queries::batch_statements::MentionRow],
-) -> Vec<crate::db::queries::batch_statements::PushCandidate> {
-    let mut candidates = Vec::new();
+    devices: &[crate::db::queries::batch_statements::MemberDevice],
+    now: i64,
+) -> Vec<crate::db::queries::batch_statements::PushRow> {
+    use crate::domain::push::Concern;
+    let mut owed = Vec::new();
     for (&chat_id, indices) in by_chat {
         let Some((send, _)) = <[usize]>::first(indices).and_then(|&i| slots.get(i)) else {
             continue;
         };
         let offline = send.offline_members.ids();
-        if offline.is_empty() {
-            continue;
-        }
-        // The chat's messages, newest first: (pos, author).
-        let mut written: Vec<(i64, UserId)> = pending
-            .iter()
-            .filter(|(_, p)| p.chat_id == chat_id)
-            .map(|(_, p)| (p.pos, p.author_id))
-            .collect();
-        written.sort_unstable_by_key(|w| std::cmp::Reverse(w.0));
-        for &user_id in offline {
-            let newest = written
-                .iter()
-                .find(|(_, author)| *author != user_id)
-                .map(|(pos, _)| *pos);
-            let newest_mention = mentions
-                .iter()
-                .filter(|m| m.0 == chat_id && m.2 == user_id)
-                .map(|m| m.1)
-                .max();
-            if newest.is_some() || newest_mention.is_some() {
-                candidates.push(crate::db::queries::batch_statements::PushCandidate {
-                    chat_id,
-                    user_id,
-                    newest,
-                    newest_mention,
-                });
+        for device in devices.iter().filter(|d| d.chat_id == chat_id) {
+            if offline.binary_search(&device.user_id).is_err() {
+                continue;
+            }
+            let level =
+                NotificationLevel::parse(&device.notify_level).unwrap_or(NotificationLevel::All);
+            if level == NotificationLevel::None
+                || device.muted_until.is_some_and(|until| until > now)
+            {
+                continue;
+            }
+            let direct = device.kind == ChatKind::Direct.as_str();
+            let concerned = match Concern::of(level, direct) {
+                Concern::Everything => pending
+                    .iter()
+                    .any(|(_, p)| p.chat_id == chat_id && p.author_id != device.user_id),
+                Concern::Mentions => mentions
+                    .iter()
+                    .any(|m| m.0 == chat_id && m.2 == device.user_id),
+            };
+            if concerned {
+                owed.push((device.subscription_id, chat_id));
             }
         }
     }
-    candidates
+    owed
 }
 
 /// A thread's summary as a batch's replies move it on.
