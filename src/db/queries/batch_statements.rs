@@ -358,13 +358,12 @@ macro_rules! push_rows {
 }
 
 /// The devices of the members the rooms found offline, with their level and mute in the chat
-/// and the chat's kind: an index probe per member, and most have no device.
+/// and the chat's kind: an index probe per member, and most have no device. Through a function
+/// (migration `offline_devices`) that keeps the statement's plan for the session: planned on
+/// every run like the others, it cost 2 ms to plan and 0.1 ms to run.
 const OFFLINE_DEVICES: &str = "\
-SELECT cm.chat_id, cm.user_id, ps.id AS subscription_id, cm.notify_level, cm.muted_until, c.kind \
-FROM push_subscriptions ps \
-JOIN chat_members cm ON cm.user_id = ps.user_id AND cm.chat_id = ANY($2) \
-JOIN chats c ON c.id = cm.chat_id \
-WHERE ps.user_id = ANY($1)";
+SELECT chat_id, user_id, subscription_id, notify_level, muted_until, kind \
+FROM parley_offline_devices($1, $2)";
 
 /// The store statement's texts: `[without threads, with][without mentions, with][without
 /// push rows, with]`.

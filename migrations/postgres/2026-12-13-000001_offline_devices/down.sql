@@ -1,0 +1,1 @@
+DROP FUNCTION parley_offline_devices(BIGINT[], BIGINT[]);
