@@ -341,9 +341,7 @@ impl TestServer {
     pub fn api(&self) -> Api {
         Api {
             base: self.base.clone(),
-            client: awc::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .finish(),
+            client: test_client(Duration::from_secs(60)),
         }
     }
 }
@@ -402,6 +400,16 @@ macro_rules! on_both_backends {
 
 /// Polls `check` every 10 ms until it gives a value, and returns it; panics (naming `what`)
 /// if none comes `within`. Tests wait for what they need to see, not for a fixed time.
+/// The tests' HTTP client. It keeps an idle connection for less time than the server does (5 s):
+/// one the server closed while a test waited (a bulk insert, say) would otherwise be reused and
+/// fail the next request.
+pub fn test_client(timeout: Duration) -> awc::Client {
+    awc::Client::builder()
+        .timeout(timeout)
+        .connector(awc::Connector::new().conn_keep_alive(Duration::from_secs(3)))
+        .finish()
+}
+
 /// For the tests that count the statements a request costs: no push delivery on this server,
 /// whose claims (every second, and after sends) would be counted with the request's.
 pub fn counting_statements(config: &mut parley::config::Config) {

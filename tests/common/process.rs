@@ -55,9 +55,7 @@ impl ServerProcess {
         let mut child = command.spawn().expect("parley starts");
         let api = Api {
             base: format!("http://127.0.0.1:{port}"),
-            client: awc::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .finish(),
+            client: super::test_client(Duration::from_secs(10)),
         };
         for _ in 0..300 {
             if let Ok(res) = api.client.get(format!("{}/healthz", api.base)).send().await {

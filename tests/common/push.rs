@@ -80,9 +80,7 @@ impl PushReceiver {
         let receiver = PushReceiver {
             port,
             child,
-            client: awc::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .finish(),
+            client: super::test_client(Duration::from_secs(10)),
         };
         for _ in 0..200 {
             if let Ok(res) = receiver.client.post(receiver.url("/status")).send().await {
