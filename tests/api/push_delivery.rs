@@ -126,7 +126,7 @@ on_both_backends! {
             "type": "message", "chat_id": chat, "message_id": sent["id"], "seq": sent["seq"],
             "title": "alice", "body": "hello bob",
         })]);
-        let seen = gate.seen();
+        let seen = gate.seen(1).await;
         assert_eq!(seen.len(), 1, "{seen:?}");
         let request = &seen[0];
         assert_eq!(request.status, 201, "the receiver took it");
@@ -148,7 +148,7 @@ on_both_backends! {
             "type": "message", "chat_id": group, "message_id": in_group["id"],
             "seq": in_group["seq"], "title": "Team", "body": format!("alice: {}", "x".repeat(100)),
         }));
-        let seen = gate.seen();
+        let seen = gate.seen(2).await;
         assert_eq!((seen[1].urgency.as_str(), seen[1].topic.clone()), ("normal", format!("chat{group}")));
 
         // Bob answers: alice (offline, subscribed) is notified; bob, the author, is not.
@@ -304,7 +304,7 @@ on_both_backends! {
         let sent = api.send(&alice, chat, "eventually").await;
         let got = receiver.wait_for_within(&bobs, 1, Duration::from_secs(30)).await;
         assert_eq!(got[0]["message_id"], sent["id"]);
-        let statuses: Vec<u16> = gate.seen().iter().map(|s| s.status).collect();
+        let statuses: Vec<u16> = gate.seen(3).await.iter().map(|s| s.status).collect();
         assert_eq!(statuses, vec![500, 429, 201]);
         actix_rt::time::sleep(QUIET).await;
         assert_eq!(receiver.received(&bobs).await.len(), 1);

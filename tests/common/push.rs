@@ -233,8 +233,17 @@ impl PushGate {
             .extend(answers.iter().copied());
     }
 
-    pub fn seen(&self) -> Vec<SeenPush> {
-        self.state.lock().unwrap().seen.clone()
+    /// The requests seen so far, once at least `count` have been answered (the receiver
+    /// stores a notification before the gate has its answer).
+    pub async fn seen(&self, count: usize) -> Vec<SeenPush> {
+        for _ in 0..500 {
+            let seen = self.state.lock().unwrap().seen.clone();
+            if seen.iter().filter(|s| s.status != 0).count() >= count {
+                return seen;
+            }
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the gate did not see {count} answered requests");
     }
 }
 
@@ -258,6 +267,12 @@ async fn pass(
         topic: header("topic"),
         ttl: header("ttl"),
         status: 0,
+    };
+    // Recorded before it is answered; its status is filled in once it is.
+    let at = {
+        let mut state = state.lock().unwrap();
+        state.seen.push(seen.clone());
+        state.seen.len() - 1
     };
     let failure = state.lock().unwrap().failures.pop_front();
     let response = if let Some((status, retry_after)) = failure {
@@ -294,6 +309,8 @@ async fn pass(
             }
         }
     };
-    state.lock().unwrap().seen.push(seen);
+    if let Some(entry) = state.lock().unwrap().seen.get_mut(at) {
+        entry.status = seen.status;
+    }
     response
 }
