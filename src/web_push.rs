@@ -112,7 +112,7 @@ impl WebPushSender {
         let audience = Self::origin(&push.endpoint).ok_or("the endpoint has no origin")?;
         let token = self.token(&audience)?;
         let (parts, body) = built.into_parts();
-        let mut request = self
+        Ok(self
             .client
             .post(&push.endpoint)
             .headers(parts.headers)
@@ -121,9 +121,8 @@ impl WebPushSender {
                 format!("vapid t={token}, k={}", self.public_key),
             )
             .header("Urgency", if push.urgent { "high" } else { "normal" })
-            .header("Topic", push.topic());
-        request = request.body(body);
-        Ok(request)
+            .header("Topic", push.topic())
+            .body(body))
     }
 
     /// A VAPID token for one push service (`aud` is its origin).

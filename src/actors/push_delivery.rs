@@ -187,11 +187,7 @@ impl PushDelivery {
             }
             let answer = sender.send(&push, &payload).await;
             let now = Timestamp::now().millis();
-            let settled = outcome(&push, answer, now, &metrics);
-            if let Err(e) = ask(&db, SettlePush { settled, now }).await {
-                // The row stays claimed until its lease ends, then is tried again.
-                tracing::warn!(error = %e.chain(), "recording a push delivery failed");
-            }
+            record(&db, outcome(&push, answer, now, &metrics), now).await;
         };
         ctx.spawn(
             tracing::Instrument::instrument(delivery, span)
@@ -211,10 +207,16 @@ impl PushDelivery {
         let db = self.db.clone();
         let now = Timestamp::now().millis();
         ctx.spawn(actix::fut::wrap_future(async move {
-            if let Err(e) = ask(&db, SettlePush { settled, now }).await {
-                tracing::warn!(error = %e.chain(), "recording a push outcome failed");
-            }
+            record(&db, settled, now).await;
         }));
+    }
+}
+
+/// Records how a claimed notification ended. If that fails, the row stays claimed until its
+/// lease ends and is then tried again.
+async fn record(db: &Addr<DbExecutor>, settled: Settled, now: i64) {
+    if let Err(e) = ask(db, SettlePush { settled, now }).await {
+        tracing::warn!(error = %e.chain(), "recording a push outcome failed");
     }
 }
 

@@ -190,6 +190,21 @@ on_both_backends! {
         assert_eq!(ids.last(), Some(&last));
     }
 
+    /// A mention in a group is urgent (`Urgency: high`), as a direct message is.
+    async fn a_mention_is_urgent(server) configured(configured) {
+        let Some(receiver) = PushReceiver::start().await else { return };
+        let gate = PushGate::start(&receiver);
+        let api = server.api();
+        let (alice, bob) = (api.register("alice").await, api.register("bob").await);
+        let bobs = receiver.subscribe(&vapid_key(&api, &bob).await).await;
+        subscribe(&api, &bob, &bobs.through(&gate, &receiver)).await;
+        let group = api.group(&alice, &[&bob]).await;
+        let called = api.send(&alice, group, "@bob look").await;
+        assert_eq!(receiver.wait_for(&bobs, 1).await[0]["message_id"], called["id"]);
+        let seen = gate.seen(1).await;
+        assert_eq!(seen[0].urgency, "high");
+    }
+
     /// With previews off, a notification says which message and nothing of it.
     async fn id_only_payloads(server) configured(|config: &mut parley::config::Config| {
         configured(config);

@@ -145,18 +145,12 @@ impl PushReceiver {
         count: usize,
         within: Duration,
     ) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + within;
-        while std::time::Instant::now() < deadline {
+        let what = format!("{count} notifications on the device");
+        super::wait_for(&what, within, || async {
             let got = self.received(device).await;
-            if got.len() >= count {
-                return got;
-            }
-            actix_rt::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "the device received {:?}, not {count} notifications",
-            self.received(device).await
-        );
+            (got.len() >= count).then_some(got)
+        })
+        .await
     }
 
     /// From now on the receiver answers `410 Gone` for this device.
@@ -236,14 +230,13 @@ impl PushGate {
     /// The requests seen so far, once at least `count` have been answered (the receiver
     /// stores a notification before the gate has its answer).
     pub async fn seen(&self, count: usize) -> Vec<SeenPush> {
-        for _ in 0..500 {
+        let what = format!("{count} answered requests at the gate");
+        super::wait_for(&what, Duration::from_secs(10), || async {
             let seen = self.state.lock().unwrap().seen.clone();
-            if seen.iter().filter(|s| s.status != 0).count() >= count {
-                return seen;
-            }
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the gate did not see {count} answered requests");
+            let answered = seen.iter().filter(|s| s.status != 0).count();
+            (answered >= count).then_some(seen)
+        })
+        .await
     }
 }
 

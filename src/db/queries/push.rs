@@ -217,6 +217,8 @@ pub async fn claim_due(
         .map(|(chat, user, level, muted)| ((chat, user), (level, muted)))
         .collect();
     let mut due = Vec::with_capacity(claimed.len());
+    // The author of each notification's message, in `due`'s order.
+    let mut authors: Vec<Option<UserId>> = Vec::new();
     for row in claimed {
         // A row whose subscription went meanwhile went with it (the cascade): nothing to send.
         let Some((recipient, endpoint, p256dh, auth)) = devices.get(&row.subscription_id).cloned()
@@ -240,27 +242,19 @@ pub async fn claim_due(
         let mentioned = direct
             || concern == Concern::Mentions
             || mentioned_after(conn, row.chat_id, recipient, row.after_seq).await?;
-        let message = match owed {
-            Some((id, seq, author_id, content, created_at)) => {
-                let author_name: String = users::table
-                    .find(author_id)
-                    .select(users::display_name)
-                    .first(conn)
-                    .await
-                    .optional()?
-                    .unwrap_or_default();
-                Some(OwedMessage {
-                    id,
-                    seq,
-                    created_at,
-                    direct,
-                    chat_title: title,
-                    author_name,
-                    content,
-                })
+        authors.push(owed.as_ref().map(|o| o.2));
+        let message = owed.map(|(id, seq, _, content, created_at)| {
+            OwedMessage {
+                id,
+                seq,
+                created_at,
+                direct,
+                chat_title: title,
+                // Filled in below, with every author's name read at once.
+                author_name: String::new(),
+                content,
             }
-            None => None,
-        };
+        });
         due.push(DuePush {
             subscription_id: row.subscription_id,
             chat_id: row.chat_id,
@@ -276,6 +270,20 @@ pub async fn claim_due(
             message,
             urgent: mentioned,
         });
+    }
+    let ids: Vec<UserId> = authors.iter().flatten().copied().collect();
+    let names: HashMap<UserId, String> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::display_name))
+        .load::<(UserId, String)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    for (push, author) in due.iter_mut().zip(authors) {
+        let name = author.and_then(|a| names.get(&a));
+        if let (Some(message), Some(name)) = (push.message.as_mut(), name) {
+            message.author_name.clone_from(name);
+        }
     }
     Ok(due)
 }

@@ -21,7 +21,6 @@ pub struct ClaimedRow {
     pub subscription_id: SubscriptionId,
     pub chat_id: ChatId,
     pub after_seq: Seq,
-    pub queued_at: i64,
     pub attempts: i32,
     pub failing_since: Option<i64>,
 }
@@ -41,7 +40,7 @@ UPDATE push_outbox o SET due_at = $1 + $2 \
 FROM (SELECT subscription_id, chat_id FROM push_outbox WHERE due_at <= $1 \
       ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) d \
 WHERE o.subscription_id = d.subscription_id AND o.chat_id = d.chat_id \
-RETURNING o.subscription_id, o.chat_id, o.after_seq, o.queued_at, o.attempts, o.failing_since";
+RETURNING o.subscription_id, o.chat_id, o.after_seq, o.attempts, o.failing_since";
 
 impl PushClaims for PgConn {
     async fn claim_due(
