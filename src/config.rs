@@ -32,6 +32,8 @@ pub mod defaults {
     pub const LOG_FORMAT: &str = "text";
     /// The VAPID contact when the operator names none.
     pub const PUSH_CONTACT: &str = "mailto:postmaster@localhost";
+    /// Slack's rate for an incoming webhook: one a second, in bursts of up to a minute's.
+    pub const HOOK_POSTS_PER_MINUTE: u32 = 60;
     pub const WS_FRAME_RATE: u32 = 20;
     pub const WS_FRAME_BURST: u32 = 40;
     pub const WS_FRAME_FLOOD: u32 = 40;
@@ -332,6 +334,43 @@ pub struct Settings {
         global = true
     )]
     pub push_contact: String,
+    /// Hosts (comma-separated names or addresses) outgoing webhooks may reach whatever they
+    /// resolve to; every other URL must resolve to public addresses only.
+    #[arg(
+        long,
+        env = "PARLEY_WEBHOOK_ALLOW_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub webhook_allow_hosts: Vec<String>,
+    /// Whether this node delivers outgoing webhooks (at least one node must; any number may,
+    /// each subscription is delivered by one at a time).
+    #[arg(
+        long,
+        env = "PARLEY_WEBHOOK_DELIVERY",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub webhook_delivery: bool,
+    /// Posts per minute one incoming webhook may make (0: unlimited).
+    #[arg(
+        long,
+        env = "PARLEY_HOOK_POSTS_PER_MINUTE",
+        default_value_t = defaults::HOOK_POSTS_PER_MINUTE,
+        global = true
+    )]
+    pub hook_posts_per_minute: u32,
+    /// Milliseconds an outgoing webhook waits after its first failure (doubling after each
+    /// further one, up to an hour).
+    #[arg(
+        long,
+        env = "PARLEY_WEBHOOK_FIRST_RETRY_MS",
+        default_value_t = crate::domain::delivery::FIRST_RETRY_MS as u64,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        global = true
+    )]
+    pub webhook_first_retry_ms: u64,
     /// Seconds between two sweeps of the file store (removed and unsent attachments, orphans).
     #[arg(
         long,
@@ -428,6 +467,8 @@ pub struct RateSettings {
     pub send_burst: u32,
     /// Registrations and logins per client IP per minute (0: unlimited).
     pub auth_per_minute: u32,
+    /// Posts per incoming webhook per minute (0: unlimited).
+    pub hook_posts_per_minute: u32,
     /// Login attempts per account per minute, whatever the client address (0: unlimited).
     pub logins_per_account_per_minute: u32,
 }
@@ -438,6 +479,7 @@ impl RateSettings {
         send_burst: 0,
         auth_per_minute: 0,
         logins_per_account_per_minute: 0,
+        hook_posts_per_minute: 0,
     };
 }
 
@@ -552,6 +594,7 @@ pub struct Config {
     pub storage: crate::storage::StorageUrl,
     pub attachments: AttachmentSettings,
     pub push: PushSettings,
+    pub webhooks: WebhookSettings,
 }
 
 /// Web Push: where endpoints may be plain http, and the VAPID key if the operator gives one.
@@ -565,6 +608,17 @@ pub struct PushSettings {
     pub deliver: bool,
     /// The VAPID `sub` claim.
     pub contact: String,
+}
+
+/// Outgoing webhooks.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookSettings {
+    /// Hosts reached whatever they resolve to (`PARLEY_WEBHOOK_ALLOW_HOSTS`).
+    pub allow_hosts: Vec<String>,
+    /// This node delivers outgoing webhooks.
+    pub deliver: bool,
+    /// The wait after a first failure.
+    pub first_retry: Duration,
 }
 
 /// Limits on uploads and the rhythm of the file sweeper.
@@ -699,6 +753,7 @@ impl Config {
                 send_burst: s.send_burst,
                 auth_per_minute: s.auth_rate,
                 logins_per_account_per_minute: s.login_rate,
+                hook_posts_per_minute: s.hook_posts_per_minute,
             },
             shutdown_timeout: Duration::from_secs(s.shutdown_timeout_secs),
             log_json,
@@ -738,6 +793,11 @@ impl Config {
                 deliver: s.push_delivery,
                 contact: check_push_contact(&s.push_contact)?,
             },
+            webhooks: WebhookSettings {
+                allow_hosts: s.webhook_allow_hosts.clone(),
+                deliver: s.webhook_delivery,
+                first_retry: Duration::from_millis(s.webhook_first_retry_ms),
+            },
         })
     }
 
@@ -775,6 +835,11 @@ impl Config {
                 deliver: true,
                 contact: defaults::PUSH_CONTACT.to_owned(),
                 ..PushSettings::default()
+            },
+            webhooks: WebhookSettings {
+                allow_hosts: Vec::new(),
+                deliver: true,
+                first_retry: Duration::from_millis(crate::domain::delivery::FIRST_RETRY_MS as u64),
             },
         }
     }

@@ -12,6 +12,7 @@ pub mod files;
 pub mod http;
 pub mod metrics;
 pub mod operator_cli;
+pub mod outbound;
 pub mod server;
 pub mod storage;
 pub mod thumbnails;

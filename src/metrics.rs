@@ -66,6 +66,17 @@ pub struct Metrics {
     pub push_delivery: Histogram,
     /// Deliveries started and not finished (all push services).
     pub push_in_flight: IntGauge,
+    /// Outgoing webhook attempts by `outcome`: `delivered` (2xx), `failed` (another status),
+    /// `unreachable` (no answer within 10 s, no connection, or a refused address).
+    pub webhook_attempts: IntCounterVec,
+    /// Outgoing webhooks disabled after a day of failure.
+    pub webhook_disabled: IntCounter,
+    /// From an event's commit to its receiver's 2xx.
+    pub webhook_delivery: Histogram,
+    /// Subscriptions being delivered to (claimed and not finished).
+    pub webhook_in_flight: IntGauge,
+    /// Posts through incoming webhooks, by `outcome`: `posted`, `refused`.
+    pub hook_posts: IntCounterVec,
 }
 
 /// Buckets for the phases of a send batch, from 50 µs to 1 s.
@@ -217,6 +228,35 @@ impl Metrics {
         )?;
         let push_in_flight =
             IntGauge::new("push_in_flight", "Push deliveries started and not finished")?;
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new(
+                "webhook_attempts_total",
+                "Outgoing webhook delivery attempts",
+            ),
+            &["outcome"],
+        )?;
+        let webhook_disabled = IntCounter::new(
+            "webhook_disabled_total",
+            "Outgoing webhooks disabled after a day of failure",
+        )?;
+        let webhook_delivery = Histogram::with_opts(
+            HistogramOpts::new(
+                "webhook_delivery_seconds",
+                "From an event's commit to its receiver's 2xx",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        let webhook_in_flight =
+            IntGauge::new("webhook_in_flight", "Outgoing webhooks being delivered to")?;
+        let hook_posts = IntCounterVec::new(
+            Opts::new("hook_posts_total", "Posts through incoming webhooks"),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(webhook_attempts.clone()))?;
+        registry.register(Box::new(webhook_disabled.clone()))?;
+        registry.register(Box::new(webhook_delivery.clone()))?;
+        registry.register(Box::new(webhook_in_flight.clone()))?;
+        registry.register(Box::new(hook_posts.clone()))?;
         registry.register(Box::new(push_queued.clone()))?;
         registry.register(Box::new(push_sent.clone()))?;
         registry.register(Box::new(push_delivery.clone()))?;
@@ -291,6 +331,11 @@ impl Metrics {
             push_dropped,
             push_delivery,
             push_in_flight,
+            webhook_attempts,
+            webhook_disabled,
+            webhook_delivery,
+            webhook_in_flight,
+            hook_posts,
         })
     }
 }

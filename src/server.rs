@@ -142,6 +142,19 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         None
     };
     threads.start_push_delivery(delivery);
+    let hook_key = actors
+        .ask(crate::actors::db_ops::LoadHookKey)
+        .await
+        .map_err(|e| format!("the webhook key: {}", e.chain()))?;
+    let allowed = crate::outbound::AllowedHosts::new(&config.webhooks.allow_hosts);
+    if config.webhooks.deliver {
+        actix::Actor::start(crate::actors::webhook_delivery::WebhookDelivery::new(
+            actors.db.clone(),
+            metrics.clone(),
+            crate::outbound::OutboundClient::new(allowed.clone())?,
+            config.webhooks.first_retry,
+        ));
+    }
     let files = crate::files::Files::new(store, metrics.clone());
     actix::Actor::start(crate::actors::file_sweeper::FileSweeper::new(
         actors.db.clone(),
@@ -168,6 +181,10 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         files,
         max_upload_bytes: config.attachments.max_upload_bytes,
         push: http::push::PushState::new(vapid, config.push.allow_http_hosts.clone()),
+        webhooks: http::webhooks::WebhookState {
+            key: hook_key,
+            allowed,
+        },
     });
     let cors = config.cors.clone();
     let make_app = move || {

@@ -65,14 +65,6 @@ impl WebPushSender {
         })
     }
 
-    /// The origin a push is sent to (`scheme://host[:port]`): what VAPID tokens are for, and
-    /// the unit of concurrency per push service.
-    pub fn origin(endpoint: &str) -> Option<String> {
-        let url = url::Url::parse(endpoint).ok()?;
-        let origin = url.origin();
-        origin.is_tuple().then(|| origin.ascii_serialization())
-    }
-
     /// Sends `payload` to the device of `push`.
     pub async fn send(&self, push: &DuePush, payload: &PushPayload) -> Answer {
         let request = match self.request(push, payload) {
@@ -109,7 +101,8 @@ impl WebPushSender {
             .with_valid_duration(Duration::from_millis(GIVE_UP_AFTER_MS.unsigned_abs()))
             .build(body)
             .map_err(|e| format!("encrypting the payload: {e}"))?;
-        let audience = Self::origin(&push.endpoint).ok_or("the endpoint has no origin")?;
+        let audience = crate::actors::service_lanes::origin(&push.endpoint)
+            .ok_or("the endpoint has no origin")?;
         let token = self.token(&audience)?;
         let (parts, body) = built.into_parts();
         Ok(self
@@ -161,50 +154,8 @@ fn classify(response: &reqwest::Response) -> Answer {
                 .headers()
                 .get(::http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(retry_after_ms),
+                .and_then(crate::domain::delivery::retry_after_ms),
         },
         other => Answer::Refused(format!("the push service answered {other}")),
-    }
-}
-
-/// `Retry-After` as milliseconds from now: delay-seconds, or an HTTP date.
-fn retry_after_ms(value: &str) -> Option<i64> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<i64>() {
-        return Some(seconds.max(0).saturating_mul(1000));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    let wait = at
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default();
-    i64::try_from(wait.as_millis()).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(retry_after_ms("120"), Some(120_000));
-        assert_eq!(retry_after_ms("-3"), Some(0));
-        let later = std::time::SystemTime::now() + Duration::from_secs(3600);
-        let date = httpdate::fmt_http_date(later);
-        let ms = retry_after_ms(&date).unwrap();
-        assert!((3_590_000..=3_600_000).contains(&ms), "{ms}");
-        assert_eq!(retry_after_ms("soon"), None);
-    }
-
-    #[test]
-    fn origins_are_scheme_host_and_port() {
-        assert_eq!(
-            WebPushSender::origin("https://fcm.googleapis.com/fcm/send/abc").as_deref(),
-            Some("https://fcm.googleapis.com")
-        );
-        assert_eq!(
-            WebPushSender::origin("http://localhost:8090/notify/x").as_deref(),
-            Some("http://localhost:8090")
-        );
-        assert_eq!(WebPushSender::origin("not a url"), None);
     }
 }

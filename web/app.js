@@ -403,16 +403,24 @@ function renderMessages() {
   const shown = open.order.map((id) => open.messages.get(id)).filter((m) => !(state.mainOnly && m.thread_root_id));
   const items = shown.map((message) => renderMessage(message, read));
   for (const pending of open.pending.values()) if (!pending.threadRoot) items.push(renderPending(pending));
+  // The edit box is drawn anew with the list: keep where the typist's caret or selection was,
+  // or a keystroke landing between the two draws would go to the wrong place.
+  const before = document.querySelector('#messages textarea.edit');
+  const selection = before && document.activeElement === before
+    ? [before.selectionStart, before.selectionEnd, before.selectionDirection]
+    : null;
   $('messages').replaceChildren(...items);
   renderThread();
   const editor = state.editing && document.querySelector('#messages textarea.edit');
   if (editor) {
-    // The form was drawn anew: give the typist back their place.
-    if (state.editing.focus || document.activeElement === document.body) {
+    if (selection) {
+      editor.focus();
+      editor.setSelectionRange(...selection);
+    } else if (state.editing.focus || document.activeElement === document.body) {
       editor.focus();
       editor.setSelectionRange(editor.value.length, editor.value.length);
-      state.editing.focus = false;
     }
+    state.editing.focus = false;
     return;
   }
   const history = $('history');

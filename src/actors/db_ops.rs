@@ -88,7 +88,9 @@ db_op!(Login -> Session, "login", |this, deps| {
         with_backend!(&mut conn, q, c => q::users::find_by_username(c, &this.username).await)?
     };
     // The connection goes back to the pool before the deliberately slow hash check.
-    let stored_hash = found.as_ref().map(|u| u.password_hash.clone());
+    // A bot has no password: it signs in only by token (checked against the decoy, like an
+    // unknown name, so that trying reveals nothing).
+    let stored_hash = found.as_ref().filter(|u| !u.is_bot).map(|u| u.password_hash.clone());
     let password = this.password;
     let verified =
         off_thread(move || auth::verify_password(&password, stored_hash.as_deref())).await?;
@@ -750,3 +752,6 @@ db_op!(SettlePush -> (), "settle_push", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::push::settle(c, this.settled, this.now).await)
 });
+
+mod integrations;
+pub use integrations::*;

@@ -107,6 +107,11 @@ impl ChatWrite for AddMember {
     type Value = Chat;
 }
 
+/// Through the room: its bot joins the chat.
+impl ChatWrite for super::db_ops::CreateIncomingWebhook {
+    type Value = crate::domain::IncomingWebhook;
+}
+
 impl ChatWrite for RemoveMember {
     type Value = ();
 }

@@ -15,9 +15,11 @@ pub mod presence;
 pub mod push_delivery;
 pub mod room;
 pub mod room_slots;
+pub mod service_lanes;
 pub mod session_directory;
 pub mod session_permits;
 pub mod token_cache;
+pub mod webhook_delivery;
 pub mod ws_protocol;
 pub mod ws_session;
 
@@ -308,6 +310,19 @@ impl Actors {
         let revoked = self.ask(change).await?;
         self.close_sessions_of(user_id, &revoked);
         Ok(())
+    }
+
+    /// Gives a bot of the caller's a new token; the sessions of its old ones are closed.
+    pub async fn rotate_bot_token(
+        &self,
+        rotate: db_ops::RotateBotToken,
+    ) -> AppResult<Option<crate::domain::BotToken>> {
+        let bot_id = rotate.bot_id;
+        let Some((token, revoked)) = self.ask(rotate).await? else {
+            return Ok(None);
+        };
+        self.close_sessions_of(bot_id, &revoked);
+        Ok(Some(token))
     }
 
     /// Closes the sessions opened with these (just revoked) tokens, here and on other nodes.

@@ -7,17 +7,17 @@
 //! most `PER_SERVICE` requests are in flight to one push service, so a slow one holds up only
 //! its own notifications, and never a send: sends only write rows.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use tokio::sync::Semaphore;
 
 use super::db_executor::{ask, DbExecutor};
 use super::db_ops::{ClaimPushes, SettlePush};
 use super::presence::PresenceBoard;
-use crate::domain::push::{retry_delay_ms, DuePush, Settled};
+use super::service_lanes::ServiceLanes;
+use crate::domain::delivery::retry_delay_ms;
+use crate::domain::push::{DuePush, Settled};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::web_push::{Answer, WebPushSender};
@@ -54,7 +54,7 @@ pub struct PushDelivery {
     /// Told to claim while a claim was running: claim again when it ends.
     nudged: bool,
     in_flight: usize,
-    services: HashMap<String, Arc<Semaphore>>,
+    services: ServiceLanes,
 }
 
 impl PushDelivery {
@@ -74,7 +74,7 @@ impl PushDelivery {
             claiming: false,
             nudged: false,
             in_flight: 0,
-            services: HashMap::new(),
+            services: ServiceLanes::new(PER_SERVICE),
         }
     }
 
@@ -148,7 +148,7 @@ impl PushDelivery {
             );
             return;
         }
-        let Some(origin) = WebPushSender::origin(&push.endpoint) else {
+        let Some(service) = self.services.lane(&push.endpoint) else {
             self.metrics
                 .push_dropped
                 .with_label_values(&["rejected"])
@@ -161,11 +161,6 @@ impl PushDelivery {
             );
             return;
         };
-        let service = self
-            .services
-            .entry(origin)
-            .or_insert_with(|| Arc::new(Semaphore::new(PER_SERVICE)))
-            .clone();
         let (sender, db, metrics) = (self.sender.clone(), self.db.clone(), self.metrics.clone());
         self.in_flight += 1;
         metrics.push_in_flight.inc();

@@ -5,7 +5,10 @@ use diesel::prelude::*;
 
 use super::schema::*;
 use crate::domain::events::EventKind;
-use crate::domain::{self, AttachmentId, ChatId, MessageId, Role, Seq, Timestamp, UserId};
+use crate::domain::{
+    self, AttachmentId, ChatId, EventSubscriptionId, MessageId, Role, Seq, Timestamp, UserId,
+    WebhookId,
+};
 use crate::error::AppError;
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -18,6 +21,8 @@ pub struct UserRow {
     pub created_at: i64,
     pub deactivated_at: Option<i64>,
     pub last_seen_at: Option<i64>,
+    pub is_bot: bool,
+    pub bot_owner_id: Option<UserId>,
 }
 
 impl From<UserRow> for domain::AccountStatus {
@@ -27,6 +32,7 @@ impl From<UserRow> for domain::AccountStatus {
             username: r.username,
             display_name: r.display_name,
             created_at: domain::Timestamp(r.created_at),
+            is_bot: r.is_bot,
             deactivated_at: r.deactivated_at.map(domain::Timestamp),
         }
     }
@@ -39,6 +45,7 @@ impl From<UserRow> for domain::User {
             username: r.username,
             display_name: r.display_name,
             created_at: Timestamp(r.created_at),
+            is_bot: r.is_bot,
             online: None,
             last_seen_at: None,
         }
@@ -52,7 +59,12 @@ pub struct NewUserRow<'a> {
     pub display_name: &'a str,
     pub password_hash: &'a str,
     pub created_at: i64,
+    pub is_bot: bool,
+    pub bot_owner_id: Option<UserId>,
 }
+
+/// What a bot's password hash is: not a PHC string, so no password ever matches it.
+pub const NO_PASSWORD: &str = "!";
 
 #[derive(Insertable)]
 #[diesel(table_name = auth_tokens)]
@@ -532,4 +544,110 @@ pub fn mentionable(
             });
     }
     by_chat
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = incoming_webhooks, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct IncomingWebhookRow {
+    pub id: WebhookId,
+    pub chat_id: ChatId,
+    pub bot_user_id: UserId,
+    pub name: String,
+    pub secret_salt: String,
+    pub created_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = incoming_webhooks)]
+pub struct NewIncomingWebhookRow<'a> {
+    pub chat_id: ChatId,
+    pub bot_user_id: UserId,
+    pub name: &'a str,
+    pub secret_hash: &'a str,
+    pub secret_salt: &'a str,
+    pub created_by: UserId,
+    pub created_at: i64,
+}
+
+#[derive(Queryable, Selectable, QueryableByName, Clone, Debug)]
+#[diesel(table_name = webhook_subscriptions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct SubscriptionRow {
+    pub id: EventSubscriptionId,
+    pub chat_id: ChatId,
+    pub url: String,
+    pub events: String,
+    pub secret: String,
+    pub created_at: i64,
+    pub delivered_seq: Seq,
+    pub attempts: i32,
+    pub failing_since: Option<i64>,
+    pub disabled_at: Option<i64>,
+}
+
+impl SubscriptionRow {
+    /// The event types it asked for (stored comma-separated).
+    pub fn event_types(&self) -> Vec<String> {
+        self.events.split(',').map(str::to_owned).collect()
+    }
+
+    /// As its owners see it (without the secret, which only its creation shows).
+    pub fn shown(self) -> domain::EventSubscription {
+        domain::EventSubscription {
+            id: self.id,
+            chat_id: self.chat_id,
+            events: self.event_types(),
+            url: self.url,
+            secret: None,
+            created_at: Timestamp(self.created_at),
+            delivered_seq: self.delivered_seq,
+            failing_since: self.failing_since.map(Timestamp),
+            disabled_at: self.disabled_at.map(Timestamp),
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = webhook_subscriptions)]
+pub struct NewSubscriptionRow<'a> {
+    pub chat_id: ChatId,
+    pub url: &'a str,
+    pub events: &'a str,
+    pub secret: &'a str,
+    pub created_by: UserId,
+    pub created_at: i64,
+    pub delivered_seq: Seq,
+    pub due_at: i64,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = webhook_deliveries, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct DeliveryRow {
+    pub subscription_id: EventSubscriptionId,
+    pub webhook_id: String,
+    pub seq: Seq,
+    pub status: Option<i32>,
+    pub attempt: i32,
+    pub at: i64,
+    pub error: Option<String>,
+}
+
+impl From<DeliveryRow> for domain::WebhookDelivery {
+    fn from(r: DeliveryRow) -> Self {
+        domain::WebhookDelivery {
+            webhook_id: r.webhook_id,
+            seq: r.seq,
+            status: r.status.and_then(|s| u16::try_from(s).ok()),
+            attempt: u32::try_from(r.attempt).unwrap_or(0),
+            at: Timestamp(r.at),
+            error: r.error,
+        }
+    }
+}
+
+/// What a new incoming webhook is made of (the secret itself is never stored).
+pub struct NewIncoming<'a> {
+    pub name: &'a str,
+    pub bot_username: &'a str,
+    pub secret_hash: &'a str,
+    pub secret_salt: &'a str,
 }

@@ -10,6 +10,8 @@ diesel::table! {
         created_at -> BigInt,
         deactivated_at -> Nullable<BigInt>,
         last_seen_at -> Nullable<BigInt>,
+        is_bot -> Bool,
+        bot_owner_id -> Nullable<BigInt>,
     }
 }
 
@@ -175,7 +177,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    incoming_webhooks (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        bot_user_id -> BigInt,
+        name -> Text,
+        secret_hash -> Text,
+        secret_salt -> Text,
+        created_by -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        created_by -> BigInt,
+        created_at -> BigInt,
+        delivered_seq -> BigInt,
+        due_at -> BigInt,
+        attempts -> Integer,
+        failing_since -> Nullable<BigInt>,
+        disabled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        subscription_id -> BigInt,
+        webhook_id -> Text,
+        seq -> BigInt,
+        status -> Nullable<Integer>,
+        attempt -> Integer,
+        at -> BigInt,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(auth_tokens -> users (user_id));
+diesel::joinable!(webhook_subscriptions -> chats (chat_id));
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 diesel::joinable!(chat_authors -> chats (chat_id));
 diesel::joinable!(chat_members -> chats (chat_id));
 diesel::joinable!(chat_members -> users (user_id));
@@ -198,4 +245,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     server_secrets,
     push_subscriptions,
     push_outbox,
+    incoming_webhooks,
+    webhook_subscriptions,
+    webhook_deliveries,
 );

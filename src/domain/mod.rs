@@ -4,18 +4,21 @@
 pub mod attachments;
 pub mod chat_list;
 pub mod commands;
+pub mod delivery;
 pub mod events;
 pub mod mentions;
 pub mod push;
 pub mod search;
 pub mod validate;
+pub mod webhooks;
 
 pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
 pub use parley_types::{
-    AccountList, AccountStatus, Attachment, AttachmentId, Chat, ChatId, ChatKind, ChatSummary,
-    HistoryPage, Member, Message, MessageId, MessageKind, Notification, NotificationLevel,
-    PushSubscription, Reaction, Role, Seq, Session, ThreadPage, ThreadSummary, Timestamp,
-    TokenType, User, UserId, VapidPublicKey,
+    AccountList, AccountStatus, Attachment, AttachmentId, BotToken, Chat, ChatId, ChatKind,
+    ChatSummary, EventSubscription, EventSubscriptionId, HistoryPage, IncomingWebhook, Member,
+    Message, MessageId, MessageKind, Notification, NotificationLevel, PushSubscription, Reaction,
+    Role, Seq, Session, ThreadPage, ThreadSummary, Timestamp, TokenType, User, UserId,
+    VapidPublicKey, WebhookDelivery, WebhookId,
 };
 
 /// Which slice of a chat's history a page covers.

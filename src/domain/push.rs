@@ -321,18 +321,6 @@ pub enum Settled {
     Gone { subscription_id: SubscriptionId },
 }
 
-/// How long to wait before attempt `attempts + 1`: 5 s doubling to an hour, with ±20 %
-/// jitter (so that many notifications failing together do not come back together), and
-/// never sooner than the push service's `Retry-After`.
-pub fn retry_delay_ms(attempts: i32, retry_after_ms: Option<i64>, jitter: f64) -> i64 {
-    const FIRST_MS: i64 = 5_000;
-    const LONGEST_MS: i64 = 60 * 60 * 1000;
-    let doubled = FIRST_MS.saturating_mul(1_i64 << attempts.clamp(0, 20));
-    let base = doubled.min(LONGEST_MS) as f64;
-    let jittered = (base * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))) as i64;
-    jittered.max(retry_after_ms.unwrap_or(0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,13 +471,7 @@ mod tests {
     }
 
     #[test]
-    fn retries_back_off_and_honour_retry_after() {
-        assert_eq!(retry_delay_ms(0, None, 0.5), 5_000);
-        assert_eq!(retry_delay_ms(1, None, 0.5), 10_000);
-        assert_eq!(retry_delay_ms(30, None, 0.5), 3_600_000);
-        assert_eq!(retry_delay_ms(0, None, 0.0), 4_000);
-        assert_eq!(retry_delay_ms(0, None, 1.0), 6_000);
-        assert_eq!(retry_delay_ms(0, Some(120_000), 0.5), 120_000);
+    fn a_failing_notification_expires_after_a_day() {
         let mut failing = due("x", false);
         failing.failing_since = Some(0);
         assert!(!failing.expired(GIVE_UP_AFTER_MS - 1));

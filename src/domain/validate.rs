@@ -131,19 +131,29 @@ fn has_nul(s: &str) -> bool {
 }
 
 pub fn display_name(v: &mut Violations, name: &str) {
+    field_display_name(v, "display_name", name);
+}
+
+/// A name shown as a user's (a webhook's, shown as its bot's) under another field's name.
+pub fn field_display_name(v: &mut Violations, field: &str, name: &str) {
     let len = name.chars().count();
     v.check(
         (1..=64).contains(&len) && shows_something(name, Lines::One),
-        "display_name",
+        field,
         "must be 1-64 characters on one line, showing something, without control or bidirectional-override characters",
     );
 }
 
 pub fn content(v: &mut Violations, content: &str) {
+    message_text(v, "content", content);
+}
+
+/// A message's text under another field's name (an incoming webhook's `text`).
+pub fn message_text(v: &mut Violations, field: &str, content: &str) {
     let len = content.chars().count();
     v.check(
         (1..=MAX_CONTENT_CHARS).contains(&len) && shows_something(content, Lines::Many),
-        "content",
+        field,
         "must be 1-4000 characters showing something, without control characters (but newline and tab) or bidirectional overrides",
     );
 }

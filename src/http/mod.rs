@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod attachments;
+pub mod bots;
 pub mod chats;
 pub mod client_address;
 pub mod cross_origin;
@@ -20,6 +21,7 @@ pub mod request_context;
 pub mod search;
 pub mod upgraded;
 pub mod web_client;
+pub mod webhooks;
 pub mod ws;
 
 use std::cell::RefCell;
@@ -54,6 +56,8 @@ pub struct AppState {
     pub max_upload_bytes: u64,
     /// The VAPID key and the push settings.
     pub push: push::PushState,
+    /// The incoming webhooks' key and the hosts outgoing ones may reach.
+    pub webhooks: webhooks::WebhookState,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -65,9 +69,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(attachments::routes)
             .configure(search::routes)
             .configure(push::routes)
+            .configure(bots::routes)
+            .configure(webhooks::routes)
             .configure(ws::routes)
             .configure(openapi::routes),
     )
+    .configure(webhooks::hook_routes)
     .configure(health::routes)
     .configure(admin::routes)
     .configure(web_client::routes);

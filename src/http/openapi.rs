@@ -9,12 +9,16 @@ use super::error::{ErrorBody, InternalErrorBody};
 use crate::domain::search::{SearchPage, Snippet, SnippetPart};
 use crate::domain::validate::FieldError;
 use crate::domain::{
-    AccountList, AccountStatus, Attachment, Chat, ChatKind, ChatSummary, HistoryPage, Member,
-    Message, Notification, NotificationLevel, PushSubscription, Reaction, Role, Session,
-    ThreadPage, ThreadSummary, User, VapidPublicKey,
+    AccountList, AccountStatus, Attachment, BotToken, Chat, ChatKind, ChatSummary,
+    EventSubscription, HistoryPage, IncomingWebhook, Member, Message, Notification,
+    NotificationLevel, PushSubscription, Reaction, Role, Session, ThreadPage, ThreadSummary, User,
+    VapidPublicKey, WebhookDelivery,
 };
 use crate::error::ErrorCode;
-use parley_types::requests::{NotificationRequest, PushSubscriptionKeys, PushSubscriptionRequest};
+use parley_types::requests::{
+    CreateBotRequest, CreateSubscriptionRequest, CreateWebhookRequest, HookPostRequest,
+    NotificationRequest, PushSubscriptionKeys, PushSubscriptionRequest,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,6 +60,18 @@ use parley_types::requests::{NotificationRequest, PushSubscriptionKeys, PushSubs
         super::push::subscribe,
         super::push::list_subscriptions,
         super::push::unsubscribe,
+        super::bots::create_bot,
+        super::bots::list_bots,
+        super::bots::rotate_token,
+        super::bots::delete_bot,
+        super::webhooks::create_webhook,
+        super::webhooks::list_webhooks,
+        super::webhooks::delete_webhook,
+        super::webhooks::post_through_hook,
+        super::webhooks::create_subscription,
+        super::webhooks::list_subscriptions,
+        super::webhooks::delete_subscription,
+        super::webhooks::list_deliveries,
         super::ws::connect,
         super::health::healthz,
         super::health::readyz,
@@ -70,6 +86,8 @@ use parley_types::requests::{NotificationRequest, PushSubscriptionKeys, PushSubs
         ThreadSummary, ThreadPage, Notification, NotificationLevel, NotificationRequest,
         VapidPublicKey, PushSubscription, PushSubscriptionRequest, PushSubscriptionKeys,
         SearchPage, Snippet, SnippetPart,
+        BotToken, CreateBotRequest, IncomingWebhook, CreateWebhookRequest, HookPostRequest,
+        EventSubscription, CreateSubscriptionRequest, WebhookDelivery,
         ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),
     modifiers(&BearerAuth, &HeadForEveryGet),

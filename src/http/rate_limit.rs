@@ -3,7 +3,7 @@
 //! configuration; a rate of 0 turns a limit off. None is a lock-out: a refused client is told
 //! when to try again (`Retry-After`), and the bucket refills by itself.
 
-use parley_types::UserId;
+use parley_types::{UserId, WebhookId};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -95,6 +95,7 @@ pub struct RateLimits {
     writes: Option<Limiter<UserId>>,
     auth: Option<Limiter<IpAddr>>,
     logins: Option<FailedLogins>,
+    hooks: Option<Limiter<WebhookId>>,
 }
 
 impl RateLimits {
@@ -110,10 +111,13 @@ impl RateLimits {
                 failures: Limiter::new(Quota::per_minute(rate)),
                 closed_until: Mutex::default(),
             });
+        let hooks = NonZeroU32::new(settings.hook_posts_per_minute)
+            .map(|rate| Limiter::new(Quota::per_minute(rate)));
         RateLimits {
             writes,
             auth,
             logins,
+            hooks,
         }
     }
 
@@ -144,6 +148,11 @@ impl RateLimits {
     pub fn check_auth(&self, ip: IpAddr) -> Result<(), AppError> {
         check(self.auth.as_ref(), &ip)
     }
+
+    /// A post through an incoming webhook (each webhook has its own bucket).
+    pub fn check_hook(&self, webhook_id: WebhookId) -> Result<(), AppError> {
+        check(self.hooks.as_ref(), &webhook_id)
+    }
 }
 
 fn check<K: Hash + Eq + Clone>(limiter: Option<&Limiter<K>>, key: &K) -> Result<(), AppError> {
@@ -166,6 +175,7 @@ mod tests {
             send_burst: 3,
             auth_per_minute: 2,
             logins_per_account_per_minute: 2,
+            hook_posts_per_minute: 0,
         });
         for _ in 0..3 {
             assert!(limits.check_write(UserId(7)).is_ok());

@@ -19,6 +19,7 @@ mod common;
 
 mod accounts;
 mod attachments;
+mod bots;
 mod browser;
 mod chats;
 mod cluster;
@@ -45,3 +46,4 @@ mod storage;
 mod supervision;
 mod threads;
 mod upgrades;
+mod webhooks;

@@ -87,6 +87,7 @@ async fn counters_move_with_what_happens() {
             send_burst: 100,
             auth_per_minute: 0,
             logins_per_account_per_minute: 0,
+            hook_posts_per_minute: 0,
         };
     })
     .await
@@ -139,6 +140,7 @@ async fn writes_and_logins_are_rate_limited() {
             send_burst: 3,
             auth_per_minute: 4,
             logins_per_account_per_minute: 0,
+            hook_posts_per_minute: 0,
         };
     })
     .await
@@ -398,6 +400,18 @@ async fn openapi_lists_every_route_of_the_contract() {
         "POST /api/v1/push/subscriptions",
         "GET /api/v1/push/subscriptions",
         "DELETE /api/v1/push/subscriptions/{subscription_id}",
+        "POST /api/v1/bots",
+        "GET /api/v1/bots",
+        "POST /api/v1/bots/{bot_id}/token",
+        "DELETE /api/v1/bots/{bot_id}",
+        "POST /api/v1/chats/{chat_id}/webhooks",
+        "GET /api/v1/chats/{chat_id}/webhooks",
+        "DELETE /api/v1/chats/{chat_id}/webhooks/{webhook_id}",
+        "POST /hooks/{secret}",
+        "POST /api/v1/chats/{chat_id}/subscriptions",
+        "GET /api/v1/chats/{chat_id}/subscriptions",
+        "DELETE /api/v1/chats/{chat_id}/subscriptions/{subscription_id}",
+        "GET /api/v1/chats/{chat_id}/subscriptions/{subscription_id}/deliveries",
     ];
     // Every GET route answers HEAD as well.
     let heads: Vec<String> = expected

@@ -6,6 +6,7 @@
 pub mod process;
 pub mod proxy;
 pub mod push;
+pub mod webhooks;
 pub mod ws;
 
 use std::time::Duration;
@@ -294,6 +295,9 @@ impl TestServer {
                 use diesel::Connection;
                 let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
                     .expect("open sqlite");
+                // The server writes too: wait for its lock rather than fail.
+                conn.batch_execute("PRAGMA busy_timeout = 5000")
+                    .expect("busy timeout");
                 conn.batch_execute(sql).expect("sql runs");
             }
             DatabaseUrl::Postgres(url) => {
@@ -414,6 +418,7 @@ pub fn test_client(timeout: Duration) -> awc::Client {
 /// whose claims (every second, and after sends) would be counted with the request's.
 pub fn counting_statements(config: &mut parley::config::Config) {
     config.push.deliver = false;
+    config.webhooks.deliver = false;
 }
 
 pub async fn wait_for<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T

@@ -48,6 +48,8 @@ error_codes! {
     UsernameTaken = "username_taken",
     /// Adding a member to a group that has as many as a group may have.
     GroupFull = "group_full",
+    /// Creating a bot when the caller already has as many as one person may have.
+    TooManyBots = "too_many_bots",
     /// An earlier request with this key has not finished yet.
     IdempotencyKeyInFlight = "idempotency_key_in_flight",
     /// An `Idempotency-Key` reused with another request.

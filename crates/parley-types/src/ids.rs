@@ -94,6 +94,10 @@ typed_i64! {
     AttachmentId,
     /// A push subscription's id.
     SubscriptionId,
+    /// An incoming webhook's id.
+    WebhookId,
+    /// An outgoing webhook's (an event subscription's) id.
+    EventSubscriptionId,
     /// A bearer token's id (the server's own: never on the wire).
     TokenId,
     /// A position in one chat's order of events: the chat's first event has seq 1, and

@@ -15,11 +15,14 @@ mod values;
 pub use error_code::ErrorCode;
 pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
 pub use frames::{ClientFrame, ServerFrame};
-pub use ids::{AttachmentId, ChatId, MessageId, Seq, SubscriptionId, TokenId, UserId};
+pub use ids::{
+    AttachmentId, ChatId, EventSubscriptionId, MessageId, Seq, SubscriptionId, TokenId, UserId,
+    WebhookId,
+};
 pub use kinds::{ChatKind, CloseCode, NotificationLevel, Role};
 pub use time::Timestamp;
 pub use values::{
-    AccountList, AccountStatus, Attachment, Chat, ChatSummary, HistoryPage, Member, Message,
-    MessageKind, Notification, PushSubscription, Reaction, Session, ThreadPage, ThreadSummary,
-    TokenType, User, VapidPublicKey,
+    AccountList, AccountStatus, Attachment, BotToken, Chat, ChatSummary, EventSubscription,
+    HistoryPage, IncomingWebhook, Member, Message, MessageKind, Notification, PushSubscription,
+    Reaction, Session, ThreadPage, ThreadSummary, TokenType, User, VapidPublicKey, WebhookDelivery,
 };

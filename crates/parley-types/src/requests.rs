@@ -221,3 +221,47 @@ pub struct PushSubscriptionKeys {
     )]
     pub auth: String,
 }
+
+/// `POST /api/v1/bots`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateBotRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z0-9_.-]{3,32}$", example = "ci-bot")
+    )]
+    pub username: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    pub display_name: Option<String>,
+}
+
+/// `POST /api/v1/chats/{chat_id}/webhooks`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateWebhookRequest {
+    /// Shown as the display name of the webhook's bot user.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    pub name: String,
+}
+
+/// `POST /hooks/<secret>`: Slack's and Mattermost's incoming webhook body. Other fields
+/// (`username`, `icon_url`, `channel`, ...) are ignored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HookPostRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 4000))]
+    pub text: String,
+}
+
+/// `POST /api/v1/chats/{chat_id}/subscriptions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateSubscriptionRequest {
+    /// `https://` or `http://`; refused if it resolves to a loopback, private, link-local,
+    /// multicast or unspecified address, unless the operator allows its host.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
+    pub url: String,
+    /// Event types as on the WebSocket (`message.created`, `reaction.added`, ...).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 7))]
+    pub events: Vec<String>,
+}

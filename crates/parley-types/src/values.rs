@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AttachmentId, ChatId, ChatKind, MessageId, NotificationLevel, Role, Seq, SubscriptionId,
-    Timestamp, UserId,
+    AttachmentId, ChatId, ChatKind, EventSubscriptionId, MessageId, NotificationLevel, Role, Seq,
+    SubscriptionId, Timestamp, UserId, WebhookId,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +15,9 @@ pub struct User {
     pub username: String,
     pub display_name: String,
     pub created_at: Timestamp,
+    /// A bot (a person's, or an incoming webhook's): it signs in only by token.
+    #[serde(default)]
+    pub is_bot: bool,
     /// Whether the user has a session open. Only where the caller shares a chat with this user
     /// (or is this user); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,6 +36,8 @@ pub struct AccountStatus {
     pub username: String,
     pub display_name: String,
     pub created_at: Timestamp,
+    #[serde(default)]
+    pub is_bot: bool,
     pub deactivated_at: Option<Timestamp>,
 }
 
@@ -44,6 +49,7 @@ impl From<AccountStatus> for User {
             username: account.username,
             display_name: account.display_name,
             created_at: account.created_at,
+            is_bot: account.is_bot,
             online: None,
             last_seen_at: None,
         }
@@ -260,4 +266,68 @@ pub struct PushSubscription {
     pub id: SubscriptionId,
     pub endpoint: String,
     pub created_at: Timestamp,
+}
+
+/// `POST /api/v1/bots` and `POST /api/v1/bots/{id}/token`: the bot and its one live token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BotToken {
+    pub user: User,
+    /// The bot's bearer token, shown only here: every earlier one is revoked.
+    pub access_token: String,
+}
+
+/// An incoming webhook: `POST {url}` with `{"text"}` posts into its chat as its bot user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IncomingWebhook {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: WebhookId,
+    pub name: String,
+    /// `/hooks/<secret>`, relative to the server: whoever has it can post into the chat.
+    pub url: String,
+    /// The user its messages are sent by (a bot, member of the chat).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub bot_user_id: UserId,
+    pub created_at: Timestamp,
+}
+
+/// An outgoing webhook: the chat's events of the listed types are POSTed to `url`, signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventSubscription {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: EventSubscriptionId,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub chat_id: ChatId,
+    pub url: String,
+    pub events: Vec<String>,
+    /// The signing secret (`whsec_` and base64), only in the answer that created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: Timestamp,
+    /// Every event up to this seq has been delivered (or was not of a listed type).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub delivered_seq: Seq,
+    /// Since when the next event has failed, while it does.
+    pub failing_since: Option<Timestamp>,
+    /// When it was disabled after a day of failure; nothing is sent after that.
+    pub disabled_at: Option<Timestamp>,
+}
+
+/// One attempt to deliver one event to an outgoing webhook.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookDelivery {
+    /// The `webhook-id` sent: the same on every attempt at the event.
+    pub webhook_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub seq: Seq,
+    /// The receiver's status, or none when it did not answer.
+    pub status: Option<u16>,
+    /// 1 for the first attempt at the event.
+    pub attempt: u32,
+    pub at: Timestamp,
+    /// Why the attempt failed (no answer in time, a refused address, the status's reason).
+    pub error: Option<String>,
 }

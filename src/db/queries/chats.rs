@@ -120,6 +120,28 @@ async fn insert_chat(
         .optional()?)
 }
 
+/// Adds a user who is not a member to a group whose row the caller has locked, if the group
+/// has room (counted under that lock: concurrent adds cannot each see room for one more).
+pub(super) async fn admit(
+    conn: &mut Conn,
+    chat_id: ChatId,
+    user_id: UserId,
+    role: Role,
+) -> AppResult<Vec<ChatEvent>> {
+    let members: i64 = chat_members::table
+        .filter(chat_members::chat_id.eq(chat_id))
+        .count()
+        .get_result(conn)
+        .await?;
+    if members >= MAX_GROUP_MEMBERS as i64 {
+        return Err(AppError::Conflict {
+            code: ErrorCode::GroupFull,
+            detail: format!("A group has at most {MAX_GROUP_MEMBERS} members."),
+        });
+    }
+    add_members(conn, chat_id, &[(user_id, role)]).await
+}
+
 /// Inserts the memberships and their `member.joined` events under the chat's next seqs.
 async fn add_members(
     conn: &mut Conn,
@@ -221,19 +243,7 @@ pub async fn add_member(
     let events = if already {
         Vec::new()
     } else {
-        // Counted under the chat's lock: concurrent adds cannot each see room for one more.
-        let members: i64 = chat_members::table
-            .filter(chat_members::chat_id.eq(chat_id))
-            .count()
-            .get_result(conn)
-            .await?;
-        if members >= MAX_GROUP_MEMBERS as i64 {
-            return Err(AppError::Conflict {
-                code: ErrorCode::GroupFull,
-                detail: format!("A group has at most {MAX_GROUP_MEMBERS} members."),
-            });
-        }
-        add_members(conn, chat_id, &[(user_id, role)]).await?
+        admit(conn, chat_id, user_id, role).await?
     };
     Ok(Written::new(
         Outcome::Done,

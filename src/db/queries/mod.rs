@@ -19,6 +19,7 @@ mod maintenance_lock;
 mod push_claims;
 mod search_page;
 mod unread_locks;
+mod webhook_claims;
 
 pub use maintenance_lock::PURGE_LOCK;
 
@@ -138,6 +139,7 @@ pub use history_page::HistoryPageStatement;
 pub use push_claims::{ClaimedRow, PushClaims};
 pub use search_page::SearchPageStatement;
 pub use unread_locks::UnreadLocks;
+pub use webhook_claims::WebhookClaims;
 
 /// What became of one send in a batch.
 // One per send of a batch, moved once; boxing the answer would allocate for every send.

@@ -23,21 +23,7 @@ const VAPID: &str = "vapid_private_key";
 /// that differs from the one kept is refused: the devices subscribed with the kept one.
 pub async fn vapid_key(conn: &mut Conn, configured: Option<&VapidKey>) -> AppResult<VapidKey> {
     let candidate = configured.cloned().unwrap_or_else(VapidKey::generate);
-    diesel::insert_into(server_secrets::table)
-        .values((
-            server_secrets::name.eq(VAPID),
-            server_secrets::value.eq(candidate.to_base64url()),
-            server_secrets::created_at.eq(Timestamp::now().millis()),
-        ))
-        .on_conflict(server_secrets::name)
-        .do_nothing()
-        .execute(conn)
-        .await?;
-    let kept: String = server_secrets::table
-        .find(VAPID)
-        .select(server_secrets::value)
-        .first(conn)
-        .await?;
+    let kept = kept_secret(conn, VAPID, &candidate.to_base64url()).await?;
     let kept = VapidKey::from_base64url(&kept).map_err(AppError::internal)?;
     if configured.is_some_and(|c| c.public_base64url() != kept.public_base64url()) {
         return Err(AppError::internal(
@@ -422,4 +408,23 @@ pub async fn settle(conn: &mut Conn, settled: Settled, now: i64) -> AppResult<()
         }
     }
     Ok(())
+}
+
+/// The server secret named `name`: `candidate` if no node had made it yet, else the one kept.
+pub(super) async fn kept_secret(conn: &mut Conn, name: &str, candidate: &str) -> AppResult<String> {
+    diesel::insert_into(server_secrets::table)
+        .values((
+            server_secrets::name.eq(name),
+            server_secrets::value.eq(candidate),
+            server_secrets::created_at.eq(Timestamp::now().millis()),
+        ))
+        .on_conflict(server_secrets::name)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(server_secrets::table
+        .find(name)
+        .select(server_secrets::value)
+        .first(conn)
+        .await?)
 }

@@ -7,6 +7,8 @@ pub type Conn = crate::db::SqliteConn;
 pub mod aggregates;
 #[path = "attachments.rs"]
 pub mod attachments;
+#[path = "bots.rs"]
+pub mod bots;
 #[path = "chats.rs"]
 pub mod chats;
 #[path = "events.rs"]
@@ -27,3 +29,5 @@ pub mod threads;
 pub mod unread;
 #[path = "users.rs"]
 pub mod users;
+#[path = "webhooks.rs"]
+pub mod webhooks;

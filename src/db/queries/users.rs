@@ -32,6 +32,8 @@ pub async fn register(
                 display_name: &display_name,
                 password_hash: &password_hash,
                 created_at: now,
+                is_bot: false,
+                bot_owner_id: None,
             })
             .on_conflict(users::username)
             .do_nothing()
@@ -77,7 +79,7 @@ pub async fn existing_ids(conn: &mut Conn, ids: &[UserId]) -> AppResult<Vec<User
         .await?)
 }
 
-async fn insert_token(
+pub(super) async fn insert_token(
     conn: &mut Conn,
     user_id: UserId,
     token_hash: &str,
@@ -100,7 +102,7 @@ async fn insert_token(
 /// kept) when it is deactivated or gone. A deactivation either committed before (then this
 /// sees it, after waiting for its lock) or waits for this transaction (then it revokes what
 /// this one created), so no token outlives a deactivation.
-async fn lock_active_user(conn: &mut Conn, user_id: UserId) -> AppResult<bool> {
+pub(super) async fn lock_active_user(conn: &mut Conn, user_id: UserId) -> AppResult<bool> {
     let locked: Option<i64> = diesel::update(
         users::table
             .find(user_id)
