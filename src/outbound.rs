@@ -17,6 +17,8 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 /// The most of an answer's body read (the rest is dropped unread).
 pub const MOST_BODY_BYTES: usize = 64 * 1024;
+/// How long a URL's host has to resolve when a subscription is made.
+const RESOLVE_WITHIN: Duration = Duration::from_secs(3);
 /// The longest URL accepted.
 pub const MOST_URL_CHARS: usize = 2048;
 
@@ -122,8 +124,10 @@ pub async fn check_destination(url: &url::Url, allowed: &AllowedHosts) -> Result
         Some(url::Host::Ipv6(ip)) => refuse_if_forbidden(IpAddr::V6(ip)),
         Some(url::Host::Domain(name)) => {
             let port = url.port_or_known_default().unwrap_or(443);
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
+            let lookup = tokio::net::lookup_host((name, port));
+            let addrs: Vec<SocketAddr> = tokio::time::timeout(RESOLVE_WITHIN, lookup)
                 .await
+                .map_err(|_| "its host does not resolve in time".to_owned())?
                 .map_err(|e| format!("its host does not resolve: {e}"))?
                 .collect();
             if addrs.is_empty() {

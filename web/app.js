@@ -6,6 +6,7 @@
 
 import { Api, ApiError, NetworkError, randomId } from './api.js';
 import { Live } from './live.js';
+import { renderIntegrations } from './integrations.js';
 import { markMentions, MentionCompletion } from './mentions.js';
 import { disablePush, enablePush, pushEnabled, pushSupported } from './notifications.js';
 
@@ -334,7 +335,7 @@ function renderHeader() {
         el('span', { class: 'presence', title: presenceTitle(m), 'aria-label': presenceTitle(m) }, m.online ? '●' : '○'),
         ' ',
         el('bdi', {}, state.users.get(m.user_id)?.display_name ?? `user ${m.user_id}`),
-        ` (${m.role})`,
+        ` (${m.role}${state.users.get(m.user_id)?.is_bot ? ', bot' : ''})`,
         m.user_id !== state.me.id && mine && rank[mine.role] > rank[m.role] && chat.kind === 'group'
           ? el('button', { type: 'button', class: 'link', onclick: () => removeMember(m.user_id) }, 'Remove')
           : null,
@@ -342,6 +343,15 @@ function renderHeader() {
     ),
   );
   $('add-member-form').hidden = chat.kind !== 'group';
+  // Webhooks are a group's, managed by its owner and admins.
+  const panel = $('integrations-panel');
+  const manages = chat.kind === 'group' && (mine?.role === 'owner' || mine?.role === 'admin');
+  if (panel.dataset.chat !== String(chat.id) || !manages) {
+    panel.open = false;
+    $('integrations').replaceChildren();
+  }
+  panel.dataset.chat = String(chat.id);
+  panel.hidden = !manages;
   renderNotificationMenu(chat);
 }
 
@@ -1027,6 +1037,7 @@ function closeChat() {
   document.body.classList.remove('in-chat');
   $('composer').hidden = true;
   $('members-panel').hidden = true;
+  $('integrations-panel').hidden = true;
   $('chat-tools').hidden = true;
   $('chat-title').textContent = 'Pick a chat';
   $('messages').replaceChildren();
@@ -1094,6 +1105,9 @@ for (const zone of [$('history'), $('composer')]) {
 $('older').addEventListener('click', loadOlder);
 $('add-member-form').addEventListener('submit', addMember);
 $('leave').addEventListener('click', leave);
+$('integrations-panel').addEventListener('toggle', () => {
+  if ($('integrations-panel').open && state.open) renderIntegrations($('integrations'), state.api, state.open.id);
+});
 $('back').addEventListener('click', closeChat);
 document.addEventListener('visibilitychange', () => { if (!document.hidden && state.open) markRead(); });
 

@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::error::ErrorCode;
 use parley_types::requests::{
-    CreateBotRequest, CreateSubscriptionRequest, CreateWebhookRequest, HookPostRequest,
+    CreateBotRequest, CreateSubscriptionRequest, CreateWebhookRequest, EventType, HookPostRequest,
     NotificationRequest, PushSubscriptionKeys, PushSubscriptionRequest,
 };
 
@@ -87,7 +87,7 @@ use parley_types::requests::{
         VapidPublicKey, PushSubscription, PushSubscriptionRequest, PushSubscriptionKeys,
         SearchPage, Snippet, SnippetPart,
         BotToken, CreateBotRequest, IncomingWebhook, CreateWebhookRequest, HookPostRequest,
-        EventSubscription, CreateSubscriptionRequest, WebhookDelivery,
+        EventSubscription, CreateSubscriptionRequest, EventType, WebhookDelivery,
         ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),
     modifiers(&BearerAuth, &HeadForEveryGet),

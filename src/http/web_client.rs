@@ -37,6 +37,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../web/notifications.js"),
     ),
     (
+        "integrations.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/integrations.js"),
+    ),
+    (
         "sw.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/sw.js"),

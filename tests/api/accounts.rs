@@ -123,7 +123,8 @@ on_both_backends! {
         let res = api.get(&format!("/api/v1/users/{}", bob.id), &alice.token).await;
         let body = res.expect(200);
         assert_eq!(body["username"], "bob");
-        assert_eq!(body.as_object().unwrap().len(), 4, "User has exactly four fields: {body}");
+        assert_eq!(body.as_object().unwrap().len(), 5, "User has exactly five fields: {body}");
+        assert_eq!(body["is_bot"], false);
         api.get("/api/v1/users/999999", &alice.token).await.expect_error(404, "not_found");
         for bad in ["0", "-1", "abc", "99999999999999999999", "1.5"] {
             api.get(&format!("/api/v1/users/{bad}"), &alice.token).await.expect_error(404, "not_found");

@@ -139,3 +139,39 @@ on_both_backends! {
         create_bot(&api, &alice, "alices-bot").await;
     }
 }
+
+#[path = "../../examples/echo_bot.rs"]
+mod echo_bot;
+
+on_both_backends! {
+    /// The example bot (`examples/echo_bot.rs`), run against the server: it answers `!ping`
+    /// in the group it was added to, and stops when its owner rotates its token.
+    async fn the_example_bot_answers_pings(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let (_, bot) = create_bot(&api, &alice, "pingbot").await;
+        let group = api.group(&alice, &[&bot]).await;
+        let client = api.client().with_token(&bot.token);
+        let running = actix_rt::spawn(async move { echo_bot::answer_pings(&client).await });
+        // Whether its session is open yet, nothing shows (a bot that has not written shows no
+        // presence): ping until it answers.
+        let mut pings = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let pong = loop {
+            let page = api.get(&format!("/api/v1/chats/{group}/messages"), &alice.token).await;
+            let found = page.json["messages"].as_array().unwrap().iter()
+                .find(|m| m["content"] == "pong").cloned();
+            if let Some(pong) = found {
+                break pong;
+            }
+            assert!(std::time::Instant::now() < deadline, "no pong");
+            pings.push(api.send(&alice, group, "!ping").await["id"].clone());
+            actix_rt::time::sleep(Duration::from_millis(300)).await;
+        };
+        assert!(pings.contains(&pong["reply_to_id"]), "{pong}");
+        assert_eq!(pong["author_id"], bot.id);
+        api.post(&format!("/api/v1/bots/{}/token", bot.id), &alice.token, &json!({})).await.expect(200);
+        let closed = running.await.unwrap().unwrap();
+        assert_eq!(closed, Some(1008));
+    }
+}

@@ -45,6 +45,8 @@ async fn the_browser_client_keeps_every_promise() {
         .unwrap();
     let server = TestServer::start_with(Backend::Sqlite, Default::default(), |c| {
         c.admin_token = Some(ADMIN.to_owned());
+        // The integrations step's receiver listens on this machine.
+        c.webhooks.allow_hosts = vec!["127.0.0.1".to_owned()];
         c.cors = Some(CorsOrigins::Listed(vec![format!(
             "http://127.0.0.1:{allowed}"
         )]));

@@ -315,6 +315,44 @@ try {
   }, null, WAIT);
   await carol.context.close();
 
+  step('integrations: an incoming webhook posts into the group, a subscription shows its deliveries');
+  const received = [];
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => { body += chunk; });
+    req.on('end', () => {
+      received.push({ id: req.headers['webhook-id'], body: JSON.parse(body) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiver.unref(); // a failing step must not leave node waiting on it
+  await alice.page.locator('.chat-item', { hasText: 'Team' }).click();
+  await alice.page.locator('#integrations-panel summary').click();
+  await alice.page.getByLabel('New incoming webhook (its name)').fill('CI');
+  await alice.page.getByRole('button', { name: 'Create webhook' }).click();
+  const hookField = alice.page.locator('.shown-once input.copyable[value*="/hooks/"]');
+  await hookField.waitFor(WAIT);
+  const hookUrl = await hookField.inputValue();
+  assert.match(hookUrl, /^http:\/\/127\.0\.0\.1:\d+\/hooks\/[A-Za-z0-9_-]{43}$/);
+  await alice.page.locator('.shown-once').getByRole('button', { name: 'Copy URL' }).click();
+  await alice.page.locator('.shown-once .copy-status', { hasText: /Copied|Ctrl\+C/ }).waitFor(WAIT);
+  const posted = await fetch(hookUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text: 'build failed' }) });
+  assert.equal(posted.status, 200);
+  await stored(alice.page, 'build failed').waitFor(WAIT);
+  await alice.page.getByLabel('New outgoing webhook (receiver URL)').fill(`http://127.0.0.1:${receiver.address().port}/events`);
+  await alice.page.getByRole('button', { name: 'Subscribe' }).click();
+  const secretField = alice.page.locator('.shown-once input.copyable[value^="whsec_"]');
+  await secretField.waitFor(WAIT);
+  assert.match(await secretField.inputValue(), /^whsec_[A-Za-z0-9+/]{32}$/);
+  await send(alice.page, 'for the receiver');
+  for (let i = 0; i < 100 && received.length === 0; i += 1) await alice.page.waitForTimeout(100);
+  assert.equal(received[0]?.body.data.content, 'for the receiver');
+  await alice.page.getByRole('button', { name: /^Deliveries to / }).click();
+  await alice.page.locator('.delivery-log tr.delivered', { hasText: '204' }).waitFor(WAIT);
+  await alice.page.screenshot({ path: `${shots}/integrations.png` });
+  receiver.close();
+
   step('bob leaves: alice sees him go offline once the grace period is over');
   await bob.context.close();
   await alice.page.locator('#members li.offline', { hasText: 'bob' }).waitFor({ state: 'attached', timeout: 15_000 });

@@ -7,13 +7,13 @@ use awc::http::header::HeaderMap;
 use awc::http::Method;
 use bytes::Bytes;
 use parley_types::requests::{
-    AddMemberRequest, CreateChatRequest, EditMessageRequest, LoginRequest, MarkReadRequest,
-    NotificationRequest, ReactionRequest, RegisterRequest, SendMessageRequest,
+    AddMemberRequest, CreateBotRequest, CreateChatRequest, EditMessageRequest, LoginRequest,
+    MarkReadRequest, NotificationRequest, ReactionRequest, RegisterRequest, SendMessageRequest,
 };
 use parley_types::{
-    AccountList, AccountStatus, Attachment, AttachmentId, Chat, ChatId, ChatKind, ChatSummary,
-    ErrorCode, HistoryPage, Message, MessageId, MessageKind, Notification, NotificationLevel, Seq,
-    Session, ThreadPage, Timestamp, User, UserId,
+    AccountList, AccountStatus, Attachment, AttachmentId, BotToken, Chat, ChatId, ChatKind,
+    ChatSummary, ErrorCode, HistoryPage, Message, MessageId, MessageKind, Notification,
+    NotificationLevel, Seq, Session, ThreadPage, Timestamp, User, UserId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -255,6 +255,41 @@ impl Client {
 
     pub async fn me(&self) -> Result<User, Error> {
         self.call::<(), _>(Method::GET, "/api/v1/users/me", &[], None, &[200])
+            .await
+    }
+
+    // ---- bots -------------------------------------------------------------------------
+
+    /// A bot owned by the caller, and its token (shown only here).
+    pub async fn create_bot(
+        &self,
+        username: &str,
+        display_name: Option<&str>,
+    ) -> Result<BotToken, Error> {
+        let body = CreateBotRequest {
+            username: username.to_owned(),
+            display_name: display_name.map(str::to_owned),
+        };
+        self.call(Method::POST, "/api/v1/bots", &[], Some(&body), &[201])
+            .await
+    }
+
+    /// The caller's bots.
+    pub async fn bots(&self) -> Result<Vec<User>, Error> {
+        self.call::<(), _>(Method::GET, "/api/v1/bots", &[], None, &[200])
+            .await
+    }
+
+    /// A new token for a bot of the caller's; every earlier one is revoked.
+    pub async fn rotate_bot_token(&self, bot: UserId) -> Result<BotToken, Error> {
+        let path = format!("/api/v1/bots/{}/token", bot.get());
+        self.call::<(), _>(Method::POST, &path, &[], None, &[200])
+            .await
+    }
+
+    /// Deletes (deactivates) a bot of the caller's.
+    pub async fn delete_bot(&self, bot: UserId) -> Result<(), Error> {
+        self.call_empty::<()>(Method::DELETE, &format!("/api/v1/bots/{}", bot.get()), None)
             .await
     }
 

@@ -231,7 +231,15 @@ pub struct CreateBotRequest {
         schema(pattern = "^[a-z0-9_.-]{3,32}$", example = "ci-bot")
     )]
     pub username: String,
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    /// As a person's display name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 64,
+            pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+        )
+    )]
     pub display_name: Option<String>,
 }
 
@@ -239,8 +247,15 @@ pub struct CreateBotRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateWebhookRequest {
-    /// Shown as the display name of the webhook's bot user.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    /// Shown as the display name of the webhook's bot user (the rule of display names).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 64,
+            pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+        )
+    )]
     pub name: String,
 }
 
@@ -249,7 +264,15 @@ pub struct CreateWebhookRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HookPostRequest {
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 4000))]
+    /// The rule of a message's content.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 4000,
+            pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180E\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u2064\\u2066-\\u2069\\u2800\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0][^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+        )
+    )]
     pub text: String,
 }
 
@@ -262,6 +285,30 @@ pub struct CreateSubscriptionRequest {
     #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
     pub url: String,
     /// Event types as on the WebSocket (`message.created`, `reaction.added`, ...).
-    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 7))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_items = 1, max_items = 7, value_type = Vec<EventType>)
+    )]
     pub events: Vec<String>,
+}
+
+/// The event types of a chat's log, which outgoing webhooks subscribe to (the document's
+/// name for the strings of `CreateSubscriptionRequest::events`).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+pub enum EventType {
+    #[schema(rename = "message.created")]
+    MessageCreated,
+    #[schema(rename = "message.updated")]
+    MessageUpdated,
+    #[schema(rename = "message.deleted")]
+    MessageDeleted,
+    #[schema(rename = "reaction.added")]
+    ReactionAdded,
+    #[schema(rename = "reaction.removed")]
+    ReactionRemoved,
+    #[schema(rename = "member.joined")]
+    MemberJoined,
+    #[schema(rename = "member.left")]
+    MemberLeft,
 }
