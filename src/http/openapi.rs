@@ -68,10 +68,10 @@ use parley_types::requests::{
         super::webhooks::list_webhooks,
         super::webhooks::delete_webhook,
         super::webhooks::post_through_hook,
-        super::webhooks::create_subscription,
-        super::webhooks::list_subscriptions,
-        super::webhooks::delete_subscription,
-        super::webhooks::list_deliveries,
+        super::webhooks::create_event_subscription,
+        super::webhooks::list_event_subscriptions,
+        super::webhooks::delete_event_subscription,
+        super::webhooks::list_event_deliveries,
         super::ws::connect,
         super::health::healthz,
         super::health::readyz,
@@ -180,5 +180,25 @@ mod tests {
         assert!(form.contains(&format!(
             "minlength=\"{min}\" maxlength=\"{max}\" pattern=\"[a-z0-9_.\\-]{{{min},{max}}}\""
         )));
+    }
+
+    /// Operation ids name one operation each (OpenAPI requires it; two handlers of the same
+    /// name in different modules would share one).
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap_or_default();
+        let mut ids: Vec<String> = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|paths| paths.values())
+            .filter_map(|item| item.as_object())
+            .flat_map(|item| item.values())
+            .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+            .collect();
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert!(count > 40, "{count}");
+        assert_eq!(ids.len(), count, "an operation id is used twice");
     }
 }

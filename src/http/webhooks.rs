@@ -44,16 +44,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(super::endpoint("/chats/{chat_id}/webhooks/{webhook_id}").delete(delete_webhook))
     .service(
         super::endpoint("/chats/{chat_id}/subscriptions")
-            .post(create_subscription)
-            .get(list_subscriptions),
+            .post(create_event_subscription)
+            .get(list_event_subscriptions),
     )
     .service(
         super::endpoint("/chats/{chat_id}/subscriptions/{subscription_id}")
-            .delete(delete_subscription),
+            .delete(delete_event_subscription),
     )
     .service(
         super::endpoint("/chats/{chat_id}/subscriptions/{subscription_id}/deliveries")
-            .get(list_deliveries),
+            .get(list_event_deliveries),
     );
 }
 
@@ -269,7 +269,7 @@ pub async fn post_through_hook(
     ),
     security(("bearer" = []))
 )]
-pub async fn create_subscription(
+pub async fn create_event_subscription(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
@@ -335,7 +335,7 @@ pub async fn create_subscription(
     ),
     security(("bearer" = []))
 )]
-pub async fn list_subscriptions(
+pub async fn list_event_subscriptions(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
@@ -366,7 +366,7 @@ pub async fn list_subscriptions(
     ),
     security(("bearer" = []))
 )]
-pub async fn delete_subscription(
+pub async fn delete_event_subscription(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(String, String)>,
@@ -400,7 +400,7 @@ pub async fn delete_subscription(
     ),
     security(("bearer" = []))
 )]
-pub async fn list_deliveries(
+pub async fn list_event_deliveries(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<(String, String)>,

@@ -118,6 +118,21 @@ impl Api {
     }
 
     /// A send, in the thread of `thread_root` when there is one.
+    /// Posts `text` through an incoming webhook (`url` is its `/hooks/<secret>`).
+    pub async fn post_hook(&self, url: &str, text: &str, key: Option<String>) -> Answer {
+        let headers: Vec<(&str, String)> = key
+            .map(|k| vec![("Idempotency-Key", k)])
+            .unwrap_or_default();
+        self.call(
+            awc::http::Method::POST,
+            url,
+            None,
+            &headers,
+            Some(&json!({ "text": text })),
+        )
+        .await
+    }
+
     pub async fn send_in(
         &self,
         user: &User,

@@ -1,7 +1,7 @@
 //! The send, fanout, idle and history scenarios (search has a file of its own). Each sets up its own users and chats, runs bounded by count and time,
 //! and returns a report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -89,6 +89,15 @@ pub struct SendArgs {
     /// (`PARLEY_PUSH_ALLOW_HTTP_HOSTS`).
     #[arg(long)]
     pub push_receiver: Option<String>,
+    /// An outgoing webhook receiver: every chat subscribes it to `message.created` (the server
+    /// must allow its host, `PARLEY_WEBHOOK_ALLOW_HOSTS`).
+    #[arg(long)]
+    pub webhook_receiver: Option<String>,
+    /// Post through each chat's incoming webhook (`POST /hooks/<secret>`) instead of
+    /// `POST /api/v1/messages` (the server should not limit hook posts:
+    /// `PARLEY_HOOK_POSTS_PER_MINUTE=0`).
+    #[arg(long)]
+    pub through_hooks: bool,
 }
 
 /// Registers `count` users who never connect, each with a device at `receiver` if given.
@@ -166,8 +175,34 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
         } else {
             None
         };
+        if let Some(receiver) = &args.webhook_receiver {
+            let body = serde_json::json!({"url": receiver, "events": ["message.created"]});
+            let path = format!("/api/v1/chats/{chat_id}/subscriptions");
+            let answer = api.post(&path, Some(&owner.token), &body).await;
+            if answer.status != 201 {
+                return Err(format!("subscribing a receiver: status {}", answer.status));
+            }
+        }
         chats.push((chat_id, root));
     }
+    // Each chat's incoming webhook, when the sends go through them.
+    let mut hooks: HashMap<i64, String> = HashMap::new();
+    if args.through_hooks {
+        for &(chat_id, _) in &chats {
+            let path = format!("/api/v1/chats/{chat_id}/webhooks");
+            let answer = api
+                .post(
+                    &path,
+                    Some(&owner.token),
+                    &serde_json::json!({"name": "load"}),
+                )
+                .await;
+            let url = answer.body.get("url").and_then(|u| u.as_str());
+            let url = url.ok_or_else(|| format!("making a webhook: status {}", answer.status))?;
+            hooks.insert(chat_id, url.to_owned());
+        }
+    }
+    let hooks = Arc::new(hooks);
     let content = "x".repeat(args.size.clamp(1, 4000));
     let issued = Arc::new(AtomicUsize::new(0));
     let bar = progress(common, args.count as u64, "send");
@@ -184,6 +219,7 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
             .collect();
         let content = format!("{names}{content}");
         let (api, issued, bar, chats) = (api.clone(), issued.clone(), bar.clone(), chats.clone());
+        let hooks = hooks.clone();
         async move {
             let mut tally = Tally::default();
             let mut completions = Vec::new();
@@ -197,15 +233,11 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
                 };
                 i += 1;
                 let t = Instant::now();
-                let answer = api
-                    .send_in(
-                        user,
-                        chat_id,
-                        &content,
-                        Some(uuid::Uuid::new_v4().to_string()),
-                        root,
-                    )
-                    .await;
+                let key = Some(uuid::Uuid::new_v4().to_string());
+                let answer = match hooks.get(&chat_id) {
+                    Some(hook) => api.post_hook(hook, &content, key).await,
+                    None => api.send_in(user, chat_id, &content, key, root).await,
+                };
                 tally.record(answer.status, answer.status == 200, t.elapsed());
                 if answer.status == 200 && args.interval > 0 {
                     completions.push((started.elapsed(), t.elapsed()));
@@ -229,6 +261,8 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     report.param("message size", args.size);
     report.param("offline members", args.offline_members);
     report.param("with push devices", args.push_receiver.is_some());
+    report.param("with a webhook receiver", args.webhook_receiver.is_some());
+    report.param("through incoming webhooks", args.through_hooks);
     let mut tally = Tally::default();
     let mut completions = Vec::new();
     for (lane, lane_completions) in results {
