@@ -57,7 +57,7 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
 }
 
 fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
@@ -69,6 +69,10 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b))
         || a >= 240
+        // IETF protocol assignments (192.0.0.0/24) and benchmarking (198.18.0.0/15), often
+        // used inside networks.
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (b == 18 || b == 19))
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
@@ -77,10 +81,15 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
     }
     let segments = ip.segments();
     let [first, second, ..] = segments;
-    // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits.
-    if first == 0x64 && second == 0xff9b && segments.iter().skip(2).take(4).all(|&s| s == 0) {
-        let [.., hi, lo] = segments;
-        return forbidden_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+    let [.., hi, lo] = segments;
+    let embedded = Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    // NAT64 (64:ff9b::/96) and SIIT (::ffff:0:a.b.c.d) reach the IPv4 address in their last
+    // 32 bits.
+    let nat64 =
+        first == 0x64 && second == 0xff9b && segments.iter().skip(2).take(4).all(|&s| s == 0);
+    let siit = segments.iter().take(4).all(|&s| s == 0) && segments.get(4) == Some(&0xffff);
+    if nat64 || siit {
+        return forbidden_v4(embedded);
     }
     ip.is_loopback()
         || ip.is_unspecified()
@@ -91,6 +100,11 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
         // IPv4-compatible (::a.b.c.d, deprecated) and site-local (fec0::/10, deprecated).
         || segments.iter().take(6).all(|&s| s == 0)
         || (first & 0xffc0) == 0xfec0
+        // Local-use NAT64 (64:ff9b:1::/48), 6to4 (2002::/16) and Teredo (2001::/32): each
+        // carries an IPv4 address a relay or translator would reach for us.
+        || (first == 0x64 && second == 0xff9b)
+        || first == 0x2002
+        || (first == 0x2001 && second == 0)
 }
 
 /// A URL's problems, for a `422`; `Ok` with the URL parsed.
@@ -143,9 +157,8 @@ pub async fn check_destination(url: &url::Url, allowed: &AllowedHosts) -> Result
 
 fn refuse_if_forbidden(ip: IpAddr) -> Result<(), String> {
     if is_forbidden(ip) {
-        Err(format!(
-            "reaches {ip}, a loopback, private, link-local or otherwise non-public address"
-        ))
+        // The address itself is not told: whoever asks learns nothing of the network's names.
+        Err("reaches a loopback, private, link-local or otherwise non-public address".into())
     } else {
         Ok(())
     }
@@ -244,7 +257,8 @@ impl OutboundClient {
         }
         let mut response = match request.body(body).send().await {
             Ok(response) => response,
-            Err(e) => return Answered::Nothing(crate::error::cause_chain(&e)),
+            // Without the URL: it may carry credentials in its query, and this goes to logs.
+            Err(e) => return Answered::Nothing(crate::error::cause_chain(&e.without_url())),
         };
         let status = response.status().as_u16();
         let retry_after = response

@@ -194,17 +194,17 @@ db_op!(ChangePassword -> Vec<TokenId>, "change_password", |this, deps| {
     Ok(revoked)
 });
 
-/// Deactivates an account: revokes its tokens (forgotten by the cache at once) and blocks
-/// its logins. Returns the account and the revoked tokens' ids.
+/// Deactivates an account and its bots: revokes their tokens (forgotten by the cache at once)
+/// and blocks logins. Returns the account and the revoked tokens, each with its user.
 pub struct DeactivateUser {
     pub user_id: UserId,
 }
 
-db_op!(DeactivateUser -> Option<(AccountStatus, Vec<TokenId>)>, "deactivate_user", |this, deps| {
+db_op!(DeactivateUser -> Option<(AccountStatus, Vec<(UserId, TokenId)>)>, "deactivate_user", |this, deps| {
     let mut conn = deps.db.conn().await?;
     let done = with_backend!(&mut conn, q, c => q::users::deactivate(c, this.user_id).await)?;
     Ok(done.map(|(user, revoked)| {
-        for &token_id in &revoked {
+        for &(_, token_id) in &revoked {
             deps.tokens.forget_token(token_id);
         }
         (AccountStatus::from(user), revoked)

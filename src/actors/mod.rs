@@ -276,17 +276,24 @@ impl Actors {
             return Ok(None);
         };
         if let Some(bus) = &self.bus {
-            for &token_id in &revoked {
-                bus.publish_revocation(user_id, token_id);
+            for &(owner, token_id) in &revoked {
+                bus.publish_revocation(owner, token_id);
             }
         }
-        self.directory.kick_user(
-            user_id,
-            Kick {
-                code: parley_types::CloseCode::PolicyViolation,
-                reason: "account deactivated",
-            },
-        );
+        // The account and its bots (a bot's sessions are its tokens', all revoked).
+        let mut users: Vec<UserId> = revoked.iter().map(|&(user, _)| user).collect();
+        users.push(user_id);
+        users.sort_unstable();
+        users.dedup();
+        for user in users {
+            self.directory.kick_user(
+                user,
+                Kick {
+                    code: parley_types::CloseCode::PolicyViolation,
+                    reason: "account deactivated",
+                },
+            );
+        }
         Ok(Some(account))
     }
 

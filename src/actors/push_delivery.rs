@@ -268,7 +268,7 @@ fn retry(push: &DuePush, retry_after_ms: Option<i64>, now: i64) -> Settled {
     Settled::Retry {
         subscription_id: push.subscription_id,
         chat_id: push.chat_id,
-        retry_at: now + delay,
+        retry_at: now.saturating_add(delay),
         failing_since: push.failing_since.unwrap_or(now),
     }
 }

@@ -81,12 +81,13 @@ impl WebhookDelivery {
             limit: i64::try_from(room).unwrap_or(1),
         };
         let db = self.db.clone();
+        // The lease runs from before the claim is asked (it may wait in the executor's queue).
+        let at = Instant::now();
         ctx.spawn(async move { ask(&db, claim).await }.into_actor(self).map(
-            |result, this, ctx| {
+            move |result, this, ctx| {
                 this.claiming = false;
                 match result {
                     Ok(claimed) => {
-                        let at = Instant::now();
                         for subscription in claimed {
                             this.deliver(subscription, at, ctx);
                         }
@@ -189,7 +190,13 @@ impl Run {
                         self.settle(&sub, None, keep_going(done)).await?;
                     }
                     let next = self.after_failure(&sub, retry_after_ms);
-                    return self.settle(&sub, Some(logged), next).await;
+                    let disabled = matches!(next, NextStep::Disable { .. });
+                    self.settle(&sub, Some(logged), next).await?;
+                    if disabled {
+                        self.metrics.webhook_disabled.inc();
+                        tracing::warn!(subscription.id = %sub.id, "an outgoing webhook failed for a day and is disabled");
+                    }
+                    return Ok(());
                 }
             }
         }
@@ -206,18 +213,15 @@ impl Run {
         let now = Timestamp::now().millis();
         let failing_since = sub.failing_since.unwrap_or(now);
         if now - failing_since >= DISABLE_AFTER_MS {
-            self.metrics.webhook_disabled.inc();
-            tracing::warn!(subscription.id = %sub.id, "an outgoing webhook failed for a day and is disabled");
             return NextStep::Disable { at: now };
         }
         NextStep::Retry {
-            retry_at: now
-                + backoff_ms(
-                    self.first_retry_ms,
-                    sub.attempts,
-                    retry_after_ms,
-                    rand::random(),
-                ),
+            retry_at: now.saturating_add(backoff_ms(
+                self.first_retry_ms,
+                sub.attempts,
+                retry_after_ms,
+                rand::random(),
+            )),
             attempts: sub.attempts.saturating_add(1),
             failing_since,
         }
@@ -286,23 +290,33 @@ impl Run {
             .inc();
     }
 
+    /// Records a step; an error when the claim no longer holds the subscription (its lease
+    /// ended and another claim took it): this delivery stops, the other goes on.
     async fn settle(
         &self,
         sub: &SubscriptionRow,
         logged: Option<DeliveryRow>,
         next: NextStep,
     ) -> crate::error::AppResult<()> {
-        ask(
+        let held = ask(
             &self.db,
             SettleWebhook {
                 attempted: Attempted {
                     subscription_id: sub.id,
+                    lease: sub.due_at,
                     logged,
                     next,
                 },
             },
         )
-        .await
+        .await?;
+        if held {
+            Ok(())
+        } else {
+            Err(crate::error::AppError::internal(
+                "the claim's lease ended before the delivery did",
+            ))
+        }
     }
 }
 

@@ -579,6 +579,8 @@ pub struct SubscriptionRow {
     pub secret: String,
     pub created_at: i64,
     pub delivered_seq: Seq,
+    /// When it may be claimed next; in a claim's answer, the claim's lease.
+    pub due_at: i64,
     pub attempts: i32,
     pub failing_since: Option<i64>,
     pub disabled_at: Option<i64>,

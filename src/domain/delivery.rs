@@ -18,8 +18,13 @@ pub fn backoff_ms(first_ms: i64, attempts: i32, retry_after_ms: Option<i64>, jit
         .saturating_mul(1_i64 << attempts.clamp(0, 20));
     let base = doubled.min(LONGEST_MS) as f64;
     let jittered = (base * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))) as i64;
-    jittered.max(retry_after_ms.unwrap_or(0))
+    // A service's `Retry-After` is honoured up to a day (past that the delivery gives up anyway):
+    // a larger one must not overflow the time it is added to.
+    jittered.max(retry_after_ms.unwrap_or(0).clamp(0, MOST_RETRY_AFTER_MS))
 }
+
+/// The longest `Retry-After` honoured.
+pub const MOST_RETRY_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// `Retry-After` as milliseconds from now: delay-seconds, or an HTTP date.
 pub fn retry_after_ms(value: &str) -> Option<i64> {
@@ -48,6 +53,9 @@ mod tests {
         assert_eq!(retry_delay_ms(0, None, 1.0), 6_000);
         assert_eq!(retry_delay_ms(0, Some(120_000), 0.5), 120_000);
         assert_eq!(backoff_ms(200, 2, None, 0.5), 800);
+        // A receiver's absurd Retry-After cannot overflow the retry time.
+        let huge = retry_after_ms("99999999999999999");
+        assert_eq!(retry_delay_ms(0, huge, 0.5), MOST_RETRY_AFTER_MS);
     }
 
     #[test]

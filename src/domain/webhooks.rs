@@ -130,6 +130,8 @@ pub fn short_error(error: &str) -> String {
 /// How one attempt (or a run of skipped events) ended, for `settle`.
 pub struct Attempted {
     pub subscription_id: EventSubscriptionId,
+    /// The claim's lease (the `due_at` it set): the record is kept only while it holds.
+    pub lease: i64,
     /// The attempt to log, if one was made.
     pub logged: Option<crate::db::rows::DeliveryRow>,
     pub next: NextStep,

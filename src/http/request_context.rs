@@ -35,7 +35,7 @@ pub async fn request_context(
         "http",
         request.id = %request_id,
         http.method = %req.method(),
-        http.path = %req.path(),
+        http.path = %logged_path(req.path()),
         http.route = tracing::field::Empty,
         http.status = tracing::field::Empty,
         user.id = tracing::field::Empty,
@@ -154,5 +154,25 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
         Method::HEAD => "HEAD",
         Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
+    }
+}
+
+/// The path as logs show it: an incoming webhook's path is its credential, and is left out.
+fn logged_path(path: &str) -> &str {
+    if path.starts_with(crate::domain::webhooks::HOOK_PATH) {
+        "/hooks/{secret}"
+    } else {
+        path
+    }
+}
+
+#[cfg(test)]
+mod logged_path_tests {
+    use super::logged_path;
+
+    #[test]
+    fn an_incoming_webhook_secret_is_never_logged() {
+        assert_eq!(logged_path("/hooks/abcdefSECRET"), "/hooks/{secret}");
+        assert_eq!(logged_path("/api/v1/chats/3"), "/api/v1/chats/3");
     }
 }

@@ -13,7 +13,7 @@ use super::{json, AppState};
 use crate::actors::db_ops::{
     CreateEventSubscription, CreateIncomingWebhook, DeleteEventSubscription, DeleteIncomingWebhook,
     EventSubscriptionDeliveries, FindHook, ListEventSubscriptions, ListIncomingWebhooks,
-    NewMessage,
+    ManagesWebhooks, NewMessage,
 };
 use crate::actors::messages::Reply;
 use crate::db::queries::BatchedSend;
@@ -298,6 +298,14 @@ pub async fn create_event_subscription(
             types.push(event);
         }
     }
+    // Who asks is checked before the URL's host is resolved on their behalf.
+    state
+        .actors
+        .ask(ManagesWebhooks {
+            actor_id: user.user_id,
+            chat_id,
+        })
+        .await?;
     match outbound::parse_url(&url) {
         Err(why) => refuse("url", format!("the URL {why}")),
         Ok(parsed) => {

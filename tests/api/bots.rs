@@ -131,9 +131,14 @@ on_both_backends! {
         let api = server.api();
         let alice = api.register("alice").await;
         let bob = api.register("bob").await;
+        let (_, bobs_bot) = create_bot(&api, &bob, "bobs-first-bot").await;
+        let mut ws = WsClient::connect(&server, &bobs_bot.token).await;
         api.post(&format!("/admin/users/{}/deactivate", bob.id), "operator-secret", &json!({}))
             .await
             .expect(200);
+        // Their bots go with them: nobody could rotate or delete those any more.
+        assert_eq!(ws.closed(Duration::from_secs(5)).await, Some(1008));
+        api.get("/api/v1/users/me", &bobs_bot.token).await.expect_error(401, "unauthorized");
         api.post("/api/v1/bots", &bob.token, &json!({"username": "bobs-bot"})).await
             .expect_error(401, "unauthorized");
         create_bot(&api, &alice, "alices-bot").await;

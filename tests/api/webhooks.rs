@@ -262,6 +262,37 @@ on_both_backends! {
         assert_eq!(log[0]["status"], 200);
     }
 
+    /// A claim whose lease was taken over (here by hand, as a node whose lease ended would see
+    /// it) records nothing when its late answer comes: the claim that took over delivered the
+    /// event, and its record stands.
+    async fn a_claim_that_lost_its_lease_records_nothing(server) configured (receiving) {
+        let receiver = Receiver::start().await;
+        receiver.script(&[Behaviour::Hang]);
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let group = api.group(&alice, &[]).await;
+        let sub = subscribe(&api, &alice, group, &receiver.url("/"), &["message.created"]).await;
+        let id = sub["id"].as_i64().unwrap();
+        api.send(&alice, group, "taken over").await;
+        crate::common::wait_for("the first attempt hanging", Duration::from_secs(10), || {
+            let n = receiver.received().len();
+            async move { (n >= 1).then_some(()) }
+        }).await;
+        // Another claim takes the subscription while the first waits for its receiver.
+        server.execute_sql(&format!("UPDATE webhook_subscriptions SET due_at = 0 WHERE id = {id}"));
+        receiver.wait_accepted(1, Duration::from_secs(10)).await;
+        // The first attempt times out (10 s) and finds its lease gone.
+        actix_rt::time::sleep(Duration::from_secs(11)).await;
+        let log = api.get(&format!("/api/v1/chats/{group}/subscriptions/{id}/deliveries"), &alice.token).await;
+        let log = log.expect(200).as_array().unwrap().clone();
+        assert_eq!(log.len(), 1, "only the delivery that held the claim is recorded: {log:?}");
+        assert_eq!(log[0]["status"], 200);
+        let listed = api.get(&format!("/api/v1/chats/{group}/subscriptions"), &alice.token).await;
+        let listed = listed.expect(200)[0].clone();
+        assert!(listed["failing_since"].is_null(), "{listed}");
+        assert_eq!(receiver.accepted().len(), 1);
+    }
+
     async fn a_day_of_failure_disables_a_subscription(server) configured (receiving) {
         let receiver = Receiver::start().await;
         receiver.otherwise(Behaviour::Status(503));
@@ -278,7 +309,7 @@ on_both_backends! {
         let day_ago = parley::domain::Timestamp::now().millis() - 25 * 3600 * 1000;
         crate::common::wait_for("the subscription disabled", Duration::from_secs(20), || {
             server.execute_sql(&format!(
-                "UPDATE webhook_subscriptions SET failing_since = {day_ago}, due_at = 0 \
+                "UPDATE webhook_subscriptions SET failing_since = {day_ago} \
                  WHERE id = {id} AND disabled_at IS NULL"
             ));
             let api = api.clone();
@@ -363,7 +394,8 @@ on_both_backends! {
             (Method::POST, format!("/api/v1/chats/{group}/webhooks"), Some(json!({"name": "x"}))),
             (Method::GET, format!("/api/v1/chats/{group}/webhooks"), None),
             (Method::DELETE, format!("/api/v1/chats/{group}/webhooks/{hook_id}"), None),
-            (Method::POST, format!("/api/v1/chats/{group}/subscriptions"), Some(json!({"url": "http://127.0.0.1:9/", "events": ["message.created"]}))),
+            // A private address: who asks is refused before the URL is looked at (or resolved).
+            (Method::POST, format!("/api/v1/chats/{group}/subscriptions"), Some(json!({"url": "http://10.0.0.1/", "events": ["message.created"]}))),
             (Method::GET, format!("/api/v1/chats/{group}/subscriptions"), None),
             (Method::DELETE, format!("/api/v1/chats/{group}/subscriptions/{sub_id}"), None),
             (Method::GET, format!("/api/v1/chats/{group}/subscriptions/{sub_id}/deliveries"), None),

@@ -229,6 +229,21 @@ db_op!(EventSubscriptionDeliveries -> Option<Vec<WebhookDelivery>>, "subscriptio
     Ok(rows.map(|rows| rows.into_iter().map(WebhookDelivery::from).collect()))
 });
 
+/// Whether the caller manages the group's webhooks (its owner or an admin): the contract's
+/// errors if not. Asked before anything is done on the caller's behalf (resolving a URL).
+pub struct ManagesWebhooks {
+    pub actor_id: UserId,
+    pub chat_id: ChatId,
+}
+
+db_op!(ManagesWebhooks -> (), "manages_webhooks", |this, deps| {
+    let mut conn = deps.db.conn().await?;
+    with_backend!(&mut conn, q, c => q::webhooks::require_manager(
+        c, this.chat_id, this.actor_id,
+    ).await)?;
+    Ok(())
+});
+
 /// Claims subscriptions with events to deliver, for this node's delivery actor.
 pub struct ClaimWebhooks {
     pub now: i64,
@@ -243,12 +258,13 @@ db_op!(ClaimWebhooks -> Vec<SubscriptionRow>, "claim_webhooks", |this, deps| {
     ).await)
 });
 
-/// Records one attempt (or skipped events) and moves the subscription on.
+/// Records one attempt (or skipped events) and moves the subscription on, if the claim still
+/// holds it (`false`: it does not, and nothing was written).
 pub struct SettleWebhook {
     pub attempted: Attempted,
 }
 
-db_op!(SettleWebhook -> (), "settle_webhook", |this, deps| {
+db_op!(SettleWebhook -> bool, "settle_webhook", |this, deps| {
     let mut conn = deps.db.conn().await?;
     with_backend!(&mut conn, q, c => q::webhooks::settle(c, this.attempted).await)
 });

@@ -238,12 +238,13 @@ pub async fn revoked_among(conn: &mut Conn, token_ids: &[TokenId]) -> AppResult<
         .await?)
 }
 
-/// Deactivates the account and revokes all its live tokens, in one transaction; `None` if
-/// there is no such account. Returns the account and the ids of the tokens it revoked.
+/// Deactivates the account, and the bots it owns, and revokes all their live tokens, in one
+/// transaction; `None` if there is no such account. Returns the account and the tokens it
+/// revoked, each with its user (the account's own, and its bots').
 pub async fn deactivate(
     conn: &mut Conn,
     user_id: UserId,
-) -> AppResult<Option<(UserRow, Vec<TokenId>)>> {
+) -> AppResult<Option<(UserRow, Vec<(UserId, TokenId)>)>> {
     conn.transaction::<_, AppError, _>(async |c| {
         let now = Timestamp::now().millis();
         // Deactivated once: a second call keeps the first time.
@@ -264,7 +265,25 @@ pub async fn deactivate(
         let Some(user) = updated else {
             return Ok(None);
         };
-        let revoked = revoke_tokens_of(c, user_id, None).await?;
+        let mut revoked: Vec<(UserId, TokenId)> = revoke_tokens_of(c, user_id, None)
+            .await?
+            .into_iter()
+            .map(|token| (user_id, token))
+            .collect();
+        // A person's bots go with them: nobody could rotate or delete them any more.
+        let bots: Vec<UserId> = diesel::update(
+            users::table
+                .filter(users::bot_owner_id.eq(user_id))
+                .filter(users::deactivated_at.is_null()),
+        )
+        .set(users::deactivated_at.eq(Some(now)))
+        .returning(users::id)
+        .get_results(c)
+        .await?;
+        for bot in bots {
+            let tokens = revoke_tokens_of(c, bot, None).await?;
+            revoked.extend(tokens.into_iter().map(|token| (bot, token)));
+        }
         // Nothing is pushed to a deactivated account's devices any more.
         super::push::forget_user(c, user_id).await?;
         Ok(Some((user, revoked)))

@@ -33,7 +33,7 @@ FROM (SELECT w.id FROM webhook_subscriptions w JOIN chats c ON c.id = w.chat_id 
       ORDER BY w.due_at LIMIT $3 FOR UPDATE OF w SKIP LOCKED) d \
 WHERE s.id = d.id \
 RETURNING s.id, s.chat_id, s.url, s.events, s.secret, s.created_at, s.delivered_seq, \
-          s.attempts, s.failing_since, s.disabled_at";
+          s.due_at, s.attempts, s.failing_since, s.disabled_at";
 
 impl WebhookClaims for PgConn {
     async fn claim_behind(
@@ -71,12 +71,19 @@ impl WebhookClaims for SqliteConn {
             .select(SubscriptionRow::as_select())
             .load(self)
             .await?;
+        let lease = now + lease_ms;
         for row in &due {
             diesel::update(webhook_subscriptions::table.find(row.id))
-                .set(webhook_subscriptions::due_at.eq(now + lease_ms))
+                .set(webhook_subscriptions::due_at.eq(lease))
                 .execute(self)
                 .await?;
         }
-        Ok(due)
+        Ok(due
+            .into_iter()
+            .map(|row| SubscriptionRow {
+                due_at: lease,
+                ..row
+            })
+            .collect())
     }
 }

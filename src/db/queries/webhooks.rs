@@ -25,7 +25,11 @@ pub const MAX_WEBHOOKS_PER_CHAT: i64 = 20;
 
 /// The group, if the caller is its owner or an admin: `404` for no such chat, `403` for a
 /// non-member, a direct chat or a lower role.
-async fn require_manager(conn: &mut Conn, chat_id: ChatId, actor_id: UserId) -> AppResult<ChatRow> {
+pub async fn require_manager(
+    conn: &mut Conn,
+    chat_id: ChatId,
+    actor_id: UserId,
+) -> AppResult<ChatRow> {
     let (chat, member) = super::guards::require_member(conn, chat_id, actor_id).await?;
     if chat.kind != ChatKind::Group.as_str() || !member.role()?.can_manage_members() {
         return Err(AppError::forbidden(
@@ -150,7 +154,8 @@ pub async fn find_by_secret(
 // ---- outgoing ------------------------------------------------------------------------------
 
 /// A new subscription, starting after the chat's last committed event (read under the chat's
-/// lock, so no event is both before it and missed by it).
+/// lock, in one transaction with the insert, so no event is both before it and missed by it,
+/// and concurrent creations cannot each find room for the twentieth).
 pub async fn create_subscription(
     conn: &mut Conn,
     chat_id: ChatId,
@@ -159,35 +164,40 @@ pub async fn create_subscription(
     events: &str,
     secret: &str,
 ) -> AppResult<SubscriptionRow> {
-    let last_seq = super::guards::lock_chat(conn, chat_id)
-        .await?
-        .ok_or(AppError::NotFound("chat"))?;
-    require_manager(conn, chat_id, actor_id).await?;
-    let existing: i64 = webhook_subscriptions::table
-        .filter(webhook_subscriptions::chat_id.eq(chat_id))
-        .count()
-        .get_result(conn)
-        .await?;
-    if existing >= MAX_SUBSCRIPTIONS_PER_CHAT {
-        return Err(AppError::forbidden(format!(
-            "A group has at most {MAX_SUBSCRIPTIONS_PER_CHAT} outgoing webhooks."
-        )));
-    }
-    let now = Timestamp::now().millis();
-    Ok(diesel::insert_into(webhook_subscriptions::table)
-        .values(NewSubscriptionRow {
-            chat_id,
-            url,
-            events,
-            secret,
-            created_by: actor_id,
-            created_at: now,
-            delivered_seq: last_seq,
-            due_at: now,
-        })
-        .returning(SubscriptionRow::as_returning())
-        .get_result(conn)
-        .await?)
+    use diesel_async::AsyncConnection;
+    let (url, events, secret) = (url.to_owned(), events.to_owned(), secret.to_owned());
+    conn.transaction::<_, AppError, _>(async move |c| {
+        let last_seq = super::guards::lock_chat(c, chat_id)
+            .await?
+            .ok_or(AppError::NotFound("chat"))?;
+        require_manager(c, chat_id, actor_id).await?;
+        let existing: i64 = webhook_subscriptions::table
+            .filter(webhook_subscriptions::chat_id.eq(chat_id))
+            .count()
+            .get_result(c)
+            .await?;
+        if existing >= MAX_SUBSCRIPTIONS_PER_CHAT {
+            return Err(AppError::forbidden(format!(
+                "A group has at most {MAX_SUBSCRIPTIONS_PER_CHAT} outgoing webhooks."
+            )));
+        }
+        let now = Timestamp::now().millis();
+        Ok(diesel::insert_into(webhook_subscriptions::table)
+            .values(NewSubscriptionRow {
+                chat_id,
+                url: &url,
+                events: &events,
+                secret: &secret,
+                created_by: actor_id,
+                created_at: now,
+                delivered_seq: last_seq,
+                due_at: now,
+            })
+            .returning(SubscriptionRow::as_returning())
+            .get_result(c)
+            .await?)
+    })
+    .await
 }
 
 pub async fn list_subscriptions(
@@ -251,12 +261,53 @@ pub async fn deliveries(
     ))
 }
 
-/// Records an attempt and moves the subscription on, in one transaction. The cursor only
-/// moves forward, so a node whose lease ended cannot move it back.
-pub async fn settle(conn: &mut Conn, attempted: Attempted) -> AppResult<()> {
+/// Records an attempt and moves the subscription on, in one transaction — if the claim still
+/// holds it: every change is conditioned on the subscription's `due_at` being the claim's
+/// lease, which any other claim (after the lease ended) or release replaces. `false` when the
+/// claim no longer holds it: nothing was written, and its holder must stop.
+pub async fn settle(conn: &mut Conn, attempted: Attempted) -> AppResult<bool> {
     use diesel_async::AsyncConnection;
     conn.transaction::<_, AppError, _>(async move |c| {
         let id = attempted.subscription_id;
+        let held = webhook_subscriptions::table
+            .find(id)
+            .filter(webhook_subscriptions::due_at.eq(attempted.lease));
+        let changed = match attempted.next {
+            NextStep::Advance { seq, release_at } => {
+                diesel::update(held.filter(webhook_subscriptions::delivered_seq.le(seq)))
+                    .set((
+                        webhook_subscriptions::delivered_seq.eq(seq),
+                        webhook_subscriptions::attempts.eq(0),
+                        webhook_subscriptions::failing_since.eq(None::<i64>),
+                        webhook_subscriptions::due_at.eq(release_at.unwrap_or(attempted.lease)),
+                    ))
+                    .execute(c)
+                    .await?
+            }
+            NextStep::Retry {
+                retry_at,
+                attempts,
+                failing_since,
+            } => {
+                diesel::update(held)
+                    .set((
+                        webhook_subscriptions::due_at.eq(retry_at),
+                        webhook_subscriptions::attempts.eq(attempts),
+                        webhook_subscriptions::failing_since.eq(Some(failing_since)),
+                    ))
+                    .execute(c)
+                    .await?
+            }
+            NextStep::Disable { at } => {
+                diesel::update(held)
+                    .set(webhook_subscriptions::disabled_at.eq(Some(at)))
+                    .execute(c)
+                    .await?
+            }
+        };
+        if changed == 0 {
+            return Ok(false);
+        }
         if let Some(logged) = &attempted.logged {
             diesel::insert_into(webhook_deliveries::table)
                 .values(logged)
@@ -264,46 +315,7 @@ pub async fn settle(conn: &mut Conn, attempted: Attempted) -> AppResult<()> {
                 .await?;
             prune_log(c, id).await?;
         }
-        let row = webhook_subscriptions::table.find(id);
-        match attempted.next {
-            NextStep::Advance { seq, release_at } => {
-                diesel::update(row.filter(webhook_subscriptions::delivered_seq.le(seq)))
-                    .set((
-                        webhook_subscriptions::delivered_seq.eq(seq),
-                        webhook_subscriptions::attempts.eq(0),
-                        webhook_subscriptions::failing_since.eq(None::<i64>),
-                    ))
-                    .execute(c)
-                    .await?;
-                if let Some(release_at) = release_at {
-                    diesel::update(row)
-                        .set(webhook_subscriptions::due_at.eq(release_at))
-                        .execute(c)
-                        .await?;
-                }
-            }
-            NextStep::Retry {
-                retry_at,
-                attempts,
-                failing_since,
-            } => {
-                diesel::update(row)
-                    .set((
-                        webhook_subscriptions::due_at.eq(retry_at),
-                        webhook_subscriptions::attempts.eq(attempts),
-                        webhook_subscriptions::failing_since.eq(Some(failing_since)),
-                    ))
-                    .execute(c)
-                    .await?;
-            }
-            NextStep::Disable { at } => {
-                diesel::update(row)
-                    .set(webhook_subscriptions::disabled_at.eq(Some(at)))
-                    .execute(c)
-                    .await?;
-            }
-        }
-        Ok(())
+        Ok(true)
     })
     .await
 }
