@@ -361,4 +361,38 @@ mod tests {
             assert!(check_destination(&url, &allowed).await.is_ok(), "{fine}");
         }
     }
+
+    /// At connection time, not only when a subscription is made: a name that resolves to a
+    /// forbidden address (as a rebinding name would, later) finds nothing to connect to.
+    #[actix_rt::test]
+    async fn the_resolver_keeps_only_reachable_addresses() {
+        let guarded = GuardedResolver {
+            allowed: AllowedHosts::default(),
+        };
+        assert!(guarded.resolve("localhost".parse().unwrap()).await.is_err());
+        let allowing = GuardedResolver {
+            allowed: AllowedHosts::new(&["localhost".into()]),
+        };
+        let addrs: Vec<SocketAddr> = allowing
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
+
+        let client = OutboundClient::new(AllowedHosts::default()).unwrap();
+        for url in [
+            "http://localhost:9/",
+            "http://127.0.0.1:9/",
+            "http://[::ffff:127.0.0.1]:9/",
+        ] {
+            match client.post_json(url, &[], b"{}".to_vec()).await {
+                Answered::Nothing(why) => assert!(
+                    why.contains("may reach") || why.contains("non-public"),
+                    "{url}: {why}"
+                ),
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+    }
 }

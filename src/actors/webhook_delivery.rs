@@ -35,8 +35,14 @@ const LEASE: Duration = Duration::from_secs(30);
 /// last one (10 s at most) and its record; the subscription is then released and claimed
 /// again at once.
 const SEND_WITHIN: Duration = Duration::from_secs(15);
-/// Events read from the log per claim.
-const EVENTS_PER_CLAIM: i64 = 50;
+/// Events read from the log at a time (a claim reads on while there are more, until
+/// `SEND_WITHIN`).
+const EVENTS_PER_READ: i64 = 100;
+/// Deliveries recorded (the cursor moved, the attempts logged) together, at most this many or
+/// this long after the last record: a node killed in between sends them again (at least once,
+/// with the same ids), and a busy subscription does not pay a transaction per event.
+const RECORD_EVERY: usize = 64;
+const RECORD_WITHIN: Duration = Duration::from_millis(250);
 /// Between two claims.
 const CLAIM_EVERY: Duration = Duration::from_secs(1);
 
@@ -156,48 +162,65 @@ impl Run {
     /// Delivers the subscription's events after its cursor, in order, until one fails, the
     /// claim is old, or they are all done; records each step.
     async fn subscription(&self, mut sub: SubscriptionRow) -> crate::error::AppResult<()> {
-        let events = ask(
-            &self.db,
-            LoadEvents {
-                chat_id: sub.chat_id,
-                after_seq: sub.delivered_seq,
-                limit: EVENTS_PER_CLAIM,
-            },
-        )
-        .await?;
         let wanted = sub.event_types();
         // `sub` follows what is recorded: its cursor, and the failures of the next event.
+        // `done` is how far delivery has come, `unrecorded` the attempts not yet written.
         let mut done = sub.delivered_seq;
-        for event in &events {
-            if self.claimed.elapsed() > SEND_WITHIN {
-                break;
-            }
-            if !wanted.iter().any(|w| w == event_type(event)) {
-                done = event.seq;
-                continue;
-            }
-            match self.attempt(&sub, event).await {
-                Step::Delivered(logged) => {
+        let mut unrecorded: Vec<DeliveryRow> = Vec::new();
+        let mut recorded_at = Instant::now();
+        'claim: loop {
+            let events = ask(
+                &self.db,
+                LoadEvents {
+                    chat_id: sub.chat_id,
+                    after_seq: done,
+                    limit: EVENTS_PER_READ,
+                },
+            )
+            .await?;
+            let more = i64::try_from(events.len()).unwrap_or(0) == EVENTS_PER_READ;
+            for event in &events {
+                if self.claimed.elapsed() > SEND_WITHIN {
+                    break 'claim;
+                }
+                if !wanted.iter().any(|w| w == event_type(event)) {
                     done = event.seq;
-                    self.settle(&sub, Some(logged), keep_going(done)).await?;
-                    sub.delivered_seq = done;
-                    sub.attempts = 0;
-                    sub.failing_since = None;
+                    continue;
                 }
-                Step::Failed(logged, retry_after_ms) => {
-                    // What was skipped before it is done; the failed event is next.
-                    if done > sub.delivered_seq {
-                        self.settle(&sub, None, keep_going(done)).await?;
+                match self.attempt(&sub, event).await {
+                    Step::Delivered(logged) => {
+                        done = event.seq;
+                        unrecorded.push(logged);
+                        sub.attempts = 0;
+                        sub.failing_since = None;
+                        if unrecorded.len() >= RECORD_EVERY || recorded_at.elapsed() > RECORD_WITHIN
+                        {
+                            self.settle(&sub, std::mem::take(&mut unrecorded), keep_going(done))
+                                .await?;
+                            sub.delivered_seq = done;
+                            recorded_at = Instant::now();
+                        }
                     }
-                    let next = self.after_failure(&sub, retry_after_ms);
-                    let disabled = matches!(next, NextStep::Disable { .. });
-                    self.settle(&sub, Some(logged), next).await?;
-                    if disabled {
-                        self.metrics.webhook_disabled.inc();
-                        tracing::warn!(subscription.id = %sub.id, "an outgoing webhook failed for a day and is disabled");
+                    Step::Failed(logged, retry_after_ms) => {
+                        // What was delivered or skipped before it is done; it is next.
+                        if done > sub.delivered_seq {
+                            self.settle(&sub, std::mem::take(&mut unrecorded), keep_going(done))
+                                .await?;
+                            sub.delivered_seq = done;
+                        }
+                        let next = self.after_failure(&sub, retry_after_ms);
+                        let disabled = matches!(next, NextStep::Disable { .. });
+                        self.settle(&sub, vec![logged], next).await?;
+                        if disabled {
+                            self.metrics.webhook_disabled.inc();
+                            tracing::warn!(subscription.id = %sub.id, "an outgoing webhook failed for a day and is disabled");
+                        }
+                        return Ok(());
                     }
-                    return Ok(());
                 }
+            }
+            if !more {
+                break;
             }
         }
         // Released: claimed again at once if its chat has gone further meanwhile.
@@ -205,7 +228,7 @@ impl Run {
             seq: done,
             release_at: Some(Timestamp::now().millis()),
         };
-        self.settle(&sub, None, release).await
+        self.settle(&sub, unrecorded, release).await
     }
 
     /// Retried later, or, after a day of failure, disabled.
@@ -295,7 +318,7 @@ impl Run {
     async fn settle(
         &self,
         sub: &SubscriptionRow,
-        logged: Option<DeliveryRow>,
+        logged: Vec<DeliveryRow>,
         next: NextStep,
     ) -> crate::error::AppResult<()> {
         let held = ask(

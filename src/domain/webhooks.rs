@@ -132,8 +132,8 @@ pub struct Attempted {
     pub subscription_id: EventSubscriptionId,
     /// The claim's lease (the `due_at` it set): the record is kept only while it holds.
     pub lease: i64,
-    /// The attempt to log, if one was made.
-    pub logged: Option<crate::db::rows::DeliveryRow>,
+    /// The attempts to log (none for skipped events or a release).
+    pub logged: Vec<crate::db::rows::DeliveryRow>,
     pub next: NextStep,
 }
 

@@ -308,11 +308,14 @@ pub async fn settle(conn: &mut Conn, attempted: Attempted) -> AppResult<bool> {
         if changed == 0 {
             return Ok(false);
         }
-        if let Some(logged) = &attempted.logged {
+        // One statement per row: diesel-async cannot send a multi-row INSERT to SQLite.
+        for logged in &attempted.logged {
             diesel::insert_into(webhook_deliveries::table)
                 .values(logged)
                 .execute(c)
                 .await?;
+        }
+        if !attempted.logged.is_empty() {
             prune_log(c, id).await?;
         }
         Ok(true)
