@@ -145,11 +145,11 @@ on_both_backends! {
     }
 }
 
-#[path = "../../examples/echo_bot.rs"]
-mod echo_bot;
+#[path = "../../examples/ping_bot.rs"]
+mod ping_bot;
 
 on_both_backends! {
-    /// The example bot (`examples/echo_bot.rs`), run against the server: it answers `!ping`
+    /// The example bot (`examples/ping_bot.rs`), run against the server: it answers `!ping`
     /// in the group it was added to, and stops when its owner rotates its token.
     async fn the_example_bot_answers_pings(server) {
         let api = server.api();
@@ -157,7 +157,7 @@ on_both_backends! {
         let (_, bot) = create_bot(&api, &alice, "pingbot").await;
         let group = api.group(&alice, &[&bot]).await;
         let client = api.client().with_token(&bot.token);
-        let running = actix_rt::spawn(async move { echo_bot::answer_pings(&client).await });
+        let running = actix_rt::spawn(async move { ping_bot::answer_pings(&client).await });
         // Whether its session is open yet, nothing shows (a bot that has not written shows no
         // presence): ping until it answers.
         let mut pings = Vec::new();

@@ -5,7 +5,7 @@
 //! like anyone, then run it with the token the creation answered:
 //!
 //! ```sh
-//! PARLEY_URL=http://127.0.0.1:8000 PARLEY_BOT_TOKEN=... cargo run --example echo_bot
+//! PARLEY_URL=http://127.0.0.1:8000 PARLEY_BOT_TOKEN=... cargo run --example ping_bot
 //! ```
 //!
 //! (`tests/api/bots.rs` runs `answer_pings` against a real server.)
