@@ -293,6 +293,30 @@ on_both_backends! {
         assert_eq!(receiver.accepted().len(), 1);
     }
 
+    /// A receiver whose answer never ends is read 64 KiB far and no further: the event counts
+    /// as delivered at once (read to the end, it would run into the 10 s limit and fail).
+    async fn an_endless_answer_is_not_read_to_its_end(server) configured (receiving) {
+        let receiver = Receiver::start().await;
+        receiver.script(&[Behaviour::Endless]);
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let group = api.group(&alice, &[]).await;
+        let sub = subscribe(&api, &alice, group, &receiver.url("/"), &["message.created"]).await;
+        let id = sub["id"].as_i64().unwrap();
+        api.send(&alice, group, "one").await;
+        api.send(&alice, group, "two").await;
+        crate::common::wait_for("both delivered", Duration::from_secs(5), || {
+            let api = api.clone();
+            let token = alice.token.clone();
+            async move {
+                let log = api.get(&format!("/api/v1/chats/{group}/subscriptions/{id}/deliveries"), &token).await;
+                let log = log.expect(200).as_array().unwrap().clone();
+                (log.len() == 2 && log.iter().all(|a| a["status"] == 200)).then_some(())
+            }
+        }).await;
+        assert_eq!(receiver.received().len(), 2, "the first was not sent again");
+    }
+
     async fn a_day_of_failure_disables_a_subscription(server) configured (receiving) {
         let receiver = Receiver::start().await;
         receiver.otherwise(Behaviour::Status(503));

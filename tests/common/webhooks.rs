@@ -16,6 +16,8 @@ pub enum Behaviour {
     Status(u16),
     /// Reads the request and never answers (until the client gives up).
     Hang,
+    /// Answers 200 and then a body that never ends (until the client stops reading).
+    Endless,
 }
 
 /// One request as received.
@@ -152,6 +154,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             body: String::from_utf8_lossy(&body).into_owned(),
             answered: match behaviour {
                 Behaviour::Status(status) => Some(status),
+                Behaviour::Endless => Some(200),
                 Behaviour::Hang => None,
             },
         });
@@ -167,6 +170,18 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         }
         Behaviour::Hang => {
             actix_rt::time::sleep(Duration::from_secs(60)).await;
+        }
+        Behaviour::Endless => {
+            let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+            if stream.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = format!("2000\r\n{}\r\n", "x".repeat(0x2000));
+            // Until the client hangs up; a minute at most.
+            let until = std::time::Instant::now() + Duration::from_secs(60);
+            while std::time::Instant::now() < until
+                && stream.write_all(chunk.as_bytes()).await.is_ok()
+            {}
         }
     }
 }
