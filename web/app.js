@@ -5,6 +5,7 @@
 // retried with its key until it is stored or the user discards it.
 
 import { Api, ApiError, NetworkError, randomId } from './api.js';
+import { el } from './dom.js';
 import { Live } from './live.js';
 import { renderIntegrations } from './integrations.js';
 import { markMentions, MentionCompletion } from './mentions.js';
@@ -34,21 +35,6 @@ const state = {
 /** Types the browser shows in place (the server makes thumbnails of these). */
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 const MAX_FILES = 10;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name === 'class') node.className = value;
-    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? '' : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 // ---- accounts -------------------------------------------------------------------------
 

@@ -2,25 +2,13 @@
 // post to, shown with a copy button) and outgoing ones (event subscriptions, their signing
 // secret shown once, and each one's delivery log).
 
+import { el } from './dom.js';
+
 const EVENT_TYPES = [
   'message.created', 'message.updated', 'message.deleted',
   'reaction.added', 'reaction.removed', 'member.joined', 'member.left',
 ];
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name === 'class') node.className = value;
-    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? '' : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 /** A value shown once or to copy: read-only text and a "Copy" button. */
 function copyable(label, value) {
