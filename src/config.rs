@@ -34,6 +34,9 @@ pub mod defaults {
     pub const PUSH_CONTACT: &str = "mailto:postmaster@localhost";
     /// Slack's rate for an incoming webhook: one a second, in bursts of up to a minute's.
     pub const HOOK_POSTS_PER_MINUTE: u32 = 60;
+    /// Reports one person may make in an hour: plenty for anyone reporting what they see,
+    /// and a bound on what a grudge can put in front of the operators.
+    pub const REPORTS_PER_HOUR: u32 = 20;
     pub const WS_FRAME_RATE: u32 = 20;
     pub const WS_FRAME_BURST: u32 = 40;
     pub const WS_FRAME_FLOOD: u32 = 40;
@@ -361,6 +364,14 @@ pub struct Settings {
         global = true
     )]
     pub hook_posts_per_minute: u32,
+    /// Messages one person may report in an hour (0: any number).
+    #[arg(
+        long,
+        env = "PARLEY_REPORTS_PER_HOUR",
+        default_value_t = defaults::REPORTS_PER_HOUR,
+        global = true
+    )]
+    pub reports_per_hour: u32,
     /// Milliseconds an outgoing webhook waits after its first failure (doubling after each
     /// further one, up to an hour).
     #[arg(
@@ -469,6 +480,9 @@ pub struct RateSettings {
     pub auth_per_minute: u32,
     /// Posts per incoming webhook per minute (0: unlimited).
     pub hook_posts_per_minute: u32,
+    /// Reports per person per hour (0: unlimited), counted in the database, so on every node
+    /// together.
+    pub reports_per_hour: u32,
     /// Login attempts per account per minute, whatever the client address (0: unlimited).
     pub logins_per_account_per_minute: u32,
 }
@@ -480,6 +494,7 @@ impl RateSettings {
         auth_per_minute: 0,
         logins_per_account_per_minute: 0,
         hook_posts_per_minute: 0,
+        reports_per_hour: 0,
     };
 }
 
@@ -754,6 +769,7 @@ impl Config {
                 auth_per_minute: s.auth_rate,
                 logins_per_account_per_minute: s.login_rate,
                 hook_posts_per_minute: s.hook_posts_per_minute,
+                reports_per_hour: s.reports_per_hour,
             },
             shutdown_timeout: Duration::from_secs(s.shutdown_timeout_secs),
             log_json,

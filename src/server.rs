@@ -169,6 +169,7 @@ pub async fn build(config: &Config) -> Result<Parley, String> {
         actors,
         ws: config.ws,
         admin_token: config.admin_token.clone(),
+        reports_per_hour: config.rates.reports_per_hour,
         limits: RateLimits::new(config.rates),
         trusted_proxies: config.trusted_proxies.clone(),
         cors: config.cors.clone(),

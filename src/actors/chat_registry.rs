@@ -123,7 +123,14 @@ impl ChatRegistry {
             return Ok(reply);
         };
         let member_ids = chat.members.iter().map(|m| m.user_id).collect();
-        let room = ChatRoom::created(chat.id, self.deps.clone(), member_ids, first_seq.prev());
+        let direct = chat.kind == crate::domain::ChatKind::Direct;
+        let room = ChatRoom::created(
+            chat.id,
+            self.deps.clone(),
+            member_ids,
+            first_seq.prev(),
+            direct,
+        );
         let addr = self.start(room);
         self.deps.slots.install(chat.id, addr);
         // Answered once the room has bound the members' sessions and sent them the creation,

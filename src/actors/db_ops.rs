@@ -503,12 +503,18 @@ pub struct LoadRoomState {
 pub struct RoomState {
     pub member_ids: Vec<UserId>,
     pub last_seq: Seq,
+    /// A direct chat (a chat's kind never changes).
+    pub direct: bool,
 }
 
 db_op!(LoadRoomState -> Option<RoomState>, "load_room_state", |this, deps| {
     let mut conn = deps.db.conn().await?;
     let state = with_backend!(&mut conn, q, c => q::aggregates::room_state(c, this.chat_id).await)?;
-    Ok(state.map(|(last_seq, member_ids)| RoomState { member_ids, last_seq }))
+    Ok(state.map(|(last_seq, kind, member_ids)| RoomState {
+        member_ids,
+        last_seq,
+        direct: kind == crate::domain::ChatKind::Direct.as_str(),
+    }))
 });
 
 /// `(chat_id, last_seq)` of the chats whose rooms run on a node, for its sweep.
@@ -754,4 +760,6 @@ db_op!(SettlePush -> (), "settle_push", |this, deps| {
 });
 
 mod integrations;
+mod moderation;
 pub use integrations::*;
+pub use moderation::*;

@@ -112,6 +112,11 @@ impl ChatWrite for super::db_ops::CreateIncomingWebhook {
     type Value = crate::domain::IncomingWebhook;
 }
 
+/// Through the room when the resolution deletes the message: its tombstone is broadcast.
+impl ChatWrite for super::db_ops::ResolveReport {
+    type Value = super::db_ops::Resolved;
+}
+
 impl ChatWrite for RemoveMember {
     type Value = ();
 }

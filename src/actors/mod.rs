@@ -23,7 +23,7 @@ pub mod webhook_delivery;
 pub mod ws_protocol;
 pub mod ws_session;
 
-use parley_types::{ChatId, TokenId, UserId};
+use parley_types::{ChatId, ReportAction, ReportId, TokenId, UserId};
 use std::sync::Arc;
 
 use actix::{Actor, Addr, Arbiter};
@@ -31,7 +31,7 @@ use actix::{Actor, Addr, Arbiter};
 use crate::config::{ClusterSettings, PresenceSettings, RoomSettings};
 use crate::db::queries::BatchedSend;
 use crate::db::Database;
-use crate::domain::{AccountStatus, Chat, Message};
+use crate::domain::{AccountStatus, AdminReport, Chat, Message};
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 pub use chat_registry::ChatRegistry;
@@ -275,8 +275,45 @@ impl Actors {
         let Some((account, revoked)) = self.ask(DeactivateUser { user_id }).await? else {
             return Ok(None);
         };
+        self.close_deactivated(user_id, &revoked);
+        Ok(Some(account))
+    }
+
+    /// Resolves a report as the operator decided. Deleting the message goes through its
+    /// chat's room, which broadcasts the tombstone; deactivating the author closes the
+    /// author's sessions (and their bots') on every node.
+    pub async fn resolve_report(
+        &self,
+        report_id: ReportId,
+        action: ReportAction,
+    ) -> AppResult<AdminReport> {
+        let resolve = db_ops::ResolveReport { report_id, action };
+        let reply = match action {
+            ReportAction::DeleteMessage => {
+                let chat_id = self
+                    .ask(db_ops::ChatOfReport { report_id })
+                    .await?
+                    .ok_or(AppError::NotFound("report"))?;
+                self.write(chat_id, resolve).await?
+            }
+            ReportAction::Dismiss | ReportAction::DeactivateAuthor => {
+                self.write_outside_chats(resolve).await?
+            }
+        };
+        let Reply::Fresh { value, .. } = reply else {
+            return Err(AppError::internal("a report's resolution was replayed"));
+        };
+        if action == ReportAction::DeactivateAuthor {
+            self.close_deactivated(value.report.author.id, &value.revoked);
+        }
+        Ok(value.report)
+    }
+
+    /// Closes the sessions of a deactivated account and of its bots (every token in
+    /// `revoked`, each with its user), here and on the other nodes.
+    fn close_deactivated(&self, user_id: UserId, revoked: &[(UserId, TokenId)]) {
         if let Some(bus) = &self.bus {
-            for &(owner, token_id) in &revoked {
+            for &(owner, token_id) in revoked {
                 bus.publish_revocation(owner, token_id);
             }
         }
@@ -294,7 +331,6 @@ impl Actors {
                 },
             );
         }
-        Ok(Some(account))
     }
 
     /// Revokes the token and closes the sessions opened with it.

@@ -653,3 +653,74 @@ pub struct NewIncoming<'a> {
     pub secret_hash: &'a str,
     pub secret_salt: &'a str,
 }
+
+/// A report of a message, as `message_reports` keeps it.
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = message_reports, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ReportRow {
+    pub id: domain::ReportId,
+    pub message_id: MessageId,
+    pub chat_id: ChatId,
+    pub reporter_id: UserId,
+    pub author_id: UserId,
+    pub reason: String,
+    pub comment: Option<String>,
+    /// The `Message` as JSON, as it was when reported.
+    pub snapshot: String,
+    pub status: String,
+    pub created_at: i64,
+    pub resolution: Option<String>,
+    pub resolved_at: Option<i64>,
+}
+
+impl ReportRow {
+    fn reason(&self) -> Result<domain::ReportReason, AppError> {
+        domain::ReportReason::parse(&self.reason)
+            .ok_or_else(|| AppError::internal(format!("unknown report reason {:?}", self.reason)))
+    }
+
+    fn status(&self) -> Result<domain::ReportStatus, AppError> {
+        domain::ReportStatus::parse(&self.status)
+            .ok_or_else(|| AppError::internal(format!("unknown report status {:?}", self.status)))
+    }
+
+    pub fn for_reporter(self) -> Result<domain::Report, AppError> {
+        Ok(domain::Report {
+            reason: self.reason()?,
+            status: self.status()?,
+            id: self.id,
+            message_id: self.message_id,
+            comment: self.comment,
+            created_at: Timestamp(self.created_at),
+        })
+    }
+
+    pub fn for_operators(
+        self,
+        reporter: domain::User,
+        author: domain::User,
+    ) -> Result<domain::AdminReport, AppError> {
+        let resolution = match self.resolution.as_deref() {
+            None => None,
+            Some(action) => Some(domain::ReportAction::parse(action).ok_or_else(|| {
+                AppError::internal(format!("unknown report resolution {action:?}"))
+            })?),
+        };
+        let message: domain::Message = serde_json::from_str(&self.snapshot)
+            .map_err(|e| AppError::internal_from("a report's snapshot does not read", e))?;
+        Ok(domain::AdminReport {
+            reason: self.reason()?,
+            status: self.status()?,
+            id: self.id,
+            comment: self.comment,
+            created_at: Timestamp(self.created_at),
+            reporter,
+            author,
+            chat_id: self.chat_id,
+            message,
+            resolution,
+            resolved_at: self.resolved_at.map(Timestamp),
+            context: None,
+        })
+    }
+}

@@ -220,6 +220,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_blocks (blocker_id, blocked_id) {
+        blocker_id -> BigInt,
+        blocked_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    message_reports (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        chat_id -> BigInt,
+        reporter_id -> BigInt,
+        author_id -> BigInt,
+        reason -> Text,
+        comment -> Nullable<Text>,
+        snapshot -> Text,
+        status -> Text,
+        created_at -> BigInt,
+        resolution -> Nullable<Text>,
+        resolved_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(auth_tokens -> users (user_id));
 diesel::joinable!(webhook_subscriptions -> chats (chat_id));
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
@@ -248,4 +273,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     incoming_webhooks,
     webhook_subscriptions,
     webhook_deliveries,
+    user_blocks,
+    message_reports,
 );

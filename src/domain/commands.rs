@@ -33,6 +33,10 @@ pub struct BatchedSend {
     /// over: who may be owed a push notification (the store applies the rest of the rule).
     /// Filled in by the room, shared by the sends of its batch.
     pub offline_members: OfflineMembers,
+    /// In a direct chat, the other member, as the room knows it: the store refuses the send
+    /// if they block the author (one probe of the block's key, with the batch's checks).
+    /// Filled in by the room.
+    pub direct_peer: Option<UserId>,
 }
 
 /// Members of a chat with no open session, as a room saw them (sorted, distinct).

@@ -20,6 +20,9 @@ pub use parley_types::{
     Role, Seq, Session, ThreadPage, ThreadSummary, Timestamp, TokenType, User, UserId,
     VapidPublicKey, WebhookDelivery, WebhookId,
 };
+pub use parley_types::{
+    AdminReport, Report, ReportAction, ReportId, ReportList, ReportReason, ReportStatus,
+};
 
 /// Which slice of a chat's history a page covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -166,6 +166,21 @@ pub fn caption(v: &mut Violations, content: &str) {
     }
 }
 
+/// Longest comment a report carries.
+pub const MAX_REPORT_COMMENT_CHARS: usize = 1000;
+
+/// A report's comment: what the reporter wants the operators to know, on as many lines as it
+/// takes (empty is the same as none).
+pub fn report_comment(v: &mut Violations, comment: &str) {
+    let len = comment.chars().count();
+    v.check(
+        len <= MAX_REPORT_COMMENT_CHARS
+            && (comment.trim().is_empty() || shows_something(comment, Lines::Many)),
+        "comment",
+        "must be at most 1000 characters, without control characters (but newline and tab) or bidirectional overrides",
+    );
+}
+
 /// Most attachments one message holds.
 pub const MAX_ATTACHMENTS: usize = 10;
 

@@ -95,6 +95,7 @@ pub async fn send_message(
             },
             // The room fills it in when the send joins a batch.
             offline_members: Default::default(),
+            direct_peer: None,
             key,
         })
         .await?;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod admin_reports;
 pub mod attachments;
 pub mod bots;
 pub mod chats;
@@ -14,6 +15,7 @@ pub mod extractors;
 pub mod health;
 pub mod in_flight;
 pub mod messages;
+pub mod moderation;
 pub mod openapi;
 pub mod push;
 pub mod rate_limit;
@@ -58,6 +60,8 @@ pub struct AppState {
     pub push: push::PushState,
     /// The incoming webhooks' key and the hosts outgoing ones may reach.
     pub webhooks: webhooks::WebhookState,
+    /// `PARLEY_REPORTS_PER_HOUR`.
+    pub reports_per_hour: u32,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -70,6 +74,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(search::routes)
             .configure(push::routes)
             .configure(bots::routes)
+            .configure(moderation::routes)
             .configure(webhooks::routes)
             .configure(ws::routes)
             .configure(openapi::routes),
@@ -77,6 +82,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .configure(webhooks::hook_routes)
     .configure(health::routes)
     .configure(admin::routes)
+    .configure(admin_reports::routes)
     .configure(web_client::routes);
 }
 

@@ -19,6 +19,10 @@ use parley_types::requests::{
     CreateBotRequest, CreateSubscriptionRequest, CreateWebhookRequest, EventType, HookPostRequest,
     NotificationRequest, PushSubscriptionKeys, PushSubscriptionRequest,
 };
+use parley_types::{
+    AdminReport, Report, ReportAction, ReportList, ReportReason, ReportRequest, ReportStatus,
+    ResolveReportRequest,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -72,6 +76,10 @@ use parley_types::requests::{
         super::webhooks::list_event_subscriptions,
         super::webhooks::delete_event_subscription,
         super::webhooks::list_event_deliveries,
+        super::moderation::block_user,
+        super::moderation::unblock_user,
+        super::moderation::list_blocks,
+        super::moderation::report_message,
         super::ws::connect,
         super::health::healthz,
         super::health::readyz,
@@ -79,6 +87,9 @@ use parley_types::requests::{
         super::admin::list_users,
         super::admin::deactivate_user,
         super::admin::reactivate_user,
+        super::admin_reports::list_reports,
+        super::admin_reports::show_report,
+        super::admin_reports::resolve_report,
         openapi_json,
     ),
     components(schemas(
@@ -88,6 +99,8 @@ use parley_types::requests::{
         SearchPage, Snippet, SnippetPart,
         BotToken, CreateBotRequest, IncomingWebhook, CreateWebhookRequest, HookPostRequest,
         EventSubscription, CreateSubscriptionRequest, EventType, WebhookDelivery,
+        Report, ReportRequest, ReportReason, ReportStatus, ReportAction, AdminReport, ReportList,
+        ResolveReportRequest,
         ErrorBody, InternalErrorBody, ErrorCode, FieldError,
     )),
     modifiers(&BearerAuth, &HeadForEveryGet),

@@ -176,6 +176,7 @@ mod tests {
             auth_per_minute: 2,
             logins_per_account_per_minute: 2,
             hook_posts_per_minute: 0,
+            reports_per_hour: 0,
         });
         for _ in 0..3 {
             assert!(limits.check_write(UserId(7)).is_ok());

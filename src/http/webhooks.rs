@@ -238,6 +238,7 @@ pub async fn post_through_hook(
                 thread_root_id: None,
             },
             offline_members: Default::default(),
+            direct_peer: None,
             key,
         })
         .await?;

@@ -32,6 +32,7 @@ mod load_smoke;
 mod membership;
 mod mentions;
 mod messages;
+mod moderation;
 mod operations;
 mod operators;
 mod presence;

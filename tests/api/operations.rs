@@ -88,6 +88,7 @@ async fn counters_move_with_what_happens() {
             auth_per_minute: 0,
             logins_per_account_per_minute: 0,
             hook_posts_per_minute: 0,
+            reports_per_hour: 0,
         };
     })
     .await
@@ -141,6 +142,7 @@ async fn writes_and_logins_are_rate_limited() {
             auth_per_minute: 4,
             logins_per_account_per_minute: 0,
             hook_posts_per_minute: 0,
+            reports_per_hour: 0,
         };
     })
     .await
@@ -412,6 +414,13 @@ async fn openapi_lists_every_route_of_the_contract() {
         "GET /api/v1/chats/{chat_id}/subscriptions",
         "DELETE /api/v1/chats/{chat_id}/subscriptions/{subscription_id}",
         "GET /api/v1/chats/{chat_id}/subscriptions/{subscription_id}/deliveries",
+        "POST /api/v1/users/{user_id}/block",
+        "DELETE /api/v1/users/{user_id}/block",
+        "GET /api/v1/users/me/blocks",
+        "POST /api/v1/messages/{message_id}/report",
+        "GET /admin/reports",
+        "GET /admin/reports/{report_id}",
+        "POST /admin/reports/{report_id}/resolve",
     ];
     // Every GET route answers HEAD as well.
     let heads: Vec<String> = expected

@@ -50,6 +50,15 @@ error_codes! {
     GroupFull = "group_full",
     /// Creating a bot when the caller already has as many as one person may have.
     TooManyBots = "too_many_bots",
+    /// Opening a direct chat with, writing into the direct chat of, or adding to a group
+    /// someone who has blocked the caller.
+    Blocked = "blocked",
+    /// Blocking someone when the caller already blocks as many people as one may.
+    TooManyBlocks = "too_many_blocks",
+    /// Reporting a message the caller has an open report of.
+    AlreadyReported = "already_reported",
+    /// Resolving a report that is resolved already.
+    ReportResolved = "report_resolved",
     /// An earlier request with this key has not finished yet.
     IdempotencyKeyInFlight = "idempotency_key_in_flight",
     /// An `Idempotency-Key` reused with another request.

@@ -98,6 +98,8 @@ typed_i64! {
     WebhookId,
     /// An outgoing webhook's (an event subscription's) id.
     EventSubscriptionId,
+    /// A report of a message to the operators.
+    ReportId,
     /// A bearer token's id (the server's own: never on the wire).
     TokenId,
     /// A position in one chat's order of events: the chat's first event has seq 1, and

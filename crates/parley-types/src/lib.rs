@@ -7,6 +7,7 @@ mod events;
 pub mod frames;
 mod ids;
 mod kinds;
+mod moderation;
 pub mod requests;
 mod time;
 pub mod username;
@@ -16,10 +17,14 @@ pub use error_code::ErrorCode;
 pub use events::{ChatEvent, EventPayload, MemberChange, ReactionChange};
 pub use frames::{ClientFrame, ServerFrame};
 pub use ids::{
-    AttachmentId, ChatId, EventSubscriptionId, MessageId, Seq, SubscriptionId, TokenId, UserId,
-    WebhookId,
+    AttachmentId, ChatId, EventSubscriptionId, MessageId, ReportId, Seq, SubscriptionId, TokenId,
+    UserId, WebhookId,
 };
 pub use kinds::{ChatKind, CloseCode, NotificationLevel, Role};
+pub use moderation::{
+    AdminReport, Report, ReportAction, ReportList, ReportReason, ReportRequest, ReportStatus,
+    ResolveReportRequest,
+};
 pub use time::Timestamp;
 pub use values::{
     AccountList, AccountStatus, Attachment, BotToken, Chat, ChatSummary, EventSubscription,

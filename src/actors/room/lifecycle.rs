@@ -39,7 +39,9 @@ impl ChatRoom {
             Some(Start::Created {
                 member_ids,
                 delivered_seq,
+                direct,
             }) => {
+                self.direct = direct;
                 self.sequencer = Sequencer::new(member_ids, delivered_seq);
                 self.sequencer.bind_members(&mut self.sessions);
             }
@@ -56,6 +58,7 @@ impl ChatRoom {
                             Ok(Some(state)) => {
                                 let members = state.member_ids;
                                 let last_seq = state.last_seq;
+                                room.direct = state.direct;
                                 room.sequencer = Sequencer::starting_below(
                                     members,
                                     last_seq,

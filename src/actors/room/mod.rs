@@ -106,6 +106,7 @@ enum Start {
     Created {
         member_ids: Vec<UserId>,
         delivered_seq: Seq,
+        direct: bool,
     },
 }
 
@@ -120,6 +121,8 @@ pub struct ChatRoom {
     sequencer: Sequencer<SessionId, ReadyEvent>,
     /// The sessions bound to the room.
     sessions: Sessions,
+    /// A direct chat: each send names the other member, whose block refuses it.
+    direct: bool,
     last_activity: Instant,
     gap_fill: Option<SpawnHandle>,
     /// When the last broadcast of committed events went out, and the broadcast waiting for
@@ -172,6 +175,7 @@ impl ChatRoom {
         deps: RoomDeps,
         member_ids: Vec<UserId>,
         delivered_seq: Seq,
+        direct: bool,
     ) -> Self {
         Self::with_start(
             chat_id,
@@ -179,6 +183,7 @@ impl ChatRoom {
             Start::Created {
                 member_ids,
                 delivered_seq,
+                direct,
             },
         )
     }
@@ -192,6 +197,7 @@ impl ChatRoom {
             refusal: None,
             sequencer: Sequencer::new([], Seq::ZERO),
             sessions,
+            direct: false,
             last_activity: Instant::now(),
             gap_fill: None,
             last_broadcast: None,

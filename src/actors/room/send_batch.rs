@@ -41,12 +41,21 @@ impl ChatRoom {
                 .into(),
         );
         let owes_pushes = !offline.ids().is_empty();
+        // A direct chat's two members never change.
+        let direct_members: Option<Vec<_>> =
+            self.direct.then(|| self.sequencer.members().collect());
         let mut sends = Vec::with_capacity(take);
         let mut replies = Vec::with_capacity(take);
         for queued in self.sends.drain(..take) {
             span.follows_from(&queued.span);
             let mut send = queued.send;
             send.offline_members = offline.clone();
+            if let Some(members) = &direct_members {
+                send.direct_peer = members
+                    .iter()
+                    .copied()
+                    .find(|&m| m != send.message.author_id);
+            }
             sends.push(send);
             replies.push(queued.reply);
         }

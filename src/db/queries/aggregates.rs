@@ -374,13 +374,22 @@ pub async fn list_for_user(
 
 /// What a chat's room starts from: the chat's `last_seq` and its members' ids, read in one
 /// transaction so that they agree; `None` if the chat does not exist.
-pub async fn room_state(conn: &mut Conn, chat_id: ChatId) -> AppResult<Option<(Seq, Vec<UserId>)>> {
+pub async fn room_state(
+    conn: &mut Conn,
+    chat_id: ChatId,
+) -> AppResult<Option<(Seq, String, Vec<UserId>)>> {
     use diesel_async::AsyncConnection;
     conn.transaction::<_, AppError, _>(async |c| {
-        let Some(last) = last_seq(c, chat_id).await? else {
+        let found: Option<(Seq, String)> = chats::table
+            .find(chat_id)
+            .select((chats::last_seq, chats::kind))
+            .first(c)
+            .await
+            .optional()?;
+        let Some((last, kind)) = found else {
             return Ok(None);
         };
-        Ok(Some((last, member_ids(c, chat_id).await?)))
+        Ok(Some((last, kind, member_ids(c, chat_id).await?)))
     })
     .await
 }

@@ -22,7 +22,7 @@ use diesel_async::RunQueryDsl;
 use super::fixed_text::FixedText;
 use super::history_page::PageRow;
 use crate::db::rows::{mentionable, AttachmentRow, IdempotencyRow, MemberNameRow, MessageRow};
-use crate::db::schema::{attachments, chat_members, chats};
+use crate::db::schema::{attachments, chat_members, chats, user_blocks};
 use crate::db::PgConn;
 use crate::domain::mentions::MentionableMember;
 use crate::domain::search::index_terms;
@@ -91,6 +91,8 @@ pub struct BatchChecks {
     pub stored_keys: Vec<IdempotencyRow>,
     /// (chat, user) memberships among the batch's chats and authors.
     pub memberships: HashSet<(ChatId, UserId)>,
+    /// (blocker, blocked) among the batch's `direct_pairs`: sends refused.
+    pub blocking: HashSet<(UserId, UserId)>,
     /// The messages replied to and the thread roots named, as they are under the chats' locks.
     pub referenced: HashMap<MessageId, MessageRow>,
     /// The reactions and attachments of the thread roots named, to complete the aggregates
@@ -194,6 +196,8 @@ pub struct CheckInputs {
     pub offline: Vec<UserId>,
     /// The chats they were found offline in.
     pub offline_in: Vec<ChatId>,
+    /// `(other member, author)` of the sends into direct chats, sorted and distinct.
+    pub direct_pairs: Vec<(UserId, UserId)>,
 }
 
 pub trait BatchStatements {
@@ -533,15 +537,30 @@ impl BatchStatements for PgConn {
             .load::<MemberDevice>(&mut &*conn)
             .await
         };
-        let ((stored_keys, memberships, attached, members, referenced), devices) =
+        // Most batches hold no send into a direct chat, and then send no query for blocks.
+        let blocking = async {
+            if wanted.direct_pairs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (peers, authors): (Vec<UserId>, Vec<UserId>) =
+                wanted.direct_pairs.iter().copied().unzip();
+            user_blocks::table
+                .filter(user_blocks::blocker_id.eq_any(peers))
+                .filter(user_blocks::blocked_id.eq_any(authors))
+                .select((user_blocks::blocker_id, user_blocks::blocked_id))
+                .load::<(UserId, UserId)>(&mut &*conn)
+                .await
+        };
+        let ((stored_keys, memberships, attached, members, referenced), (devices, blocking)) =
             futures_util::future::try_join(
                 futures_util::future::try_join5(stored, memberships, attached, members, referenced),
-                devices,
+                futures_util::future::try_join(devices, blocking),
             )
             .await?;
         let mut checks = BatchChecks {
             stored_keys,
             memberships: memberships.into_iter().collect(),
+            blocking: blocking.into_iter().collect(),
             attachments: attached.into_iter().map(|a| (a.id, a)).collect(),
             mentionable: mentionable(members),
             devices,
@@ -708,7 +727,7 @@ mod sqlite {
     use crate::db::rows::{AttachmentRow, EventRow, IdempotencyRow, MessageRow, NewMessageRow};
     use crate::db::schema::{
         attachments, chat_authors, chat_events, chat_members, chats, idempotency_keys,
-        message_mentions, messages, push_outbox, push_subscriptions, reactions, users,
+        message_mentions, messages, push_outbox, push_subscriptions, reactions, user_blocks, users,
     };
     use crate::db::SqliteConn;
     use parley_types::{AttachmentId, ChatId, MessageId, MessageKind, Seq, SubscriptionId, UserId};
@@ -752,6 +771,16 @@ mod sqlite {
                     .load::<(ChatId, UserId)>(conn)?
                     .into_iter()
                     .collect();
+                for &(peer, author) in &wanted.direct_pairs {
+                    let found: Option<UserId> = user_blocks::table
+                        .find((peer, author))
+                        .select(user_blocks::blocker_id)
+                        .first(conn)
+                        .optional()?;
+                    if found.is_some() {
+                        checks.blocking.insert((peer, author));
+                    }
+                }
                 if !wanted.referenced.is_empty() {
                     checks.referenced = messages::table
                         .filter(messages::id.eq_any(&wanted.referenced))

@@ -35,6 +35,8 @@ pub async fn create_group(
     member_ids: &[UserId],
 ) -> AppResult<Written<Chat>> {
     require_users(conn, "member_ids", member_ids).await?;
+    // Nobody who blocks the creator is put in their group.
+    super::moderation::refuse_if_blocked_by(conn, member_ids, creator_id).await?;
     let mut joined = vec![(creator_id, Role::Owner)];
     joined.extend(member_ids.iter().map(|&id| (id, Role::Member)));
     let chat_id = insert_chat(conn, ChatKind::Group, title, None)
@@ -56,7 +58,10 @@ pub async fn create_direct(
     other_id: UserId,
 ) -> AppResult<Written<Chat>> {
     require_users(conn, "member_ids", &[other_id]).await?;
-    let key = format!("{}:{}", creator_id.min(other_id), creator_id.max(other_id));
+    // Refused whether or not their chat exists: the caller may still read it, but not open
+    // it to write.
+    super::moderation::refuse_if_blocked_by(conn, &[other_id], creator_id).await?;
+    let key = direct_key(creator_id, other_id);
     if let Some(existing) = find_direct(conn, &key).await? {
         return Ok(Written::new(
             Outcome::Done,
@@ -88,7 +93,12 @@ pub async fn create_direct(
     ))
 }
 
-async fn find_direct(conn: &mut Conn, key: &str) -> AppResult<Option<ChatId>> {
+/// What names the direct chat of two users (whichever of them opened it).
+pub(super) fn direct_key(one: UserId, other: UserId) -> String {
+    format!("{}:{}", one.min(other), one.max(other))
+}
+
+pub(super) async fn find_direct(conn: &mut Conn, key: &str) -> AppResult<Option<ChatId>> {
     Ok(chats::table
         .filter(chats::direct_key.eq(key))
         .select(chats::id)
@@ -243,6 +253,7 @@ pub async fn add_member(
     let events = if already {
         Vec::new()
     } else {
+        super::moderation::refuse_if_blocked_by(conn, &[user_id], actor_id).await?;
         admit(conn, chat_id, user_id, role).await?
     };
     Ok(Written::new(

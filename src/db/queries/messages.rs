@@ -20,21 +20,35 @@ use crate::domain::{ChatEvent, EventPayload, Message, ReactionChange, Role, Time
 use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Locks the message's chat and returns the message as it is under that lock, with the
-/// caller's role in the chat.
+/// caller's role in the chat and the chat's kind.
 async fn lock_message(
     conn: &mut Conn,
     user_id: UserId,
     message_id: MessageId,
-) -> AppResult<(MessageRow, Role)> {
+) -> AppResult<(MessageRow, Role, String)> {
     let chat_id = super::aggregates::find_row(conn, message_id).await?.chat_id;
     super::guards::lock_chat(conn, chat_id)
         .await?
         .ok_or(AppError::NotFound("chat"))?;
-    let (_, member) = super::guards::require_member(conn, chat_id, user_id).await?;
+    let (chat, member) = super::guards::require_member(conn, chat_id, user_id).await?;
     Ok((
         super::aggregates::find_row(conn, message_id).await?,
         member.role()?,
+        chat.kind,
     ))
+}
+
+/// Locks the message's chat, as `lock_message`, for a change that shows something new to the
+/// chat's other member (an edit, a reaction): refused in a direct chat whose other member
+/// blocks the caller.
+async fn lock_message_to_show(
+    conn: &mut Conn,
+    user_id: UserId,
+    message_id: MessageId,
+) -> AppResult<(MessageRow, Role)> {
+    let (row, role, kind) = lock_message(conn, user_id, message_id).await?;
+    super::moderation::refuse_if_blocked_in(conn, &kind, row.chat_id, user_id).await?;
+    Ok((row, role))
 }
 
 fn message_deleted() -> AppError {
@@ -62,7 +76,7 @@ pub async fn edit(
     message_id: MessageId,
     content: &str,
 ) -> AppResult<Written<Message>> {
-    let (row, _) = lock_message(conn, user_id, message_id).await?;
+    let (row, _) = lock_message_to_show(conn, user_id, message_id).await?;
     if row.author_id != user_id {
         return Err(AppError::forbidden("Only the author can edit a message."));
     }
@@ -102,12 +116,33 @@ pub async fn delete(
     user_id: UserId,
     message_id: MessageId,
 ) -> AppResult<Written<Message>> {
-    let (row, role) = lock_message(conn, user_id, message_id).await?;
+    let (row, role, _) = lock_message(conn, user_id, message_id).await?;
     if row.author_id != user_id && !role.can_manage_members() {
         return Err(AppError::forbidden(
             "Only the author or a chat owner or admin can delete a message.",
         ));
     }
+    tombstone(conn, row).await
+}
+
+/// Turns the message into a tombstone on an operator's decision (a report resolved with
+/// `delete_message`), as its author's delete would.
+pub async fn delete_as_operator(
+    conn: &mut Conn,
+    message_id: MessageId,
+) -> AppResult<Written<Message>> {
+    let chat_id = super::aggregates::find_row(conn, message_id).await?.chat_id;
+    super::guards::lock_chat(conn, chat_id)
+        .await?
+        .ok_or(AppError::NotFound("chat"))?;
+    let row = super::aggregates::find_row(conn, message_id).await?;
+    tombstone(conn, row).await
+}
+
+/// Empties the message under its chat's lock, with its `message.deleted` event (and its thread
+/// root's `message.updated`); a tombstone stays as it is.
+async fn tombstone(conn: &mut Conn, row: MessageRow) -> AppResult<Written<Message>> {
+    let message_id = row.id;
     if row.deleted {
         return Ok(Written::message(
             Outcome::Done,
@@ -172,7 +207,7 @@ pub async fn add_reaction(
     message_id: MessageId,
     emoji: &str,
 ) -> AppResult<Written<Message>> {
-    let (row, _) = lock_message(conn, user_id, message_id).await?;
+    let (row, _) = lock_message_to_show(conn, user_id, message_id).await?;
     if row.deleted {
         return Err(message_deleted());
     }
@@ -222,7 +257,7 @@ pub async fn remove_reaction(
     message_id: MessageId,
     emoji: &str,
 ) -> AppResult<Written<Message>> {
-    let (row, _) = lock_message(conn, user_id, message_id).await?;
+    let (row, _, _) = lock_message(conn, user_id, message_id).await?;
     if row.deleted {
         return Err(message_deleted());
     }
@@ -368,8 +403,16 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .collect::<BTreeSet<ChatId>>()
         .into_iter()
         .collect();
+    // Sends into direct chats: whether the other member blocks the author.
+    let direct_pairs: Vec<(UserId, UserId)> = open
+        .iter()
+        .filter_map(|send| Some((send.direct_peer?, send.message.author_id)))
+        .collect::<BTreeSet<(UserId, UserId)>>()
+        .into_iter()
+        .collect();
     let checks = c
         .batch_checks(&CheckInputs {
+            direct_pairs,
             keys,
             chat_ids: locked.clone(),
             authors,
@@ -402,6 +445,11 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             Some(Err(AppError::NotFound("chat")))
         } else if !checks.memberships.contains(&(m.chat_id, m.author_id)) {
             Some(Err(AppError::not_a_member()))
+        } else if send
+            .direct_peer
+            .is_some_and(|peer| checks.blocking.contains(&(peer, m.author_id)))
+        {
+            Some(Err(super::moderation::blocked()))
         } else if m
             .reply_to_id
             .is_some_and(|r| checks.referenced.get(&r).map(|row| row.chat_id) != Some(m.chat_id))

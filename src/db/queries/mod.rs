@@ -141,6 +141,14 @@ pub use search_page::SearchPageStatement;
 pub use unread_locks::UnreadLocks;
 pub use webhook_claims::WebhookClaims;
 
+/// What resolving a report did: the report, the events of a deleted message, and the tokens a
+/// deactivation revoked, each with its user (their sessions are to be closed).
+#[derive(Debug)]
+pub struct Resolved {
+    pub report: crate::domain::AdminReport,
+    pub revoked: Vec<(UserId, TokenId)>,
+}
+
 /// What became of one send in a batch.
 // One per send of a batch, moved once; boxing the answer would allocate for every send.
 #[allow(clippy::large_enum_variant)]

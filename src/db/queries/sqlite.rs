@@ -21,6 +21,8 @@ pub mod idempotency;
 pub mod mentions;
 #[path = "messages.rs"]
 pub mod messages;
+#[path = "moderation.rs"]
+pub mod moderation;
 #[path = "push.rs"]
 pub mod push;
 #[path = "threads.rs"]

@@ -1,0 +1,2 @@
+DROP TABLE message_reports;
+DROP TABLE user_blocks;
