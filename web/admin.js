@@ -1,4 +1,7 @@
-// The operators' page: live figures from /admin/metrics (Prometheus text), every two seconds.
+// The operators' page: live figures from /admin/metrics (Prometheus text), every two seconds,
+// and the reports people made (admin-reports.js).
+
+import { ReportsView } from './admin-reports.js';
 
 const $ = (id) => document.getElementById(id);
 const EVERY_MS = 2000;
@@ -73,9 +76,15 @@ $('token-form').addEventListener('submit', (event) => {
   watch(token);
 });
 
+const reports = new ReportsView($('reports'), $('reports-error'));
+$('reports-status').addEventListener('change', (e) => reports.show(reports.token, e.target.value));
+$('reports-refresh').addEventListener('click', () => reports.show(reports.token));
+
 function watch(token) {
   clearTimeout(timer);
   $('admin-error').textContent = '';
+  $('reports-section').hidden = false;
+  reports.show(token);
   const tick = async () => {
     try {
       await scrape(token);

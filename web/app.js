@@ -9,6 +9,7 @@ import { el } from './dom.js';
 import { Live } from './live.js';
 import { renderIntegrations } from './integrations.js';
 import { markMentions, MentionCompletion } from './mentions.js';
+import { Blocks, foldedMessage, reportForm } from './moderation.js';
 import { disablePush, enablePush, pushEnabled, pushSupported } from './notifications.js';
 
 const $ = (id) => document.getElementById(id);
@@ -30,6 +31,10 @@ const state = {
   mainOnly: false, // the open chat shows its main timeline only (no thread replies)
   thread: null, // the open thread: { rootId, root, replies: Map id -> Message, order: [ids], hasMore }
   blobs: new Map(), // API path -> Promise of an object URL (thumbnails, fetched with the token)
+  blocks: null, // the people I block (moderation.js)
+  shownFolded: new Set(), // ids of messages of people I block that I chose to see
+  reporting: null, // the report being written: { id, reason, comment }
+  reported: new Map(), // message id -> what became of my report of it
 };
 
 /** Types the browser shows in place (the server makes thumbnails of these). */
@@ -95,7 +100,8 @@ async function start(me) {
   $('me').replaceChildren(el('bdi', {}, me.display_name));
   $('auth').hidden = true;
   $('chat-ui').hidden = false;
-  await loadChats();
+  state.blocks = new Blocks(state.api, blocksChanged);
+  await Promise.all([loadChats(), state.blocks.load()]);
   state.live = new Live(state.api.token, {
     event: onEvent,
     ephemeral: onEphemeral,
@@ -325,6 +331,9 @@ function renderHeader() {
         m.user_id !== state.me.id && mine && rank[mine.role] > rank[m.role] && chat.kind === 'group'
           ? el('button', { type: 'button', class: 'link', onclick: () => removeMember(m.user_id) }, 'Remove')
           : null,
+        m.user_id !== state.me.id && chat.kind === 'group'
+          ? state.blocks.button(m.user_id, state.users.get(m.user_id)?.display_name ?? `user ${m.user_id}`, (why) => { $('members-error').textContent = why; })
+          : null,
       ),
     ),
   );
@@ -339,6 +348,44 @@ function renderHeader() {
   panel.dataset.chat = String(chat.id);
   panel.hidden = !manages;
   renderNotificationMenu(chat);
+  renderDirectBlock(chat);
+}
+
+// ---- blocks and reports -------------------------------------------------------------------
+
+function blocksChanged() {
+  state.blocks.render($('blocked-list'), (why) => { $('blocked-error').textContent = why; });
+  if (state.open) {
+    renderHeader();
+    renderMessages();
+  }
+}
+
+/** "Block"/"Unblock" for the other person of the open direct chat. */
+function renderDirectBlock(chat) {
+  const other = chat.kind === 'direct' ? chat.members.find((m) => m.user_id !== state.me.id) : null;
+  $('direct-block').replaceChildren(
+    other
+      ? state.blocks.button(other.user_id, state.users.get(other.user_id)?.display_name ?? `user ${other.user_id}`, (why) => { $('members-error').textContent = why; })
+      : '',
+  );
+}
+
+function startReport(message) {
+  state.reporting = { id: message.id, reason: 'spam', comment: '' };
+  renderMessages();
+}
+
+function renderReporting(message) {
+  if (state.reporting?.id === message.id) {
+    return reportForm(state.api, message, state.reporting, (outcome) => {
+      state.reporting = null;
+      if (outcome) state.reported.set(message.id, outcome);
+      renderMessages();
+    });
+  }
+  const outcome = state.reported.get(message.id);
+  return outcome ? el('p', { class: 'report-status', role: 'status' }, outcome) : null;
 }
 
 // ---- notification level and mute ----------------------------------------------------------
@@ -425,6 +472,14 @@ function renderMessages() {
 
 function renderMessage(message, readSeq, { inThread = false } = {}) {
   const mine = message.author_id === state.me.id;
+  const chat = state.chats.get(message.chat_id);
+  // In a group, what someone I block writes is folded until I ask to see it.
+  if (chat?.kind === 'group' && state.blocks?.has(message.author_id) && !state.shownFolded.has(message.id)) {
+    return foldedMessage(message, () => {
+      state.shownFolded.add(message.id);
+      renderMessages();
+    });
+  }
   const author = state.users.get(message.author_id)?.display_name ?? `user ${message.author_id}`;
   if (!state.users.has(message.author_id)) userName(message.author_id).then(() => state.open && renderMessages());
   const quoted = message.reply_to_id ? state.open.messages.get(message.reply_to_id) : null;
@@ -457,6 +512,7 @@ function renderMessage(message, readSeq, { inThread = false } = {}) {
         inThread || message.thread_root_id ? null : el('button', { type: 'button', class: 'link', onclick: () => openThread(message.id) }, 'Reply in thread'),
         mine ? el('button', { type: 'button', class: 'link', onclick: () => startEdit(message) }, 'Edit') : null,
         mine ? el('button', { type: 'button', class: 'link', onclick: () => deleteMessage(message) }, 'Delete') : null,
+        mine || state.reported.has(message.id) ? null : el('button', { type: 'button', class: 'link', onclick: () => startReport(message) }, 'Report'),
       ];
   const mentionsMe = message.mentions?.includes(state.me.id);
   const replies = message.thread?.reply_count ?? 0;
@@ -491,6 +547,7 @@ function renderMessage(message, readSeq, { inThread = false } = {}) {
       ? el('button', { type: 'button', class: 'link thread-link', onclick: () => openThread(message.id) }, replies === 1 ? '1 reply' : `${replies} replies`)
       : null,
     tools.length ? el('span', { class: 'tools' }, tools) : null,
+    message.deleted ? null : renderReporting(message),
   );
 }
 

@@ -47,6 +47,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../web/integrations.js"),
     ),
     (
+        "admin-reports.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/admin-reports.js"),
+    ),
+    (
+        "moderation.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/moderation.js"),
+    ),
+    (
         "sw.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/sw.js"),

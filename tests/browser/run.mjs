@@ -353,6 +353,39 @@ try {
   await alice.page.screenshot({ path: `${shots}/integrations.png` });
   receiver.close();
 
+  step('bob reports a message of alice; alice blocks bob, whose messages fold, and unblocks him');
+  const byText = (page, text) => page.locator('#messages li.message').filter({ has: page.locator('.content', { hasText: new RegExp(`^${text}$`) }) });
+  // Bob's phone shows the thread he answered in: back to the chat.
+  if (await bob.page.locator('#close-thread').isVisible()) await bob.page.locator('#close-thread').click();
+  const toReport = byText(bob.page, 'hello bob, edited');
+  await toReport.getByRole('button', { name: 'Report' }).click();
+  await toReport.getByLabel('Why report this message').selectOption('abuse');
+  await toReport.getByLabel('What the operators should know (optional)').fill('rude greeting');
+  await toReport.getByRole('button', { name: 'Send report' }).click();
+  await toReport.locator('.report-status', { hasText: 'Reported to the operators.' }).waitFor(WAIT);
+  const reportedId = await byText(alice.page, 'hello bob, edited').getAttribute('data-id');
+  await alice.page.locator('#members-panel summary').click();
+  await alice.page.getByRole('button', { name: 'Block bob' }).click();
+  await alice.page.locator('#messages li.message.folded').first().waitFor(WAIT);
+  assert.equal(await byText(alice.page, 'hi alice').count(), 0, "bob's messages are folded");
+  await alice.page.locator('#messages li.message.folded').first().getByRole('button', { name: 'Show' }).click();
+  await alice.page.locator('#blocked-panel summary').click();
+  await alice.page.locator('#blocked-list li', { hasText: 'bob' }).waitFor(WAIT);
+  await alice.page.screenshot({ path: `${shots}/blocked.png` });
+  // Bob cannot open a direct chat with alice now.
+  if (await bob.page.locator('#back').isVisible()) await bob.page.locator('#back').click();
+  await bob.page.locator('#new-chat summary').click();
+  await bob.page.getByLabel('Direct').check();
+  await bob.page.getByLabel('Members (usernames, comma-separated)').fill('alice');
+  await bob.page.getByRole('button', { name: 'Create' }).click();
+  await bob.page.locator('#new-chat-error', { hasText: 'does not accept' }).waitFor(WAIT);
+  await bob.page.locator('#new-chat summary').click();
+  // Unblocked: the list empties and bob's messages show again.
+  await alice.page.locator('#blocked-list').getByRole('button', { name: 'Unblock bob' }).click();
+  await alice.page.locator('#blocked-list li.empty', { hasText: 'Nobody.' }).waitFor(WAIT);
+  await stored(alice.page, 'hi alice').waitFor(WAIT);
+  assert.equal(await alice.page.locator('#messages li.message.folded').count(), 0);
+
   step('bob leaves: alice sees him go offline once the grace period is over');
   await bob.context.close();
   await alice.page.locator('#members li.offline', { hasText: 'bob' }).waitFor({ state: 'attached', timeout: 15_000 });
@@ -365,6 +398,18 @@ try {
   await admin.page.locator('#sessions', { hasText: /^[1-9]/ }).waitFor(WAIT);
   await admin.page.locator('#messages', { hasText: /^[1-9]/ }).waitFor(WAIT);
   await admin.page.screenshot({ path: `${shots}/admin.png` });
+
+  step("the operators page shows bob's report with its context; deleting the message reaches alice");
+  const card = admin.page.locator('#reports li.report', { hasText: 'rude greeting' });
+  await card.locator('.quoted', { hasText: 'hello bob' }).waitFor(WAIT);
+  await card.locator('.context li.reported', { hasText: 'hello bob' }).waitFor(WAIT);
+  await card.locator('.context li', { hasText: 'hi alice' }).waitFor(WAIT);
+  await admin.page.screenshot({ path: `${shots}/admin-reports.png`, fullPage: true });
+  await card.getByRole('button', { name: 'Delete message' }).click();
+  await admin.page.locator('#reports li.empty', { hasText: 'No open reports.' }).waitFor(WAIT);
+  await alice.page.locator(`#messages li.message.deleted[data-id="${reportedId}"]`).waitFor(WAIT);
+  await admin.page.locator('#reports-status').selectOption('resolved');
+  await admin.page.locator('#reports li.report', { hasText: 'rude greeting' }).locator('.resolution', { hasText: 'Resolved: message deleted' }).waitFor(WAIT);
   step('a page on an allowed origin may call the API, one on another origin may not');
   const servePage = (port) =>
     new Promise((resolve) => {
