@@ -194,14 +194,14 @@ on_both_backends! {
     }
 }
 
-fn quick_idle() -> parley::config::RoomSettings {
+pub(crate) fn quick_idle() -> parley::config::RoomSettings {
     parley::config::RoomSettings {
         idle_after: Duration::from_millis(200),
         ..Default::default()
     }
 }
 
-async fn wait_for_no_rooms(server: &TestServer) {
+pub(crate) async fn wait_for_no_rooms(server: &TestServer) {
     let mut waited = 0;
     while server.metric("chat_rooms") > 0.0 {
         actix_rt::time::sleep(Duration::from_millis(50)).await;

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use parley_types::{MessageId, ReportAction, ReportReason, ReportStatus};
+
 use crate::common::ws::WsClient;
-use crate::common::{Api, TestServer, TestUser};
+use crate::common::{Api, Backend, TestServer, TestUser};
+use crate::membership::{quick_idle, wait_for_no_rooms};
 use crate::on_both_backends;
 
 const ADMIN: &str = "admin-token-for-moderation-tests";
@@ -397,13 +400,26 @@ on_both_backends! {
         let bob = api.register("bob").await;
         let group = api.group(&alice, &[&bob]).await;
         let bad = api.send(&bob, group, "threat").await;
-        let report_id = report(&api, &alice, bad["id"].as_i64().unwrap(), "abuse").await.expect(201)["id"]
-            .as_i64()
+        // Through the typed client (`parley-client`), as a bot or a tool would.
+        let reported = api
+            .client()
+            .with_token(&alice.token)
+            .report(MessageId(bad["id"].as_i64().unwrap()), ReportReason::Abuse, None)
+            .await
             .unwrap();
+        assert_eq!(reported.status, ReportStatus::Open);
+        assert_eq!(reported.comment, None);
         let mut bob_ws = WsClient::connect(&server, &bob.token).await;
-        let resolved = resolve(&api, report_id, "deactivate_author").await;
-        let resolved = resolved.expect(200);
-        assert_eq!(resolved["resolution"], "deactivate_author");
+        let operator = api.client().with_token(ADMIN);
+        let open = operator.admin_reports(Some(ReportStatus::Open), 10).await.unwrap();
+        assert_eq!(open.reports.len(), 1);
+        assert_eq!(open.reports[0].id, reported.id);
+        let resolved = operator
+            .admin_resolve_report(reported.id, ReportAction::DeactivateAuthor)
+            .await
+            .unwrap();
+        assert_eq!(resolved.resolution, Some(ReportAction::DeactivateAuthor));
+        assert_eq!(resolved.status, ReportStatus::Resolved);
         assert_eq!(bob_ws.closed(Duration::from_secs(5)).await, Some(1008));
         api.get("/api/v1/users/me", &bob.token).await.expect_error(401, "unauthorized");
         api.login("bob", "correct horse").await.expect_error(401, "account_deactivated");
@@ -470,19 +486,16 @@ on_both_backends! {
                     let (api, bob, stop) = (api.clone(), bob.clone(), stop.clone());
                     actix_rt::spawn(async move {
                         let mut outcomes = Vec::new();
-                        let mut i = 0;
-                        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let (mut i, mut late) = (0, 0);
+                        // Sends until three have started after the block was answered.
+                        while late < 3 {
                             let started_after_block = stop.load(std::sync::atomic::Ordering::SeqCst);
                             let answer = api
                                 .post("/api/v1/messages", &bob.token, &send_body(dm, &format!("r{round} s{n} m{i}")))
                                 .await;
                             outcomes.push((started_after_block, answer.status, answer.json["id"].as_i64()));
                             i += 1;
-                        }
-                        // After the block answered: every send is refused.
-                        for _ in 0..3 {
-                            let answer = api.post("/api/v1/messages", &bob.token, &send_body(dm, "late")).await;
-                            outcomes.push((true, answer.status, None));
+                            late += usize::from(started_after_block);
                         }
                         outcomes
                     })
@@ -515,4 +528,239 @@ on_both_backends! {
             api.delete(&format!("/api/v1/users/{}/block", bob.id), &alice.token).await.expect(204);
         }
     }
+}
+
+on_both_backends! {
+    async fn a_block_covers_the_blocked_persons_bots_and_holds_in_a_fresh_room(server) with (quick_idle()) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let created = api
+            .post("/api/v1/bots", &bob.token, &json!({"username": "bobs-bot"}))
+            .await;
+        let created = created.expect(201);
+        let bot = TestUser {
+            id: created["user"]["id"].as_i64().unwrap(),
+            username: "bobs-bot".into(),
+            token: created["access_token"].as_str().unwrap().to_owned(),
+        };
+        let bot_dm = direct(&api, &bot, &alice).await;
+        let dm = direct(&api, &bob, &alice).await;
+        api.send(&bot, bot_dm, "beep").await;
+        let group = api.group(&alice, &[&bob]).await;
+        let in_group = api.send(&bob, group, "in the group").await;
+        let in_dm = api.send(&bob, dm, "in the direct chat").await;
+        api.post(
+            &format!("/api/v1/messages/{}/reactions", in_dm["id"]),
+            &bob.token,
+            &json!({"emoji": "👍"}),
+        )
+        .await
+        .expect(200);
+
+        api.post(&format!("/api/v1/users/{}/block", bob.id), &alice.token, &json!({}))
+            .await
+            .expect(204);
+        // The rooms retire: the next send starts a room that reads the chat afresh.
+        wait_for_no_rooms(&server).await;
+        api.post("/api/v1/messages", &bob.token, &send_body(dm, "after"))
+            .await
+            .expect_error(403, "blocked");
+        // Bob's bot is turned away as bob is.
+        api.post("/api/v1/messages", &bot.token, &send_body(bot_dm, "beep"))
+            .await
+            .expect_error(403, "blocked");
+        api.post("/api/v1/chats", &bot.token, &json!({"kind": "direct", "member_ids": [alice.id]}))
+            .await
+            .expect_error(403, "blocked");
+        api.post(
+            "/api/v1/chats",
+            &bot.token,
+            &json!({"kind": "group", "title": "Bots", "member_ids": [alice.id]}),
+        )
+        .await
+        .expect_error(403, "blocked");
+        // What stays allowed: writing in a shared group, taking back one's own words.
+        api.patch(
+            &format!("/api/v1/messages/{}", in_group["id"]),
+            &bob.token,
+            &json!({"content": "edited in the group"}),
+        )
+        .await
+        .expect(200);
+        api.post(
+            &format!("/api/v1/messages/{}/reactions", in_group["id"]),
+            &bob.token,
+            &json!({"emoji": "👍"}),
+        )
+        .await
+        .expect(200);
+        api.delete(
+            &format!("/api/v1/messages/{}/reactions/%F0%9F%91%8D", in_dm["id"]),
+            &bob.token,
+        )
+        .await
+        .expect(200);
+        api.delete(&format!("/api/v1/messages/{}", in_dm["id"]), &bob.token)
+            .await
+            .expect(200);
+
+        api.delete(&format!("/api/v1/users/{}/block", bob.id), &alice.token).await.expect(204);
+        wait_for_no_rooms(&server).await;
+        api.send(&bob, dm, "after unblocking").await;
+        api.send(&bot, bot_dm, "beep again").await;
+    }
+
+    async fn concurrent_resolutions_of_one_message_settle_once(server) configured (with_admin) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let carol = api.register("carol").await;
+        let group = api.group(&alice, &[&bob, &carol]).await;
+        for round in 0..10 {
+            let bad = api.send(&bob, group, &format!("spam {round}")).await;
+            let id = bad["id"].as_i64().unwrap();
+            let first = report(&api, &alice, id, "spam").await.expect(201)["id"].as_i64().unwrap();
+            let second = report(&api, &carol, id, "spam").await.expect(201)["id"].as_i64().unwrap();
+            let actions = if round % 2 == 0 { ["dismiss", "delete_message"] } else { ["delete_message", "dismiss"] };
+            let (a, b) = futures_util::join!(resolve(&api, first, actions[0]), resolve(&api, second, actions[1]));
+            let mut statuses = [a.status, b.status];
+            statuses.sort_unstable();
+            assert_eq!(statuses, [200, 409], "round {round}: {} / {}", a.text, b.text);
+            let winner = if a.status == 200 { &a } else { &b };
+            let action = winner.json["resolution"].clone();
+            for report_id in [first, second] {
+                let shown = api.get(&format!("/admin/reports/{report_id}"), ADMIN).await;
+                assert_eq!(shown.expect(200)["resolution"], action, "both resolved the same way");
+            }
+            let message = api.get(&format!("/api/v1/messages/{id}"), &alice.token).await;
+            assert_eq!(message.expect(200)["deleted"], action == "delete_message");
+        }
+    }
+
+    async fn the_block_list_is_bounded(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        server.execute_sql(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 1000) \
+             INSERT INTO users (username, display_name, password_hash, created_at) \
+             SELECT 'filler' || n, 'filler', '!', 0 FROM g",
+        );
+        server.execute_sql(&format!(
+            "INSERT INTO user_blocks (blocker_id, blocked_id, created_at) \
+             SELECT {}, id, 0 FROM users WHERE username LIKE 'filler%'",
+            alice.id
+        ));
+        api.post(&format!("/api/v1/users/{}/block", bob.id), &alice.token, &json!({}))
+            .await
+            .expect_error(409, "too_many_blocks");
+        let listed = api.get("/api/v1/users/me/blocks", &alice.token).await;
+        assert_eq!(listed.expect(200).as_array().unwrap().len(), 1000);
+        // Unblocking one frees a place.
+        let first = listed.json[0]["id"].as_i64().unwrap();
+        api.delete(&format!("/api/v1/users/{first}/block"), &alice.token).await.expect(204);
+        api.post(&format!("/api/v1/users/{}/block", bob.id), &alice.token, &json!({}))
+            .await
+            .expect(204);
+    }
+
+    async fn reports_refuse_revoked_tokens_and_hide_without_an_admin_token(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let group = api.group(&alice, &[&bob]).await;
+        let message = api.send(&bob, group, "hm").await;
+        let revoked = api.login("alice", "correct horse").await.expect(200)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        api.post("/api/v1/auth/logout", &revoked, &json!({})).await.expect(204);
+        let path = format!("/api/v1/messages/{}/report", message["id"]);
+        api.post(&path, &revoked, &json!({"reason": "spam"})).await.expect_error(401, "unauthorized");
+        // A server without an admin token has no operators' routes at all.
+        api.get("/admin/reports", &alice.token).await.expect_error(404, "not_found");
+        api.post("/admin/reports/1/resolve", &alice.token, &json!({"action": "dismiss"}))
+            .await
+            .expect_error(404, "not_found");
+        // Nothing was recorded by the refused report.
+        assert_eq!(server.sql_numbers("SELECT count(*) AS n FROM message_reports"), [0]);
+    }
+
+    async fn the_operators_list_pages_newest_first(server) configured (with_admin) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let group = api.group(&alice, &[&bob]).await;
+        let mut made = Vec::new();
+        for n in 0..5 {
+            let message = api.send(&bob, group, &format!("m{n}")).await;
+            made.push(report(&api, &alice, message["id"].as_i64().unwrap(), "other").await.expect(201)["id"].as_i64().unwrap());
+        }
+        made.reverse();
+        let first = api.get("/admin/reports?limit=2", ADMIN).await;
+        let ids = |r: &Value| -> Vec<i64> { r["reports"].as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect() };
+        assert_eq!(ids(first.expect(200)), made[..2]);
+        let next = first.header("link").unwrap().to_owned();
+        assert_eq!(next, format!("</admin/reports?limit=2&before={}>; rel=\"next\"", made[1]));
+        let second = api.get(&format!("/admin/reports?limit=2&before={}", made[1]), ADMIN).await;
+        assert_eq!(ids(second.expect(200)), made[2..4]);
+        let last = api.get(&format!("/admin/reports?limit=2&before={}", made[3]), ADMIN).await;
+        assert_eq!(ids(last.expect(200)), made[4..]);
+        assert!(last.header("link").is_none());
+        api.get("/admin/reports?before=abc", ADMIN).await.expect_error(400, "bad_request");
+    }
+}
+
+/// A block waits for the direct chat's lock: a send that holds it (checked, not yet committed)
+/// commits before the block is answered, so nothing of the blocked lands after it. Held here
+/// by another connection; PostgreSQL only (SQLite has one writer at a time anyway).
+#[actix_rt::test]
+async fn a_block_waits_for_a_send_that_has_checked_the_chat() {
+    let Some(server) = TestServer::start(Backend::Postgres).await else {
+        return;
+    };
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let dm = direct(&api, &bob, &alice).await;
+    let parley::config::DatabaseUrl::Postgres(url) = server.database_url.clone() else {
+        unreachable!("a PostgreSQL server");
+    };
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+        let mut conn =
+            AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(&url).unwrap();
+        conn.batch_execute(&format!(
+            "BEGIN; SELECT id FROM chats WHERE id = {dm} FOR NO KEY UPDATE;"
+        ))
+        .unwrap();
+        locked_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        conn.batch_execute("COMMIT;").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let blocking = {
+        let (api, path, token) = (
+            api.clone(),
+            format!("/api/v1/users/{}/block", bob.id),
+            alice.token.clone(),
+        );
+        actix_rt::spawn(async move { api.post(&path, &token, &json!({})).await.status })
+    };
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !blocking.is_finished(),
+        "the block must wait for the chat's lock"
+    );
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(blocking.await.unwrap(), 204);
+    api.post("/api/v1/messages", &bob.token, &send_body(dm, "late"))
+        .await
+        .expect_error(403, "blocked");
 }

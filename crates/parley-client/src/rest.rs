@@ -15,6 +15,10 @@ use parley_types::{
     ChatSummary, ErrorCode, HistoryPage, Message, MessageId, MessageKind, Notification,
     NotificationLevel, Seq, Session, ThreadPage, Timestamp, User, UserId,
 };
+use parley_types::{
+    AdminReport, Report, ReportAction, ReportId, ReportList, ReportReason, ReportRequest,
+    ReportStatus, ResolveReportRequest,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -553,7 +557,76 @@ impl Client {
             .await
     }
 
+    // ---- blocks and reports -----------------------------------------------------------
+
+    /// Blocks `user`: they can no longer open, write into, or add the caller to a chat.
+    pub async fn block(&self, user: UserId) -> Result<(), Error> {
+        let path = format!("/api/v1/users/{user}/block");
+        self.call_empty::<()>(Method::POST, &path, None).await
+    }
+
+    pub async fn unblock(&self, user: UserId) -> Result<(), Error> {
+        let path = format!("/api/v1/users/{user}/block");
+        self.call_empty::<()>(Method::DELETE, &path, None).await
+    }
+
+    /// The people the caller blocks.
+    pub async fn blocks(&self) -> Result<Vec<User>, Error> {
+        self.call::<(), _>(Method::GET, "/api/v1/users/me/blocks", &[], None, &[200])
+            .await
+    }
+
+    /// Reports someone else's message to the operators.
+    pub async fn report(
+        &self,
+        message: MessageId,
+        reason: ReportReason,
+        comment: Option<&str>,
+    ) -> Result<Report, Error> {
+        let path = format!("/api/v1/messages/{message}/report");
+        let body = ReportRequest {
+            reason,
+            comment: comment.map(str::to_owned),
+        };
+        self.call(Method::POST, &path, &[], Some(&body), &[201])
+            .await
+    }
+
     // ---- operators (with the admin token) ---------------------------------------------
+
+    /// Reports in `status` (all when `None`), newest first, at most `limit`.
+    pub async fn admin_reports(
+        &self,
+        status: Option<ReportStatus>,
+        limit: u32,
+    ) -> Result<ReportList, Error> {
+        let limit = limit.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(status) = status {
+            query.push(("status", status.as_str()));
+        }
+        let path = format!("/admin/reports?{}", query_string(&query)?);
+        self.call::<(), _>(Method::GET, &path, &[], None, &[200])
+            .await
+    }
+
+    /// One report, with the messages around the reported one.
+    pub async fn admin_report(&self, report: ReportId) -> Result<AdminReport, Error> {
+        let path = format!("/admin/reports/{report}");
+        self.call::<(), _>(Method::GET, &path, &[], None, &[200])
+            .await
+    }
+
+    pub async fn admin_resolve_report(
+        &self,
+        report: ReportId,
+        action: ReportAction,
+    ) -> Result<AdminReport, Error> {
+        let path = format!("/admin/reports/{report}/resolve");
+        let body = ResolveReportRequest { action };
+        self.call(Method::POST, &path, &[], Some(&body), &[200])
+            .await
+    }
 
     /// Accounts whose username or display name contains `query` (at most `limit`).
     pub async fn admin_users(&self, query: &str, limit: u32) -> Result<AccountList, Error> {

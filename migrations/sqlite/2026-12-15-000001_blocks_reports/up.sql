@@ -28,7 +28,9 @@ CREATE TABLE message_reports (
 );
 CREATE UNIQUE INDEX message_reports_one_open ON message_reports (message_id, reporter_id)
     WHERE status = 'open';
--- The operators' list, newest first, by status.
-CREATE INDEX message_reports_status ON message_reports (status, id);
+-- The operators' lists, newest first, of each status (one index on `(status, id)` is not
+-- chosen over the primary key, which then skips every report of the other status).
+CREATE INDEX message_reports_open ON message_reports (id) WHERE status = 'open';
+CREATE INDEX message_reports_resolved ON message_reports (id) WHERE status = 'resolved';
 -- A reporter's reports of the last hour (the rate limit).
 CREATE INDEX message_reports_reporter ON message_reports (reporter_id, created_at);

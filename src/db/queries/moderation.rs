@@ -98,19 +98,44 @@ pub async fn unblock(
     Ok(Some(()))
 }
 
-/// The people `blocker_id` blocks, in the order they were blocked.
+/// The people `blocker_id` blocks, in the order they were blocked. Two statements: joined in
+/// one, PostgreSQL scans every account past some 700 blocks (measured on 200,000 accounts).
 pub async fn blocks_of(conn: &mut Conn, blocker_id: UserId) -> AppResult<Vec<User>> {
-    let rows: Vec<UserRow> = user_blocks::table
-        .inner_join(users::table.on(users::id.eq(user_blocks::blocked_id)))
+    let ids: Vec<UserId> = user_blocks::table
         .filter(user_blocks::blocker_id.eq(blocker_id))
-        .order((user_blocks::created_at.asc(), users::id.asc()))
-        .select(UserRow::as_select())
+        .order((user_blocks::created_at.asc(), user_blocks::blocked_id.asc()))
+        .select(user_blocks::blocked_id)
         .load(conn)
         .await?;
-    Ok(rows.into_iter().map(User::from).collect())
+    let mut people: HashMap<UserId, UserRow> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select(UserRow::as_select())
+        .load::<UserRow>(conn)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| people.remove(id))
+        .map(User::from)
+        .collect())
 }
 
-/// Refuses (`403 blocked`) when any of `blockers` blocks `user_id`: one index probe each.
+/// Whom a block of someone covers when `user_id` acts: the user, and a bot's owner (a person
+/// who is blocked is not let back in through their bots).
+async fn acting_as(conn: &mut Conn, user_id: UserId) -> AppResult<Vec<UserId>> {
+    let owner: Option<Option<UserId>> = users::table
+        .find(user_id)
+        .select(users::bot_owner_id)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(std::iter::once(user_id).chain(owner.flatten()).collect())
+}
+
+/// Refuses (`403 blocked`) when any of `blockers` blocks `user_id` (or, for a bot, its owner):
+/// one index probe each.
 pub async fn refuse_if_blocked_by(
     conn: &mut Conn,
     blockers: &[UserId],
@@ -119,9 +144,10 @@ pub async fn refuse_if_blocked_by(
     if blockers.is_empty() {
         return Ok(());
     }
+    let acting = acting_as(conn, user_id).await?;
     let found: bool = diesel::select(diesel::dsl::exists(
         user_blocks::table
-            .filter(user_blocks::blocked_id.eq(user_id))
+            .filter(user_blocks::blocked_id.eq_any(&acting))
             .filter(user_blocks::blocker_id.eq_any(blockers)),
     ))
     .get_result(conn)
@@ -151,24 +177,6 @@ pub async fn refuse_if_blocked_in(
         .load(conn)
         .await?;
     refuse_if_blocked_by(conn, &others, user_id).await
-}
-
-/// Of the `(peer, author)` pairs, those where the peer blocks the author.
-pub async fn blocking_pairs(
-    conn: &mut Conn,
-    pairs: &[(UserId, UserId)],
-) -> AppResult<Vec<(UserId, UserId)>> {
-    if pairs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (peers, authors): (Vec<UserId>, Vec<UserId>) = pairs.iter().copied().unzip();
-    let found: Vec<(UserId, UserId)> = user_blocks::table
-        .filter(user_blocks::blocker_id.eq_any(&peers))
-        .filter(user_blocks::blocked_id.eq_any(&authors))
-        .select((user_blocks::blocker_id, user_blocks::blocked_id))
-        .load(conn)
-        .await?;
-    Ok(found.into_iter().filter(|p| pairs.contains(p)).collect())
 }
 
 // ---- reports -------------------------------------------------------------------------------
@@ -401,6 +409,12 @@ pub async fn resolve(
     action: ReportAction,
 ) -> AppResult<Written<Resolved>> {
     conn.transaction::<_, AppError, _>(async |c| {
+        // The chat's lock first: resolutions of one message's reports (which update each
+        // other's rows) are serialised by it, in the order a deletion takes its locks anyway.
+        let chat_id = chat_of_report(c, report_id)
+            .await?
+            .ok_or(AppError::NotFound("report"))?;
+        super::guards::lock_chat(c, chat_id).await?;
         let now = Timestamp::now().millis();
         // Settles a race between two operators: one of them changes the row.
         let settled: Option<ReportRow> = diesel::update(
