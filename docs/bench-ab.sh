@@ -2,6 +2,8 @@
 # One sitting, two builds, alternating: send, fan-out and history, each on a fresh PostgreSQL
 # database, with the same load tool for both. Prints one line per run.
 #   bash docs/bench-ab.sh <server A> <server B> <parley-load> [rounds]
+# DIRECT=1 adds sends by 63 people, each in their own direct chat with a 64th (needs a load
+# tool with `send --direct`).
 set -euo pipefail
 A=$1 B=$2 LOAD=$3 ROUNDS=${4:-2}
 PORT=18400
@@ -35,6 +37,7 @@ for round in $(seq 1 "$ROUNDS"); do
         server=$A; [ $side = B ] && server=$B
         run_one "$side/$round" "$server" send --clients 64 --chats 1 --duration 10
         run_one "$side/$round" "$server" send --clients 64 --chats 100 --duration 10
+        [ -n "${DIRECT:-}" ] && run_one "$side/$round" "$server" send --clients 64 --direct --duration 10
         run_one "$side/$round" "$server" history --clients 16 --messages 500 --duration 10
         run_one "$side/$round" "$server" fanout --sessions 1000 --users 20 --rate 500 --messages 1000 --duration 15
     done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A against B, alternating, each run on a fresh PostgreSQL database: answers in 10 s and the
-# server's CPU per answer (parley-load --server-pid).  bash docs/cpu-ab.sh <A> <B> <parley-load> <rounds> [history|send]
+# server's CPU per answer (parley-load --server-pid).  bash docs/cpu-ab.sh <A> <B> <parley-load> <rounds> [history|send|direct]
 set -u
 A=$1 B=$2 LOAD=$3 ROUNDS=$4 SCEN=${5:-history}
 PORT=18401
@@ -12,6 +12,8 @@ for round in $(seq 1 $ROUNDS); do for side in A B; do
   for _ in $(seq 1 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
   if [ "$SCEN" = history ]; then
     out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --server-pid $pid history --clients 16 --messages 500 --duration 10)
+  elif [ "$SCEN" = direct ]; then
+    out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --server-pid $pid send --clients 64 --direct --duration 10)
   else
     out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --server-pid $pid send --clients 64 --chats 1 --duration 10)
   fi

@@ -169,13 +169,17 @@ pub fn caption(v: &mut Violations, content: &str) {
 /// Longest comment a report carries.
 pub const MAX_REPORT_COMMENT_CHARS: usize = 1000;
 
+/// JSON Schema for a report's comment: what `report_comment` accepts (any length of allowed
+/// characters; the length is the schema's `maxLength`).
+pub const COMMENT_PATTERN: &str =
+    "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$";
+
 /// A report's comment: what the reporter wants the operators to know, on as many lines as it
-/// takes (empty is the same as none).
+/// takes. It need not show anything (one that does not is kept as no comment).
 pub fn report_comment(v: &mut Violations, comment: &str) {
     let len = comment.chars().count();
     v.check(
-        len <= MAX_REPORT_COMMENT_CHARS
-            && (comment.trim().is_empty() || shows_something(comment, Lines::Many)),
+        len <= MAX_REPORT_COMMENT_CHARS && comment.chars().all(|c| is_allowed(c, Lines::Many)),
         "comment",
         "must be at most 1000 characters, without control characters (but newline and tab) or bidirectional overrides",
     );
@@ -314,6 +318,7 @@ mod tests {
         let content_re = regex::Regex::new(CONTENT_PATTERN).unwrap();
         let line_re = regex::Regex::new(LINE_PATTERN).unwrap();
         let emoji_re = regex::Regex::new(EMOJI_PATTERN).unwrap();
+        let comment_re = regex::Regex::new(COMMENT_PATTERN).unwrap();
         let extra = ['\u{1F44D}', '\u{E0001}', '\u{10FFFF}'];
         let chars = (0u32..0x10000).filter_map(char::from_u32).chain(extra);
         for c in chars {
@@ -333,6 +338,12 @@ mod tests {
                 let emoji_like =
                     !text.chars().any(char::is_whitespace) && shows_something(&text, Lines::One);
                 assert_eq!(emoji_re.is_match(&text), emoji_like, "emoji {:?}", text);
+                assert_eq!(
+                    comment_re.is_match(&text),
+                    ok(|v| report_comment(v, &text)),
+                    "comment {:?}",
+                    text
+                );
             }
         }
     }

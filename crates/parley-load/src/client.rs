@@ -107,6 +107,15 @@ impl Api {
             .map_err(|e| format!("creating a chat: {e}"))
     }
 
+    /// The direct chat of `one` and `other` (opened by `one`).
+    pub async fn direct(&self, one: &User, other: i64) -> Result<i64, String> {
+        self.parley(Some(&one.token))
+            .direct_chat(UserId(other))
+            .await
+            .map(|chat| chat.id.get())
+            .map_err(|e| format!("opening a direct chat: {e}"))
+    }
+
     pub async fn send(
         &self,
         user: &User,

@@ -98,6 +98,10 @@ pub struct SendArgs {
     /// `PARLEY_HOOK_POSTS_PER_MINUTE=0`).
     #[arg(long)]
     pub through_hooks: bool,
+    /// Each sender writes in its own direct chat with the first one (`--chats` is then the
+    /// number of senders less one): the path a block is checked on.
+    #[arg(long)]
+    pub direct: bool,
 }
 
 /// Registers `count` users who never connect, each with a device at `receiver` if given.
@@ -166,7 +170,12 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     );
     // Each chat with the root of its thread, when the sends are thread replies.
     let mut chats: Vec<(i64, Option<i64>)> = Vec::new();
-    for _ in 0..args.chats.max(1) {
+    if args.direct {
+        for user in users.iter().skip(1) {
+            chats.push((api.direct(user, owner.id).await?, None));
+        }
+    }
+    for _ in 0..if args.direct { 0 } else { args.chats.max(1) } {
         let chat_id = api.group(owner, &member_ids).await?;
         let root = if args.threads {
             let answer = api.send(owner, chat_id, "thread root", None).await;
@@ -225,10 +234,14 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
             let mut completions = Vec::new();
             let mut i = lane;
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < args.count {
-                // `chats` holds at least one chat; were it empty there would be nowhere to send.
-                let Some(&(chat_id, root)) =
-                    i.checked_rem(chats.len()).and_then(|at| chats.get(at))
-                else {
+                // In direct chats a sender is a member of its own chat only (the first sender,
+                // of every one); `chats` holds at least one chat, else there is nowhere to send.
+                let at = if args.direct && lane > 0 {
+                    Some(lane - 1)
+                } else {
+                    i.checked_rem(chats.len())
+                };
+                let Some(&(chat_id, root)) = at.and_then(|at| chats.get(at)) else {
                     break;
                 };
                 i += 1;
@@ -263,6 +276,7 @@ pub async fn send(common: &Common, args: SendArgs) -> Result<Report, String> {
     report.param("with push devices", args.push_receiver.is_some());
     report.param("with a webhook receiver", args.webhook_receiver.is_some());
     report.param("through incoming webhooks", args.through_hooks);
+    report.param("direct chats", args.direct);
     let mut tally = Tally::default();
     let mut completions = Vec::new();
     for (lane, lane_completions) in results {

@@ -116,9 +116,16 @@ pub struct ReportList {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportRequest {
     pub reason: ReportReason,
-    /// What the operators should know; at most 1000 characters.
+    /// What the operators should know: at most 1000 characters, newlines and tabs allowed,
+    /// no other control or bidirectional-override characters.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 1000,
+            pattern = "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+        )
+    )]
     pub comment: Option<String>,
 }
 
