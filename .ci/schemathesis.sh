@@ -57,16 +57,19 @@ done
 curl -fsS "$BASE/api/v1/openapi.json" >"$WORK/openapi.json"
 "$VENV/bin/openapi-spec-validator" "$WORK/openapi.json"
 
-# An authorised user with a chat, a message and a reaction, so that ids 1 and 2 exist.
+# An authorised user with a chat, a message and a reaction, so that ids 1 and 2 exist, and a
+# report of the message by the other member, so that the operators' report 1 exists.
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 TOKEN="$(curl -fsS -X POST "$BASE/api/v1/auth/register" -H 'Content-Type: application/json' \
     -d '{"username": "fuzzer", "password": "fuzzer-password"}' | json '["access_token"]')"
-curl -fsS -X POST "$BASE/api/v1/auth/register" -H 'Content-Type: application/json' \
-    -d '{"username": "friend", "password": "friend-password"}' >/dev/null
+FRIEND="$(curl -fsS -X POST "$BASE/api/v1/auth/register" -H 'Content-Type: application/json' \
+    -d '{"username": "friend", "password": "friend-password"}' | json '["access_token"]')"
 auth=(-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json')
 curl -fsS -X POST "$BASE/api/v1/chats" "${auth[@]}" -d '{"kind": "group", "title": "Fuzz", "member_ids": [2]}' >/dev/null
 curl -fsS -X POST "$BASE/api/v1/messages" "${auth[@]}" -d '{"chat_id": 1, "content": "hello"}' >/dev/null
 curl -fsS -X POST "$BASE/api/v1/messages/1/reactions" "${auth[@]}" -d '{"emoji": "👍"}' >/dev/null
+curl -fsS -X POST "$BASE/api/v1/messages/1/report" -H "Authorization: Bearer $FRIEND" \
+    -H 'Content-Type: application/json' -d '{"reason": "spam"}' >/dev/null
 
 export HYPOTHESIS_STORAGE_DIRECTORY="$WORK/hypothesis"
 export SCHEMATHESIS_HOOKS=schemathesis_hooks
