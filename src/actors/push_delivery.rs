@@ -3,7 +3,8 @@
 //! ended. On PostgreSQL every node claims from the same outbox and each row goes to one of
 //! them; a node that dies holding rows leaves them to the others when the lease ends.
 //!
-//! A claim runs every second, and at once when a room says a batch may have queued some. At
+//! A claim runs every second, and when a room says a batch may have queued some (at once, or
+//! `NUDGE_GAP` after the last claim, whichever is later). At
 //! most `PER_SERVICE` requests are in flight to one push service, so a slow one holds up only
 //! its own notifications, and never a send: sends only write rows.
 
@@ -37,6 +38,12 @@ const LEASE: Duration = Duration::from_secs(120);
 const SEND_WITHIN: Duration = Duration::from_secs(90);
 /// Between two claims when nobody says a batch queued some.
 const CLAIM_EVERY: Duration = Duration::from_secs(1);
+/// The least time between two claims that rooms asked for. A hot chat with offline members
+/// commits a batch every few milliseconds and each says it may have queued something; a claim
+/// for each kept a database connection claiming back to back, which cost the chat's sends
+/// their p99 (measured: 31 ms against 21 with delivery off). A device is owed at most one
+/// notification per chat every few seconds anyway; this adds at most this much to one's way.
+const NUDGE_GAP: Duration = Duration::from_millis(100);
 
 /// A batch that had offline members committed: there may be notifications to send.
 #[derive(Message, Clone, Copy, Debug)]
@@ -53,6 +60,9 @@ pub struct PushDelivery {
     claiming: bool,
     /// Told to claim while a claim was running: claim again when it ends.
     nudged: bool,
+    /// When the last claim started, and the claim waiting for `NUDGE_GAP` to pass since.
+    last_claim: Option<Instant>,
+    nudge_later: Option<SpawnHandle>,
     in_flight: usize,
     services: ServiceLanes,
 }
@@ -73,6 +83,8 @@ impl PushDelivery {
             preview,
             claiming: false,
             nudged: false,
+            last_claim: None,
+            nudge_later: None,
             in_flight: 0,
             services: ServiceLanes::new(PER_SERVICE),
         }
@@ -91,6 +103,7 @@ impl PushDelivery {
         }
         self.claiming = true;
         self.nudged = false;
+        self.last_claim = Some(Instant::now());
         let claim = ClaimPushes {
             now: Timestamp::now().millis(),
             lease_ms: i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX),
@@ -107,8 +120,11 @@ impl PushDelivery {
                         for push in due {
                             this.deliver(push, claimed, ctx);
                         }
-                        if full || this.nudged {
+                        if full {
                             this.claim(ctx);
+                        } else if this.nudged {
+                            this.nudged = false;
+                            this.nudge(ctx);
                         }
                     }
                     Err(e) => {
@@ -117,6 +133,27 @@ impl PushDelivery {
                 }
             },
         ));
+    }
+
+    /// A room's word that a batch may have queued notifications: a claim now, or when
+    /// `NUDGE_GAP` has passed since the last one (however many words came meanwhile).
+    fn nudge(&mut self, ctx: &mut Context<Self>) {
+        if self.claiming {
+            self.nudged = true;
+            return;
+        }
+        if self.nudge_later.is_some() {
+            return;
+        }
+        let since = self.last_claim.map_or(NUDGE_GAP, |at| at.elapsed());
+        if since >= NUDGE_GAP {
+            self.claim(ctx);
+            return;
+        }
+        self.nudge_later = Some(ctx.run_later(NUDGE_GAP - since, |this, ctx| {
+            this.nudge_later = None;
+            this.claim(ctx);
+        }));
     }
 
     fn deliver(&mut self, push: DuePush, claimed: Instant, ctx: &mut Context<Self>) {
@@ -287,6 +324,6 @@ impl Handler<PushQueued> for PushDelivery {
     type Result = ();
 
     fn handle(&mut self, _: PushQueued, ctx: &mut Context<Self>) {
-        self.claim(ctx);
+        self.nudge(ctx);
     }
 }
