@@ -2,7 +2,9 @@
 //! (Debian's `chromium`, through npm's `playwright-core`) against a server this test starts:
 //! two people, live chat creation, messages both ways, a reaction, an edit, typing, a send
 //! while offline stored once, a lost connection resumed without gap or duplicate, a reload,
-//! and the operators' page. Screenshots go to `target/browser-screenshots/`.
+//! mentions, a thread, notifications, integrations, a report, a block and an unblock, and the
+//! operators' page (live figures, and the report resolved). Screenshots go to
+//! `target/browser-screenshots/`.
 
 use std::path::Path;
 use std::process::Command;
