@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
 use super::error_docs::{Always, Authenticated, BadRequest, NotFound};
-use super::extractors::{bearer_token, parse_query, path_id};
+use super::extractors::{bearer_token, parse_query, path_id, query_number};
 use super::AppState;
 use crate::actors::db_ops::{FindAccount, ReactivateUser, ReadPoolStatus, SearchUsers};
 use crate::domain::{AccountList, AccountStatus, UserId};
@@ -66,14 +66,7 @@ pub async fn list_users(
         );
         return Err(AppError::bad_request(detail).into());
     }
-    let limit = match q.limit.as_deref() {
-        None => 50,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LISTED).contains(n))
-            .ok_or_else(|| AppError::bad_request("limit must be an integer from 1 to 200."))?,
-    };
+    let limit = query_number("limit", q.limit.as_deref(), 1, MAX_LISTED)?.unwrap_or(50);
     if let Some(username) = q.username {
         if username.chars().count() > parley_types::username::MAX_CHARS {
             let detail = format!(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::admin::Admin;
 use super::error::ApiResult;
 use super::error_docs::{Always, Authenticated, BadRequest, Conflict, JsonInput, NotFound};
-use super::extractors::{parse_query, path_id, JsonBody};
+use super::extractors::{parse_query, path_id, query_number, JsonBody};
 use super::{json, AppState};
 use crate::actors::db_ops::{FindReport, ListReports};
 use crate::domain::{AdminReport, ReportId, ReportList, ReportStatus};
@@ -64,24 +64,8 @@ pub async fn list_reports(
                 .ok_or_else(|| AppError::bad_request("status must be open or resolved."))?,
         ),
     };
-    let before = match q.before.as_deref() {
-        None => None,
-        Some(raw) => Some(
-            raw.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .map(ReportId)
-                .ok_or_else(|| AppError::bad_request("before must be a report id."))?,
-        ),
-    };
-    let limit = match q.limit.as_deref() {
-        None => 50,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LISTED).contains(n))
-            .ok_or_else(|| AppError::bad_request("limit must be an integer from 1 to 200."))?,
-    };
+    let before = query_number("before", q.before.as_deref(), 1, i64::MAX)?.map(ReportId);
+    let limit = query_number("limit", q.limit.as_deref(), 1, MAX_LISTED)?.unwrap_or(50);
     let reports = state
         .actors
         .ask(ListReports {
@@ -96,12 +80,10 @@ pub async fn list_reports(
     let mut response = json(StatusCode::OK, &ReportList { reports });
     if let Some(next) = next {
         let status = status.map_or(String::new(), |s| format!("status={}&", s.as_str()));
-        let link = format!("</admin/reports?{status}limit={limit}&before={next}>; rel=\"next\"");
-        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&link) {
-            response
-                .headers_mut()
-                .insert(actix_web::http::header::LINK, value);
-        }
+        super::link_next(
+            &mut response,
+            &format!("/admin/reports?{status}limit={limit}&before={next}"),
+        );
     }
     Ok(response)
 }

@@ -175,15 +175,10 @@ pub async fn list_chats(
         &state.actors.board.showing_chats(page.chats),
     );
     if let (Some(next), ChatListRange::Page { limit, .. }) = (page.next, range) {
-        let link = format!(
-            "</api/v1/chats?limit={limit}&before={}>; rel=\"next\"",
-            next.encode()
+        super::link_next(
+            &mut response,
+            &format!("/api/v1/chats?limit={limit}&before={}", next.encode()),
         );
-        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&link) {
-            response
-                .headers_mut()
-                .insert(actix_web::http::header::LINK, value);
-        }
     }
     Ok(response)
 }

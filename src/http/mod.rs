@@ -170,6 +170,16 @@ thread_local! {
 /// A buffer grown past this by an unusually large answer is let go rather than kept.
 const ANSWER_BUFFER_KEEPS: usize = 1 << 20;
 
+/// Points the answer to the next page of a list (`Link: <target>; rel="next"`, RFC 8288).
+fn link_next(response: &mut HttpResponse, target: &str) {
+    let link = format!("<{target}>; rel=\"next\"");
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&link) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::LINK, value);
+    }
+}
+
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> HttpResponse {
     let body = ANSWER_BUFFER.with_borrow_mut(|buffer| {
         buffer.clear();

@@ -36,7 +36,7 @@ pub async fn create_group(
 ) -> AppResult<Written<Chat>> {
     require_users(conn, "member_ids", member_ids).await?;
     // Nobody who blocks the creator is put in their group.
-    super::moderation::refuse_if_blocked_by(conn, member_ids, creator_id).await?;
+    super::guards::refuse_if_blocked_by(conn, member_ids, creator_id).await?;
     let mut joined = vec![(creator_id, Role::Owner)];
     joined.extend(member_ids.iter().map(|&id| (id, Role::Member)));
     let chat_id = insert_chat(conn, ChatKind::Group, title, None)
@@ -60,7 +60,7 @@ pub async fn create_direct(
     require_users(conn, "member_ids", &[other_id]).await?;
     // Refused whether or not their chat exists: the caller may still read it, but not open
     // it to write.
-    super::moderation::refuse_if_blocked_by(conn, &[other_id], creator_id).await?;
+    super::guards::refuse_if_blocked_by(conn, &[other_id], creator_id).await?;
     let key = direct_key(creator_id, other_id);
     if let Some(existing) = find_direct(conn, &key).await? {
         return Ok(Written::new(
@@ -253,7 +253,7 @@ pub async fn add_member(
     let events = if already {
         Vec::new()
     } else {
-        super::moderation::refuse_if_blocked_by(conn, &[user_id], actor_id).await?;
+        super::guards::refuse_if_blocked_by(conn, &[user_id], actor_id).await?;
         admit(conn, chat_id, user_id, role).await?
     };
     Ok(Written::new(

@@ -47,7 +47,7 @@ async fn lock_message_to_show(
     message_id: MessageId,
 ) -> AppResult<(MessageRow, Role)> {
     let (row, role, kind) = lock_message(conn, user_id, message_id).await?;
-    super::moderation::refuse_if_blocked_in(conn, &kind, row.chat_id, user_id).await?;
+    super::guards::refuse_if_blocked_in(conn, &kind, row.chat_id, user_id).await?;
     Ok((row, role))
 }
 
@@ -449,7 +449,7 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
             .direct_peer
             .is_some_and(|peer| checks.blocking.contains(&(peer, m.author_id)))
         {
-            Some(Err(super::moderation::blocked()))
+            Some(Err(super::guards::blocked()))
         } else if m
             .reply_to_id
             .is_some_and(|r| checks.referenced.get(&r).map(|row| row.chat_id) != Some(m.chat_id))

@@ -12,8 +12,8 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use super::Conn;
 use crate::db::queries::{Outcome, Resolved, Written};
 use crate::db::rows::{MessageRow, ReportRow, UserRow};
-use crate::db::schema::{chat_members, message_reports, messages, user_blocks, users};
-use crate::domain::{ChatKind, Message, Timestamp, User};
+use crate::db::schema::{message_reports, messages, user_blocks, users};
+use crate::domain::{Message, Timestamp, User};
 use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Most people one person may block: enough for anyone being harassed, and a bound on the
@@ -24,13 +24,6 @@ pub const MAX_BLOCKS: i64 = 1000;
 const CONTEXT_EACH_WAY: i64 = 3;
 
 const HOUR_MILLIS: i64 = 60 * 60 * 1000;
-
-pub fn blocked() -> AppError {
-    AppError::Forbidden {
-        code: ErrorCode::Blocked,
-        detail: "This person does not accept that from you.".into(),
-    }
-}
 
 // ---- blocks --------------------------------------------------------------------------------
 
@@ -120,63 +113,6 @@ pub async fn blocks_of(conn: &mut Conn, blocker_id: UserId) -> AppResult<Vec<Use
         .filter_map(|id| people.remove(id))
         .map(User::from)
         .collect())
-}
-
-/// Whom a block of someone covers when `user_id` acts: the user, and a bot's owner (a person
-/// who is blocked is not let back in through their bots).
-async fn acting_as(conn: &mut Conn, user_id: UserId) -> AppResult<Vec<UserId>> {
-    let owner: Option<Option<UserId>> = users::table
-        .find(user_id)
-        .select(users::bot_owner_id)
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(std::iter::once(user_id).chain(owner.flatten()).collect())
-}
-
-/// Refuses (`403 blocked`) when any of `blockers` blocks `user_id` (or, for a bot, its owner):
-/// one index probe each.
-pub async fn refuse_if_blocked_by(
-    conn: &mut Conn,
-    blockers: &[UserId],
-    user_id: UserId,
-) -> AppResult<()> {
-    if blockers.is_empty() {
-        return Ok(());
-    }
-    let acting = acting_as(conn, user_id).await?;
-    let found: bool = diesel::select(diesel::dsl::exists(
-        user_blocks::table
-            .filter(user_blocks::blocked_id.eq_any(&acting))
-            .filter(user_blocks::blocker_id.eq_any(blockers)),
-    ))
-    .get_result(conn)
-    .await?;
-    if found {
-        Err(blocked())
-    } else {
-        Ok(())
-    }
-}
-
-/// Refuses (`403 blocked`) a write by `user_id` into a direct chat whose other member blocks
-/// them; a group is never refused for a block.
-pub async fn refuse_if_blocked_in(
-    conn: &mut Conn,
-    chat_kind: &str,
-    chat_id: ChatId,
-    user_id: UserId,
-) -> AppResult<()> {
-    if chat_kind != ChatKind::Direct.as_str() {
-        return Ok(());
-    }
-    let others: Vec<UserId> = chat_members::table
-        .filter(chat_members::chat_id.eq(chat_id))
-        .filter(chat_members::user_id.ne(user_id))
-        .select(chat_members::user_id)
-        .load(conn)
-        .await?;
-    refuse_if_blocked_by(conn, &others, user_id).await
 }
 
 // ---- reports -------------------------------------------------------------------------------
