@@ -35,14 +35,6 @@ async fn direct(api: &Api, from: &TestUser, to: &TestUser) -> i64 {
     answer.json["id"].as_i64().unwrap()
 }
 
-async fn last_seq(api: &Api, user: &TestUser, chat_id: i64) -> i64 {
-    api.get(&format!("/api/v1/chats/{chat_id}"), &user.token)
-        .await
-        .expect(200)["last_seq"]
-        .as_i64()
-        .unwrap()
-}
-
 async fn chat_count(api: &Api, user: &TestUser) -> usize {
     api.get("/api/v1/chats", &user.token)
         .await
@@ -128,7 +120,7 @@ on_both_backends! {
         assert!(!alice_seen_by_bob.text.contains("block"), "{}", alice_seen_by_bob.text);
 
         // Every way in is refused, and nothing of it is stored or broadcast.
-        let seq_before = last_seq(&api, &alice, dm).await;
+        let seq_before = api.last_seq(&alice, dm).await;
         let chats_before = chat_count(&api, &bob).await;
         api.post("/api/v1/messages", &bob.token, &send_body(dm, "answer me"))
             .await
@@ -161,7 +153,7 @@ on_both_backends! {
         .await
         .expect_error(403, "blocked");
         let own_group = api.group(&bob, &[&carol]).await;
-        let group_seq = last_seq(&api, &bob, own_group).await;
+        let group_seq = api.last_seq(&bob, own_group).await;
         api.post(
             &format!("/api/v1/chats/{own_group}/members"),
             &bob.token,
@@ -169,8 +161,8 @@ on_both_backends! {
         )
         .await
         .expect_error(403, "blocked");
-        assert_eq!(last_seq(&api, &alice, dm).await, seq_before);
-        assert_eq!(last_seq(&api, &bob, own_group).await, group_seq);
+        assert_eq!(api.last_seq(&alice, dm).await, seq_before);
+        assert_eq!(api.last_seq(&bob, own_group).await, group_seq);
         assert_eq!(chat_count(&api, &bob).await, chats_before + 1, "only the group with carol");
         assert_eq!(chat_count(&api, &alice).await, 2, "alice is in no new chat");
         alice_ws.expect_silence(Duration::from_millis(500)).await;
@@ -362,7 +354,7 @@ on_both_backends! {
         let bad_id = bad["id"].as_i64().unwrap();
         let from_alice = report(&api, &alice, bad_id, "spam").await.expect(201)["id"].as_i64().unwrap();
         let from_carol = report(&api, &carol, bad_id, "spam").await.expect(201)["id"].as_i64().unwrap();
-        let seen = last_seq(&api, &alice, group).await;
+        let seen = api.last_seq(&alice, group).await;
         let mut alice_ws = WsClient::connect(&server, &alice.token).await;
         let mut bob_ws = WsClient::connect(&server, &bob.token).await;
 
@@ -479,7 +471,7 @@ on_both_backends! {
         let bob = api.register("bob").await;
         let dm = direct(&api, &bob, &alice).await;
         for round in 0..5 {
-            let seq_start = last_seq(&api, &alice, dm).await;
+            let seq_start = api.last_seq(&alice, dm).await;
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let senders: Vec<_> = (0..4)
                 .map(|n| {
@@ -505,7 +497,7 @@ on_both_backends! {
             api.post(&format!("/api/v1/users/{}/block", bob.id), &alice.token, &json!({}))
                 .await
                 .expect(204);
-            let after_block = last_seq(&api, &alice, dm).await;
+            let after_block = api.last_seq(&alice, dm).await;
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
             let mut accepted = 0;
             for sender in senders {
@@ -522,7 +514,7 @@ on_both_backends! {
             }
             // Whatever was accepted committed before the block did (nothing lands after it),
             // and nothing refused took a seq.
-            let last = last_seq(&api, &alice, dm).await;
+            let last = api.last_seq(&alice, dm).await;
             assert_eq!(last, after_block, "round {round}");
             assert_eq!(last - seq_start, accepted, "round {round}");
             api.delete(&format!("/api/v1/users/{}/block", bob.id), &alice.token).await.expect(204);

@@ -51,14 +51,6 @@ async fn unread_of(api: &Api, user: &TestUser, chat_id: i64) -> Option<i64> {
         .map(|c| c["unread_count"].as_i64().unwrap())
 }
 
-async fn last_seq(api: &Api, user: &TestUser, chat_id: i64) -> i64 {
-    api.get(&format!("/api/v1/chats/{chat_id}"), &user.token)
-        .await
-        .expect(200)["last_seq"]
-        .as_i64()
-        .unwrap()
-}
-
 /// The chat list, page by page of `limit`, following each `Link`; the ids in order.
 async fn paged_ids(api: &Api, user: &TestUser, limit: usize) -> Vec<i64> {
     let mut ids = Vec::new();
@@ -123,7 +115,7 @@ on_both_backends! {
                 }
                 5 | 6 => {
                     let reader = members[rng.below(members.len())];
-                    let last = last_seq(&api, reader, chat).await;
+                    let last = api.last_seq(reader, chat).await;
                     let to = rng.below(last as usize + 3) as i64;
                     api.post(&format!("/api/v1/chats/{chat}/read"), &reader.token, &json!({"seq": to}))
                         .await
@@ -178,7 +170,7 @@ on_both_backends! {
             };
             futures_util::future::join(read, delete).await;
             assert_eq!(unread_of(&api, &bob, chat).await, Some(1), "round {round}");
-            let last = last_seq(&api, &bob, chat).await;
+            let last = api.last_seq(&bob, chat).await;
             api.post(&format!("/api/v1/chats/{chat}/read"), &bob.token, &json!({"seq": last})).await.expect(204);
             assert_eq!(unread_of(&api, &bob, chat).await, Some(0), "round {round}");
         }
@@ -247,7 +239,7 @@ on_both_backends! {
             Backend::Postgres => "SELECT i FROM generate_series(1, 200000) AS g(i)",
             Backend::Sqlite => "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 200000) SELECT i FROM g",
         };
-        let base = last_seq(&api, &alice, big).await;
+        let base = api.last_seq(&alice, big).await;
         server.execute_sql(&format!(
             "INSERT INTO messages (chat_id, seq, author_id, kind, content, created_at, deleted, search_terms) \
              SELECT {big}, {base} + i, {alice}, 'text', CASE WHEN i % 1000 = 0 THEN '' ELSE 'bulk ' || i END, \

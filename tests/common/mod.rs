@@ -632,6 +632,15 @@ impl Api {
         chat.id.get()
     }
 
+    /// The chat's `last_seq` as `user` sees it.
+    pub async fn last_seq(&self, user: &TestUser, chat_id: i64) -> i64 {
+        self.get(&format!("/api/v1/chats/{chat_id}"), &user.token)
+            .await
+            .expect(200)["last_seq"]
+            .as_i64()
+            .unwrap()
+    }
+
     /// Sends a text message and returns the answer's body.
     pub async fn send(&self, user: &TestUser, chat_id: i64, content: &str) -> Value {
         let res = self
