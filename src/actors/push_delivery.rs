@@ -18,7 +18,7 @@ use super::db_ops::{ClaimPushes, SettlePush};
 use super::presence::PresenceBoard;
 use super::service_lanes::ServiceLanes;
 use crate::domain::delivery::retry_delay_ms;
-use crate::domain::push::{DuePush, Settled};
+use crate::domain::push::{next_due, DuePush, Settled};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::web_push::{Answer, WebPushSender};
@@ -263,7 +263,7 @@ fn outcome(push: &DuePush, answer: Answer, now: i64, metrics: &Metrics) -> Settl
                     .push_delivery
                     .observe(((now - message.created_at).max(0) as f64) / 1000.0);
             }
-            push.done()
+            push.sent(next_due(now, rand::random::<f64>()))
         }
         Answer::Gone => {
             metrics.push_dropped.with_label_values(&["gone"]).inc();

@@ -142,6 +142,17 @@ pub const GIVE_UP_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 /// How long after a chat's notification to a device the next one may go: messages that
 /// arrive meanwhile make one notification (the newest), not one each.
 pub const COALESCE_MS: i64 = 3_000;
+/// Up to this much more, drawn for each notification: the devices a busy chat notified
+/// together would otherwise come due together every `COALESCE_MS`, and their deliveries
+/// would take the machine in bursts (which the chat's sends felt in their p99).
+pub const COALESCE_SPREAD_MS: i64 = 1_000;
+
+/// When the next notification of a chat to a device may go, after one at `now`; `draw` is
+/// uniform in [0, 1).
+pub fn next_due(now: i64, draw: f64) -> i64 {
+    let spread = (draw.clamp(0.0, 1.0) * COALESCE_SPREAD_MS as f64) as i64;
+    now.saturating_add(COALESCE_MS + spread)
+}
 
 /// Which messages of a chat concern a member, for their notifications.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,7 +249,17 @@ impl DuePush {
         format!("chat{}", self.chat_id)
     }
 
-    /// How this claim ends when it is done (sent, or not owed): see `Settled::Done`.
+    /// How this claim ends when its notification went out: see `Settled::Sent`.
+    pub fn sent(&self, next_due_at: i64) -> Settled {
+        Settled::Sent {
+            subscription_id: self.subscription_id,
+            chat_id: self.chat_id,
+            covered_seq: self.covered_seq,
+            next_due_at,
+        }
+    }
+
+    /// How this claim ends when nothing was owed: see `Settled::Done`.
     pub fn done(&self) -> Settled {
         Settled::Done {
             subscription_id: self.subscription_id,
@@ -294,9 +315,18 @@ pub struct PushPayload {
 /// How a claimed notification ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settled {
-    /// Sent, or no longer owed: the row goes. A message that concerns the recipient and came
-    /// after `covered_seq` (its send found this row and added none) gets a new row, due
-    /// `COALESCE_MS` from now.
+    /// Sent. The row stays for the pause after a notification, owing what comes after
+    /// `covered_seq`: the chat's next messages find it and add none, and at `next_due_at` it
+    /// sends the newest of them, or goes if none came.
+    Sent {
+        subscription_id: SubscriptionId,
+        chat_id: ChatId,
+        covered_seq: Seq,
+        next_due_at: i64,
+    },
+    /// Nothing to send (no message owed, or no longer owed): the row goes. A message that
+    /// concerns the recipient and came after `covered_seq` (its send found this row and added
+    /// none) gets a new row, due at once.
     Done {
         subscription_id: SubscriptionId,
         chat_id: ChatId,
@@ -324,6 +354,22 @@ pub enum Settled {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_notification_waits_the_pause_and_at_most_the_spread_more() {
+        assert_eq!(next_due(10_000, 0.0), 10_000 + COALESCE_MS);
+        assert_eq!(
+            next_due(10_000, 0.5),
+            10_000 + COALESCE_MS + COALESCE_SPREAD_MS / 2
+        );
+        assert!(next_due(10_000, 0.999_999) < 10_000 + COALESCE_MS + COALESCE_SPREAD_MS);
+        // A draw out of range is held to it.
+        assert_eq!(
+            next_due(10_000, 7.0),
+            10_000 + COALESCE_MS + COALESCE_SPREAD_MS
+        );
+        assert_eq!(next_due(10_000, -1.0), 10_000 + COALESCE_MS);
+    }
 
     fn keys() -> (String, String) {
         let device = VapidKey::generate();

@@ -468,3 +468,80 @@ async fn two_nodes_deliver_each_notification_once() {
     let got = receiver.wait_for(&devices[0], before + 1).await;
     assert_eq!(got.last().unwrap()["message_id"], after["id"]);
 }
+
+/// A send that finds a device's outbox row adds none: the row will carry the chat's newest
+/// message. When the row comes due after the pause that follows a notification and finds
+/// nothing to send, it goes; a send that found it and has not committed yet must then be
+/// waited for and its message owed, or it is never notified. The send in flight is played by
+/// another connection that holds the chat's lock and inserts a message (as a send does
+/// between its checks and its commit) while the row comes due. PostgreSQL only: SQLite runs
+/// one transaction at a time.
+#[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
+async fn a_send_in_flight_when_a_notification_settles_is_notified() {
+    let Some(server) =
+        crate::common::TestServer::start_with(Backend::Postgres, Default::default(), configured)
+            .await
+    else {
+        return;
+    };
+    let Some(receiver) = PushReceiver::start().await else {
+        return;
+    };
+    let api = server.api();
+    let (alice, bob) = (api.register("alice").await, api.register("bob").await);
+    let bobs = device_of(&api, &receiver, &bob).await;
+    let chat = direct(&api, &alice, &bob).await;
+    let first = api.send(&alice, chat, "first").await;
+    let got = receiver
+        .wait_for_within(&bobs, 1, Duration::from_secs(10))
+        .await;
+    assert_eq!(got[0]["message_id"], first["id"]);
+    let parley::config::DatabaseUrl::Postgres(url) = server.database_url.clone() else {
+        unreachable!("a PostgreSQL server");
+    };
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let first_id = first["id"].as_i64().unwrap();
+    let holder = std::thread::spawn(move || {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+        let mut conn =
+            AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(&url).unwrap();
+        conn.batch_execute(&format!(
+            "BEGIN; \
+             SELECT id FROM chats WHERE id = {chat} FOR NO KEY UPDATE; \
+             UPDATE chats SET last_seq = last_seq + 1 WHERE id = {chat}; \
+             INSERT INTO messages (chat_id, seq, author_id, kind, content, created_at) \
+               SELECT chat_id, seq + 1, author_id, kind, 'in flight', created_at + 1 \
+               FROM messages WHERE id = {first_id};"
+        ))
+        .unwrap();
+        locked_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        conn.batch_execute("COMMIT;").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    // The row comes due 3 to 4 s after the first notification, finds nothing committed to
+    // send, and goes.
+    crate::common::wait_for("the row to go", Duration::from_secs(10), || {
+        let server = &server;
+        async move {
+            (server.sql_numbers("SELECT count(*) AS n FROM push_outbox") == vec![0]).then_some(())
+        }
+    })
+    .await;
+    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let in_flight = server.sql_numbers(&format!(
+        "SELECT id AS n FROM messages WHERE chat_id = {chat} AND content = 'in flight'"
+    ));
+    let got = receiver
+        .wait_for_within(&bobs, 2, Duration::from_secs(10))
+        .await;
+    assert_eq!(got[1]["message_id"], in_flight[0], "{got:?}");
+    actix_rt::time::sleep(QUIET).await;
+    assert_eq!(receiver.received(&bobs).await.len(), 2);
+}

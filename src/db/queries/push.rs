@@ -11,7 +11,6 @@ use crate::db::queries::{ClaimedRow, PushClaims};
 use crate::db::queries::{Outcome, Written};
 use crate::db::schema::{chat_members, chats, message_mentions, messages, push_outbox};
 use crate::db::schema::{push_subscriptions, server_secrets, users};
-use crate::domain::push::COALESCE_MS;
 use crate::domain::push::{CheckedSubscription, Concern, DuePush, OwedMessage, Settled, VapidKey};
 use crate::domain::{PushSubscription, Timestamp};
 use crate::error::{AppError, AppResult};
@@ -346,6 +345,26 @@ async fn mentioned_after(
 /// Records how a claimed notification ended (`domain::push::Settled`).
 pub async fn settle(conn: &mut Conn, settled: Settled, now: i64) -> AppResult<()> {
     match settled {
+        Settled::Sent {
+            subscription_id,
+            chat_id,
+            covered_seq,
+            next_due_at,
+        } => {
+            // The row stays through the pause: a send meanwhile finds it and adds none (a row
+            // deleted now and added by the next send, due at once, was a second notification
+            // right after the first).
+            diesel::update(push_outbox::table.find((subscription_id, chat_id)))
+                .set((
+                    push_outbox::after_seq.eq(covered_seq),
+                    push_outbox::queued_at.eq(now),
+                    push_outbox::due_at.eq(next_due_at),
+                    push_outbox::attempts.eq(0),
+                    push_outbox::failing_since.eq(None::<i64>),
+                ))
+                .execute(conn)
+                .await?;
+        }
         Settled::Done {
             subscription_id,
             chat_id,
@@ -353,12 +372,13 @@ pub async fn settle(conn: &mut Conn, settled: Settled, now: i64) -> AppResult<()
             concern,
             covered_seq,
         } => {
-            // Deleted first, then looked for what came after: a send that committed before
-            // the delete found the row and added none, and its message is found below; one
-            // that commits after it adds a row of its own.
+            // The row goes. A send that found it before the delete added none and may not have
+            // committed yet: once the chat's sends in flight have ended, what they owe is
+            // looked for. (A send after the delete adds its own row.)
             diesel::delete(push_outbox::table.find((subscription_id, chat_id)))
                 .execute(conn)
                 .await?;
+            conn.await_chat_sends(chat_id).await?;
             if newest_owed(conn, chat_id, recipient, concern, covered_seq)
                 .await?
                 .is_some()
@@ -369,7 +389,7 @@ pub async fn settle(conn: &mut Conn, settled: Settled, now: i64) -> AppResult<()
                         push_outbox::chat_id.eq(chat_id),
                         push_outbox::after_seq.eq(covered_seq),
                         push_outbox::queued_at.eq(now),
-                        push_outbox::due_at.eq(now + COALESCE_MS),
+                        push_outbox::due_at.eq(now),
                     ))
                     .on_conflict((push_outbox::subscription_id, push_outbox::chat_id))
                     .do_nothing()

@@ -10,7 +10,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 
 use super::fixed_text::FixedText;
-use crate::db::schema::push_outbox;
+use crate::db::schema::{chats, push_outbox};
 use crate::db::{PgConn, SqliteConn};
 use parley_types::{ChatId, Seq, SubscriptionId};
 
@@ -33,6 +33,12 @@ pub trait PushClaims {
         lease_ms: i64,
         limit: i64,
     ) -> impl Future<Output = QueryResult<Vec<ClaimedRow>>> + Send;
+
+    /// Returns once every send into the chat that was in flight has ended (sends hold the
+    /// chat's row until they commit). A send that found a device's row owed adds none: the
+    /// row's holder must see that send's message before it lets the row go.
+    fn await_chat_sends(&mut self, chat_id: ChatId)
+        -> impl Future<Output = QueryResult<()>> + Send;
 }
 
 const CLAIM: &str = "\
@@ -58,6 +64,18 @@ impl PushClaims for PgConn {
         .load(self)
         .await
     }
+
+    async fn await_chat_sends(&mut self, chat_id: ChatId) -> QueryResult<()> {
+        // FOR SHARE waits for the FOR NO KEY UPDATE a send holds, and is let go at once.
+        chats::table
+            .find(chat_id)
+            .select(chats::id)
+            .for_share()
+            .first::<i64>(self)
+            .await
+            .optional()?;
+        Ok(())
+    }
 }
 
 impl PushClaims for SqliteConn {
@@ -82,5 +100,10 @@ impl PushClaims for SqliteConn {
                 .await?;
         }
         Ok(due)
+    }
+
+    async fn await_chat_sends(&mut self, _: ChatId) -> QueryResult<()> {
+        // The pool's one connection: no send is in flight while this runs.
+        Ok(())
     }
 }
