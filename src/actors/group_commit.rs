@@ -92,7 +92,7 @@ async fn store_with_retries(
         };
         phase("pool_wait", checkout);
         let storing = Instant::now();
-        let result = with_backend!(&mut conn, q, c => q::messages::send_batch(c, sends).await);
+        let result = with_backend!(&mut conn, q, c => q::messages::send_batch(c, sends, db.usernames()).await);
         phase("transaction", storing);
         match result {
             Err(AppError::Conflict { code, .. })

@@ -10,6 +10,7 @@ pub mod queries;
 pub mod rows;
 pub mod schema;
 mod search_backfill;
+pub mod usernames;
 
 use diesel::{Connection, SqliteConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
@@ -79,6 +80,8 @@ pub struct PoolStatus {
 pub struct Database {
     pool: Pool,
     query_latency: Histogram,
+    /// The ids of usernames read so far (never changing: see `usernames`).
+    usernames: usernames::UsernameIds,
 }
 
 impl Database {
@@ -152,6 +155,7 @@ impl Database {
         Ok(Database {
             pool,
             query_latency,
+            usernames: usernames::UsernameIds::default(),
         })
     }
 
@@ -160,6 +164,10 @@ impl Database {
             Pool::Postgres(p) => DbConn::Postgres(p.get().await?),
             Pool::Sqlite(p) => DbConn::Sqlite(p.get().await?),
         })
+    }
+
+    pub fn usernames(&self) -> &usernames::UsernameIds {
+        &self.usernames
     }
 
     pub fn is_sqlite(&self) -> bool {

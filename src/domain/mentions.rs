@@ -89,12 +89,37 @@ pub fn resolve(
     mentioned.into_iter().collect()
 }
 
+/// The members among `named` (the ids of the request's names that are usernames), ascending,
+/// without the author: those `is_member` of the chat.
+pub fn resolve_named(
+    named: impl IntoIterator<Item = UserId>,
+    author: UserId,
+    is_member: impl Fn(UserId) -> bool,
+) -> Vec<UserId> {
+    let mentioned: BTreeSet<UserId> = named
+        .into_iter()
+        .filter(|&id| id != author && is_member(id))
+        .collect();
+    mentioned.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn names(text: &str) -> Vec<String> {
         requested(text).names.into_iter().collect()
+    }
+
+    #[test]
+    fn named_members_are_mentioned_once_ascending_and_never_the_author() {
+        let members = [UserId(2), UserId(5), UserId(9)];
+        let named = [UserId(9), UserId(2), UserId(7), UserId(2), UserId(5)];
+        assert_eq!(
+            resolve_named(named, UserId(5), |id| members.contains(&id)),
+            vec![UserId(2), UserId(9)]
+        );
+        assert!(resolve_named([], UserId(5), |_| true).is_empty());
     }
 
     #[test]

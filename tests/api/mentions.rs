@@ -45,6 +45,29 @@ on_both_backends! {
         assert_eq!(messages[messages.len() - 2], m);
     }
 
+    /// A name resolves to its account (whose id the server keeps once read: names and ids never
+    /// change), and mentions only while that account is a member: a name that matched no
+    /// one mentions its account once it exists and joins, and a member who left is text again.
+    async fn names_follow_accounts_and_memberships(server) {
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let bob = api.register("bob").await;
+        let chat_id = api.group(&alice, &[&bob]).await;
+        let early = send(&api, &alice, chat_id, "@erin @bob").await;
+        assert_eq!(early["mentions"], json!([bob.id]));
+        let erin = api.register("erin").await;
+        let not_yet = send(&api, &alice, chat_id, "@erin @bob").await;
+        assert_eq!(not_yet["mentions"], json!([bob.id]), "erin exists but is no member");
+        api.post(&format!("/api/v1/chats/{chat_id}/members"), &alice.token, &json!({"user_id": erin.id}))
+            .await
+            .expect(200);
+        let joined = send(&api, &alice, chat_id, "@erin @bob").await;
+        assert_eq!(joined["mentions"], json!([bob.id, erin.id]));
+        api.delete(&format!("/api/v1/chats/{chat_id}/members/{}", bob.id), &bob.token).await.expect(204);
+        let left = send(&api, &alice, chat_id, "@erin @bob").await;
+        assert_eq!(left["mentions"], json!([erin.id]));
+    }
+
     async fn all_is_for_owners_and_admins(server) {
         let api = server.api();
         let alice = api.register("alice").await;

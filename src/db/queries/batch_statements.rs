@@ -139,17 +139,17 @@ impl BatchChecks {
     }
 }
 
-/// Which members a batch's mentions need: each `(chat, username)` a text names, and every
-/// member of the chats where someone wrote `@all`.
+/// Which members a batch's mentions need read with the checks: every member of the chats where
+/// someone wrote `@all`. (`@name`s resolve through `UsernameIds` and the memberships read
+/// anyway.)
 #[derive(Clone, Debug, Default)]
 pub struct MentionLookups {
-    pub named: Vec<(ChatId, String)>,
     pub all_of: Vec<ChatId>,
 }
 
 impl MentionLookups {
     pub fn is_empty(&self) -> bool {
-        self.named.is_empty() && self.all_of.is_empty()
+        self.all_of.is_empty()
     }
 }
 
@@ -167,18 +167,11 @@ struct MemberName {
     role: String,
 }
 
-/// The members a batch's texts name (one index lookup per name), and all the members of the
-/// chats where `@all` was written.
+/// All the members of the chats where `@all` was written, with their names and roles.
 const MENTIONED_MEMBERS: &str = "\
 SELECT cm.chat_id, c.kind, cm.user_id, u.username, cm.role \
-FROM unnest($1::int8[], $2::text[]) AS w(chat_id, username) \
-JOIN users u ON u.username = w.username \
-JOIN chat_members cm ON cm.chat_id = w.chat_id AND cm.user_id = u.id \
-JOIN chats c ON c.id = cm.chat_id \
-UNION ALL \
-SELECT cm.chat_id, c.kind, cm.user_id, u.username, cm.role \
 FROM chat_members cm JOIN users u ON u.id = cm.user_id JOIN chats c ON c.id = cm.chat_id \
-WHERE cm.chat_id = ANY($3::int8[])";
+WHERE cm.chat_id = ANY($1::int8[])";
 
 /// What a batch's checks read.
 #[derive(Clone, Debug, Default)]
@@ -508,16 +501,8 @@ impl BatchStatements for PgConn {
             if mentions.is_empty() {
                 return Ok(Vec::new());
             }
-            let (chats, names): (Vec<ChatId>, Vec<&str>) = mentions
-                .named
-                .iter()
-                .map(|(chat, name)| (*chat, name.as_str()))
-                .unzip();
             let rows: Vec<MemberName> = FixedText(
-                diesel::sql_query(MENTIONED_MEMBERS)
-                    .bind::<Array<BigInt>, _>(&chats)
-                    .bind::<Array<Text>, _>(&names)
-                    .bind::<Array<BigInt>, _>(&mentions.all_of),
+                diesel::sql_query(MENTIONED_MEMBERS).bind::<Array<BigInt>, _>(&mentions.all_of),
             )
             .load(&mut &*conn)
             .await?;
@@ -848,29 +833,12 @@ mod sqlite {
                 }
                 let mentions = &wanted.mentions;
                 if !mentions.is_empty() {
-                    let mut rows: Vec<MemberNameRow> = Vec::new();
-                    // One index lookup per name, in-process.
-                    for (chat_id, username) in &mentions.named {
-                        rows.extend(
-                            chat_members::table
-                                .inner_join(users::table)
-                                .inner_join(chats::table)
-                                .filter(chat_members::chat_id.eq(chat_id))
-                                .filter(users::username.eq(username))
-                                .select(MEMBER_NAME)
-                                .load::<MemberNameRow>(conn)?,
-                        );
-                    }
-                    if !mentions.all_of.is_empty() {
-                        rows.extend(
-                            chat_members::table
-                                .inner_join(users::table)
-                                .inner_join(chats::table)
-                                .filter(chat_members::chat_id.eq_any(&mentions.all_of))
-                                .select(MEMBER_NAME)
-                                .load::<MemberNameRow>(conn)?,
-                        );
-                    }
+                    let rows: Vec<MemberNameRow> = chat_members::table
+                        .inner_join(users::table)
+                        .inner_join(chats::table)
+                        .filter(chat_members::chat_id.eq_any(&mentions.all_of))
+                        .select(MEMBER_NAME)
+                        .load::<MemberNameRow>(conn)?;
                     checks.mentionable = mentionable(rows);
                 }
                 if !wanted.offline.is_empty() {

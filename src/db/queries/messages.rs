@@ -1,7 +1,7 @@
 //! Message commands: send (in batches), edit, delete and reactions.
 
 use parley_types::{AttachmentId, ChatId, ChatKind, MessageId, NotificationLevel, Seq, UserId};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -12,7 +12,8 @@ use crate::db::queries::{
     BATCH_RACE,
 };
 use crate::db::rows::{EventRow, IdempotencyRow, MessageRow, ReactionRow, StoredThread};
-use crate::db::schema::{messages, reactions};
+use crate::db::schema::{messages, reactions, users};
+use crate::db::usernames::UsernameIds;
 use crate::domain::events::EventKind;
 use crate::domain::mentions;
 use crate::domain::search::index_terms;
@@ -299,12 +300,43 @@ pub async fn remove_reaction(
 /// is one query, each chat's seqs are taken with one statement, and the rows go in with
 /// multi-row inserts. Each send keeps its own answer: a refusal (403, 404, 422, a replay) of one
 /// send does not touch the others, and no refused send takes a seq.
-pub async fn send_batch(conn: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<BatchOutcome>> {
-    conn.transaction::<_, AppError, _>(async |c| store_batch(c, sends).await)
+pub async fn send_batch(
+    conn: &mut Conn,
+    sends: &[BatchedSend],
+    names: &UsernameIds,
+) -> AppResult<Vec<BatchOutcome>> {
+    conn.transaction::<_, AppError, _>(async |c| store_batch(c, sends, names).await)
         .await
 }
 
-async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<BatchOutcome>> {
+/// The ids of `names` that are usernames: those this process knows, and the rest read in one
+/// statement.
+async fn user_ids_named(
+    c: &mut Conn,
+    known: &UsernameIds,
+    names: BTreeSet<&str>,
+) -> AppResult<HashMap<String, UserId>> {
+    if names.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (mut found, unknown) = known.look_up(names);
+    if !unknown.is_empty() {
+        let read: Vec<(String, UserId)> = users::table
+            .filter(users::username.eq_any(&unknown))
+            .select((users::username, users::id))
+            .load(c)
+            .await?;
+        known.learn(&read);
+        found.extend(read);
+    }
+    Ok(found)
+}
+
+async fn store_batch(
+    c: &mut Conn,
+    sends: &[BatchedSend],
+    names: &UsernameIds,
+) -> AppResult<Vec<BatchOutcome>> {
     use crate::db::queries::batch_statements::{
         ChatCount, CheckInputs, MentionLookups, MentionRow, PendingMessage, ThreadWrites,
     };
@@ -338,12 +370,41 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .collect::<std::collections::BTreeSet<ChatId>>()
         .into_iter()
         .collect();
+    // Each send's `@` words, read once (by the send's place in the batch). `@name`s resolve to
+    // ids before the chats are locked (a name's id never changes); which of them are members is
+    // read with the memberships below. Every member is read only where someone wrote `@all`.
+    let requests: Vec<mentions::MentionRequest> = slots
+        .iter()
+        .map(|(send, _)| mentions::requested(&send.message.content))
+        .collect();
+    let mut lookups = MentionLookups::default();
+    let mut named: BTreeSet<&str> = BTreeSet::new();
+    for ((send, outcome), request) in slots.iter().zip(&requests) {
+        if outcome.is_some() {
+            continue;
+        }
+        if request.all {
+            lookups.all_of.push(send.message.chat_id);
+        } else {
+            named.extend(request.names.iter().map(String::as_str));
+        }
+    }
+    lookups.all_of.sort_unstable();
+    lookups.all_of.dedup();
+    let name_ids = user_ids_named(c, names, named).await?;
     let locked = c.lock_chats(&wanted).await?;
     let keys: Vec<(UserId, String)> = open
         .iter()
         .filter_map(|send| Some((send.message.author_id, send.key.as_ref()?.key.clone())))
         .collect();
-    let authors: Vec<UserId> = open.iter().map(|send| send.message.author_id).collect();
+    // The authors, and the users the texts name: whether each is a member of the chats.
+    let authors: Vec<UserId> = open
+        .iter()
+        .map(|send| send.message.author_id)
+        .chain(name_ids.values().copied())
+        .collect::<BTreeSet<UserId>>()
+        .into_iter()
+        .collect();
     // The messages replied to and the thread roots, read under the chats' locks.
     let roots: Vec<MessageId> = open
         .iter()
@@ -364,30 +425,6 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
         .collect::<std::collections::BTreeSet<AttachmentId>>()
         .into_iter()
         .collect();
-    // The members the sends' `@` words may name: read with the checks, name by name (every
-    // member only where someone wrote `@all`).
-    // Each send's `@` words, read once (by the send's place in the batch).
-    let requests: Vec<mentions::MentionRequest> = slots
-        .iter()
-        .map(|(send, _)| mentions::requested(&send.message.content))
-        .collect();
-    let mut lookups = MentionLookups::default();
-    for ((send, outcome), request) in slots.iter().zip(&requests) {
-        if outcome.is_some() {
-            continue;
-        }
-        let chat_id = send.message.chat_id;
-        lookups
-            .named
-            .extend(request.names.iter().map(|name| (chat_id, name.clone())));
-        if request.all {
-            lookups.all_of.push(chat_id);
-        }
-    }
-    lookups.named.sort_unstable();
-    lookups.named.dedup();
-    lookups.all_of.sort_unstable();
-    lookups.all_of.dedup();
     // Which of the members the rooms found offline have a device to notify, read with the
     // checks (most have none, and then the store statement writes no push rows).
     let offline: Vec<UserId> = slots
@@ -535,11 +572,22 @@ async fn store_batch(c: &mut Conn, sends: &[BatchedSend]) -> AppResult<Vec<Batch
                     )?,
                 );
             }
-            let mentioned = match (checks.mentionable.get(&chat_id), requests.get(i)) {
-                (Some((kind, members)), Some(request)) => {
-                    mentions::resolve(request, *kind, m.author_id, members)
-                }
-                _ => Vec::new(),
+            let mentioned = match requests.get(i) {
+                Some(request) if request.all => match checks.mentionable.get(&chat_id) {
+                    Some((kind, members)) => {
+                        mentions::resolve(request, *kind, m.author_id, members)
+                    }
+                    None => Vec::new(),
+                },
+                Some(request) => mentions::resolve_named(
+                    request
+                        .names
+                        .iter()
+                        .filter_map(|name| name_ids.get(name).copied()),
+                    m.author_id,
+                    |id| checks.memberships.contains(&(chat_id, id)),
+                ),
+                None => Vec::new(),
             };
             pending.push((
                 i,
