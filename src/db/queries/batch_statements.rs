@@ -339,6 +339,13 @@ macro_rules! mention_rows {
 /// by the batch from its checks), arrays numbered from `$first`, after the chat's seq before
 /// the batch. A row already owed for that device and chat stays as it is: it will send the
 /// chat's newest message, this one or a later one.
+///
+/// A row the statement's snapshot shows is left alone before any insert is tried: an insert
+/// that meets a row a claim or a settling is updating waits for that transaction to commit,
+/// and in a busy chat, whose devices' rows are nearly always there, those waits held up the
+/// chat's batches (the sends' p99: docs/benchmarks.md, issue 29). A row deleted by a settling
+/// that has not committed yet is seen, and skipped: that settling waits for this batch and
+/// then owes its message (`PushClaims::await_chat_sends`).
 macro_rules! push_rows {
     ($a:literal, $b:literal) => {
         concat!(
@@ -350,6 +357,8 @@ macro_rules! push_rows {
             $b,
             "::int8[]) AS u(subscription_id, chat_id) \
       JOIN r ON r.id = u.chat_id \
+      WHERE NOT EXISTS (SELECT 1 FROM push_outbox q \
+                        WHERE q.subscription_id = u.subscription_id AND q.chat_id = u.chat_id) \
       ON CONFLICT (subscription_id, chat_id) DO NOTHING), "
         )
     };
