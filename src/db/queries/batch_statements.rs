@@ -89,7 +89,7 @@ pub struct ThreadWrites {
 pub struct BatchChecks {
     /// Idempotency records already stored under the batch's keys.
     pub stored_keys: Vec<IdempotencyRow>,
-    /// (chat, user) memberships among the batch's chats and authors.
+    /// (chat, user) memberships among the batch's chats and `members_asked`.
     pub memberships: HashSet<(ChatId, UserId)>,
     /// (blocker, blocked) among the batch's `direct_pairs`: sends refused.
     pub blocking: HashSet<(UserId, UserId)>,
@@ -178,7 +178,8 @@ WHERE cm.chat_id = ANY($1::int8[])";
 pub struct CheckInputs {
     pub keys: Vec<(UserId, String)>,
     pub chat_ids: Vec<ChatId>,
-    pub authors: Vec<UserId>,
+    /// Whose memberships of `chat_ids` are read: the authors, and the users their texts name.
+    pub members_asked: Vec<UserId>,
     /// Messages replied to and thread roots, sorted and distinct.
     pub referenced: Vec<MessageId>,
     /// The thread roots among them.
@@ -203,9 +204,9 @@ pub trait BatchStatements {
     ) -> impl Future<Output = QueryResult<Vec<ChatId>>> + Send + 'a;
 
     /// Reads what the batch's checks need: stored keys among `keys`, memberships among
-    /// `chat_ids` × `authors`, the rows of `referenced` (messages replied to and thread
+    /// `chat_ids` × `members_asked`, the rows of `referenced` (messages replied to and thread
     /// roots) and the reactions and attachments of `roots`, the rows of `attachment_ids`
-    /// (locked, in id order), and the members `mentions` names.
+    /// (locked, in id order), and every member of the chats where `mentions` found `@all`.
     fn batch_checks<'a>(
         &'a mut self,
         wanted: &'a CheckInputs,
@@ -480,7 +481,7 @@ impl BatchStatements for PgConn {
         };
         let memberships = chat_members::table
             .filter(chat_members::chat_id.eq_any(&wanted.chat_ids))
-            .filter(chat_members::user_id.eq_any(&wanted.authors))
+            .filter(chat_members::user_id.eq_any(&wanted.members_asked))
             .select((chat_members::chat_id, chat_members::user_id))
             .load::<(ChatId, UserId)>(&mut &*conn);
         // The rows replied to and the roots, with each one's reactions aggregated by the same
@@ -774,7 +775,7 @@ mod sqlite {
                 }
                 checks.memberships = chat_members::table
                     .filter(chat_members::chat_id.eq_any(&wanted.chat_ids))
-                    .filter(chat_members::user_id.eq_any(&wanted.authors))
+                    .filter(chat_members::user_id.eq_any(&wanted.members_asked))
                     .select((chat_members::chat_id, chat_members::user_id))
                     .load::<(ChatId, UserId)>(conn)?
                     .into_iter()

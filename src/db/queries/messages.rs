@@ -398,7 +398,7 @@ async fn store_batch(
         .filter_map(|send| Some((send.message.author_id, send.key.as_ref()?.key.clone())))
         .collect();
     // The authors, and the users the texts name: whether each is a member of the chats.
-    let authors: Vec<UserId> = open
+    let members_asked: Vec<UserId> = open
         .iter()
         .map(|send| send.message.author_id)
         .chain(name_ids.values().copied())
@@ -452,7 +452,7 @@ async fn store_batch(
             direct_pairs,
             keys,
             chat_ids: locked.clone(),
-            authors,
+            members_asked,
             referenced,
             roots,
             attachment_ids,
