@@ -60,7 +60,7 @@ pub struct Metrics {
     pub push_failed: IntCounterVec,
     /// Notifications not sent, by `reason`: `gone` (404/410: the subscription is deleted),
     /// `rejected` (another 4xx), `expired` (failing for a day), `not_owed` (the recipient came
-    /// online, left, muted the chat, or the message was deleted before it went out).
+    /// online, left, or muted the chat or set it to `none` before it went out).
     pub push_dropped: IntCounterVec,
     /// From the commit of the message to the push service's acceptance.
     pub push_delivery: Histogram,

@@ -18,7 +18,7 @@ use super::db_ops::{ClaimPushes, SettlePush};
 use super::presence::PresenceBoard;
 use super::service_lanes::ServiceLanes;
 use crate::domain::delivery::retry_delay_ms;
-use crate::domain::push::{next_due, DuePush, Settled};
+use crate::domain::push::{next_due, DuePush, NotOwed, Settled};
 use crate::domain::Timestamp;
 use crate::metrics::Metrics;
 use crate::web_push::{Answer, WebPushSender};
@@ -161,13 +161,28 @@ impl PushDelivery {
         let now = Timestamp::now().millis();
         let payload = match push.still_owed(now, self.board.is_online(push.recipient)) {
             Ok(message) => message.payload(push.chat_id, self.preview),
+            // Nothing new since the last notification (a pause that ended quietly, or a message
+            // deleted): the row goes, and what a send in flight owes is looked for.
+            Err(NotOwed::Nothing) => {
+                self.settle(push.done(), ctx);
+                return;
+            }
+            // Online now, silenced, or no longer a member: the row goes, owing nothing. (Kept,
+            // it would come back due again and again while the chat is busy; later sends
+            // decide afresh whether the person is owed one.)
             Err(reason) => {
                 self.metrics
                     .push_dropped
                     .with_label_values(&["not_owed"])
                     .inc();
                 tracing::debug!(user.id = %push.recipient, chat.id = %push.chat_id, ?reason, "push no longer owed");
-                self.settle(push.done(), ctx);
+                self.settle(
+                    Settled::Drop {
+                        subscription_id: push.subscription_id,
+                        chat_id: push.chat_id,
+                    },
+                    ctx,
+                );
                 return;
             }
         };
@@ -244,8 +259,9 @@ impl PushDelivery {
     }
 }
 
-/// Records how a claimed notification ended. If that fails, the row stays claimed until its
-/// lease ends and is then tried again.
+/// Records how a claimed notification ended. If that fails before anything was written, the
+/// row stays claimed until its lease ends and is then tried again; a `Done` that fails after
+/// its delete leaves no row (what a send in flight owed is then not looked for).
 async fn record(db: &Addr<DbExecutor>, settled: Settled, now: i64) {
     if let Err(e) = ask(db, SettlePush { settled, now }).await {
         tracing::warn!(error = %e.chain(), "recording a push outcome failed");

@@ -243,6 +243,42 @@ on_both_backends! {
         assert_eq!(got[0]["message_id"], later["id"]);
     }
 
+    /// A notification held up (the push service said to wait) while its person opens a session
+    /// is not sent, and its row goes for good: while the chat stays busy it does not come
+    /// back due again and again (each time claimed and refused).
+    async fn a_person_who_came_online_is_owed_nothing_more(server) configured(configured) {
+        let Some(receiver) = PushReceiver::start().await else { return };
+        let gate = PushGate::start(&receiver);
+        let api = server.api();
+        let (alice, bob) = (api.register("alice").await, api.register("bob").await);
+        let bobs = receiver.subscribe(&vapid_key(&api, &bob).await).await;
+        subscribe(&api, &bob, &bobs.through(&gate, &receiver)).await;
+        gate.fail_next(&[(429, Some("1"))]);
+        let chat = direct(&api, &alice, &bob).await;
+        api.send(&alice, chat, "while bob is away").await;
+        assert_eq!(gate.seen(1).await[0].status, 429);
+        let _ws = WsClient::connect(&server, &bob.token).await;
+        // The chat stays busy, a message right after another, until the retry (about 5 s on)
+        // and for two claim rounds after it (a row kept would be found owing one of them).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut retried_at: Option<std::time::Instant> = None;
+        for i in 0.. {
+            api.send(&alice, chat, &format!("busy {i}")).await;
+            if retried_at.is_none() && server.metrics.push_queued.get() >= 2 {
+                retried_at = Some(std::time::Instant::now());
+            }
+            if retried_at.is_some_and(|at| at.elapsed() > Duration::from_secs(2)) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the retry never came");
+        }
+        assert!(receiver.received(&bobs).await.is_empty());
+        assert_eq!(server.sql_numbers("SELECT count(*) AS n FROM push_outbox"), vec![0]);
+        // Two claims: the first, which the push service put off, and the retry, which found bob
+        // online. None after it.
+        assert_eq!(server.metrics.push_queued.get(), 2);
+    }
+
     /// Levels and mutes decide: `none` never; `mentions` only when mentioned — or in a direct
     /// chat; muted until later, never; muted until a time past, as before.
     async fn levels_and_mutes_decide(server) configured(configured) {

@@ -345,8 +345,10 @@ macro_rules! mention_rows {
 /// that meets a row a claim or a settling is updating waits for that transaction to commit,
 /// and in a busy chat, whose devices' rows are nearly always there, those waits held up the
 /// chat's batches (the sends' p99: docs/benchmarks.md, issue 29). A row deleted by a settling
-/// that has not committed yet is seen, and skipped: that settling waits for this batch and
-/// then owes its message (`PushClaims::await_chat_sends`).
+/// that has not committed yet is seen, and skipped. If that settling found nothing to send, it
+/// waits for this batch and then owes its message (`PushClaims::await_chat_sends`); if it drops
+/// the row (the device refused, or failed for a day; the person online, silenced or gone),
+/// nothing more is owed to that device for it, and later sends queue afresh.
 macro_rules! push_rows {
     ($a:literal, $b:literal) => {
         concat!(

@@ -228,6 +228,9 @@ pub async fn claim_due(
             || concern == Concern::Mentions
             || mentioned_after(conn, row.chat_id, recipient, row.after_seq).await?;
         authors.push(owed.as_ref().map(|o| o.2));
+        // What this notification covers: everything up to the chat's last seq as read above,
+        // and the message it sends, which may have committed after that read.
+        let covered_seq = owed.as_ref().map_or(last_seq, |o| o.1.max(last_seq));
         let message = owed.map(|(id, seq, _, content, created_at)| {
             OwedMessage {
                 id,
@@ -244,7 +247,7 @@ pub async fn claim_due(
             subscription_id: row.subscription_id,
             chat_id: row.chat_id,
             recipient,
-            covered_seq: last_seq,
+            covered_seq,
             concern,
             attempts: row.attempts,
             failing_since: row.failing_since,
