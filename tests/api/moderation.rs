@@ -716,26 +716,9 @@ async fn a_block_waits_for_a_send_that_has_checked_the_chat() {
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let dm = direct(&api, &bob, &alice).await;
-    let parley::config::DatabaseUrl::Postgres(url) = server.database_url.clone() else {
-        unreachable!("a PostgreSQL server");
-    };
-    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        use diesel::connection::SimpleConnection;
-        use diesel::Connection;
-        use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-        let mut conn =
-            AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(&url).unwrap();
-        conn.batch_execute(&format!(
-            "BEGIN; SELECT id FROM chats WHERE id = {dm} FOR NO KEY UPDATE;"
-        ))
-        .unwrap();
-        locked_tx.send(()).unwrap();
-        release_rx.recv().unwrap();
-        conn.batch_execute("COMMIT;").unwrap();
-    });
-    locked_rx.recv().unwrap();
+    let held = server.hold_transaction(&format!(
+        "SELECT id FROM chats WHERE id = {dm} FOR NO KEY UPDATE;"
+    ));
     let blocking = {
         let (api, path, token) = (
             api.clone(),
@@ -749,8 +732,7 @@ async fn a_block_waits_for_a_send_that_has_checked_the_chat() {
         !blocking.is_finished(),
         "the block must wait for the chat's lock"
     );
-    release_tx.send(()).unwrap();
-    holder.join().unwrap();
+    held.commit();
     assert_eq!(blocking.await.unwrap(), 204);
     api.post("/api/v1/messages", &bob.token, &send_body(dm, "late"))
         .await

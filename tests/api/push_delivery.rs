@@ -56,6 +56,19 @@ async fn device_of(api: &Api, receiver: &PushReceiver, user: &TestUser) -> PushD
     device
 }
 
+/// A new device of the receiver for `user`, reached through `gate` (which sees, and can fail,
+/// every request to it); returns the device as the receiver knows it.
+async fn device_behind(
+    api: &Api,
+    receiver: &PushReceiver,
+    gate: &PushGate,
+    user: &TestUser,
+) -> PushDevice {
+    let device = receiver.subscribe(&vapid_key(api, user).await).await;
+    subscribe(api, user, &device.through(gate, receiver)).await;
+    device
+}
+
 async fn direct(api: &Api, from: &TestUser, to: &TestUser) -> i64 {
     let chat = api
         .client()
@@ -196,8 +209,7 @@ on_both_backends! {
         let gate = PushGate::start(&receiver);
         let api = server.api();
         let (alice, bob) = (api.register("alice").await, api.register("bob").await);
-        let bobs = receiver.subscribe(&vapid_key(&api, &bob).await).await;
-        subscribe(&api, &bob, &bobs.through(&gate, &receiver)).await;
+        let bobs = device_behind(&api, &receiver, &gate, &bob).await;
         let group = api.group(&alice, &[&bob]).await;
         let called = api.send(&alice, group, "@bob look").await;
         assert_eq!(receiver.wait_for(&bobs, 1).await[0]["message_id"], called["id"]);
@@ -251,8 +263,7 @@ on_both_backends! {
         let gate = PushGate::start(&receiver);
         let api = server.api();
         let (alice, bob) = (api.register("alice").await, api.register("bob").await);
-        let bobs = receiver.subscribe(&vapid_key(&api, &bob).await).await;
-        subscribe(&api, &bob, &bobs.through(&gate, &receiver)).await;
+        let bobs = device_behind(&api, &receiver, &gate, &bob).await;
         gate.fail_next(&[(429, Some("1"))]);
         let chat = direct(&api, &alice, &bob).await;
         api.send(&alice, chat, "while bob is away").await;
@@ -348,8 +359,7 @@ on_both_backends! {
         let gate = PushGate::start(&receiver);
         let api = server.api();
         let (alice, bob) = (api.register("alice").await, api.register("bob").await);
-        let bobs = receiver.subscribe(&vapid_key(&api, &bob).await).await;
-        subscribe(&api, &bob, &bobs.through(&gate, &receiver)).await;
+        let bobs = device_behind(&api, &receiver, &gate, &bob).await;
         gate.fail_next(&[(500, None), (429, Some("1"))]);
         let chat = direct(&api, &alice, &bob).await;
         let sent = api.send(&alice, chat, "eventually").await;
@@ -533,32 +543,14 @@ async fn a_send_in_flight_when_a_notification_settles_is_notified() {
         .wait_for_within(&bobs, 1, Duration::from_secs(10))
         .await;
     assert_eq!(got[0]["message_id"], first["id"]);
-    let parley::config::DatabaseUrl::Postgres(url) = server.database_url.clone() else {
-        unreachable!("a PostgreSQL server");
-    };
-    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let first_id = first["id"].as_i64().unwrap();
-    let holder = std::thread::spawn(move || {
-        use diesel::connection::SimpleConnection;
-        use diesel::Connection;
-        use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-        let mut conn =
-            AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(&url).unwrap();
-        conn.batch_execute(&format!(
-            "BEGIN; \
-             SELECT id FROM chats WHERE id = {chat} FOR NO KEY UPDATE; \
-             UPDATE chats SET last_seq = last_seq + 1 WHERE id = {chat}; \
-             INSERT INTO messages (chat_id, seq, author_id, kind, content, created_at) \
-               SELECT chat_id, seq + 1, author_id, kind, 'in flight', created_at + 1 \
-               FROM messages WHERE id = {first_id};"
-        ))
-        .unwrap();
-        locked_tx.send(()).unwrap();
-        release_rx.recv().unwrap();
-        conn.batch_execute("COMMIT;").unwrap();
-    });
-    locked_rx.recv().unwrap();
+    let held = server.hold_transaction(&format!(
+        "SELECT id FROM chats WHERE id = {chat} FOR NO KEY UPDATE; \
+         UPDATE chats SET last_seq = last_seq + 1 WHERE id = {chat}; \
+         INSERT INTO messages (chat_id, seq, author_id, kind, content, created_at) \
+           SELECT chat_id, seq + 1, author_id, kind, 'in flight', created_at + 1 \
+           FROM messages WHERE id = {first_id};"
+    ));
     // The row comes due 3 to 4 s after the first notification, finds nothing committed to
     // send, and goes.
     crate::common::wait_for("the row to go", Duration::from_secs(10), || {
@@ -569,8 +561,7 @@ async fn a_send_in_flight_when_a_notification_settles_is_notified() {
     })
     .await;
     actix_rt::time::sleep(Duration::from_millis(300)).await;
-    release_tx.send(()).unwrap();
-    holder.join().unwrap();
+    held.commit();
     let in_flight = server.sql_numbers(&format!(
         "SELECT id AS n FROM messages WHERE chat_id = {chat} AND content = 'in flight'"
     ));

@@ -342,6 +342,35 @@ impl TestServer {
         }
     }
 
+    /// A transaction held open on another connection to the server's PostgreSQL database, as
+    /// a writer holds one between its checks and its commit: `sql` runs after `BEGIN` before
+    /// this returns, and the transaction commits at `HeldTransaction::commit`.
+    pub fn hold_transaction(&self, sql: &str) -> HeldTransaction {
+        let DatabaseUrl::Postgres(url) = self.database_url.clone() else {
+            panic!("a transaction is held on PostgreSQL only");
+        };
+        let sql = format!("BEGIN; {sql}");
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            use diesel::connection::SimpleConnection;
+            use diesel::Connection;
+            use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+            let mut conn =
+                AsyncConnectionWrapper::<diesel_async::AsyncPgConnection>::establish(&url)
+                    .expect("connect");
+            conn.batch_execute(&sql).expect("the held statements run");
+            held_tx.send(()).expect("the test waits");
+            commit_rx.recv().expect("the test commits");
+            conn.batch_execute("COMMIT;").expect("commit");
+        });
+        held_rx.recv().expect("the holder started");
+        HeldTransaction {
+            commit: commit_tx,
+            thread,
+        }
+    }
+
     pub fn api(&self) -> Api {
         Api {
             base: self.base.clone(),
@@ -651,5 +680,18 @@ impl Api {
             )
             .await;
         res.expect(200).clone()
+    }
+}
+
+/// See `TestServer::hold_transaction`.
+pub struct HeldTransaction {
+    commit: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl HeldTransaction {
+    pub fn commit(self) {
+        self.commit.send(()).expect("the holder waits");
+        self.thread.join().expect("the holder commits");
     }
 }
