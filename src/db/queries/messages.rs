@@ -332,6 +332,14 @@ async fn user_ids_named(
     Ok(found)
 }
 
+/// `items` in order, each once (the batch's arrays: lock order, and no value asked twice).
+fn sorted_unique<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut sorted: Vec<T> = items.into_iter().collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
+}
+
 async fn store_batch(
     c: &mut Conn,
     sends: &[BatchedSend],
@@ -340,7 +348,7 @@ async fn store_batch(
     use crate::db::queries::batch_statements::{
         ChatCount, CheckInputs, MentionLookups, MentionRow, PendingMessage, ThreadWrites,
     };
-    use std::collections::{BTreeMap, BTreeSet, HashSet};
+    use std::collections::{BTreeMap, HashSet};
 
     // Each send with its outcome, once decided.
     let mut slots: Vec<(&BatchedSend, Option<BatchOutcome>)> =
@@ -364,12 +372,7 @@ async fn store_batch(
         .filter(|(_, outcome)| outcome.is_none())
         .map(|(send, _)| *send)
         .collect();
-    let wanted: Vec<ChatId> = open
-        .iter()
-        .map(|send| send.message.chat_id)
-        .collect::<std::collections::BTreeSet<ChatId>>()
-        .into_iter()
-        .collect();
+    let wanted: Vec<ChatId> = sorted_unique(open.iter().map(|send| send.message.chat_id));
     // Each send's `@` words, read once (by the send's place in the batch). `@name`s resolve to
     // ids before the chats are locked (a name's id never changes); which of them are members is
     // read with the memberships below. Every member is read only where someone wrote `@all`.
@@ -389,8 +392,7 @@ async fn store_batch(
             named.extend(request.names.iter().map(String::as_str));
         }
     }
-    lookups.all_of.sort_unstable();
-    lookups.all_of.dedup();
+    lookups.all_of = sorted_unique(lookups.all_of);
     let name_ids = user_ids_named(c, names, named).await?;
     let locked = c.lock_chats(&wanted).await?;
     let keys: Vec<(UserId, String)> = open
@@ -398,55 +400,41 @@ async fn store_batch(
         .filter_map(|send| Some((send.message.author_id, send.key.as_ref()?.key.clone())))
         .collect();
     // The authors, and the users the texts name: whether each is a member of the chats.
-    let members_asked: Vec<UserId> = open
-        .iter()
-        .map(|send| send.message.author_id)
-        .chain(name_ids.values().copied())
-        .collect::<BTreeSet<UserId>>()
-        .into_iter()
-        .collect();
+    let members_asked: Vec<UserId> = sorted_unique(
+        open.iter()
+            .map(|send| send.message.author_id)
+            .chain(name_ids.values().copied()),
+    );
     // The messages replied to and the thread roots, read under the chats' locks.
-    let roots: Vec<MessageId> = open
-        .iter()
-        .filter_map(|send| send.message.thread_root_id)
-        .collect::<BTreeSet<MessageId>>()
-        .into_iter()
-        .collect();
-    let referenced: Vec<MessageId> = open
-        .iter()
-        .filter_map(|send| send.message.reply_to_id)
-        .chain(roots.iter().copied())
-        .collect::<BTreeSet<MessageId>>()
-        .into_iter()
-        .collect();
-    let attachment_ids: Vec<AttachmentId> = open
-        .iter()
-        .flat_map(|send| send.message.attachment_ids.iter().copied())
-        .collect::<std::collections::BTreeSet<AttachmentId>>()
-        .into_iter()
-        .collect();
+    let roots: Vec<MessageId> =
+        sorted_unique(open.iter().filter_map(|send| send.message.thread_root_id));
+    let referenced: Vec<MessageId> = sorted_unique(
+        open.iter()
+            .filter_map(|send| send.message.reply_to_id)
+            .chain(roots.iter().copied()),
+    );
+    let attachment_ids: Vec<AttachmentId> = sorted_unique(
+        open.iter()
+            .flat_map(|send| send.message.attachment_ids.iter().copied()),
+    );
     // Which of the members the rooms found offline have a device to notify, read with the
     // checks (most have none, and then the store statement writes no push rows).
-    let offline: Vec<UserId> = slots
-        .iter()
-        .flat_map(|(send, _)| send.offline_members.ids().iter().copied())
-        .collect::<BTreeSet<UserId>>()
-        .into_iter()
-        .collect();
-    let offline_in: Vec<ChatId> = slots
-        .iter()
-        .filter(|(send, _)| !send.offline_members.ids().is_empty())
-        .map(|(send, _)| send.message.chat_id)
-        .collect::<BTreeSet<ChatId>>()
-        .into_iter()
-        .collect();
+    let offline: Vec<UserId> = sorted_unique(
+        slots
+            .iter()
+            .flat_map(|(send, _)| send.offline_members.ids().iter().copied()),
+    );
+    let offline_in: Vec<ChatId> = sorted_unique(
+        slots
+            .iter()
+            .filter(|(send, _)| !send.offline_members.ids().is_empty())
+            .map(|(send, _)| send.message.chat_id),
+    );
     // Sends into direct chats: whether the other member blocks the author.
-    let direct_pairs: Vec<(UserId, UserId)> = open
-        .iter()
-        .filter_map(|send| Some((send.direct_peer?, send.message.author_id)))
-        .collect::<BTreeSet<(UserId, UserId)>>()
-        .into_iter()
-        .collect();
+    let direct_pairs: Vec<(UserId, UserId)> = sorted_unique(
+        open.iter()
+            .filter_map(|send| Some((send.direct_peer?, send.message.author_id))),
+    );
     let checks = c
         .batch_checks(&CheckInputs {
             direct_pairs,
