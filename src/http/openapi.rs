@@ -195,6 +195,65 @@ mod tests {
         )));
     }
 
+    /// The document's text patterns are written by hand in `parley_types`; each must be one of
+    /// the patterns `domain::validate` tests against the checks the server runs, so that what
+    /// the document promises is what is checked.
+    #[test]
+    fn every_stated_pattern_is_one_the_checks_are_tested_against() {
+        use crate::domain::validate::{
+            COMMENT_PATTERN, CONTENT_PATTERN, EMOJI_PATTERN, LINE_PATTERN,
+        };
+        fn patterns(value: &serde_json::Value, found: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, inner) in map {
+                        match (key.as_str(), inner) {
+                            ("pattern", serde_json::Value::String(p)) => found.push(p.clone()),
+                            _ => patterns(inner, found),
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter().for_each(|item| patterns(item, found));
+                }
+                _ => {}
+            }
+        }
+        let document: serde_json::Value = serde_json::from_str(document()).unwrap_or_default();
+        let mut found = Vec::new();
+        patterns(&document, &mut found);
+        let tested = [
+            CONTENT_PATTERN,
+            LINE_PATTERN,
+            EMOJI_PATTERN,
+            COMMENT_PATTERN,
+        ];
+        // A caption: content, or nothing.
+        let content_inner = CONTENT_PATTERN
+            .strip_prefix('^')
+            .and_then(|p| p.strip_suffix('$'))
+            .unwrap_or_default();
+        let caption = format!("^(?:{content_inner})?$");
+        // An upload's file name: its own rule, checked in `http::attachments`.
+        let file_name = "^[^/\\\\\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]+$";
+        // Every pattern of the text rules' family (they all refuse bidirectional overrides).
+        let unknown: Vec<&String> = found
+            .iter()
+            .filter(|p| p.contains("\\u202A-\\u202E"))
+            .filter(|p| !tested.contains(&p.as_str()) && **p != caption && p.as_str() != file_name)
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "patterns no check is tested against: {unknown:?}"
+        );
+        for pattern in tested {
+            assert!(
+                found.iter().any(|p| p == pattern),
+                "never stated: {pattern}"
+            );
+        }
+    }
+
     /// Operation ids name one operation each (OpenAPI requires it; two handlers of the same
     /// name in different modules would share one).
     #[test]
