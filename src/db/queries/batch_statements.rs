@@ -221,8 +221,9 @@ pub trait BatchStatements {
 
     /// Takes each chat's seqs (and sets its activity time), stores the messages under them
     /// with their `message.created` events, updates the thread roots they reply in with the
-    /// roots' `message.updated` events, queues the push notifications the messages owe
-    /// (`pushes`, see `push_rows!`), and returns the stored rows.
+    /// roots' `message.updated` events, writes the mention rows (`mentions`: the same members
+    /// as each message's `mention_ids`, which PostgreSQL reads them back from), queues the push
+    /// notifications the messages owe (`pushes`, see `push_rows!`), and returns the stored rows.
     fn store_messages<'a>(
         &'a mut self,
         counts: &'a [ChatCount],
@@ -317,22 +318,17 @@ macro_rules! thread_events {
     };
 }
 
-/// The mention rows, from `(chat, pos, user)` arrays numbered from `$first`.
+/// The mention rows: one per member in each stored message's `mention_ids` (the JSON array the
+/// batch wrote from the same list). Read back from `m` rather than joined to it from arrays of
+/// `(chat, pos, user)`: the planner takes `m` for one row, so that join ran as a nested loop
+/// over every mention × every message of the batch (7,650 comparisons for a batch of 51 sends
+/// naming three members each, most of the mention rows' cost; docs/benchmarks.md, issue 28).
 macro_rules! mention_rows {
-    ($a:literal, $b:literal, $c:literal) => {
-        concat!(
-            "x AS (INSERT INTO message_mentions (user_id, message_id, chat_id, seq) \
-      SELECT u.user_id, m.id, m.chat_id, m.seq \
-      FROM unnest(",
-            $a,
-            "::int8[], ",
-            $b,
-            "::int8[], ",
-            $c,
-            "::int8[]) AS u(chat_id, pos, user_id) \
-      JOIN r ON r.id = u.chat_id \
-      JOIN m ON m.chat_id = u.chat_id AND m.seq = r.base + u.pos), "
-        )
+    () => {
+        "x AS (INSERT INTO message_mentions (user_id, message_id, chat_id, seq) \
+      SELECT j.user_id::int8, m.id, m.chat_id, m.seq \
+      FROM m CROSS JOIN LATERAL json_array_elements_text(m.mention_ids::json) AS j(user_id) \
+      WHERE m.mention_ids <> '[]'), "
     };
 }
 
@@ -384,13 +380,8 @@ const STORE_TEXTS: [[[&str; 2]; 2]; 2] = [
             store_messages!("", "", "", push_rows!("$14", "$15")),
         ],
         [
-            store_messages!("", "", mention_rows!("$14", "$15", "$16"), ""),
-            store_messages!(
-                "",
-                "",
-                mention_rows!("$14", "$15", "$16"),
-                push_rows!("$17", "$18")
-            ),
+            store_messages!("", "", mention_rows!(), ""),
+            store_messages!("", "", mention_rows!(), push_rows!("$14", "$15")),
         ],
     ],
     [
@@ -404,17 +395,12 @@ const STORE_TEXTS: [[[&str; 2]; 2]; 2] = [
             ),
         ],
         [
+            store_messages!(thread_summaries!(), thread_events!(), mention_rows!(), ""),
             store_messages!(
                 thread_summaries!(),
                 thread_events!(),
-                mention_rows!("$19", "$20", "$21"),
-                ""
-            ),
-            store_messages!(
-                thread_summaries!(),
-                thread_events!(),
-                mention_rows!("$19", "$20", "$21"),
-                push_rows!("$22", "$23")
+                mention_rows!(),
+                push_rows!("$19", "$20")
             ),
         ],
     ],
@@ -662,12 +648,6 @@ impl BatchStatements for PgConn {
                 .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.0).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.1).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.2).collect::<Vec<_>>());
-        }
-        if !mentions.is_empty() {
-            query = query
-                .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.0).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.1).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(mentions.iter().map(|m| m.2).collect::<Vec<_>>());
         }
         if !pushes.is_empty() {
             query = query
