@@ -324,9 +324,10 @@ pub enum Settled {
         covered_seq: Seq,
         next_due_at: i64,
     },
-    /// Nothing to send (no message owed, or no longer owed): the row goes. A message that
-    /// concerns the recipient and came after `covered_seq` (its send found this row and added
-    /// none) gets a new row, due at once.
+    /// Nothing new to send (no message came after the last notification, or the one owed was
+    /// deleted): the row goes. A message that concerns the recipient and came after
+    /// `covered_seq` (its send found this row and added none) gets a new row, due at once. (A
+    /// recipient no longer owed anything, online, silenced or gone, is `Drop`.)
     Done {
         subscription_id: SubscriptionId,
         chat_id: ChatId,
@@ -341,7 +342,9 @@ pub enum Settled {
         retry_at: i64,
         failing_since: i64,
     },
-    /// Given up (a day of failures, or refused for good): the row goes, whatever it owes.
+    /// Given up (a day of failures, or refused for good), or its person is owed nothing any
+    /// more (online now, silenced the chat, or left): the row goes, whatever it owes, and
+    /// later sends decide afresh.
     Drop {
         subscription_id: SubscriptionId,
         chat_id: ChatId,

@@ -139,20 +139,6 @@ impl BatchChecks {
     }
 }
 
-/// Which members a batch's mentions need read with the checks: every member of the chats where
-/// someone wrote `@all`. (`@name`s resolve through `UsernameIds` and the memberships read
-/// anyway.)
-#[derive(Clone, Debug, Default)]
-pub struct MentionLookups {
-    pub all_of: Vec<ChatId>,
-}
-
-impl MentionLookups {
-    pub fn is_empty(&self) -> bool {
-        self.all_of.is_empty()
-    }
-}
-
 #[derive(QueryableByName)]
 struct MemberName {
     #[diesel(sql_type = BigInt)]
@@ -185,7 +171,9 @@ pub struct CheckInputs {
     /// The thread roots among them.
     pub roots: Vec<MessageId>,
     pub attachment_ids: Vec<AttachmentId>,
-    pub mentions: MentionLookups,
+    /// The chats where someone wrote `@all`: every member of them is read, with names and
+    /// roles. (`@name`s resolve through `UsernameIds` and the memberships read anyway.)
+    pub mention_all_in: Vec<ChatId>,
     /// The members the rooms found offline, sorted and distinct.
     pub offline: Vec<UserId>,
     /// The chats they were found offline in.
@@ -206,7 +194,7 @@ pub trait BatchStatements {
     /// Reads what the batch's checks need: stored keys among `keys`, memberships among
     /// `chat_ids` × `members_asked`, the rows of `referenced` (messages replied to and thread
     /// roots) and the reactions and attachments of `roots`, the rows of `attachment_ids`
-    /// (locked, in id order), and every member of the chats where `mentions` found `@all`.
+    /// (locked, in id order), and every member of the chats in `mention_all_in`.
     fn batch_checks<'a>(
         &'a mut self,
         wanted: &'a CheckInputs,
@@ -496,12 +484,12 @@ impl BatchStatements for PgConn {
                 .await
         };
         let members = async {
-            let mentions = &wanted.mentions;
-            if mentions.is_empty() {
+            if wanted.mention_all_in.is_empty() {
                 return Ok(Vec::new());
             }
             let rows: Vec<MemberName> = FixedText(
-                diesel::sql_query(MENTIONED_MEMBERS).bind::<Array<BigInt>, _>(&mentions.all_of),
+                diesel::sql_query(MENTIONED_MEMBERS)
+                    .bind::<Array<BigInt>, _>(&wanted.mention_all_in),
             )
             .load(&mut &*conn)
             .await?;
@@ -824,12 +812,11 @@ mod sqlite {
                         .map(|a| (a.id, a))
                         .collect();
                 }
-                let mentions = &wanted.mentions;
-                if !mentions.is_empty() {
+                if !wanted.mention_all_in.is_empty() {
                     let rows: Vec<MemberNameRow> = chat_members::table
                         .inner_join(users::table)
                         .inner_join(chats::table)
-                        .filter(chat_members::chat_id.eq_any(&mentions.all_of))
+                        .filter(chat_members::chat_id.eq_any(&wanted.mention_all_in))
                         .select(MEMBER_NAME)
                         .load::<MemberNameRow>(conn)?;
                     checks.mentionable = mentionable(rows);

@@ -346,7 +346,7 @@ async fn store_batch(
     names: &UsernameIds,
 ) -> AppResult<Vec<BatchOutcome>> {
     use crate::db::queries::batch_statements::{
-        ChatCount, CheckInputs, MentionLookups, MentionRow, PendingMessage, ThreadWrites,
+        ChatCount, CheckInputs, MentionRow, PendingMessage, ThreadWrites,
     };
     use std::collections::{BTreeMap, HashSet};
 
@@ -380,19 +380,19 @@ async fn store_batch(
         .iter()
         .map(|(send, _)| mentions::requested(&send.message.content))
         .collect();
-    let mut lookups = MentionLookups::default();
+    let mut mention_all_in: Vec<ChatId> = Vec::new();
     let mut named: BTreeSet<&str> = BTreeSet::new();
     for ((send, outcome), request) in slots.iter().zip(&requests) {
         if outcome.is_some() {
             continue;
         }
         if request.all {
-            lookups.all_of.push(send.message.chat_id);
+            mention_all_in.push(send.message.chat_id);
         } else {
             named.extend(request.names.iter().map(String::as_str));
         }
     }
-    lookups.all_of = sorted_unique(lookups.all_of);
+    let mention_all_in = sorted_unique(mention_all_in);
     let name_ids = user_ids_named(c, names, named).await?;
     let locked = c.lock_chats(&wanted).await?;
     let keys: Vec<(UserId, String)> = open
@@ -444,7 +444,7 @@ async fn store_batch(
             referenced,
             roots,
             attachment_ids,
-            mentions: lookups,
+            mention_all_in,
             offline,
             offline_in,
         })
