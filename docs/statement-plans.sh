@@ -5,35 +5,27 @@
 # database only: nothing to restart): `send --clients 64` for 8 s into one hot chat (or CHATS
 # chats). Prints, over the store statements sampled, the mean duration and each part's (CTE's)
 # mean time, rows and WAL records, then each trigger's mean time and calls; the whole plans are
-# left in the file named at the end. Variants as in docs/send-variants-bench.sh.
+# left in the file named at the end. Variants: plain, names, mentions, threads
+# (docs/bench-common.sh).
 # (Times under log_analyze include its own clock reads: compare runs with each other.)
 set -u
+. "$(dirname "$0")/bench-common.sh"
 SERVER=$1 LOAD=$2 VARIANT=$3
 PORT=18413 DB=parley_statement_plans
 LOG=$(ls /var/log/postgresql/postgresql-*-main.log | head -1)
 OUT=${TMPDIR:-/tmp}/statement-plans-$VARIANT.log
-case $VARIANT in
-  plain) opts="";;
-  names) opts="--mentions 3 --names-only";;
-  mentions) opts="--mentions 3";;
-  threads) opts="--threads";;
-  *) echo "variant: plain, names, mentions or threads" >&2; exit 2;;
-esac
-psql -q -d test -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" 2>/dev/null
+variant_options "$VARIANT"
+fresh_database $DB
 for setting in "session_preload_libraries = 'auto_explain'" "auto_explain.log_min_duration = 0" \
   "auto_explain.log_analyze = on" "auto_explain.log_buffers = on" "auto_explain.log_wal = on" \
   "auto_explain.log_triggers = on" "auto_explain.sample_rate = ${SAMPLE:-0.05}"; do
   psql -q -d test -c "ALTER DATABASE $DB SET $setting"
 done
 start=$(wc -l < "$LOG")
-DATABASE_URL=postgres://root@127.0.0.1:5432/$DB PARLEY_BIND=127.0.0.1:$PORT \
-  PARLEY_SEND_RATE=0 PARLEY_AUTH_RATE=0 PARLEY_LOGIN_RATE=0 PARLEY_MAX_REQUESTS_PER_IP=0 \
-  RUST_LOG=warn "$SERVER" >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+start_server "$SERVER" $DB $PORT
 "$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --duration 8 \
-  send --clients 64 ${CHATS:+--chats $CHATS} $opts >/dev/null
-kill -TERM $pid; wait $pid 2>/dev/null
+  send --clients 64 ${CHATS:+--chats $CHATS} $OPTS >/dev/null
+stop_server
 psql -q -d test -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
 tail -n +"$start" "$LOG" > "$OUT"
 python3 - "$OUT" <<'PY'

@@ -3,37 +3,28 @@
 # Where a send run's database time goes, per statement, from PostgreSQL's pg_stat_statements:
 # `send --clients 64` for 10 s into one hot chat (or CHATS chats) on a fresh database, the
 # counters reset 4 s in; then calls, mean planning and execution, buffers and WAL records per
-# call, and the database time per batch. Variants as in docs/send-variants-bench.sh (plain,
-# names, mentions, threads). PRE_SQL runs after the server's migrations, before the load (how
+# call, and the database time per batch. Variants: plain, names, mentions, threads
+# (docs/bench-common.sh). PRE_SQL runs after the server's migrations, before the load (how
 # the foreign keys were dropped by hand in docs/benchmarks.md, "The send path's foreign keys").
 # Needs the extension preloaded, once (it restarts PostgreSQL; undo with ALTER SYSTEM RESET):
 #   psql -d test -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
 #   pg_ctlcluster --skip-systemctl-redirect 15 main restart
 #   psql -d test -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" -c "SELECT pg_reload_conf()"
 set -u
+. "$(dirname "$0")/bench-common.sh"
 SERVER=$1 LOAD=$2 VARIANT=$3
 PORT=18412 DB=parley_statement_stats
-case $VARIANT in
-  plain) opts="";;
-  names) opts="--mentions 3 --names-only";;
-  mentions) opts="--mentions 3";;
-  threads) opts="--threads";;
-  *) echo "variant: plain, names, mentions or threads" >&2; exit 2;;
-esac
+variant_options "$VARIANT"
 if [ "$(psql -Atd test -c 'SHOW shared_preload_libraries')" != pg_stat_statements ]; then
   echo "pg_stat_statements is not preloaded: see the head of $0" >&2; exit 2
 fi
-psql -q -d test -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" 2>/dev/null
+fresh_database $DB
 psql -q -d $DB -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
-DATABASE_URL=postgres://root@127.0.0.1:5432/$DB PARLEY_BIND=127.0.0.1:$PORT \
-  PARLEY_SEND_RATE=0 PARLEY_AUTH_RATE=0 PARLEY_LOGIN_RATE=0 PARLEY_MAX_REQUESTS_PER_IP=0 \
-  RUST_LOG=warn "$SERVER" >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+start_server "$SERVER" $DB $PORT
 [ -n "${PRE_SQL:-}" ] && psql -q -d $DB -c "$PRE_SQL"
 ( sleep 4; psql -q -d $DB -c 'SELECT pg_stat_statements_reset()' >/dev/null ) &
 out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --duration 10 \
-  send --clients 64 ${CHATS:+--chats $CHATS} $opts)
+  send --clients 64 ${CHATS:+--chats $CHATS} $OPTS)
 wait $!
 ours="dbid = (SELECT oid FROM pg_database WHERE datname = '$DB')"
 psql -d $DB -c "SELECT calls, round(mean_plan_time::numeric, 3) AS plan_ms,
@@ -47,7 +38,7 @@ psql -Atd $DB -c "SELECT 'batches ' || b.calls || ', database ms per batch '
   FROM pg_stat_statements s,
        (SELECT calls FROM pg_stat_statements WHERE $ours AND query = 'BEGIN') b
   WHERE s.$ours GROUP BY b.calls"
-kill -TERM $pid; wait $pid 2>/dev/null
+stop_server
 echo "$out" | python3 -c 'import json, sys; o = json.load(sys.stdin)
 print("answers", o["statuses"].get("200", 0), "p99_ms", o["latency"]["p99_ms"])'
 psql -q -d test -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
