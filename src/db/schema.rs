@@ -83,7 +83,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    message_mentions (user_id, message_id) {
+    message_mentions (user_id, chat_id, seq) {
         user_id -> BigInt,
         message_id -> BigInt,
         chat_id -> BigInt,

@@ -158,4 +158,53 @@ on_both_backends! {
         api.request(actix_web::http::Method::POST, "/api/v1/auth/logout", Some(&bob.token), &[], None).await.expect(204);
         api.get("/api/v1/mentions", &bob.token).await.expect_error(401, "unauthorized");
     }
+
+    async fn the_mentions_page_merges_chats_sent_to_at_once_in_id_order(server) {
+        // Sends racing into three chats share batches, several to a chat in one statement; the
+        // page, read four at a time, must give every mention once, newest id first.
+        let api = server.api();
+        let alice = api.register("alice").await;
+        let carol = api.register("carol").await;
+        let bob = api.register("bob").await;
+        let mut chats = Vec::new();
+        for _ in 0..3 {
+            chats.push(api.group(&alice, &[&bob, &carol]).await);
+        }
+        let sends = (0..36).map(|i| {
+            let author = if i % 2 == 0 { &alice } else { &carol };
+            let chat = chats[i % 3];
+            let content = if i % 4 == 3 { format!("plain {i}") } else { format!("@bob {i}") };
+            let api = &api;
+            async move { api.send(author, chat, &content).await }
+        });
+        let sent = futures_util::future::join_all(sends).await;
+        let mut expected: Vec<i64> = sent
+            .iter()
+            .filter(|m| m["mentions"] == json!([bob.id]))
+            .map(|m| m["id"].as_i64().unwrap())
+            .collect();
+        expected.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(expected.len(), 27);
+        // Within each chat, ids rise with seqs (what the page's merge relies on).
+        for chat in &chats {
+            let history = api.get(&format!("/api/v1/chats/{chat}/messages?limit=200"), &bob.token).await;
+            let mut by_seq: Vec<(i64, i64)> = history.expect(200)["messages"].as_array().unwrap().iter()
+                .map(|m| (m["seq"].as_i64().unwrap(), m["id"].as_i64().unwrap()))
+                .collect();
+            by_seq.sort_unstable();
+            assert!(by_seq.windows(2).all(|w| w[0].1 < w[1].1), "ids out of seq order: {by_seq:?}");
+        }
+        let mut paged: Vec<i64> = Vec::new();
+        let mut path = "/api/v1/mentions?limit=4".to_string();
+        loop {
+            let page = api.get(&path, &bob.token).await.expect(200).clone();
+            let ids: Vec<i64> = page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+            paged.extend(&ids);
+            if page["has_more"] == false {
+                break;
+            }
+            path = format!("/api/v1/mentions?limit=4&before={}", ids.last().unwrap());
+        }
+        assert_eq!(paged, expected);
+    }
 }

@@ -247,6 +247,10 @@ const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.bod
 /// (`x`). One text per combination, each naming only the parameters it binds, so that a batch
 /// without threads or mentions plans no more than one did before they existed (every run is
 /// planned: `db::PG_SESSION`).
+/// `m` takes the messages' ids in seq order (`ORDER BY`: the ids are the insert's defaults,
+/// evaluated above the sorted `SELECT`), so that within a chat a message's id rises with its
+/// seq: the mentions page merges each chat's newest mentions by seq into one order by id
+/// (`mention_page`).
 macro_rules! store_messages {
     ($threads:expr, $events:expr, $mentions:expr, $push:expr) => {
         concat!(
@@ -264,6 +268,7 @@ m AS (INSERT INTO messages (chat_id, seq, author_id, kind, content, reply_to_id,
            AS s(chat_id, pos, author_id, content, reply_to_id, client_id, search_terms, \
                 mention_ids, thread_root_id) \
       JOIN r ON r.id = s.chat_id \
+      ORDER BY s.chat_id, s.pos \
       RETURNING id, chat_id, seq, author_id, kind, content, reply_to_id, client_id, \
                 created_at, edited_at, deleted, attachment_count, mention_ids, thread_root_id, \
                 thread_summary), ",

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
+use crate::db::queries::MentionPageStatement;
 use crate::db::rows::{mentionable, MemberNameRow, MessageRow, MEMBER_NAME};
 use crate::db::schema::{chat_members, chats, message_mentions, users};
 use crate::domain::mentions;
@@ -70,7 +71,8 @@ pub async fn replace(
 }
 
 /// The message mentions no one any more (it was deleted, or is about to be re-resolved): its
-/// rows, found by the members its `mention_ids` names (primary-key lookups).
+/// rows, found by the members its `mention_ids` names and its chat and seq (primary-key
+/// lookups).
 pub async fn forget(conn: &mut Conn, message: &MessageRow) -> AppResult<()> {
     let mentioned: Vec<UserId> = serde_json::from_str(&message.mention_ids).unwrap_or_default();
     if mentioned.is_empty() {
@@ -79,7 +81,8 @@ pub async fn forget(conn: &mut Conn, message: &MessageRow) -> AppResult<()> {
     diesel::delete(
         message_mentions::table
             .filter(message_mentions::user_id.eq_any(&mentioned))
-            .filter(message_mentions::message_id.eq(message.id)),
+            .filter(message_mentions::chat_id.eq(message.chat_id))
+            .filter(message_mentions::seq.eq(message.seq)),
     )
     .execute(conn)
     .await?;
@@ -94,19 +97,5 @@ pub async fn page(
     before: Option<MessageId>,
     limit: i64,
 ) -> AppResult<Vec<MessageId>> {
-    let mut query = message_mentions::table
-        .inner_join(
-            chat_members::table.on(chat_members::chat_id
-                .eq(message_mentions::chat_id)
-                .and(chat_members::user_id.eq(message_mentions::user_id))),
-        )
-        .filter(message_mentions::user_id.eq(user_id))
-        .order(message_mentions::message_id.desc())
-        .limit(limit)
-        .select(message_mentions::message_id)
-        .into_boxed();
-    if let Some(before) = before {
-        query = query.filter(message_mentions::message_id.lt(before));
-    }
-    Ok(query.load(conn).await?)
+    Ok(conn.mention_page(user_id, before, limit).await?)
 }

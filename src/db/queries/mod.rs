@@ -16,6 +16,7 @@ mod history_page;
 mod batch_statements;
 mod fixed_text;
 mod maintenance_lock;
+mod mention_page;
 mod push_claims;
 mod search_page;
 mod unread_locks;
@@ -136,6 +137,7 @@ pub struct ReadMarker {
 pub use crate::domain::commands::{BatchedSend, IdempotencyKey, NewMessage, SearchScope};
 pub use batch_statements::BatchStatements;
 pub use history_page::HistoryPageStatement;
+pub use mention_page::MentionPageStatement;
 pub use push_claims::{ClaimedRow, PushClaims};
 pub use search_page::SearchPageStatement;
 pub use unread_locks::UnreadLocks;
