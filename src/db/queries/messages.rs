@@ -732,7 +732,9 @@ fn owed_pushes(
             continue;
         };
         let offline = send.offline_members.ids();
-        for device in devices.iter().filter(|d| d.chat_id == chat_id) {
+        // A device owed a notification for the chat already gets this batch's messages
+        // through that row (it sends the chat's newest when it comes due).
+        for device in devices.iter().filter(|d| d.chat_id == chat_id && !d.owed) {
             if offline.binary_search(&device.user_id).is_err() {
                 continue;
             }
