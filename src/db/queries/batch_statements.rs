@@ -64,10 +64,6 @@ pub struct MemberDevice {
     pub muted_until: Option<i64>,
     #[diesel(sql_type = Text)]
     pub kind: String,
-    /// A notification is owed to the device for the chat already (its outbox row is there):
-    /// that row will send the chat's newest message, so the batch adds none.
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    pub owed: bool,
 }
 
 /// How many seqs a batch takes in a chat, and how many of them are messages (a thread reply
@@ -335,17 +331,14 @@ macro_rules! mention_rows {
 /// the batch. A row already owed for that device and chat stays as it is: it will send the
 /// chat's newest message, this one or a later one.
 ///
-/// The devices whose row the batch's check saw (`MemberDevice::owed`, read under the chat's
-/// lock) are not among them: in a busy chat, whose devices' rows are nearly always there, the
-/// statement then has no push part at all. A row the statement's own snapshot shows is left
-/// alone before any insert is tried: an insert that meets a row a claim or a settling is
-/// updating waits for that transaction to commit, and those waits held up the chat's batches
-/// (the sends' p99: docs/benchmarks.md, issue 29).
-/// A row seen by either, that a settling deletes before it commits, is skipped all the same.
-/// If that settling found nothing to send, it waits for this batch and then owes its message
-/// (`PushClaims::await_chat_sends`); if it drops the row (the device refused, or failed for a
-/// day; the person online, silenced or gone), nothing more is owed to that device for it, and
-/// later sends queue afresh.
+/// A row the statement's snapshot shows is left alone before any insert is tried: an insert
+/// that meets a row a claim or a settling is updating waits for that transaction to commit,
+/// and in a busy chat, whose devices' rows are nearly always there, those waits held up the
+/// chat's batches (the sends' p99: docs/benchmarks.md, issue 29). A row deleted by a settling
+/// that has not committed yet is seen, and skipped. If that settling found nothing to send, it
+/// waits for this batch and then owes its message (`PushClaims::await_chat_sends`); if it drops
+/// the row (the device refused, or failed for a day; the person online, silenced or gone),
+/// nothing more is owed to that device for it, and later sends queue afresh.
 macro_rules! push_rows {
     ($a:literal, $b:literal) => {
         concat!(
@@ -369,7 +362,7 @@ macro_rules! push_rows {
 /// (migration `offline_devices`) that keeps the statement's plan for the session: planned on
 /// every run like the others, it cost 2 ms to plan and 0.1 ms to run.
 const OFFLINE_DEVICES: &str = "\
-SELECT chat_id, user_id, subscription_id, notify_level, muted_until, kind, owed \
+SELECT chat_id, user_id, subscription_id, notify_level, muted_until, kind \
 FROM parley_offline_devices($1, $2)";
 
 /// The store statement's texts: `[without threads, with][without mentions, with][without
@@ -849,21 +842,10 @@ mod sqlite {
                             chat_members::notify_level,
                             chat_members::muted_until,
                             chats::kind,
-                            diesel::dsl::exists(
-                                push_outbox::table
-                                    .filter(push_outbox::subscription_id.eq(push_subscriptions::id))
-                                    .filter(push_outbox::chat_id.eq(chat_members::chat_id)),
-                            ),
                         ))
-                        .load::<(
-                            ChatId,
-                            UserId,
-                            SubscriptionId,
-                            String,
-                            Option<i64>,
-                            String,
-                            bool,
-                        )>(conn)?
+                        .load::<(ChatId, UserId, SubscriptionId, String, Option<i64>, String)>(
+                            conn,
+                        )?
                         .into_iter()
                         .map(
                             |(
@@ -873,7 +855,6 @@ mod sqlite {
                                 notify_level,
                                 muted_until,
                                 kind,
-                                owed,
                             )| {
                                 super::MemberDevice {
                                     chat_id,
@@ -882,7 +863,6 @@ mod sqlite {
                                     notify_level,
                                     muted_until,
                                     kind,
-                                    owed,
                                 }
                             },
                         )

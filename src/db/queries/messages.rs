@@ -732,9 +732,7 @@ fn owed_pushes(
             continue;
         };
         let offline = send.offline_members.ids();
-        // A device owed a notification for the chat already gets this batch's messages
-        // through that row (it sends the chat's newest when it comes due).
-        for device in devices.iter().filter(|d| d.chat_id == chat_id && !d.owed) {
+        for device in devices.iter().filter(|d| d.chat_id == chat_id) {
             if offline.binary_search(&device.user_id).is_err() {
                 continue;
             }
