@@ -291,7 +291,7 @@ pub async fn list_for_user(
             chat_authors::message_count.nullable(),
             chat_members::read_count,
             // The caller's mentions past their marker: an index range per chat
-            // (`message_mentions_unread`), as many rows as there are such mentions.
+            // (the primary key, (member, chat, seq)), as many rows as there are such mentions.
             message_mentions::table
                 .filter(message_mentions::user_id.eq(user_id))
                 .filter(message_mentions::chat_id.eq(chats::id))
