@@ -9,7 +9,9 @@ use diesel_async::RunQueryDsl;
 
 use super::Conn;
 use crate::db::queries::history_page::with_attachments;
-use crate::db::queries::{HistoryPageStatement, SearchPageStatement, SearchScope};
+use crate::db::queries::{
+    HistoryPageStatement, MentionPageStatement, SearchPageStatement, SearchScope,
+};
 use crate::db::rows::{chat_from_rows, ChatRow, MemberRow, MemberSeen, MessageRow, ReactionRow};
 use crate::db::schema::{
     chat_authors, chat_members, chats, message_mentions, messages, reactions, users,
@@ -188,7 +190,7 @@ pub async fn mentions_page(
     before: Option<MessageId>,
     limit: i64,
 ) -> AppResult<HistoryPage> {
-    let mut ids = super::mentions::page(conn, user_id, before, limit + 1).await?;
+    let mut ids = conn.mention_page(user_id, before, limit + 1).await?;
     let has_more = ids.len() as i64 > limit;
     ids.truncate(usize::try_from(limit).unwrap_or(0));
     let mut found = load_by_ids(conn, &ids).await?;

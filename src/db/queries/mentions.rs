@@ -1,13 +1,12 @@
 //! Mentions kept beside their messages: re-resolved when a message is edited, forgotten when
-//! it is deleted, and paged for the member they mention.
+//! it is deleted (the member's page of them is `mention_page`).
 
-use parley_types::{ChatId, MessageId, UserId};
+use parley_types::{ChatId, UserId};
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::db::queries::MentionPageStatement;
 use crate::db::rows::{mentionable, MemberNameRow, MessageRow, MEMBER_NAME};
 use crate::db::schema::{chat_members, chats, message_mentions, users};
 use crate::domain::mentions;
@@ -87,15 +86,4 @@ pub async fn forget(conn: &mut Conn, message: &MessageRow) -> AppResult<()> {
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Up to `limit` ids of messages mentioning `user_id` in chats the user is a member of now,
-/// older than `before`, newest first.
-pub async fn page(
-    conn: &mut Conn,
-    user_id: UserId,
-    before: Option<MessageId>,
-    limit: i64,
-) -> AppResult<Vec<MessageId>> {
-    Ok(conn.mention_page(user_id, before, limit).await?)
 }
