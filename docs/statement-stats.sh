@@ -38,6 +38,9 @@ psql -Atd $DB -c "SELECT 'batches ' || b.calls || ', database ms per batch '
   FROM pg_stat_statements s,
        (SELECT calls FROM pg_stat_statements WHERE $ours AND query = 'BEGIN') b
   WHERE s.$ours GROUP BY b.calls"
+# Thread replies update their roots: HOT updates write no index entry.
+psql -Atd $DB -c "SELECT 'messages updated ' || n_tup_upd || ', of them HOT ' || n_tup_hot_upd
+  FROM pg_stat_user_tables WHERE relname = 'messages'"
 stop_server
 echo "$out" | python3 -c 'import json, sys; o = json.load(sys.stdin)
 print("answers", o["statuses"].get("200", 0), "p99_ms", o["latency"]["p99_ms"])'

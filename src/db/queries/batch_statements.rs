@@ -22,7 +22,7 @@ use diesel_async::RunQueryDsl;
 use super::fixed_text::FixedText;
 use super::history_page::PageRow;
 use crate::db::rows::{mentionable, AttachmentRow, IdempotencyRow, MemberNameRow, MessageRow};
-use crate::db::schema::{attachments, chat_members, chats, user_blocks, users};
+use crate::db::schema::{attachments, chats, user_blocks, users};
 use crate::db::PgConn;
 use crate::domain::mentions::MentionableMember;
 use crate::domain::search::index_terms;
@@ -77,7 +77,8 @@ pub struct ChatCount {
 
 /// What a batch's thread replies change in their roots: each root's summary after the batch
 /// (`StoredThread` as JSON), and a `message.updated` event of the root at each reply's
-/// `pos` + 1.
+/// `pos` + 1 (written from this list on SQLite; PostgreSQL's store statement writes the same
+/// events from the replies it stored: `thread_events!`).
 #[derive(Clone, Debug, Default)]
 pub struct ThreadWrites {
     pub roots: Vec<(MessageId, String)>,
@@ -89,7 +90,7 @@ pub struct ThreadWrites {
 pub struct BatchChecks {
     /// Idempotency records already stored under the batch's keys.
     pub stored_keys: Vec<IdempotencyRow>,
-    /// (chat, user) memberships among the batch's chats and `members_asked`.
+    /// The memberships among `member_pairs` that exist.
     pub memberships: HashSet<(ChatId, UserId)>,
     /// (blocker, blocked) among the batch's `direct_pairs`: sends refused.
     pub blocking: HashSet<(UserId, UserId)>,
@@ -164,8 +165,9 @@ WHERE cm.chat_id = ANY($1::int8[])";
 pub struct CheckInputs {
     pub keys: Vec<(UserId, String)>,
     pub chat_ids: Vec<ChatId>,
-    /// Whose memberships of `chat_ids` are read: the authors, and the users their texts name.
-    pub members_asked: Vec<UserId>,
+    /// The (chat, user) memberships read, sorted and distinct: each send's author and the
+    /// users its text names, in the send's chat.
+    pub member_pairs: Vec<(ChatId, UserId)>,
     /// Messages replied to and thread roots, sorted and distinct.
     pub referenced: Vec<MessageId>,
     /// The thread roots among them.
@@ -235,6 +237,22 @@ const REFERENCED: &str = concat!(
     " FROM messages m WHERE m.id = ANY($1)"
 );
 
+/// The memberships among the batch's (chat, user) pairs: a probe of the primary key per pair.
+/// (`chat_id = ANY(…) AND user_id = ANY(…)` probed every chat × every user: 196 descents for
+/// a batch of 14 sends into 14 chats, where these are 14; docs/benchmarks.md, "Memberships
+/// read by pair".)
+const MEMBER_PAIRS: &str = "SELECT cm.chat_id, cm.user_id FROM chat_members cm \
+     JOIN unnest($1::int8[], $2::int8[]) AS want(chat_id, user_id) \
+       ON cm.chat_id = want.chat_id AND cm.user_id = want.user_id";
+
+#[derive(QueryableByName)]
+struct MemberPair {
+    #[diesel(sql_type = BigInt)]
+    chat_id: ChatId,
+    #[diesel(sql_type = BigInt)]
+    user_id: UserId,
+}
+
 const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.body, k.created_at, \
             k.message_id \
      FROM idempotency_keys k \
@@ -301,13 +319,14 @@ macro_rules! thread_summaries {
     };
 }
 
-/// The roots' `message.updated` events (`$16`–`$18`), each at its reply's `pos` + 1.
+/// The roots' `message.updated` events: each at the seq right after its reply's (the seq the
+/// batch kept free for it: `ThreadWrites::events`), read from the stored replies in `m` rather
+/// than bound as three more arrays joined to `r`.
 macro_rules! thread_events {
     () => {
         " UNION ALL \
-      SELECT u.chat_id, r.base + u.pos, 'message.updated', u.root_id, $4 \
-      FROM unnest($16::int8[], $17::int8[], $18::int8[]) AS u(chat_id, pos, root_id) \
-      JOIN r ON r.id = u.chat_id"
+      SELECT chat_id, seq + 1, 'message.updated', thread_root_id, $4 FROM m \
+      WHERE thread_root_id IS NOT NULL"
     };
 }
 
@@ -385,7 +404,7 @@ const STORE_TEXTS: [[[&str; 2]; 2]; 2] = [
                 thread_summaries!(),
                 thread_events!(),
                 "",
-                push_rows!("$19", "$20")
+                push_rows!("$16", "$17")
             ),
         ],
         [
@@ -394,7 +413,7 @@ const STORE_TEXTS: [[[&str; 2]; 2]; 2] = [
                 thread_summaries!(),
                 thread_events!(),
                 mention_rows!(),
-                push_rows!("$19", "$20")
+                push_rows!("$16", "$17")
             ),
         ],
     ],
@@ -461,11 +480,14 @@ impl BatchStatements for PgConn {
             .load::<IdempotencyRow>(&mut &*conn)
             .await
         };
-        let memberships = chat_members::table
-            .filter(chat_members::chat_id.eq_any(&wanted.chat_ids))
-            .filter(chat_members::user_id.eq_any(&wanted.members_asked))
-            .select((chat_members::chat_id, chat_members::user_id))
-            .load::<(ChatId, UserId)>(&mut &*conn);
+        let (pair_chats, pair_users): (Vec<ChatId>, Vec<UserId>) =
+            wanted.member_pairs.iter().copied().unzip();
+        let memberships = FixedText(
+            diesel::sql_query(MEMBER_PAIRS)
+                .bind::<Array<BigInt>, _>(&pair_chats)
+                .bind::<Array<BigInt>, _>(&pair_users),
+        )
+        .load::<MemberPair>(&mut &*conn);
         // The rows replied to and the roots, with each one's reactions aggregated by the same
         // statement (as a history page does); a root's attachments, rare, are read after.
         let referenced = async {
@@ -550,7 +572,10 @@ impl BatchStatements for PgConn {
             .await?;
         let mut checks = BatchChecks {
             stored_keys,
-            memberships: memberships.into_iter().collect(),
+            memberships: memberships
+                .into_iter()
+                .map(|m| (m.chat_id, m.user_id))
+                .collect(),
             blocking: blocking.into_iter().collect(),
             attachments: attached.into_iter().map(|a| (a.id, a)).collect(),
             mentionable: mentionable(members),
@@ -638,10 +663,7 @@ impl BatchStatements for PgConn {
                         .iter()
                         .map(|r| r.1.as_str())
                         .collect::<Vec<_>>(),
-                )
-                .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.0).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.1).collect::<Vec<_>>())
-                .bind::<Array<BigInt>, _>(threads.events.iter().map(|e| e.2).collect::<Vec<_>>());
+                );
         }
         if !pushes.is_empty() {
             query = query
@@ -749,13 +771,14 @@ mod sqlite {
                         .optional()?;
                     checks.stored_keys.extend(found);
                 }
-                checks.memberships = chat_members::table
-                    .filter(chat_members::chat_id.eq_any(&wanted.chat_ids))
-                    .filter(chat_members::user_id.eq_any(&wanted.members_asked))
-                    .select((chat_members::chat_id, chat_members::user_id))
-                    .load::<(ChatId, UserId)>(conn)?
-                    .into_iter()
-                    .collect();
+                for &(chat_id, user_id) in &wanted.member_pairs {
+                    let found: Option<(ChatId, UserId)> = chat_members::table
+                        .find((chat_id, user_id))
+                        .select((chat_members::chat_id, chat_members::user_id))
+                        .first(conn)
+                        .optional()?;
+                    checks.memberships.extend(found);
+                }
                 for &(peer, author) in &wanted.direct_pairs {
                     // A block of a bot's owner covers the bot.
                     let owner: Option<Option<UserId>> = users::table

@@ -399,11 +399,23 @@ async fn store_batch(
         .iter()
         .filter_map(|send| Some((send.message.author_id, send.key.as_ref()?.key.clone())))
         .collect();
-    // The authors, and the users the texts name: whether each is a member of the chats.
-    let members_asked: Vec<UserId> = sorted_unique(
-        open.iter()
-            .map(|send| send.message.author_id)
-            .chain(name_ids.values().copied()),
+    // Whose membership each send needs, in its own chat: its author's, and that of each user
+    // its text names (`@all` reads every member instead).
+    let member_pairs: Vec<(ChatId, UserId)> = sorted_unique(
+        slots
+            .iter()
+            .zip(&requests)
+            .filter(|((_, outcome), _)| outcome.is_none())
+            .flat_map(|((send, _), request)| {
+                let named = request
+                    .names
+                    .iter()
+                    .filter(|_| !request.all)
+                    .filter_map(|name| name_ids.get(name).copied());
+                std::iter::once(send.message.author_id)
+                    .chain(named)
+                    .map(|user_id| (send.message.chat_id, user_id))
+            }),
     );
     // The messages replied to and the thread roots, read under the chats' locks.
     let roots: Vec<MessageId> =
@@ -440,7 +452,7 @@ async fn store_batch(
             direct_pairs,
             keys,
             chat_ids: locked.clone(),
-            members_asked,
+            member_pairs,
             referenced,
             roots,
             attachment_ids,
