@@ -111,6 +111,8 @@ pub struct MemberRow {
     /// `NotificationLevel`, as its word.
     pub notify_level: String,
     pub muted_until: Option<i64>,
+    /// Whether the member may have a push device (`queries::device_flags`).
+    pub has_devices: bool,
 }
 
 impl MemberRow {

@@ -50,6 +50,7 @@ diesel::table! {
         read_count -> BigInt,
         notify_level -> Text,
         muted_until -> Nullable<BigInt>,
+        has_devices -> Bool,
     }
 }
 

@@ -220,3 +220,38 @@ on_both_backends! {
         api.post(path, &alice.token, &device("https://push.example.org/late")).await.expect_error(401, "unauthorized");
     }
 }
+
+on_both_backends! {
+    async fn memberships_know_who_has_a_device(server) configured (configured) {
+        let api = server.api();
+        let path = "/api/v1/push/subscriptions";
+        let (alice, bob, carol) = (api.register("alice").await, api.register("bob").await, api.register("carol").await);
+        let flagged = |user_id: i64| {
+            server.sql_numbers(&format!(
+                "SELECT COUNT(*) AS n FROM chat_members WHERE user_id = {user_id} AND has_devices"
+            ))
+        };
+        // A device first, then the membership; the membership first, then the device.
+        api.post(path, &bob.token, &device("https://push.example.org/bob")).await.expect(201);
+        let chat = api.group(&alice, &[&bob, &carol]).await;
+        assert_eq!((flagged(alice.id), flagged(bob.id), flagged(carol.id)), (vec![0], vec![1], vec![0]));
+        api.post(path, &carol.token, &device("https://push.example.org/carol")).await.expect(201);
+        assert_eq!(flagged(carol.id), [1]);
+
+        // A device subscribed while the person is being added: whichever commits first, the
+        // membership ends up flagged.
+        for round in 0..20 {
+            let newcomer = api.register(&format!("newcomer{round}")).await;
+            let phone = device(&format!("https://push.example.org/newcomer/{round}"));
+            let members = format!("/api/v1/chats/{chat}/members");
+            let added = json!({"user_id": newcomer.id});
+            let (joined, subscribed) = futures_util::join!(
+                api.post(&members, &alice.token, &added),
+                api.post(path, &newcomer.token, &phone)
+            );
+            joined.expect(200);
+            subscribed.expect(201);
+            assert_eq!(flagged(newcomer.id), [1], "round {round}");
+        }
+    }
+}

@@ -106,8 +106,9 @@ pub struct BatchChecks {
     /// The members (with their usernames and roles) of the chats where a send may mention
     /// someone, and each such chat's kind.
     pub mentionable: HashMap<ChatId, (ChatKind, Vec<MentionableMember>)>,
-    /// The devices of the chats' offline members (most often none: then the store statement
-    /// has no push rows to write, and no part to plan for them).
+    /// The devices of the members of `offline_in` who have one, online or not (most often
+    /// none: then the store statement has no push rows to write, and no part to plan for
+    /// them).
     pub devices: Vec<MemberDevice>,
 }
 
@@ -176,9 +177,8 @@ pub struct CheckInputs {
     /// The chats where someone wrote `@all`: every member of them is read, with names and
     /// roles. (`@name`s resolve through `UsernameIds` and the memberships read anyway.)
     pub mention_all_in: Vec<ChatId>,
-    /// The members the rooms found offline, sorted and distinct.
-    pub offline: Vec<UserId>,
-    /// The chats they were found offline in.
+    /// The chats whose rooms found members offline, sorted and distinct: their members'
+    /// devices are read (the batch keeps those of the members found offline).
     pub offline_in: Vec<ChatId>,
     /// `(other member, author)` of the sends into direct chats, sorted and distinct. A block
     /// of the author, or of the person who owns the author (a bot), refuses the send.
@@ -376,13 +376,16 @@ macro_rules! push_rows {
     };
 }
 
-/// The devices of the members the rooms found offline, with their level and mute in the chat
-/// and the chat's kind: an index probe per member, and most have no device. Through a function
-/// (migration `offline_devices`) that keeps the statement's plan for the session: planned on
-/// every run like the others, it cost 2 ms to plan and 0.1 ms to run.
-const OFFLINE_DEVICES: &str = "\
+/// The devices of the chats' members who have one, with their level and mute in the chat and
+/// the chat's kind: the chat's members flagged `has_devices` (a partial index), so that the
+/// cost follows the members with a device, not the members offline (a chat of 20,000 members
+/// probed the devices of every one found offline: docs/benchmarks.md, "The devices check in a
+/// large chat"). Through a function (migration `members_with_devices`) that keeps the
+/// statement's plan for the session: planned on every run like the others, the devices check
+/// cost 2 ms to plan and 0.1 ms to run.
+const CHAT_DEVICES: &str = "\
 SELECT chat_id, user_id, subscription_id, notify_level, muted_until, kind \
-FROM parley_offline_devices($1, $2)";
+FROM parley_chat_devices($1)";
 
 /// The store statement's texts: `[without threads, with][without mentions, with][without
 /// push rows, with]`.
@@ -526,16 +529,12 @@ impl BatchStatements for PgConn {
                 .collect::<Vec<MemberNameRow>>())
         };
         let devices = async {
-            if wanted.offline.is_empty() {
+            if wanted.offline_in.is_empty() {
                 return Ok(Vec::new());
             }
-            FixedText(
-                diesel::sql_query(OFFLINE_DEVICES)
-                    .bind::<Array<BigInt>, _>(&wanted.offline)
-                    .bind::<Array<BigInt>, _>(&wanted.offline_in),
-            )
-            .load::<MemberDevice>(&mut &*conn)
-            .await
+            FixedText(diesel::sql_query(CHAT_DEVICES).bind::<Array<BigInt>, _>(&wanted.offline_in))
+                .load::<MemberDevice>(&mut &*conn)
+                .await
         };
         // Most batches hold no send into a direct chat, and then send no query for blocks.
         let blocking = async {
@@ -849,15 +848,15 @@ mod sqlite {
                         .load::<MemberNameRow>(conn)?;
                     checks.mentionable = mentionable(rows);
                 }
-                if !wanted.offline.is_empty() {
+                if !wanted.offline_in.is_empty() {
                     checks.devices = push_subscriptions::table
                         .inner_join(
                             chat_members::table
                                 .on(chat_members::user_id.eq(push_subscriptions::user_id)),
                         )
                         .inner_join(chats::table.on(chats::id.eq(chat_members::chat_id)))
-                        .filter(push_subscriptions::user_id.eq_any(&wanted.offline))
                         .filter(chat_members::chat_id.eq_any(&wanted.offline_in))
+                        .filter(chat_members::has_devices.eq(true))
                         .select((
                             chat_members::chat_id,
                             chat_members::user_id,

@@ -5,9 +5,9 @@ use diesel_async::RunQueryDsl;
 use parley_types::{ChatId, Seq, UserId};
 
 use super::Conn;
-use crate::db::queries::{Outcome, ReadMarker, UnreadLocks, Written};
+use crate::db::queries::{DeviceFlagLocks, Outcome, ReadMarker, UnreadLocks, Written};
 use crate::db::rows::{EventRow, MemberRow, NewChatRow};
-use crate::db::schema::{chat_members, chats};
+use crate::db::schema::{chat_members, chats, push_subscriptions};
 use crate::domain::events::EventKind;
 use crate::domain::validate::MAX_GROUP_MEMBERS;
 use crate::domain::{
@@ -162,6 +162,19 @@ async fn add_members(
     let first_seq = super::events::reserve_seqs(conn, chat_id, count)
         .await?
         .ok_or(AppError::NotFound("chat"))?;
+    // Whose memberships begin flagged as having a device: held against a subscription
+    // committing meanwhile, which would flag only the memberships it can see
+    // (`device_flags`).
+    let user_ids: Vec<UserId> = joined.iter().map(|&(user_id, _)| user_id).collect();
+    conn.hold_users_against_subscriptions(&user_ids).await?;
+    let with_devices: std::collections::HashSet<UserId> = push_subscriptions::table
+        .filter(push_subscriptions::user_id.eq_any(&user_ids))
+        .select(push_subscriptions::user_id)
+        .distinct()
+        .load::<UserId>(conn)
+        .await?
+        .into_iter()
+        .collect();
     let now = Timestamp::now().millis();
     let rows: Vec<MemberRow> = joined
         .iter()
@@ -175,6 +188,7 @@ async fn add_members(
             shows_presence: role == Role::Owner,
             notify_level: NotificationLevel::default().as_str().to_owned(),
             muted_until: None,
+            has_devices: with_devices.contains(&user_id),
         })
         .collect();
     // One statement per row: diesel-async cannot send a multi-row INSERT to SQLite, and this

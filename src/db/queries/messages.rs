@@ -429,13 +429,8 @@ async fn store_batch(
         open.iter()
             .flat_map(|send| send.message.attachment_ids.iter().copied()),
     );
-    // Which of the members the rooms found offline have a device to notify, read with the
-    // checks (most have none, and then the store statement writes no push rows).
-    let offline: Vec<UserId> = sorted_unique(
-        slots
-            .iter()
-            .flat_map(|(send, _)| send.offline_members.ids().iter().copied()),
-    );
+    // The devices of the chats where the rooms found members offline, read with the checks
+    // (most chats have none, and then the store statement writes no push rows).
     let offline_in: Vec<ChatId> = sorted_unique(
         slots
             .iter()
@@ -457,7 +452,6 @@ async fn store_batch(
             roots,
             attachment_ids,
             mention_all_in,
-            offline,
             offline_in,
         })
         .await?;

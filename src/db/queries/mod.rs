@@ -14,6 +14,7 @@ use parley_types::{ChatId, MessageId, Seq, TokenId, UserId};
 #[macro_use]
 mod history_page;
 mod batch_statements;
+mod device_flags;
 mod fixed_text;
 mod maintenance_lock;
 mod mention_page;
@@ -136,6 +137,7 @@ pub struct ReadMarker {
 
 pub use crate::domain::commands::{BatchedSend, IdempotencyKey, NewMessage, SearchScope};
 pub use batch_statements::BatchStatements;
+pub use device_flags::DeviceFlagLocks;
 pub use history_page::HistoryPageStatement;
 pub use mention_page::MentionPageStatement;
 pub use push_claims::{ClaimedRow, PushClaims};

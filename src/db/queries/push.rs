@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::Conn;
-use crate::db::queries::{ClaimedRow, PushClaims};
+use crate::db::queries::{ClaimedRow, DeviceFlagLocks, PushClaims};
 use crate::db::queries::{Outcome, Written};
 use crate::db::schema::{chat_members, chats, message_mentions, messages, push_outbox};
 use crate::db::schema::{push_subscriptions, server_secrets, users};
@@ -57,6 +57,27 @@ impl SubscriptionRow {
 /// account had is that browser's now signed-in account's: it moves. Two requests racing with
 /// one new endpoint: one inserts it, the other finds it (no unique-key error).
 pub async fn subscribe(
+    conn: &mut Conn,
+    user_id: UserId,
+    subscription: &CheckedSubscription,
+) -> AppResult<Written<PushSubscription>> {
+    // Held against memberships beginning meanwhile, which would not see this device
+    // (`device_flags`); every membership of the user is flagged once the device is kept.
+    conn.hold_user_against_joins(user_id).await?;
+    let kept = keep_subscription(conn, user_id, subscription).await?;
+    diesel::update(
+        chat_members::table
+            .filter(chat_members::user_id.eq(user_id))
+            .filter(chat_members::has_devices.eq(false)),
+    )
+    .set(chat_members::has_devices.eq(true))
+    .execute(conn)
+    .await?;
+    Ok(kept)
+}
+
+/// Inserts the subscription, or brings the caller's existing one up to date (see `subscribe`).
+async fn keep_subscription(
     conn: &mut Conn,
     user_id: UserId,
     subscription: &CheckedSubscription,

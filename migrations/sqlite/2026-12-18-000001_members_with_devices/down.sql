@@ -1,0 +1,2 @@
+DROP INDEX chat_members_with_devices;
+ALTER TABLE chat_members DROP COLUMN has_devices;
