@@ -165,7 +165,6 @@ WHERE cm.chat_id = ANY($1::int8[])";
 #[derive(Clone, Debug, Default)]
 pub struct CheckInputs {
     pub keys: Vec<(UserId, String)>,
-    pub chat_ids: Vec<ChatId>,
     /// The (chat, user) memberships read, sorted and distinct: each send's author and the
     /// users its text names, in the send's chat.
     pub member_pairs: Vec<(ChatId, UserId)>,
@@ -193,10 +192,11 @@ pub trait BatchStatements {
         chat_ids: &'a [ChatId],
     ) -> impl Future<Output = QueryResult<Vec<ChatId>>> + Send + 'a;
 
-    /// Reads what the batch's checks need: stored keys among `keys`, memberships among
-    /// `chat_ids` × `members_asked`, the rows of `referenced` (messages replied to and thread
-    /// roots) and the reactions and attachments of `roots`, the rows of `attachment_ids`
-    /// (locked, in id order), and every member of the chats in `mention_all_in`.
+    /// Reads what the batch's checks need: stored keys among `keys`, the memberships among
+    /// `member_pairs`, the rows of `referenced` (messages replied to and thread roots) and the
+    /// reactions and attachments of `roots`, the rows of `attachment_ids` (locked, in id
+    /// order), every member of the chats in `mention_all_in`, and the devices of the members
+    /// of `offline_in`.
     fn batch_checks<'a>(
         &'a mut self,
         wanted: &'a CheckInputs,

@@ -446,7 +446,6 @@ async fn store_batch(
         .batch_checks(&CheckInputs {
             direct_pairs,
             keys,
-            chat_ids: locked.clone(),
             member_pairs,
             referenced,
             roots,
