@@ -856,7 +856,9 @@ mod sqlite {
                         )
                         .inner_join(chats::table.on(chats::id.eq(chat_members::chat_id)))
                         .filter(chat_members::chat_id.eq_any(&wanted.offline_in))
-                        .filter(chat_members::has_devices.eq(true))
+                        // The bare column, as the partial index states it: SQLite uses
+                        // that index only for the same term (`= ?` would read every member).
+                        .filter(chat_members::has_devices)
                         .select((
                             chat_members::chat_id,
                             chat_members::user_id,
