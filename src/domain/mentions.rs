@@ -21,6 +21,14 @@ impl MentionRequest {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty() && !self.all
     }
+
+    /// The names resolved one by one, through the ids the server keeps and the memberships a
+    /// send's checks read: every name, unless the text says `@all`, whose resolution reads
+    /// every member of the chat with their names (`resolve`).
+    pub fn names_to_look_up(&self) -> impl Iterator<Item = &str> {
+        let names = if self.all { None } else { Some(&self.names) };
+        names.into_iter().flatten().map(String::as_str)
+    }
 }
 
 /// The `@` words of `text`. An `@` counts at the start or after a character that cannot be in
@@ -109,6 +117,19 @@ mod tests {
 
     fn names(text: &str) -> Vec<String> {
         requested(text).names.into_iter().collect()
+    }
+
+    #[test]
+    fn names_are_looked_up_one_by_one_only_without_all() {
+        let looked_up = |text: &str| -> Vec<String> {
+            requested(text)
+                .names_to_look_up()
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(looked_up("hi @bob and @Carol"), ["bob", "carol"]);
+        assert!(looked_up("@all, @bob too").is_empty());
+        assert!(looked_up("no one").is_empty());
     }
 
     #[test]

@@ -388,9 +388,8 @@ async fn store_batch(
         }
         if request.all {
             mention_all_in.push(send.message.chat_id);
-        } else {
-            named.extend(request.names.iter().map(String::as_str));
         }
+        named.extend(request.names_to_look_up());
     }
     let mention_all_in = sorted_unique(mention_all_in);
     let name_ids = user_ids_named(c, names, named).await?;
@@ -408,9 +407,7 @@ async fn store_batch(
             .filter(|((_, outcome), _)| outcome.is_none())
             .flat_map(|((send, _), request)| {
                 let named = request
-                    .names
-                    .iter()
-                    .filter(|_| !request.all)
+                    .names_to_look_up()
                     .filter_map(|name| name_ids.get(name).copied());
                 std::iter::once(send.message.author_id)
                     .chain(named)
@@ -574,8 +571,7 @@ async fn store_batch(
                 },
                 Some(request) => mentions::resolve_named(
                     request
-                        .names
-                        .iter()
+                        .names_to_look_up()
                         .filter_map(|name| name_ids.get(name).copied()),
                     m.author_id,
                     |id| checks.memberships.contains(&(chat_id, id)),
