@@ -149,8 +149,11 @@ impl Metrics {
         )?;
         let rate_limited = IntCounter::new("rate_limited_total", "Requests refused with 429")?;
         let db_pool_connections = IntGaugeVec::new(
-            Opts::new("db_pool_connections", "Database pool connections by state"),
-            &["state"],
+            Opts::new(
+                "db_pool_connections",
+                "Database pool connections by pool (general, sends) and state",
+            ),
+            &["pool", "state"],
         )?;
         let db_query_duration = Histogram::with_opts(
             HistogramOpts::new("db_query_duration_seconds", "Database statement latency")

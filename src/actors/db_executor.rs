@@ -97,10 +97,7 @@ pub struct DbExecutor {
 
 impl DbExecutor {
     pub fn new(db: Database, metrics: Arc<Metrics>, send_batch: usize, tokens: TokenCache) -> Self {
-        // SQLite has one connection: a second round would only wait for it. On PostgreSQL two
-        // rounds overlap (one commits while the next runs its statements); more only make
-        // smaller rounds that share the same cores (measured in docs/benchmarks.md).
-        let max_rounds = if db.is_sqlite() { 1 } else { 2 };
+        let max_rounds = db.send_rounds();
         DbExecutor {
             deps: ExecDeps {
                 db,

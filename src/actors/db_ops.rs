@@ -580,7 +580,7 @@ db_op!(SessionChats -> Option<Vec<ChatId>>, "session_chats", |this, deps| {
 
 pub struct ReadPoolStatus;
 
-db_op!(ReadPoolStatus -> crate::db::PoolStatus, "read_pool_status", |_this, deps| {
+db_op!(ReadPoolStatus -> Vec<(&'static str, crate::db::PoolStatus)>, "read_pool_status", |_this, deps| {
     Ok(deps.db.pool_status())
 });
 

@@ -83,7 +83,7 @@ async fn store_with_retries(
     let mut attempt = 0;
     loop {
         let checkout = Instant::now();
-        let mut conn = db.conn().await?;
+        let mut conn = db.send_conn().await?;
         let phase = |name: &str, since: Instant| {
             metrics
                 .send_phase

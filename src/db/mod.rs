@@ -79,81 +79,39 @@ pub struct PoolStatus {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
+    /// PostgreSQL only: the connections that store send rounds (`send_conn`).
+    send_lane: Option<DeadPool<PgConn>>,
     query_latency: Histogram,
     /// The ids of usernames read so far (never changing: see `usernames`).
     usernames: usernames::UsernameIds,
 }
 
 impl Database {
-    /// Builds the pool; connections are opened lazily, so this does not fail on a database that
-    /// is down (requests then answer 503 until it is back).
+    /// Builds the pools; connections are opened lazily, so this does not fail on a database
+    /// that is down (requests then answer 503 until it is back).
     pub fn connect(config: &Config, query_latency: Histogram) -> Result<Self, String> {
-        let pool = match &config.database {
-            DatabaseUrl::Postgres(url) => {
-                let latency = query_latency.clone();
-                let mut manager_config = ManagerConfig::<PgConn>::default();
-                // No `SELECT 1` on every checkout: a connection that died is known as closed
-                // (and discarded), and one that dies mid-request gives that request a 503.
-                manager_config.recycling_method = RecyclingMethod::Fast;
-                manager_config.custom_setup = Box::new(move |url| {
-                    let latency = latency.clone();
-                    async move {
-                        let mut conn = PgConn::establish(url).await?;
-                        conn.batch_execute(PG_SESSION)
-                            .await
-                            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-                        conn.set_instrumentation(meter::QueryMeter::new(latency));
-                        Ok(conn)
-                    }
-                    .boxed()
-                });
-                let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
-                Pool::Postgres(
-                    DeadPool::builder(manager)
-                        .max_size(config.db_pool_size)
-                        .wait_timeout(Some(config.db_timeout))
-                        .create_timeout(Some(config.db_timeout))
-                        .recycle_timeout(Some(config.db_timeout))
-                        .runtime(deadpool::Runtime::Tokio1)
-                        .build()
-                        .map_err(|e| format!("cannot build the PostgreSQL pool: {e}"))?,
-                )
-            }
-            DatabaseUrl::Sqlite(path) => {
-                let latency = query_latency.clone();
-                let mut manager_config = ManagerConfig::<SqliteConn>::default();
-                manager_config.recycling_method = RecyclingMethod::Fast;
-                manager_config.custom_setup = Box::new(move |url| {
-                    let latency = latency.clone();
-                    let url = url.to_owned();
-                    async move {
-                        let mut conn = SqliteConn::establish(&url).await?;
-                        conn.batch_execute(SQLITE_PRAGMAS)
-                            .await
-                            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-                        conn.set_instrumentation(meter::QueryMeter::new(latency));
-                        Ok(conn)
-                    }
-                    .boxed()
-                });
-                let manager = AsyncDieselConnectionManager::new_with_config(
-                    path.to_string_lossy(),
-                    manager_config,
-                );
-                Pool::Sqlite(
-                    DeadPool::builder(manager)
-                        .max_size(SQLITE_POOL_SIZE)
-                        .wait_timeout(Some(config.db_timeout))
-                        .create_timeout(Some(config.db_timeout))
-                        .recycle_timeout(Some(config.db_timeout))
-                        .runtime(deadpool::Runtime::Tokio1)
-                        .build()
-                        .map_err(|e| format!("cannot build the SQLite pool: {e}"))?,
-                )
-            }
+        let (pool, send_lane) = match &config.database {
+            DatabaseUrl::Postgres(url) => (
+                Pool::Postgres(pg_pool(
+                    url,
+                    config.db_pool_size,
+                    PG_SESSION,
+                    config,
+                    &query_latency,
+                )?),
+                Some(pg_pool(
+                    url,
+                    SEND_LANE_CONNECTIONS,
+                    PG_SEND_LANE_SESSION,
+                    config,
+                    &query_latency,
+                )?),
+            ),
+            DatabaseUrl::Sqlite(path) => (sqlite_pool(path, config, &query_latency)?, None),
         };
         Ok(Database {
             pool,
+            send_lane,
             query_latency,
             usernames: usernames::UsernameIds::default(),
         })
@@ -166,12 +124,29 @@ impl Database {
         })
     }
 
-    pub fn usernames(&self) -> &usernames::UsernameIds {
-        &self.usernames
+    /// A connection to store a round of sends on. On PostgreSQL it comes from the send lane,
+    /// whose connections keep one plan per statement (`PG_SEND_LANE_SESSION`); SQLite has
+    /// its one connection.
+    pub async fn send_conn(&self) -> AppResult<DbConn> {
+        match &self.send_lane {
+            Some(lane) => Ok(DbConn::Postgres(lane.get().await?)),
+            None => self.conn().await,
+        }
     }
 
-    pub fn is_sqlite(&self) -> bool {
-        matches!(self.pool, Pool::Sqlite(_))
+    /// How many rounds of sends may be stored at the same time: one per send lane connection
+    /// on PostgreSQL (one round commits while the next runs its statements; more only made
+    /// smaller rounds sharing the same cores, docs/benchmarks.md); one on SQLite, whose single
+    /// connection a second round would only wait for.
+    pub fn send_rounds(&self) -> usize {
+        match self.send_lane {
+            Some(_) => SEND_LANE_CONNECTIONS,
+            None => 1,
+        }
+    }
+
+    pub fn usernames(&self) -> &usernames::UsernameIds {
+        &self.usernames
     }
 
     /// Statements run so far on pooled connections.
@@ -179,17 +154,26 @@ impl Database {
         self.query_latency.get_sample_count()
     }
 
-    pub fn pool_status(&self) -> PoolStatus {
-        let s = match &self.pool {
+    /// The general pool's connections, and the send lane's (PostgreSQL only).
+    pub fn pool_status(&self) -> Vec<(&'static str, PoolStatus)> {
+        let general = match &self.pool {
             Pool::Postgres(p) => p.status(),
             Pool::Sqlite(p) => p.status(),
         };
-        PoolStatus {
-            max_size: s.max_size,
-            size: s.size,
-            available: s.available,
-            waiting: s.waiting,
-        }
+        std::iter::once(("general", general))
+            .chain(self.send_lane.iter().map(|lane| ("sends", lane.status())))
+            .map(|(name, s)| {
+                (
+                    name,
+                    PoolStatus {
+                        max_size: s.max_size,
+                        size: s.size,
+                        available: s.available,
+                        waiting: s.waiting,
+                    },
+                )
+            })
+            .collect()
     }
 
     /// `SELECT 1` on a pooled connection: what `/readyz` asks.
@@ -197,6 +181,77 @@ impl Database {
         let mut conn = self.conn().await?;
         with_backend!(&mut conn, q, c => q::guards::ping(c).await)
     }
+}
+
+/// A PostgreSQL pool of `size` connections, each of which runs `session` when it opens.
+fn pg_pool(
+    url: &str,
+    size: usize,
+    session: &'static str,
+    config: &Config,
+    query_latency: &Histogram,
+) -> Result<DeadPool<PgConn>, String> {
+    let latency = query_latency.clone();
+    let mut manager_config = ManagerConfig::<PgConn>::default();
+    // No `SELECT 1` on every checkout: a connection that died is known as closed (and
+    // discarded), and one that dies mid-request gives that request a 503.
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.custom_setup = Box::new(move |url| {
+        let latency = latency.clone();
+        async move {
+            let mut conn = PgConn::establish(url).await?;
+            conn.batch_execute(session)
+                .await
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            conn.set_instrumentation(meter::QueryMeter::new(latency));
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
+    DeadPool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(config.db_timeout))
+        .create_timeout(Some(config.db_timeout))
+        .recycle_timeout(Some(config.db_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| format!("cannot build the PostgreSQL pool: {e}"))
+}
+
+fn sqlite_pool(
+    path: &std::path::Path,
+    config: &Config,
+    query_latency: &Histogram,
+) -> Result<Pool, String> {
+    let latency = query_latency.clone();
+    let mut manager_config = ManagerConfig::<SqliteConn>::default();
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.custom_setup = Box::new(move |url| {
+        let latency = latency.clone();
+        let url = url.to_owned();
+        async move {
+            let mut conn = SqliteConn::establish(&url).await?;
+            conn.batch_execute(SQLITE_PRAGMAS)
+                .await
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            conn.set_instrumentation(meter::QueryMeter::new(latency));
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager =
+        AsyncDieselConnectionManager::new_with_config(path.to_string_lossy(), manager_config);
+    Ok(Pool::Sqlite(
+        DeadPool::builder(manager)
+            .max_size(SQLITE_POOL_SIZE)
+            .wait_timeout(Some(config.db_timeout))
+            .create_timeout(Some(config.db_timeout))
+            .recycle_timeout(Some(config.db_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| format!("cannot build the SQLite pool: {e}"))?,
+    ))
 }
 
 /// Every statement is planned for the values it runs with, never from a plan cached for the
@@ -210,7 +265,24 @@ impl Database {
 /// shape avoids this; only not keeping the plan does. The price is planning every run: about a
 /// millisecond of PostgreSQL's time per send batch (20 % of its throughput on the batch's
 /// statements alone, measured with `docs/pgbench/send_batch.sql`).
+/// (Send rounds run on connections of their own instead: `PG_SEND_LANE_SESSION`.)
 pub const PG_SESSION: &str = "SET plan_cache_mode = force_custom_plan";
+
+/// The send lane's connections keep one plan per statement, made once, with sequential scans
+/// and hash and merge joins ruled out. A send round's statements have fixed texts and only
+/// look rows up by key from the arrays they are given (`queries::batch_statements`), so the
+/// right plan for them is index probes in nested loops at any table size: ruling the rest out
+/// makes the plan chosen on an empty database the one a grown database needs, which is what
+/// `PG_SESSION` gets by planning every run (`scale::no_hot_statement_scans_a_grown_table`
+/// holds both). Planning every run was most of a batch's database time: 2.07 ms per batch of
+/// sends into 100 chats, 1.68 ms once planned (docs/benchmarks.md, "Send rounds keep their
+/// plans"). Statements whose best plan depends on their values (history pages, the chat list,
+/// search) never run here.
+pub const PG_SEND_LANE_SESSION: &str = "SET plan_cache_mode = force_generic_plan; \
+     SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off";
+
+/// Connections in the send lane: the rounds of sends stored at the same time.
+const SEND_LANE_CONNECTIONS: usize = 2;
 
 /// WAL lets readers proceed during a write; `synchronous = FULL` makes a commit durable before
 /// the client hears about it; the busy timeout covers other processes (`parley migrate`).

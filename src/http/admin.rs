@@ -184,17 +184,18 @@ impl FromRequest for Admin {
 )]
 pub async fn metrics(state: web::Data<AppState>, _admin: Admin) -> ApiResult<HttpResponse> {
     let metrics = &state.actors.metrics;
-    let pool = state.actors.ask(ReadPoolStatus).await?;
-    let gauge = |state: &str, value: usize| {
-        metrics
-            .db_pool_connections
-            .with_label_values(&[state])
-            .set(i64::try_from(value).unwrap_or(i64::MAX));
-    };
-    gauge("idle", pool.available);
-    gauge("in_use", pool.size.saturating_sub(pool.available));
-    gauge("max", pool.max_size);
-    gauge("waiting", pool.waiting);
+    for (name, pool) in state.actors.ask(ReadPoolStatus).await? {
+        let gauge = |state: &str, value: usize| {
+            metrics
+                .db_pool_connections
+                .with_label_values(&[name, state])
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        gauge("idle", pool.available);
+        gauge("in_use", pool.size.saturating_sub(pool.available));
+        gauge("max", pool.max_size);
+        gauge("waiting", pool.waiting);
+    }
     let mut body = Vec::new();
     TextEncoder::new()
         .encode(&metrics.registry.gather(), &mut body)

@@ -118,7 +118,7 @@ async fn counters_move_with_what_happens() {
     assert_eq!(sample(&after, "ws_sessions"), 1.0);
     assert!(sample(&after, "chat_rooms") >= 1.0);
     assert!(delta("db_query_duration_seconds_count") > 0.0);
-    assert!(sample(&after, r#"db_pool_connections{state="max"}"#) >= 1.0);
+    assert!(sample(&after, r#"db_pool_connections{pool="general",state="max"}"#) >= 1.0);
     // The route label is the pattern, not the raw path.
     api.get(&format!("/api/v1/chats/{chat_id}/messages"), &alice.token)
         .await
@@ -271,6 +271,42 @@ async fn unknown_accounts_take_as_long_as_wrong_passwords() {
         unknown * 3 >= wrong,
         "unknown account answered in {unknown:?}, wrong password in {wrong:?}"
     );
+}
+
+/// On PostgreSQL sends are stored on connections of their own (the send lane), which the
+/// metrics report beside the general pool's.
+#[actix_rt::test]
+#[cfg_attr(not(parley_pg_tests), ignore = "PARLEY_TEST_POSTGRES_URL is not set")]
+async fn the_send_lane_is_reported_beside_the_general_pool() {
+    let Some(server) = TestServer::start_with(Backend::Postgres, Default::default(), |c| {
+        c.admin_token = Some(ADMIN.into());
+        c.db_pool_size = 5;
+    })
+    .await
+    else {
+        return;
+    };
+    let api = server.api();
+    let alice = api.register("alice").await;
+    let chat_id = api.group(&alice, &[]).await;
+    let before = scrape(&server).await;
+    for i in 0..3 {
+        api.send(&alice, chat_id, &format!("lane {i}")).await;
+    }
+    let after = scrape(&server).await;
+    let pool = |text: &str, pool: &str, state: &str| {
+        sample(
+            text,
+            &format!(r#"db_pool_connections{{pool="{pool}",state="{state}"}}"#),
+        )
+    };
+    assert_eq!(pool(&after, "general", "max"), 5.0, "{after}");
+    assert_eq!(pool(&before, "sends", "max"), 2.0, "{before}");
+    // Connections open lazily: registering and making a chat opened none of the lane's, the
+    // sends did.
+    let open = |text: &str| pool(text, "sends", "idle") + pool(text, "sends", "in_use");
+    assert_eq!(open(&before), 0.0, "{before}");
+    assert!(open(&after) >= 1.0, "{after}");
 }
 
 /// With the database link cut, requests get 503 (never 500), readiness says 503, WebSockets

@@ -313,13 +313,28 @@ async fn settled_seq_reads(server: &TestServer, tables: &[&str]) -> Vec<i64> {
 }
 
 /// Keyed sends from `lanes` concurrent clients, `per_lane` each, into `chats` round robin.
-async fn keyed_sends(api: &Api, users: &[TestUser], chats: &[i64], per_lane: usize, tag: &str) {
+/// Keyed sends from every user in turn into `chats`: plain, thread replies to the chat's root
+/// in `roots` (same order) and mentions of another sender, so that each form of a send
+/// round's statements runs.
+async fn keyed_sends(
+    api: &Api,
+    users: &[TestUser],
+    chats: &[i64],
+    roots: &[i64],
+    per_lane: usize,
+    tag: &str,
+) {
     let lanes = users.iter().enumerate().map(|(lane, user)| async move {
         for i in 0..per_lane {
-            let chat = chats[(lane + i) % chats.len()];
+            let at = (lane + i) % chats.len();
+            let chat = chats[at];
             let key = format!("{tag}-{lane}-{i}");
-            let body =
-                json!({"chat_id": chat, "type": "text", "content": format!("{tag} {lane} {i}")});
+            let content = format!("{tag} {lane} {i} @sender{}", (lane + 1) % users.len());
+            let body = match i % 3 {
+                0 => json!({"chat_id": chat, "content": format!("{tag} {lane} {i}")}),
+                1 => json!({"chat_id": chat, "content": content}),
+                _ => json!({"chat_id": chat, "content": content, "thread_root_id": roots[at]}),
+            };
             api.post_with_key("/api/v1/messages", &user.token, &key, &body)
                 .await
                 .expect(200);
@@ -361,7 +376,18 @@ async fn no_hot_statement_scans_a_grown_table() {
             "ALTER TABLE {table} SET (autovacuum_enabled = false)"
         ));
     }
-    keyed_sends(&api, &users, &chats, 25, "small").await;
+    let mut roots = Vec::new();
+    for &chat in &chats {
+        let root = api
+            .post(
+                "/api/v1/messages",
+                &users[0].token,
+                &json!({"chat_id": chat, "content": "a thread's root"}),
+            )
+            .await;
+        roots.push(root.expect(200)["id"].as_i64().unwrap());
+    }
+    keyed_sends(&api, &users, &chats, &roots, 25, "small").await;
     for _ in 0..10 {
         api.get("/api/v1/chats", &users[1].token).await.expect(200);
         api.get(
@@ -419,7 +445,7 @@ async fn no_hot_statement_scans_a_grown_table() {
     .await;
     let before = settled_seq_reads(&server, &tables).await;
 
-    keyed_sends(&api, &users, &chats, 25, "grown").await;
+    keyed_sends(&api, &users, &chats, &roots, 25, "grown").await;
     let sent = settled_seq_reads(&server, &tables).await;
     assert_less_than_a_scan(&tables, &before, &sent, &grown, &[]);
     for user in &users[..4] {

@@ -5,8 +5,10 @@
 //! and a close), so a batch is six round trips whatever its size: `BEGIN`; lock the chats; the
 //! three checks, pipelined; the seqs, messages, events, unread counters and the authors'
 //! presence in one statement; the idempotency records; `COMMIT`. Every statement has a fixed
-//! text with arrays for its rows, so it is parsed once per connection (and planned on every
-//! run, see `db::PG_SESSION`).
+//! text with arrays for its rows, so it is parsed once per connection, and planned once: they
+//! run on the send lane's connections (`db::PG_SEND_LANE_SESSION`), whose plans are made with
+//! only index probes and nested loops allowed. So every statement here finds its rows by key;
+//! one whose best plan depends on its values does not belong in a send round.
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 
@@ -263,8 +265,7 @@ const FIND_KEYS: &str = "SELECT k.user_id, k.key, k.fingerprint, k.status, k.bod
 /// (`e`), their authors' counts (`a`) and presence (`p`); with thread replies also the roots'
 /// summaries (`t`) and the roots' `message.updated` events; with mentions the mention rows
 /// (`x`). One text per combination, each naming only the parameters it binds, so that a batch
-/// without threads or mentions plans no more than one did before they existed (every run is
-/// planned: `db::PG_SESSION`).
+/// without threads or mentions runs no more than one did before they existed.
 /// `m` takes the messages' ids in seq order (`ORDER BY`: the ids are the insert's defaults,
 /// evaluated above the sorted `SELECT`), so that within a chat a message's id rises with its
 /// seq: the mentions page merges each chat's newest mentions by seq into one order by id
@@ -380,9 +381,10 @@ macro_rules! push_rows {
 /// the chat's kind: the chat's members flagged `has_devices` (a partial index), so that the
 /// cost follows the members with a device, not the members offline (a chat of 20,000 members
 /// probed the devices of every one found offline: docs/benchmarks.md, "The devices check in a
-/// large chat"). Through a function (migration `members_with_devices`) that keeps the
-/// statement's plan for the session: planned on every run like the others, the devices check
-/// cost 2 ms to plan and 0.1 ms to run.
+/// large chat"). Through a function (migration `members_with_devices`) that keeps one plan,
+/// made with sequential scans ruled out, whichever connection calls it: planned on every run
+/// (as every send statement was before the send lane), the devices check cost 2 ms to plan
+/// and 0.1 ms to run.
 const CHAT_DEVICES: &str = "\
 SELECT chat_id, user_id, subscription_id, notify_level, muted_until, kind \
 FROM parley_chat_devices($1)";
