@@ -108,9 +108,9 @@ pub struct BatchChecks {
     /// The members (with their usernames and roles) of the chats where a send may mention
     /// someone, and each such chat's kind.
     pub mentionable: HashMap<ChatId, (ChatKind, Vec<MentionableMember>)>,
-    /// The devices of the members of `offline_in` who have one, online or not, and are owed
-    /// no notification in that chat yet (most often none: then the store statement has no
-    /// push rows to write, and no part to run for them).
+    /// The devices of the members of `offline_in` who have one, online or not (most often
+    /// none: then the store statement has no push rows to write, and no part to plan for
+    /// them).
     pub devices: Vec<MemberDevice>,
 }
 
@@ -358,9 +358,7 @@ macro_rules! mention_rows {
 /// that has not committed yet is seen, and skipped. If that settling found nothing to send, it
 /// waits for this batch and then owes its message (`PushClaims::await_chat_sends`); if it drops
 /// the row (the device refused, or failed for a day; the person online, silenced or gone),
-/// nothing more is owed to that device for it, and later sends queue afresh. (The devices
-/// check already left out the devices whose rows it saw, `CHAT_DEVICES`; this test covers a
-/// row that appears between the two.)
+/// nothing more is owed to that device for it, and later sends queue afresh.
 macro_rules! push_rows {
     ($a:literal, $b:literal) => {
         concat!(
@@ -379,29 +377,17 @@ macro_rules! push_rows {
     };
 }
 
-/// The devices of the chats' members who have one and are owed no notification in the chat yet,
-/// with their level and mute in the chat and the chat's kind: the chat's members flagged
-/// `has_devices` (a partial index), so that the cost follows the members with a device, not
-/// the members offline (a chat of 20,000 members probed the devices of every one found offline:
-/// docs/benchmarks.md, "The devices check in a large chat"). Through a function (migration
-/// `members_with_devices`) that keeps one plan, made with sequential scans ruled out,
-/// whichever connection calls it: planned on every run (as every send statement was before the
-/// send lane), the devices check cost 2 ms to plan and 0.1 ms to run.
-///
-/// A device already owed a notification for the chat is left out: its row will send the
-/// chat's newest message, this batch's or a later one (`push_rows!`). In a busy chat whose
-/// offline members have devices, those rows are nearly always there, so most batches then
-/// carry no push rows at all, and the store statement has no push part (50 such devices cost
-/// every batch 50 rows read, matched against the batch's messages, bound and probed again:
-/// docs/benchmarks.md, "Devices already owed"). This read and the store statement's own test
-/// see the same thing under the chats' locks: a row deleted after this read is deleted by a
-/// settling that then waits for the batch before it looks for what is owed
-/// (`PushClaims::await_chat_sends`), as for a row the store statement finds.
+/// The devices of the chats' members who have one, with their level and mute in the chat and
+/// the chat's kind: the chat's members flagged `has_devices` (a partial index), so that the
+/// cost follows the members with a device, not the members offline (a chat of 20,000 members
+/// probed the devices of every one found offline: docs/benchmarks.md, "The devices check in a
+/// large chat"). Through a function (migration `members_with_devices`) that keeps one plan,
+/// made with sequential scans ruled out, whichever connection calls it: planned on every run
+/// (as every send statement was before the send lane), the devices check cost 2 ms to plan
+/// and 0.1 ms to run.
 const CHAT_DEVICES: &str = "\
-SELECT d.chat_id, d.user_id, d.subscription_id, d.notify_level, d.muted_until, d.kind \
-FROM parley_chat_devices($1) d \
-WHERE NOT EXISTS (SELECT 1 FROM push_outbox q \
-                  WHERE q.subscription_id = d.subscription_id AND q.chat_id = d.chat_id)";
+SELECT chat_id, user_id, subscription_id, notify_level, muted_until, kind \
+FROM parley_chat_devices($1)";
 
 /// The store statement's texts: `[without threads, with][without mentions, with][without
 /// push rows, with]`.
@@ -875,13 +861,6 @@ mod sqlite {
                         // The bare column, as the partial index states it: SQLite uses
                         // that index only for the same term (`= ?` would read every member).
                         .filter(chat_members::has_devices)
-                        // A device owed a notification for the chat already is left out
-                        // (see `CHAT_DEVICES`).
-                        .filter(diesel::dsl::not(diesel::dsl::exists(
-                            push_outbox::table
-                                .filter(push_outbox::subscription_id.eq(push_subscriptions::id))
-                                .filter(push_outbox::chat_id.eq(chat_members::chat_id)),
-                        )))
                         .select((
                             chat_members::chat_id,
                             chat_members::user_id,

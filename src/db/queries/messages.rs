@@ -427,8 +427,7 @@ async fn store_batch(
             .flat_map(|send| send.message.attachment_ids.iter().copied()),
     );
     // The devices of the chats where the rooms found members offline, read with the checks
-    // (most chats have none, and a busy chat's are mostly owed already: then the store
-    // statement writes no push rows).
+    // (most chats have none, and then the store statement writes no push rows).
     let offline_in: Vec<ChatId> = sorted_unique(
         slots
             .iter()
