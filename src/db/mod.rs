@@ -19,7 +19,7 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
 use prometheus::Histogram;
 
@@ -92,14 +92,14 @@ impl Database {
     pub fn connect(config: &Config, query_latency: Histogram) -> Result<Self, String> {
         let (pool, send_lane) = match &config.database {
             DatabaseUrl::Postgres(url) => (
-                Pool::Postgres(pg_pool(
+                Pool::Postgres(pool_of(
                     url,
                     config.db_pool_size,
                     PG_SESSION,
                     config,
                     &query_latency,
                 )?),
-                Some(pg_pool(
+                Some(pool_of(
                     url,
                     SEND_LANE_CONNECTIONS,
                     PG_SEND_LANE_SESSION,
@@ -107,7 +107,16 @@ impl Database {
                     &query_latency,
                 )?),
             ),
-            DatabaseUrl::Sqlite(path) => (sqlite_pool(path, config, &query_latency)?, None),
+            DatabaseUrl::Sqlite(path) => (
+                Pool::Sqlite(pool_of(
+                    &path.to_string_lossy(),
+                    SQLITE_POOL_SIZE,
+                    SQLITE_PRAGMAS,
+                    config,
+                    &query_latency,
+                )?),
+                None,
+            ),
         };
         Ok(Database {
             pool,
@@ -183,24 +192,30 @@ impl Database {
     }
 }
 
-/// A PostgreSQL pool of `size` connections, each of which runs `session` when it opens.
-fn pg_pool(
+/// A pool of at most `size` connections of either backend, each of which runs `setup` (its
+/// session settings or pragmas) when it opens and meters its statements into `query_latency`.
+fn pool_of<C>(
     url: &str,
     size: usize,
-    session: &'static str,
+    setup: &'static str,
     config: &Config,
     query_latency: &Histogram,
-) -> Result<DeadPool<PgConn>, String> {
+) -> Result<DeadPool<C>, String>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + SimpleAsyncConnection + 'static,
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C>,
+{
     let latency = query_latency.clone();
-    let mut manager_config = ManagerConfig::<PgConn>::default();
+    let mut manager_config = ManagerConfig::<C>::default();
     // No `SELECT 1` on every checkout: a connection that died is known as closed (and
     // discarded), and one that dies mid-request gives that request a 503.
     manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |url| {
         let latency = latency.clone();
+        let url = url.to_owned();
         async move {
-            let mut conn = PgConn::establish(url).await?;
-            conn.batch_execute(session)
+            let mut conn = C::establish(&url).await?;
+            conn.batch_execute(setup)
                 .await
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             conn.set_instrumentation(meter::QueryMeter::new(latency));
@@ -216,42 +231,7 @@ fn pg_pool(
         .recycle_timeout(Some(config.db_timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
-        .map_err(|e| format!("cannot build the PostgreSQL pool: {e}"))
-}
-
-fn sqlite_pool(
-    path: &std::path::Path,
-    config: &Config,
-    query_latency: &Histogram,
-) -> Result<Pool, String> {
-    let latency = query_latency.clone();
-    let mut manager_config = ManagerConfig::<SqliteConn>::default();
-    manager_config.recycling_method = RecyclingMethod::Fast;
-    manager_config.custom_setup = Box::new(move |url| {
-        let latency = latency.clone();
-        let url = url.to_owned();
-        async move {
-            let mut conn = SqliteConn::establish(&url).await?;
-            conn.batch_execute(SQLITE_PRAGMAS)
-                .await
-                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-            conn.set_instrumentation(meter::QueryMeter::new(latency));
-            Ok(conn)
-        }
-        .boxed()
-    });
-    let manager =
-        AsyncDieselConnectionManager::new_with_config(path.to_string_lossy(), manager_config);
-    Ok(Pool::Sqlite(
-        DeadPool::builder(manager)
-            .max_size(SQLITE_POOL_SIZE)
-            .wait_timeout(Some(config.db_timeout))
-            .create_timeout(Some(config.db_timeout))
-            .recycle_timeout(Some(config.db_timeout))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| format!("cannot build the SQLite pool: {e}"))?,
-    ))
+        .map_err(|e| format!("cannot build the database pool: {e}"))
 }
 
 /// Every statement is planned for the values it runs with, never from a plan cached for the
@@ -274,8 +254,8 @@ pub const PG_SESSION: &str = "SET plan_cache_mode = force_custom_plan";
 /// right plan for them is index probes in nested loops at any table size: ruling the rest out
 /// makes the plan chosen on an empty database the one a grown database needs, which is what
 /// `PG_SESSION` gets by planning every run (`scale::no_hot_statement_scans_a_grown_table`
-/// holds both). Planning every run was most of a batch's database time: 2.07 ms per batch of
-/// sends into 100 chats, 1.68 ms once planned (docs/benchmarks.md, "Send rounds keep their
+/// holds both). Planning every run was most of a batch's database time: 2.50 ms per batch of
+/// sends into 100 chats, 1.19 ms once planned (docs/benchmarks.md, "Send rounds keep their
 /// plans"). Statements whose best plan depends on their values (history pages, the chat list,
 /// search) never run here.
 pub const PG_SEND_LANE_SESSION: &str = "SET plan_cache_mode = force_generic_plan; \

@@ -312,10 +312,9 @@ async fn settled_seq_reads(server: &TestServer, tables: &[&str]) -> Vec<i64> {
     }
 }
 
-/// Keyed sends from `lanes` concurrent clients, `per_lane` each, into `chats` round robin.
-/// Keyed sends from every user in turn into `chats`: plain, thread replies to the chat's root
-/// in `roots` (same order) and mentions of another sender, so that each form of a send
-/// round's statements runs.
+/// Keyed sends from every user at once, `per_lane` each, into `chats` round robin: plain
+/// sends, mentions of another sender and thread replies to the chat's root in `roots` (same
+/// order), so that each form of a send round's statements runs.
 async fn keyed_sends(
     api: &Api,
     users: &[TestUser],
