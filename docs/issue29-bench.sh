@@ -10,13 +10,18 @@
 # Per run: answers, p99 (ms), machine CPU per answer (/proc/stat); for `push`, after the sends
 # the outbox drains and the server's metrics give the notifications delivered per second and
 # the commit-to-delivery p50/p99 (from the `parley_push_delivery_seconds` histogram).
+# RECEIVER_PREFIX runs the receiver under a command: `RECEIVER_PREFIX="chrt --idle 0"` gives it
+# only CPU time nothing else wants, as a push service on another machine would take none of
+# these two cores (docs/benchmarks.md, "The test receiver's share of the two cores").
+# DELIVER=false keeps the notifications queued and sends none. Runs are bounded by time only
+# (`--count` far above what 10 s can send).
 set -u
 BEFORE=$1 AFTER=$2 LOAD=$3 ROUNDS=$4
 PORT=18409 RECEIVER_PORT=18410 ADMIN=bench-admin-token-0123456789
 RECEIVER_JS="$(dirname "$0")/../tests/browser/node_modules/web-push-testing/src/bin/server.js"
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 metrics() { curl -sf -H "Authorization: Bearer $ADMIN" "127.0.0.1:$PORT/admin/metrics"; }
-node "$RECEIVER_JS" $RECEIVER_PORT >/dev/null 2>&1 &
+${RECEIVER_PREFIX:-} node "$RECEIVER_JS" $RECEIVER_PORT >/dev/null 2>&1 &
 receiver=$!
 trap 'kill $receiver 2>/dev/null' EXIT
 for _ in $(seq 1 100); do curl -sf -XPOST "localhost:$RECEIVER_PORT/status" >/dev/null && break; sleep 0.1; done
@@ -36,7 +41,7 @@ for round in $(seq 1 $ROUNDS); do
     pid=$!
     for _ in $(seq 1 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
     b0=$(busy)
-    out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --duration 10 send --clients 64 $opts)
+    out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --duration 10 send --clients 64 --count 10000000 $opts)
     b1=$(busy)
     sent_at_end=$(metrics | awk '/^parley_push_sent_total /{print $2}')
     start=$(date +%s.%N)

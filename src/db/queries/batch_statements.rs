@@ -1,14 +1,21 @@
 //! The statements of a send batch that each backend runs its own way.
 //!
 //! On PostgreSQL every statement is a round trip, and diesel caches the prepared statement of
-//! neither an `UPDATE`, a multi-row `INSERT` nor a raw query (each would cost a parse, a bind
-//! and a close), so a batch is six round trips whatever its size: `BEGIN`; lock the chats; the
-//! three checks, pipelined; the seqs, messages, events, unread counters and the authors'
-//! presence in one statement; the idempotency records; `COMMIT`. Every statement has a fixed
-//! text with arrays for its rows, so it is parsed once per connection, and planned once: they
-//! run on the send lane's connections (`db::PG_SEND_LANE_SESSION`), whose plans are made with
-//! only index probes and nested loops allowed. So every statement here finds its rows by key;
-//! one whose best plan depends on its values does not belong in a send round.
+//! neither an `UPDATE`, a multi-row `INSERT` nor a raw query (each would cost a parse, a bind and a
+//! close), so a batch is six round trips whatever its size: `BEGIN`; lock the chats; the checks,
+//! pipelined (stored keys and memberships, and as the batch needs them the messages replied to and
+//! thread roots, attachments, every member where `@all` was written, devices and blocks); the seqs,
+//! messages, events, thread roots, mention rows, push rows, the authors' counts and presence in one
+//! statement; the idempotency records; `COMMIT`. (A batch with attachments adds their link; one
+//! whose thread roots hold files, a read of them.) The lock is not pipelined with the checks, which
+//! must run after it is granted (to see a member removed meanwhile): diesel-async sends a statement
+//! it has not prepared on the connection yet only once the preparation has come back, behind any
+//! that were. Nor folded into one of them: a statement that waits for a lock has already taken its
+//! snapshot. Every statement has a fixed text with arrays for its rows, so it is parsed once per
+//! connection, and planned once: they run on the send lane's connections
+//! (`db::PG_SEND_LANE_SESSION`), whose plans are made with only index probes and nested loops
+//! allowed. So every statement here finds its rows by key; one whose best plan depends on its
+//! values does not belong in a send round.
 //! SQLite runs in-process: there a statement per row costs little (and diesel-async cannot send
 //! it a multi-row `INSERT`).
 
