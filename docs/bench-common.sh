@@ -1,7 +1,13 @@
-# Sourced by the send benches (send-variants-bench.sh, statement-stats.sh, statement-plans.sh):
-# the load options of each send variant, and a server on a fresh PostgreSQL database.
+# Sourced by the send benches (send-variants-bench.sh, statement-stats.sh, statement-plans.sh,
+# issue29-bench.sh): the load options of each send variant, and a server on a fresh PostgreSQL
+# database.
 
 BENCH_ADMIN=bench-admin-token-0123456789
+
+# `parley-load send` stops at `--count` sends (100,000 unless given) or at `--duration`,
+# whichever comes first; the benches mean the duration, and on a fast day 10 s of sends into
+# one hot chat reached 100,000. Every `send` here passes this count, far above that.
+SEND_COUNT=10000000
 
 # Sets OPTS to the `parley-load send` options of variant $1:
 #   plain     plain texts;

@@ -14,13 +14,14 @@
 # only CPU time nothing else wants, as a push service on another machine would take none of
 # these two cores (docs/benchmarks.md, "The test receiver's share of the two cores").
 # DELIVER=false keeps the notifications queued and sends none. Runs are bounded by time only
-# (`--count` far above what 10 s can send).
+# (`SEND_COUNT`, docs/bench-common.sh).
 set -u
+. "$(dirname "$0")/bench-common.sh"
 BEFORE=$1 AFTER=$2 LOAD=$3 ROUNDS=$4
-PORT=18409 RECEIVER_PORT=18410 ADMIN=bench-admin-token-0123456789
+PORT=18409 RECEIVER_PORT=18410
 RECEIVER_JS="$(dirname "$0")/../tests/browser/node_modules/web-push-testing/src/bin/server.js"
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
-metrics() { curl -sf -H "Authorization: Bearer $ADMIN" "127.0.0.1:$PORT/admin/metrics"; }
+metrics() { curl -sf -H "Authorization: Bearer $BENCH_ADMIN" "127.0.0.1:$PORT/admin/metrics"; }
 ${RECEIVER_PREFIX:-} node "$RECEIVER_JS" $RECEIVER_PORT >/dev/null 2>&1 &
 receiver=$!
 trap 'kill $receiver 2>/dev/null' EXIT
@@ -37,11 +38,11 @@ for round in $(seq 1 $ROUNDS); do
     psql -q -d test -c 'DROP DATABASE IF EXISTS parley_push_bench WITH (FORCE)' -c 'CREATE DATABASE parley_push_bench' 2>/dev/null
     DATABASE_URL=postgres://root@127.0.0.1:5432/parley_push_bench PARLEY_BIND=127.0.0.1:$PORT \
       PARLEY_SEND_RATE=0 PARLEY_AUTH_RATE=0 PARLEY_LOGIN_RATE=0 PARLEY_MAX_REQUESTS_PER_IP=0 \
-      PARLEY_PUSH_ALLOW_HTTP_HOSTS=localhost PARLEY_ADMIN_TOKEN=$ADMIN PARLEY_PUSH_DELIVERY=${DELIVER:-true} RUST_LOG=warn "$SERVER" >/dev/null 2>&1 &
+      PARLEY_PUSH_ALLOW_HTTP_HOSTS=localhost PARLEY_ADMIN_TOKEN=$BENCH_ADMIN PARLEY_PUSH_DELIVERY=${DELIVER:-true} RUST_LOG=warn "$SERVER" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do curl -sf "127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
     b0=$(busy)
-    out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --duration 10 send --clients 64 --count 10000000 $opts)
+    out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --duration 10 send --clients 64 --count $SEND_COUNT $opts)
     b1=$(busy)
     sent_at_end=$(metrics | awk '/^parley_push_sent_total /{print $2}')
     start=$(date +%s.%N)

@@ -6,7 +6,7 @@
 # see docs/bench-common.sh).
 # Per run: answers, p50 and p99 (ms), and the batch transaction's mean (ms, from the server's
 # `parley_send_batch_phase_seconds{phase="transaction"}`). Runs are bounded by time only
-# (`--count` far above what 10 s can send; the load tool's default of 100,000 capped a run).
+# (`SEND_COUNT`, docs/bench-common.sh).
 set -u
 . "$(dirname "$0")/bench-common.sh"
 BEFORE=$1 AFTER=$2 LOAD=$3 ROUNDS=$4
@@ -18,7 +18,7 @@ for round in $(seq 1 "$ROUNDS"); do
     fresh_database $DB
     start_server "$SERVER" $DB $PORT
     out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --duration 10 \
-      send --clients 64 --count 10000000 ${CHATS:+--chats $CHATS} $OPTS)
+      send --clients 64 --count $SEND_COUNT ${CHATS:+--chats $CHATS} $OPTS)
     metrics=$(curl -sf -H "Authorization: Bearer $BENCH_ADMIN" "127.0.0.1:$PORT/admin/metrics")
     stop_server
     python3 - "$round" "$run" "$out" "$metrics" <<'PY'

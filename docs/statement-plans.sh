@@ -24,7 +24,7 @@ done
 start=$(wc -l < "$LOG")
 start_server "$SERVER" $DB $PORT
 "$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --duration 8 \
-  send --clients 64 ${CHATS:+--chats $CHATS} $OPTS >/dev/null
+  send --clients 64 --count $SEND_COUNT ${CHATS:+--chats $CHATS} $OPTS >/dev/null
 stop_server
 psql -q -d test -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
 tail -n +"$start" "$LOG" > "$OUT"

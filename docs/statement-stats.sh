@@ -24,7 +24,7 @@ start_server "$SERVER" $DB $PORT
 [ -n "${PRE_SQL:-}" ] && psql -q -d $DB -c "$PRE_SQL"
 ( sleep 4; psql -q -d $DB -c 'SELECT pg_stat_statements_reset()' >/dev/null ) &
 out=$("$LOAD" --url "http://127.0.0.1:$PORT" --quiet --json --duration 10 \
-  send --clients 64 ${CHATS:+--chats $CHATS} $OPTS)
+  send --clients 64 --count $SEND_COUNT ${CHATS:+--chats $CHATS} $OPTS)
 wait $!
 ours="dbid = (SELECT oid FROM pg_database WHERE datname = '$DB')"
 psql -d $DB -c "SELECT calls, round(mean_plan_time::numeric, 3) AS plan_ms,
