@@ -7,7 +7,8 @@
 //! thread roots, attachments, every member where `@all` was written, devices and blocks); the seqs,
 //! messages, events, thread roots, mention rows, push rows, the authors' counts and presence in one
 //! statement; the idempotency records; `COMMIT`. (A batch with attachments adds their link; one
-//! whose thread roots hold files, a read of them.) The lock is not pipelined with the checks, which
+//! whose thread roots hold files, a read of them; one naming `@name`s this process has not seen
+//! yet, a read of their ids before the lock.) The lock is not pipelined with the checks, which
 //! must run after it is granted (to see a member removed meanwhile): diesel-async sends a statement
 //! it has not prepared on the connection yet only once the preparation has come back, behind any
 //! that were. Nor folded into one of them: a statement that waits for a lock has already taken its
